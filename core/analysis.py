@@ -1,0 +1,56 @@
+"""What analysis learned about a piece of audio, as data the Maestro and the Chefs read.
+
+Jobs write these reports; ``core`` and ``chefs`` never import ``jobs``: they only see this data.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from core.music import Key
+
+__all__ = ["AnalysisReport", "KeyEstimate", "SectionEstimate", "TempoEstimate"]
+
+
+class TempoEstimate(BaseModel):
+    """Tempo with an honest confidence and the half/double-time reading it competes with."""
+
+    bpm: float = Field(gt=0)
+    confidence: float = Field(ge=0, le=1)
+    alternative_bpm: float | None = None  #: half- or double-time reading
+    ambiguous: bool = False  #: True when the alternative is nearly as likely (octave error risk)
+
+
+class KeyEstimate(BaseModel):
+    """Key with confidence and the runner-up (often the relative major or minor)."""
+
+    key: Key
+    confidence: float = Field(ge=0, le=1)
+    runner_up: Key | None = None
+    ambiguous: bool = False
+
+
+class SectionEstimate(BaseModel):
+    """A coarse section of the song by energy."""
+
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+    energy: float = Field(ge=0, le=1)  #: relative energy, 1 = loudest section
+    label: str = ""
+
+
+class AnalysisReport(BaseModel):
+    """One typed report per analysed file (``vyke analyze FILE --json`` prints it)."""
+
+    duration_s: float = Field(ge=0)
+    sample_rate_hz: int = Field(gt=0)
+    channels: int = Field(ge=1)
+    tempo: TempoEstimate
+    key: KeyEstimate
+    beat_times_s: list[float] = Field(default_factory=list)
+    downbeat_times_s: list[float] = Field(default_factory=list)
+    integrated_lufs: float
+    true_peak_dbtp: float
+    loudness_range_lu: float = Field(ge=0)
+    sections: list[SectionEstimate] = Field(default_factory=list)
+    energy_curve: list[float] = Field(default_factory=list)  #: one value per second, 0–1

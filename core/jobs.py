@@ -1,0 +1,112 @@
+"""The job queue as the Maestro sees it: typed requests in, typed events out.
+
+Two implementations sit behind :class:`JobQueue`: the inline queue (a process pool inside
+the bot, the embedded default, in ``bot/inline_queue.py``) and arq on Redis (its own
+module). Job functions live in ``jobs/`` and are registered by name in ``jobs.tasks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "JobEvent",
+    "JobKind",
+    "JobQueue",
+    "JobRequest",
+    "JobStatus",
+    "ProgressFn",
+    "job_id_for",
+]
+
+
+class JobKind(StrEnum):
+    """The steps heavy work is split into; each runs on a worker."""
+
+    ANALYZE = "analyze"  #: intake checks + tempo, key, loudness, bar grid
+    SEPARATE = "separate"  #: stems with Demucs (GPU-capable queue)
+    RENDER = "render"  #: spec -> stems, mix, master, preview, picture
+    EXPORT = "export"  #: spec + renders -> Live set, DAWproject, MIDI, zip
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its life."""
+
+    QUEUED = "queued"  #: accepted, waiting at ``position``
+    STARTED = "started"  #: a worker picked it up
+    PROGRESS = "progress"  #: a step reported ``fraction`` done
+    DONE = "done"  #: finished; ``result`` holds its data
+    FAILED = "failed"  #: failed; ``message`` is the sentence for the thread
+    CANCELLED = "cancelled"  #: stopped at the director's request
+
+
+ProgressFn = Callable[[float, str], None]
+"""Called by a job with the fraction done (0–1) and the current step's name."""
+
+
+def job_id_for(production_id: str, version: int, kind: JobKind, *, attempt: str = "") -> str:
+    """A job id derived from (production, version, step): enqueueing the same work twice is a no-op.
+
+    ``attempt`` distinguishes a deliberate re-run (after a cancel, say) of the same step.
+    """
+    digest = hashlib.sha256(f"{production_id}|{version}|{kind}|{attempt}".encode()).hexdigest()
+    return f"{kind}-v{version}-{digest[:16]}"
+
+
+class JobRequest(BaseModel):
+    """One unit of heavy work for a worker; ``payload`` is validated by the job itself."""
+
+    job_id: str
+    production_id: str
+    kind: JobKind
+    version: int = Field(default=0, ge=0)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobEvent(BaseModel):
+    """What a worker reports about a job, in order, for the thread the job belongs to."""
+
+    job_id: str
+    production_id: str
+    kind: JobKind
+    status: JobStatus
+    version: int = 0
+    fraction: float | None = Field(default=None, ge=0, le=1)
+    step: str = ""
+    position: int | None = None  #: queue position when ``QUEUED`` (1 = next)
+    eta_s: float | None = None
+    message: str = ""  #: user-facing sentence when ``FAILED`` or ``CANCELLED``
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobQueue(Protocol):
+    """Runs heavy work off the bot's event loop and reports back through :meth:`events`."""
+
+    async def start(self) -> None:
+        """Connect and start delivering events."""
+
+    async def close(self) -> None:
+        """Stop accepting work and release resources; running jobs are cancelled."""
+
+    def supports(self, kind: JobKind) -> bool:
+        """Whether this installation can run jobs of ``kind``."""
+
+    async def enqueue(self, request: JobRequest) -> int:
+        """Queue ``request``; returns its queue position. A duplicate ``job_id`` is a no-op.
+
+        Raises :class:`core.errors.QueueUnavailable` when the queue cannot be reached.
+        """
+
+    async def cancel(self, production_id: str) -> list[str]:
+        """Cancel the queued and running jobs of a production; returns the cancelled ids."""
+
+    def events(self) -> AsyncIterator[JobEvent]:
+        """Job events, each delivered until :meth:`ack` is called for it."""
+
+    async def ack(self, event: JobEvent) -> None:
+        """Acknowledge an event once its reply has been posted."""
