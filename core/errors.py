@@ -24,14 +24,21 @@ from collections.abc import Sequence
 
 __all__ = [
     "AudioError",
+    "AudioTooLarge",
+    "AudioTooLong",
+    "CorruptAudio",
+    "EmptyAudio",
     "IllegalTransition",
     "JobFailed",
     "LimitExceeded",
+    "NotAudio",
     "NothingProducedYet",
     "QueueUnavailable",
     "RequestError",
+    "SilentAudio",
     "StepUnavailable",
     "UnknownTrack",
+    "UnsupportedFormat",
     "VersionNotFound",
     "VykeError",
 ]
@@ -134,3 +141,105 @@ class IllegalTransition(RuntimeError):
         self.source = source
         self.target = target
         super().__init__(f"illegal Maestro transition {source} -> {target}")
+
+
+# --- Audio intake errors (raised by jobs/audio_io.py; each names what to send instead) ---------
+#
+#   AudioError
+#   ├── EmptyAudio          zero-length file, or a file with no audio frames
+#   ├── NotAudio            the bytes are not audio at all (e.g. a PDF renamed to .mp3)
+#   ├── CorruptAudio        an audio file that cannot be decoded to the end (truncated, damaged)
+#   ├── UnsupportedFormat   a format this installation cannot decode
+#   ├── AudioTooLong        longer than the duration limit from the settings
+#   ├── AudioTooLarge       bigger than the file-size limit from the settings
+#   └── SilentAudio         decodes fine but holds only silence
+
+_SEND_INSTEAD = "send a WAV, FLAC, MP3 or OGG file of the song instead"
+
+
+class EmptyAudio(AudioError):
+    """The file is empty (zero bytes) or holds no audio frames."""
+
+    def __init__(self, *, filename: str) -> None:
+        self.filename = filename
+        super().__init__(f"'{filename}' is empty: it holds no audio, so please {_SEND_INSTEAD}.")
+
+
+class NotAudio(AudioError):
+    """The file's content is not audio, whatever its name says (e.g. a renamed PDF)."""
+
+    def __init__(self, *, filename: str) -> None:
+        self.filename = filename
+        super().__init__(
+            f"'{filename}' is not an audio file, whatever its name says, so please {_SEND_INSTEAD}."
+        )
+
+
+class CorruptAudio(AudioError):
+    """The file looks like audio but cannot be decoded (truncated or damaged)."""
+
+    def __init__(self, *, filename: str, detail: str = "") -> None:
+        self.filename = filename
+        self.detail = detail
+        super().__init__(
+            f"'{filename}' looks damaged or cut short and can't be decoded, so please export "
+            "it again and send the new file (WAV, FLAC, MP3 or OGG)."
+        )
+
+
+class UnsupportedFormat(AudioError):
+    """The format is one this installation cannot decode (M4A/AAC needs ffmpeg, for example)."""
+
+    def __init__(self, *, filename: str, format_name: str, reason: str = "") -> None:
+        self.filename = filename
+        self.format_name = format_name
+        self.reason = reason
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"I can't decode {format_name} files like '{filename}' on this installation{why}, "
+            f"so please {_SEND_INSTEAD}."
+        )
+
+
+class AudioTooLong(AudioError):
+    """The audio is longer than the duration limit from the settings."""
+
+    def __init__(self, *, filename: str, duration_s: float, max_duration_s: float) -> None:
+        self.filename = filename
+        self.duration_s = duration_s
+        self.max_duration_s = max_duration_s
+        super().__init__(
+            f"'{filename}' is {_minutes(duration_s)} long, over the {_minutes(max_duration_s)} "
+            "limit, so please send a shorter edit or the part you want remixed."
+        )
+
+
+class AudioTooLarge(AudioError):
+    """The file is bigger than the size limit from the settings."""
+
+    def __init__(self, *, filename: str, size_bytes: int, max_size_bytes: int) -> None:
+        self.filename = filename
+        self.size_bytes = size_bytes
+        self.max_size_bytes = max_size_bytes
+        super().__init__(
+            f"'{filename}' is {size_bytes / 1e6:.1f} MB, over the {max_size_bytes / 1e6:.1f} MB "
+            "limit, so please send a compressed copy (MP3, OGG or FLAC) or a shorter edit."
+        )
+
+
+class SilentAudio(AudioError):
+    """The file decodes but holds only silence (or sound far below any usable level)."""
+
+    def __init__(self, *, filename: str, peak_dbfs: float) -> None:
+        self.filename = filename
+        self.peak_dbfs = peak_dbfs
+        super().__init__(
+            f"'{filename}' is silent (its loudest moment is {peak_dbfs:.0f} dBFS), so please "
+            "check the export and send the file with the music in it."
+        )
+
+
+def _minutes(seconds: float) -> str:
+    """``m:ss`` for a duration in seconds, as a musician reads it."""
+    total = max(0, round(seconds))
+    return f"{total // 60}:{total % 60:02d} min"

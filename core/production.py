@@ -1,0 +1,115 @@
+"""A production: one per thread, holding the brief, the versions and who asked for what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from core.analysis import AnalysisReport
+from core.brief import Brief
+from core.conversation import Attachment, Question, utcnow
+from core.patch import SpecPatch
+from core.spec import ProductionSpec
+
+__all__ = [
+    "Level",
+    "MaestroState",
+    "PendingJob",
+    "Production",
+    "RequestRecord",
+    "Version",
+]
+
+
+class MaestroState(StrEnum):
+    """The seed's eight states of a production's conversation."""
+
+    IDLE = "idle"  #: nothing asked yet (or started over)
+    GATHERING_PARAMS = "gathering_params"  #: asking clarifying questions
+    PLANNING = "planning"  #: turning the brief into a first spec
+    EXECUTING = "executing"  #: jobs running
+    CONSULTING = "consulting"  #: a Chef is working out a change
+    REVIEWING = "reviewing"  #: a version is out; waiting for the director's word
+    ITERATING = "iterating"  #: applying a change to make the next version
+    COMPLETE = "complete"  #: the director is happy
+
+
+Level = Literal["beginner", "intermediate", "pro"]
+
+
+class Version(BaseModel):
+    """One version: a spec, the patch that made it, and what rendering produced and measured."""
+
+    number: int = Field(ge=1)
+    spec: ProductionSpec
+    parent: int | None = None
+    patch: SpecPatch | None = None
+    author: str = ""  #: who asked for it
+    created_at: datetime = Field(default_factory=utcnow)
+    rendered: bool = False
+    artifacts: dict[str, str] = Field(default_factory=dict)  #: name -> path
+    measurements: dict[str, Any] = Field(default_factory=dict)
+    note: str = ""  #: why it was not rendered, when it was not
+
+
+class RequestRecord(BaseModel):
+    """Who asked for what, and where it went: the thread's memory of its directors."""
+
+    author: str
+    author_name: str = ""
+    text: str
+    at: datetime = Field(default_factory=utcnow)
+    intent: str = ""
+    routed_to: list[str] = Field(default_factory=list)  #: Chef names
+    version: int | None = None  #: the version it produced
+
+
+class PendingJob(BaseModel):
+    """A job the production is waiting for."""
+
+    job_id: str
+    kind: str
+    version: int = 0
+    step: str = ""
+
+
+class Production(BaseModel):
+    """Everything a thread's production is: state, brief, versions, history.
+
+    Stored whole (as JSON) after every turn, so a restart of the bot between two turns
+    loses nothing.
+    """
+
+    id: str  #: the conversation id of its thread
+    owner: str = ""  #: author id of the person who started it
+    state: MaestroState = MaestroState.IDLE
+    brief: Brief = Field(default_factory=Brief)
+    source: Attachment | None = None  #: the uploaded song or reference
+    analysis: AnalysisReport | None = None
+    stems: dict[str, str] = Field(default_factory=dict)
+    stems_fallback: bool = False
+    versions: list[Version] = Field(default_factory=list)
+    current: int = 0  #: version number the director is listening to (0 = none)
+    pending_question: Question | None = None
+    asked: list[str] = Field(default_factory=list)  #: question topics already asked
+    pending_jobs: list[PendingJob] = Field(default_factory=list)
+    pending_feedback: list[str] = Field(default_factory=list)  #: changes waiting for a render
+    history: list[RequestRecord] = Field(default_factory=list)
+    levels: dict[str, Level] = Field(default_factory=dict)  #: author id -> explanation level
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    question_seq: int = 0
+
+    @property
+    def latest(self) -> Version | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def current_version(self) -> Version | None:
+        return self.version(self.current) if self.current else None
+
+    def version(self, number: int) -> Version | None:
+        return next((v for v in self.versions if v.number == number), None)
