@@ -5,11 +5,16 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from core.brain import Aspect, Domain, Feedback
+from core.chef import Chef
 from core.genre import GenreProfile
 from core.music import parse_key
+from core.patch import ExpectedEffect, SetKey, SetTempo, SpecPatch
+from core.spec import ProductionSpec
 
-__all__ = ["GENRE_DIR", "genre_by_id", "load_genres"]
+__all__ = ["GENRE_DIR", "GenreChef", "genre_by_id", "load_genres"]
 
 GENRE_DIR = Path(__file__).with_name("genres")
 
@@ -35,3 +40,31 @@ def genre_by_id(genre_id: str) -> GenreProfile:
         if genre.id == genre_id:
             return genre
     raise KeyError(genre_id)
+
+
+class GenreChef(Chef):
+    """Knows each genre's tempo and key habits; suggests, and moves tempo and key on request."""
+
+    name = "GenreChef"
+    domain = Domain.GENRE
+
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+                genre: GenreProfile) -> SpecPatch:
+        if request.aspect is Aspect.TEMPO and request.amount is not None:
+            tempo = max(40.0, min(220.0, request.amount))
+            outside = not genre.bpm_min <= tempo <= genre.bpm_max
+            note = (f" That is outside {genre.name}'s usual {genre.bpm_min:g}–{genre.bpm_max:g} BPM."
+                    if outside else "")
+            return SpecPatch(chef=self.name, request=request.text, ops=[SetTempo(tempo_bpm=tempo)],
+                             rationale=f"Tempo {spec.tempo_bpm:g} → {tempo:g} BPM; the vocal is "
+                                       f"re-stretched on the grid.{note}",
+                             expected=[ExpectedEffect(metric="tempo_bpm", change=tempo - spec.tempo_bpm,
+                                                      direction="up" if tempo > spec.tempo_bpm else "down",
+                                                      text=f"tempo {tempo:g} BPM")])
+        if request.aspect is Aspect.KEY and request.target:
+            key = parse_key(request.target)
+            if key is not None:
+                return SpecPatch(chef=self.name, request=request.text, ops=[SetKey(key=key)],
+                                 rationale=f"Key {spec.key} → {key}; the vocal is re-shifted with "
+                                           "formants preserved.")
+        return super().consult(spec=spec, request=request, measurements=measurements, genre=genre)

@@ -41,6 +41,7 @@ __all__ = [
     "SetSend",
     "SetSidechain",
     "SetTempo",
+    "SetVocalMode",
     "SetVoice",
     "SpecPatch",
     "apply_patch",
@@ -226,6 +227,28 @@ class AddStutter(BaseModel):
         return f"vocal stutter on a {s.grid} grid over bars {s.start_bar}–{s.end_bar}"
 
 
+class SetVocalMode(BaseModel):
+    """Switch vocal chops on or off, or formant preservation."""
+
+    op: Literal["set_vocal_mode"] = "set_vocal_mode"
+    chops: bool | None = None
+    preserve_formants: bool | None = None
+
+    def apply(self, spec: ProductionSpec) -> None:
+        if spec.vocal is None:
+            raise RequestError("This production has no vocal to change.")
+        changes = self.model_dump(exclude={"op"}, exclude_none=True)
+        spec.vocal = spec.vocal.model_copy(update=changes)
+
+    def describe(self) -> str:
+        parts = []
+        if self.chops is not None:
+            parts.append("vocal chops on" if self.chops else "vocal chops off")
+        if self.preserve_formants is not None:
+            parts.append("formants preserved" if self.preserve_formants else "formants shifted")
+        return ", ".join(parts)
+
+
 class SetMaster(BaseModel):
     """Change the master: loudness target, ceiling, width, tonal tilt."""
 
@@ -332,6 +355,7 @@ Operation = Annotated[
     | AddAutomation
     | AddTransition
     | AddStutter
+    | SetVocalMode
     | SetMaster
     | SetTempo
     | SetKey

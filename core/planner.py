@@ -1,0 +1,129 @@
+"""The first spec of a production, built from the brief and the genre's template.
+
+The Chefs then refine it through their ``plan`` hooks, each a SpecPatch, so the first version
+is made the same way every later one is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from core.brief import Brief, VocalMode, Workflow
+from core.genre import GenreProfile
+from core.music import Key
+from core.spec import (
+    MasterSpec,
+    PatternSpec,
+    ProductionSpec,
+    Section,
+    TrackRole,
+    TrackSpec,
+    VocalProcessing,
+    VoiceSpec,
+)
+
+__all__ = ["base_spec", "production_title"]
+
+_SAFE_TITLE = re.compile(r"[^A-Za-z0-9 _-]+")
+
+
+def production_title(brief: Brief, genre: GenreProfile) -> str:
+    """``Afro Circuit Remix``, ``Madonna Afro Circuit Remix``: safe for file names."""
+    label = brief.genre_label or genre.name
+    kind = {
+        Workflow.REMIX: "Remix",
+        Workflow.TEXT_TO_TRACK: "Track",
+        Workflow.REPRODUCE: "Reproduction",
+    }[brief.workflow.value if brief.workflow else Workflow.TEXT_TO_TRACK]
+    title = " ".join(part for part in (brief.source_description, label, kind) if part)
+    return _SAFE_TITLE.sub("", title).strip()[:60] or "Vyke Production"
+
+
+def _seed(production_id: str) -> int:
+    return int(hashlib.sha256(production_id.encode()).hexdigest()[:8], 16)
+
+
+def base_spec(
+    *,
+    production_id: str,
+    brief: Brief,
+    genre: GenreProfile,
+    source_key: Key | None,
+    source_tempo_bpm: float | None,
+    stems: dict[str, str],
+) -> ProductionSpec:
+    """The production as the genre would lay it out, before any Chef has refined it."""
+    seed = _seed(production_id)
+    workflow = brief.workflow.value if brief.workflow else Workflow.TEXT_TO_TRACK
+    has_vocal = (
+        workflow is Workflow.REMIX
+        and (brief.vocal is None or brief.vocal.value.mode is not VocalMode.INSTRUMENTAL)
+    )
+    tracks = [
+        TrackSpec(name="kick", role=TrackRole.KICK, source="pattern",
+                  pattern=PatternSpec(style=f"{genre.drum_grammar}_kick", seed=seed),
+                  voice=VoiceSpec(name=genre.kick_voice)),
+        TrackSpec(name="drums", role=TrackRole.DRUMS, source="pattern", gain_db=-3,
+                  pattern=PatternSpec(style=genre.drum_grammar, seed=seed + 1, swing=genre.swing),
+                  voice=VoiceSpec(name="drum_kit")),
+        TrackSpec(name="percussion", role=TrackRole.PERCUSSION, source="pattern", gain_db=-6,
+                  pattern=PatternSpec(style=genre.percussion or "shaker_16ths", seed=seed + 2,
+                                      swing=genre.swing),
+                  voice=VoiceSpec(name="percussion_kit"), sends_db={"reverb": -20}),
+        TrackSpec(name="bass", role=TrackRole.BASS, source="pattern", gain_db=-4,
+                  pattern=PatternSpec(style=genre.bass_style, seed=seed + 3),
+                  voice=VoiceSpec(name=genre.bass_voice)),
+        TrackSpec(name="music", role=TrackRole.MUSIC, source="pattern", gain_db=-8,
+                  pattern=PatternSpec(style="chords", seed=seed + 4),
+                  voice=VoiceSpec(name="pad"), sends_db={"reverb": -14, "delay": -22}),
+    ]
+    if has_vocal:
+        tracks.append(
+            TrackSpec(name="vocals", role=TrackRole.VOCALS, source="stem", stem="vocals",
+                      gain_db=-2, highpass_hz=120, sends_db={"reverb": -16, "delay": -20})
+        )
+    names = {t.role.value: t.name for t in tracks}
+    sections: list[Section] = []
+    counts: dict[str, int] = {}
+    for template in genre.structure:
+        counts[template.kind] = counts.get(template.kind, 0) + 1
+        total = sum(1 for s in genre.structure if s.kind == template.kind)
+        name = template.kind if total == 1 else f"{template.kind} {counts[template.kind]}"
+        layers = [names[layer] for layer in template.layers if layer in names]
+        sections.append(
+            Section(name=name, kind=template.kind, bars=template.bars,  # type: ignore[arg-type]
+                    layers=layers, energy=template.energy)
+        )
+    if brief.structure is not None:  # the director asked for their own bar counts
+        sections = [
+            s.model_copy(update={"bars": bars})
+            for s, (_, bars) in zip(sections, brief.structure.value, strict=False)
+        ] or sections
+    key = brief.key.value if brief.key else genre.default_key
+    tempo = brief.bpm.value if brief.bpm else genre.default_bpm
+    vocal = None
+    if has_vocal:
+        vocal = VocalProcessing(
+            semitones=source_key.semitones_to(key) if source_key else 0,
+            preserve_formants=brief.vocal.value.preserve_formants if brief.vocal else True,
+            chops=bool(brief.vocal and brief.vocal.value.mode is VocalMode.CHOPS),
+        )
+    master = MasterSpec()
+    if brief.destination is not None:
+        master = MasterSpec(target_lufs=brief.destination.value.target_lufs,
+                            ceiling_dbtp=brief.destination.value.ceiling_dbtp)
+    return ProductionSpec(
+        title=production_title(brief, genre),
+        genre=genre.id,
+        tempo_bpm=tempo,
+        key=key,
+        seed=seed,
+        source_tempo_bpm=source_tempo_bpm,
+        source_key=source_key,
+        sources=dict(stems),
+        sections=sections,
+        tracks=tracks,
+        vocal=vocal,
+        master=master,
+    )
