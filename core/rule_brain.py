@@ -52,7 +52,8 @@ _BARS_RE = re.compile(
 )
 _DB_RE = re.compile(r"(\d+(?:\.\d+)?)\s*db\b")
 _LUFS_RE = re.compile(r"(-?\s*\d+(?:\.\d+)?)\s*lufs\b")
-_VERSION_RE = re.compile(r"\bv(?:ersion)?\s*#?\s*(\d{1,3})\b")
+_SMALL_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+_VERSION_RE = re.compile(r"\bv(?:ersion)?\s*#?\s*(\d{1,3}|" + "|".join(_SMALL_NUMBERS) + r")\b")
 
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -61,10 +62,43 @@ _NUMBER_WORDS = {
     "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
     "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
 }  # fmt: skip
-_NUMBER_WORD_RE = re.compile(
-    r"\b((?:(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
+_NUMBER_WORDS_GROUP = (
+    r"((?:(?:a|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|"
     r"fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|"
-    r"seventy|eighty|ninety|hundred|and)[\s-]*){1,6})\s*(?:bpm|beats per minute)\b"
+    r"seventy|eighty|ninety|hundred|and)[\s-]*){1,6})"
+)
+_NUMBER_WORD_RE = re.compile(r"\b" + _NUMBER_WORDS_GROUP + r"\s*(?:bpm|beats per minute)\b")
+_BARE_NUMBER_WORDS_RE = re.compile(r"\W*" + _NUMBER_WORDS_GROUP + r"\W*")
+_TEMPO_TO_RE = re.compile(r"\b(?:tempo|bpm|speed)\s*(?:to|of|at|=|:|is)?\s*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%))")
+_TEMPO_DELTA_RE = re.compile(
+    r"\b(?:(a (?:bit|little|touch|tad)|slightly|much|way|a lot) )?"
+    r"(faster|slower|quicker|speed (?:it |things )?up|slow (?:it |things )?down|"
+    r"(?:raise|increase|up|push) the (?:tempo|bpm)|(?:lower|decrease|drop|reduce) the (?:tempo|bpm))\b"
+)
+
+# A key name is only read as a key where a musician would: introduced ("in C", "key of D"),
+# alone, or followed by an end, a tempo or a connecting word. "I am", "a bit", "3 dB",
+# "gm everyone" and "a major improvement" are not keys.
+_KEY_CANDIDATE_RE = re.compile(
+    r"(?:^|(?<=[\s,(]))(?P<pre>(?:in|key of|key|to|into)\s+)?"
+    r"(?P<key>[a-g](?P<acc>#|♯|b|♭|\s+sharp|\s+flat)?(?:\s*(?P<mode>minor|major|min|maj|m)\b)?)"
+    r"(?=[\s,.!?)]|$)"
+)
+_KEY_FOLLOW_RE = re.compile(
+    r"\s*(?:$|[,.!?)]|\d|(?:at|and|with|please|pls|instead|for|key|scale|bpm|tempo|then|but|or|"
+    r"maybe|thanks|thx|would|works|sounds|is|feels|vibe|mode|too|plus)\b)"
+)
+_BARE_KEY_FOLLOW_RE = re.compile(
+    r"\s*(?:$|[,.!?)]|(?:at|and|with|please|pls|instead|key|scale|then|but|or|maybe|thanks|thx)\b)"
+)
+_PREVIOUS_VERSION_RE = re.compile(
+    r"\b(?:go(?:ing)? back|revert|return|roll ?back|back)(?: to)? (?:the )?(?:previous|last|earlier|prior|old|other) "
+    r"(?:version|one|mix|take)\b|^\W*(?:go back|revert|roll ?back)\W*$"
+)
+_POP_VERB_RE = re.compile(
+    r"\bpop(?:s|ping)? (?:out|more|through)\b|\b(?:make|let|have) (?:the |my |your |that )?"
+    r"(?:vocals?|vox|voice|kick|snares?|claps?|drums?|bass(?:line)?|synths?|leads?|chords|hats|melody|"
+    r"hook|chorus|drop) pop\b"
 )
 
 _YES_RE = re.compile(
@@ -114,16 +148,21 @@ _DEICTIC = {"this", "it", "this song", "this track", "the song", "the track", "t
 
 def normalise_text(text: str) -> str:
     """Lower-case, NFKC, control characters removed, whitespace collapsed, length capped."""
+    return _tidy(text).lower()[:MAX_TEXT_CHARS]
+
+
+def _tidy(text: str) -> str:
+    """:func:`normalise_text` without the lower-casing, to keep a name as the director wrote it."""
     text = unicodedata.normalize("NFKC", text[: MAX_TEXT_CHARS * 2])
     text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return re.sub(r"\s+", " ", text).strip().lower()[:MAX_TEXT_CHARS]
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def _words_to_number(words: str) -> int | None:
     """``"one twenty six"`` and ``"a hundred and twenty-six"`` -> 126; ``"ninety"`` -> 90."""
     tokens = [t for t in re.split(r"[\s-]+", words) if t and t != "and"]
-    if not tokens:
+    if not tokens or set(tokens) == {"a"}:
         return None
     values = [100 if t in {"a", "hundred"} and i == 0 else _NUMBER_WORDS.get(t) for i, t in enumerate(tokens)]
     if any(v is None for v in values):
@@ -148,7 +187,7 @@ def _rule(pattern: str, domain: Domain, aspect: Aspect, direction: Direction, ta
 
 _RULES: list[_Rule] = [
     # sidechain before level: "needs more sidechain" is not "more <track>"
-    _rule(r"\b(?:more|heavier|stronger|deeper|harder|bigger|extra)\s+(?:side-?chain(?:ing)?|pump(?:ing)?|duck(?:ing)?)\b|\bpump (?:it )?more\b|\bside-?chain (?:it )?(?:more|harder)\b|\bnot (?:pumping|ducking) enough\b",
+    _rule(r"\b(?:more|heavier|stronger|deeper|harder|bigger|extra)\s+(?:side-?chain(?:ing)?|pump(?:ing)?|duck(?:ing)?)\b|\bpump (?:it )?more\b|\bside-?chain (?:it |the \w+ )?(?:more|harder|heavier)\b|\bnot (?:pumping|ducking) enough\b",
           Domain.MIXING, Aspect.SIDECHAIN, "up", "bass"),
     _rule(r"\b(?:less|lighter|softer|subtler|gentler|weaker)\s+(?:side-?chain(?:ing)?|pump(?:ing)?|duck(?:ing)?)\b|\btoo much (?:side-?chain|pump(?:ing)?|duck(?:ing)?)\b|\bpumps? too much\b",
           Domain.MIXING, Aspect.SIDECHAIN, "down", "bass"),
@@ -194,7 +233,7 @@ _RULES: list[_Rule] = [
     # level last: the most general wording
     _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:loud|hot|high|strong|much|present|dominant|overpowering|boomy)\b|\b(?:turn|bring|pull|push) (?:the \w+ |it )?down\b|\b(?:lower|reduce|quieter|softer|cut|less|tame|drop)\b|\boverpower(?:s|ing)?\b|\btoo much \w+\b",
           Domain.MIXING, Aspect.LEVEL, "down"),
-    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\b(?:turn|bring|push) (?:the \w+ |it )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b",
+    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\bpop(?:s)? (?:out|more|through)\b|\bmake (?:the |my )?\w+ pop\b|\bstand out\b|\b(?:turn|bring|push) (?:the \w+ |it )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b",
           Domain.MIXING, Aspect.LEVEL, "up"),
 ]
 
@@ -253,6 +292,9 @@ class RuleBrain:
     def parse(self, text: str, *, context: BrainContext) -> Understanding:
         """Synchronous core of :meth:`understand`."""
         t = normalise_text(text)
+        cased = _tidy(text)[:MAX_TEXT_CHARS]
+        if len(cased) != len(t):  # a rare character changed length when lower-cased
+            cased = t
         u = Understanding()
         if not t or not re.search(r"[a-z0-9]", t):
             u.intents.append(Intent.UNKNOWN)
@@ -264,12 +306,12 @@ class RuleBrain:
 
         self._option(t, u, context)
         self._genre(t, u)
-        self._workflow(t, u, context)
+        self._workflow(t, cased, u, context)
         self._tempo(t, u, context)
-        self._key(t, u)
+        self._key(t, u, context)
         self._vocal(t, u)
         self._loudness(t, u)
-        self._feedback(t, u)
+        self._feedback(t, u, context)
 
         if context.pending_topic and self._answers(u, context.pending_topic):
             u.intents.append(Intent.ANSWER)
@@ -306,7 +348,7 @@ class RuleBrain:
                 return
         if _START_OVER_RE.search(t):
             u.intents.append(Intent.START_OVER)
-        versions = [int(v) for v in _VERSION_RE.findall(t)]
+        versions = [_version_number(v) for v in _VERSION_RE.findall(t)]
         merge = _MERGE_RE.search(t)
         if merge and versions:
             for role_word, number in ((merge[1], merge[2]), (merge[3], merge[4])):
@@ -315,7 +357,7 @@ class RuleBrain:
             u.intents.append(Intent.MERGE)
         elif _COMPARE_RE.search(t) and versions:
             u.intents.append(Intent.COMPARE)
-        elif (_REVERT_RE.search(t) and versions) or _UNDO_RE.search(t):
+        elif (_REVERT_RE.search(t) and versions) or _UNDO_RE.search(t) or _PREVIOUS_VERSION_RE.search(t):
             u.intents.append(Intent.REVERT)
         u.versions = versions
         if _APPROVE_RE.search(t):
@@ -336,7 +378,7 @@ class RuleBrain:
         for option_id, label in zip(context.option_ids, context.option_labels, strict=False):
             if normalise_text(label) == t:
                 u.option_id = option_id
-                return
+                break
         if _YES_RE.search(t):
             u.agree = True
         elif _NO_RE.search(t):
@@ -345,19 +387,22 @@ class RuleBrain:
     def _genre(self, t: str, u: Understanding) -> None:
         for regex, genre in self._genre_res:
             match = regex.search(t)
+            if match and genre.id == "pop" and match.group(0) == "pop" and _POP_VERB_RE.search(t):
+                continue  # "make the vocals pop": a level, not a genre
             if match:
                 u.genre = genre.id
                 u.genre_label = match.group(0).title()
                 return
 
-    def _workflow(self, t: str, u: Understanding, context: BrainContext) -> None:
+    def _workflow(self, t: str, cased: str, u: Understanding, context: BrainContext) -> None:
         if _REPRODUCE_RE.search(t):
             u.workflow = Workflow.REPRODUCE
         elif _REMIX_RE.search(t):
             u.workflow = Workflow.REMIX
             source = _SOURCE_RE.search(t + " ")
             if source and source[1].strip() not in _DEICTIC:
-                u.source_description = source[1].strip().title()
+                said = cased[source.start(1) : source.end(1)].strip().strip("'\"")
+                u.source_description = said[:1].upper() + said[1:]
         elif u.genre and _CREATE_RE.search(t):
             u.workflow = Workflow.TEXT_TO_TRACK
         elif u.genre and context.has_song and not context.has_version and not context.pending_topic:
@@ -366,67 +411,18 @@ class RuleBrain:
             u.intents.append(Intent.REQUEST)
 
     def _tempo(self, t: str, u: Understanding, context: BrainContext) -> None:
-        if re.search(r"\bhalf[- ]?time\b|\bhalf (?:the )?(?:tempo|speed)\b", t):
-            u.bpm = BpmChange(kind="half")
-        elif re.search(r"\bdouble[- ]?time\b|\bdouble (?:the )?(?:tempo|speed)\b", t):
-            u.bpm = BpmChange(kind="double")
-        elif re.search(r"\b(?:keep|same|original|don'?t change)(?: the)? (?:tempo|bpm|speed)\b|\b(?:tempo|bpm) as is\b", t):
-            u.bpm = BpmChange(kind="keep")
-        numeric = re.search(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute|beats)\b", t)
-        if numeric and 40 <= float(numeric[1]) <= 220:
-            u.bpm = BpmChange(kind="absolute", value=float(numeric[1]))
-            return
-        words = _NUMBER_WORD_RE.search(t)
-        if words:
-            value = _words_to_number(words[1])
-            if value is not None and 40 <= value <= 220:
-                u.bpm = BpmChange(kind="absolute", value=float(value))
-                return
-        if context.pending_topic == "key_bpm":
-            bare = re.search(r"(?:make it|at|to|go|try)\s+(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))", t)
-            bare = bare or re.fullmatch(r"\W*(\d{2,3}(?:\.\d+)?)\W*", t)
-            if bare and 40 <= float(bare[1]) <= 220:
-                u.bpm = BpmChange(kind="absolute", value=float(bare[1]))
-                return
-        delta = re.search(
-            r"\b(?:(a (?:bit|little|touch|tad)|slightly|much|way|a lot) )?(faster|slower|quicker)\b", t
-        )
-        if delta and u.bpm is None:
-            size = {"much": 10.0, "way": 10.0, "a lot": 10.0}.get(delta[1] or "", 5.0)
-            if delta[1] and delta[1].startswith(("a bit", "a little", "a touch", "a tad", "slightly")):
-                size = 3.0
-            by = re.search(r"\bby (\d{1,2})\b", t)
-            if by:
-                size = float(by[1])
-            u.bpm = BpmChange(kind="relative", value=size if delta[2] != "slower" else -size)
+        u.bpm = _tempo_in(t, pending_key_bpm=context.pending_topic == "key_bpm")
         if u.bpm is not None and context.has_version and context.pending_topic is None:
             u.feedback.append(
                 Feedback(domain=Domain.GENRE, aspect=Aspect.TEMPO,
                          direction="up" if u.bpm.value >= 0 else "down", text=t)
             )
 
-    def _key(self, t: str, u: Understanding) -> None:
-        if re.search(r"\b(?:keep|same|original|don'?t change)(?: the)? key\b", t):
+    def _key(self, t: str, u: Understanding, context: BrainContext) -> None:
+        if re.search(r"\b(?:keep|same|original|don'?t change)(?: the)?(?: original)? key\b", t):
             u.keep_key = True
             return
-        candidates = re.finditer(
-            r"(?:^|[\s,(])(?P<pre>in |key of |to |key |into )?(?P<key>[a-g](?:#|♯|b|♭|\s+sharp|\s+flat)?"
-            r"(?:\s*(?:minor|major|min|maj|m)\b|(?=[\s,.!?)]|$)))",
-            t,
-        )
-        for match in candidates:
-            raw = match["key"].strip()
-            has_mode = bool(re.search(r"(minor|major|min|maj|m)$", raw)) and raw not in {"am"}
-            if raw == "am" and not match["pre"]:
-                continue  # "I am": only "in Am" / "key of Am" count
-            if not has_mode and not match["pre"] and raw != t:
-                continue  # a lone letter is a key only when introduced ("in C") or alone
-            if raw in {"a", "b"} and not match["pre"]:
-                continue
-            key = parse_key(raw)
-            if isinstance(key, Key):
-                u.key = key
-                return
+        u.key = _key_in(t, pending_key_bpm=context.pending_topic == "key_bpm")
 
     def _vocal(self, t: str, u: Understanding) -> None:
         answer = VocalAnswer()
@@ -467,7 +463,7 @@ class RuleBrain:
                          target="master", amount=u.target_lufs, text=t)
             )
 
-    def _feedback(self, t: str, u: Understanding) -> None:
+    def _feedback(self, t: str, u: Understanding, context: BrainContext) -> None:
         if u.has(Intent.REQUEST) and not re.search(r"\b(but|and|with)\b", t):
             return
         seen: set[tuple[Aspect, str]] = {(f.aspect, f.target) for f in u.feedback}
@@ -483,8 +479,10 @@ class RuleBrain:
                     continue
                 if aspect is Aspect.LEVEL and not _target_in(clause):
                     continue  # "lower" alone says nothing about what
-                if aspect in (Aspect.STUTTER, Aspect.CHOPS) and u.vocal and u.has(Intent.REQUEST):
-                    continue
+                if aspect in (Aspect.STUTTER, Aspect.CHOPS) and u.vocal and (
+                    u.has(Intent.REQUEST) or context.pending_topic == "vocal" or not context.has_version
+                ):
+                    continue  # already said as the vocal treatment, not a change to a version
                 item_target = target or default_target
                 item_domain = domain
                 if item_target == "master" and aspect in (Aspect.BRIGHTNESS, Aspect.WIDTH, Aspect.LEVEL):
@@ -519,6 +517,84 @@ class RuleBrain:
 
 
 _BAR_ASPECTS = {Aspect.FILTER_SWEEP, Aspect.RISER, Aspect.STUTTER, Aspect.IMPACT}
+
+
+def _version_number(word: str) -> int:
+    """``"2"`` or ``"two"`` -> 2."""
+    return int(word) if word.isdigit() else _SMALL_NUMBERS.index(word) + 1
+
+
+def _tempo_in(t: str, *, pending_key_bpm: bool) -> BpmChange | None:
+    """The tempo asked for in ``t``: a number of BPM, words, a change, half or double time.
+
+    A bare number ("126", "make it 124") counts only as the answer to a key/tempo question.
+    """
+    for value in _bpm_values(t, pending_key_bpm=pending_key_bpm):
+        if 40 <= value <= 220:
+            return BpmChange(kind="absolute", value=value)
+    if re.search(r"\bhalf[- ]?time\b|\bhalf (?:the )?(?:tempo|speed)\b", t):
+        return BpmChange(kind="half")
+    if re.search(r"\bdouble[- ]?time\b|\bdouble (?:the )?(?:tempo|speed)\b", t):
+        return BpmChange(kind="double")
+    if re.search(r"\b(?:keep|same|original|don'?t change)(?: the)?(?: original)? (?:tempo|bpm|speed)\b|\b(?:tempo|bpm) as is\b", t):
+        return BpmChange(kind="keep")
+    delta = _TEMPO_DELTA_RE.search(t)
+    if delta is None:
+        return None
+    size = {"much": 10.0, "way": 10.0, "a lot": 10.0}.get(delta[1] or "", 5.0)
+    if delta[1] and delta[1].startswith(("a bit", "a little", "a touch", "a tad", "slightly")):
+        size = 3.0
+    by = re.search(r"\bby (\d{1,2}(?:\.\d+)?)\b", t)
+    if by and 0 < float(by[1]) <= 40:
+        size = float(by[1])
+    slower = re.match(r"slow|lower|decrease|drop|reduce", delta[2])
+    return BpmChange(kind="relative", value=-size if slower else size)
+
+
+def _bpm_values(t: str, *, pending_key_bpm: bool) -> Iterable[float]:
+    """Every absolute tempo ``t`` may name, most explicit first."""
+    for match in re.finditer(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute|beats)\b", t):
+        yield float(match[1])
+    for match in _TEMPO_TO_RE.finditer(t):
+        yield float(match[1])
+    for match in _NUMBER_WORD_RE.finditer(t):
+        value = _words_to_number(match[1])
+        if value is not None:
+            yield float(value)
+    if pending_key_bpm:
+        bare = re.search(r"(?:make it|at|to|go|try|do|maybe)\s+(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))", t)
+        bare = bare or re.fullmatch(r"\W*(\d{2,3}(?:\.\d+)?)\W*", t)
+        if bare:
+            yield float(bare[1])
+        words = _BARE_NUMBER_WORDS_RE.fullmatch(t)
+        if words:
+            value = _words_to_number(words[1])
+            if value is not None:
+                yield float(value)
+
+
+def _key_in(t: str, *, pending_key_bpm: bool) -> Key | None:
+    """The first key named in ``t``, read the way a musician would (see ``_KEY_CANDIDATE_RE``)."""
+    whole = re.sub(r"[^\w#♯♭ ]+", "", t).strip()
+    for match in _KEY_CANDIDATE_RE.finditer(t):
+        raw = match["key"].strip()
+        before = t[: match.start()].split()
+        after = t[match.end() :]
+        alone = raw == whole
+        introduced = bool(match["pre"])
+        if before and (before[-1] == "i" or before[-1][-1:].isdigit()):
+            continue  # "I am", "3 dB", "9 am"
+        if match["mode"] is None and match["acc"] is None:  # a lone letter: "in C", "C"
+            if raw in {"a", "b"} and not introduced:
+                continue  # an article, a grade
+            if not (alone or ((introduced or pending_key_bpm) and _BARE_KEY_FOLLOW_RE.match(after))):
+                continue
+        elif not (alone or _KEY_FOLLOW_RE.match(after)):
+            continue  # "gm everyone", "a major improvement"
+        key = parse_key(raw)
+        if key is not None:
+            return key
+    return None
 
 
 def _section_kind(word: str) -> str:

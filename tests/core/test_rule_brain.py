@@ -236,12 +236,14 @@ PARAM_CASES: list[tuple[str, BrainContext, dict[str, Any]]] = [
     ("keep the key but 128 bpm", KEY_BPM, {"keep_key": True, "bpm": ("absolute", 128)}),
     # ... and words that are not keys
     ("I am not sure", KEY_BPM, {"key": None, "agree": None, "intents": [Intent.UNKNOWN]}),
-    ("a bit", KEY_BPM, {"key": None}),
-    ("a", KEY_BPM, {"key": None}),
-    ("be right back in a minute", KEY_BPM, {"key": None}),
+    ("a bit", KEY_BPM, {"key": None, "intents": [Intent.UNKNOWN]}),
+    ("a", KEY_BPM, {"key": None, "bpm": None, "intents": [Intent.UNKNOWN]}),
+    ("be right back in a minute", KEY_BPM, {"key": None, "intents": [Intent.UNKNOWN]}),
+    ("Gm", KEY_BPM, {"key": "g minor"}),
     ("that's a major improvement", REVIEW, {"key": None}),
     ("lower the kick by 3 db", REVIEW, {"key": None}),
     ("gm everyone", SONG, {"key": None}),
+    ("a bpm", KEY_BPM, {"bpm": None, "intents": [Intent.UNKNOWN]}),
     # the vocal question
     ("Keep lyrics but add some stutter effect in the build", VOCAL,
      {"vocal": {"mode": VocalMode.KEEP_LYRICS, "stutter_sections": ["build"]}, "feedback": []}),
@@ -405,7 +407,7 @@ NONSENSE = [
     "", "   ", "asdfgh", "🎵🎵", "?!?!", "x" * 10_000, "lorem ipsum dolor " * 600,
     "\x00\x01\x02\x1b[0m\x7f", "\u200b\u200b", "hello there", "Bonjour, comment ça va ?",
     "你好，今天怎么样", "Привет, как дела?", "Wie geht es dir heute", "a a a a a a",
-    "gm", "I am",
+    "I am", "gm everyone",
 ]  # fmt: skip
 
 
