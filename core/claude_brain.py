@@ -198,6 +198,8 @@ class ClaudeBrain:
             reason = f"tool input did not validate ({error.error_count()} errors at {', '.join(where[:5])})"
         except _NoToolCall as error:
             reason = str(error)
+        except ValueError as error:  # json.JSONDecodeError: the body was cut or was not JSON
+            reason = f"reply body was not JSON ({type(error).__name__})"
         except Exception as error:  # a bad body, an SDK change: the director still gets an answer
             reason = f"unexpected {type(error).__name__}"
         logger.warning("Claude brain fell back to the %s brain: %s", self._fallback.name, reason)
@@ -217,10 +219,11 @@ class ClaudeBrain:
             tools=[self._tool],
             tool_choice={"type": "tool", "name": TOOL_NAME},
         )
-        for block in message.content:
+        content = message.content if isinstance(message.content, list) else []
+        for block in content:
             if block.type == "tool_use" and block.name == TOOL_NAME:
                 return block.input
-        kinds = ", ".join(block.type for block in message.content) or "nothing"
+        kinds = ", ".join(str(getattr(block, "type", "?")) for block in content) or "nothing"
         raise _NoToolCall(f"reply had no {TOOL_NAME} call (got {kinds})")
 
     def _bounded(self, u: Understanding, context: BrainContext) -> Understanding:

@@ -90,8 +90,12 @@ class FakeAnthropicAPI:
         self._closing = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._server.block_on_close = False  # a kept-alive connection must not hold up close()
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-anthropic-api", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.01},
+            name="fake-anthropic-api",
+            daemon=True,
         )
         self._thread.start()
 
