@@ -70,6 +70,9 @@ _NUMBER_WORDS_GROUP = (
 _NUMBER_WORD_RE = re.compile(r"\b" + _NUMBER_WORDS_GROUP + r"\s*(?:bpm|beats per minute)\b")
 _BARE_NUMBER_WORDS_RE = re.compile(r"\W*" + _NUMBER_WORDS_GROUP + r"\W*")
 _TEMPO_TO_RE = re.compile(r"\b(?:tempo|bpm|speed)\s*(?:to|of|at|=|:|is)?\s*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%))")
+_AT_NUMBER_RE = re.compile(  # "techno in Fm at 130": a tempo while the brief is being set
+    r"\bat (\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|khz|k\b|ms|seconds|secs?|s\b|:|/))"
+)
 _TEMPO_DELTA_RE = re.compile(
     r"\b(?:(a (?:bit|little|touch|tad)|slightly|much|way|a lot) )?"
     r"(faster|slower|quicker|speed (?:it |things )?up|slow (?:it |things )?down|"
@@ -93,7 +96,8 @@ _BARE_KEY_FOLLOW_RE = re.compile(
 )
 _PREVIOUS_VERSION_RE = re.compile(
     r"\b(?:go(?:ing)? back|revert|return|roll ?back|back)(?: to)? (?:the )?(?:previous|last|earlier|prior|old|other) "
-    r"(?:version|one|mix|take)\b|^\W*(?:go back|revert|roll ?back)\W*$"
+    r"(?:version|one|mix|take)\b|^\W*(?:go back|revert|roll ?back)\W*$|"
+    r"\b(?:go(?:ing)? back|roll ?back|back) (?:one|a) (?:version|step)\b|\bone version back\b"
 )
 _POP_VERB_RE = re.compile(
     r"\bpop(?:s|ping)? (?:out|more|through)\b|\b(?:make|let|have) (?:the |my |your |that )?"
@@ -225,7 +229,7 @@ _RULES: list[_Rule] = [
           Domain.DRUMS, Aspect.BUSIER, "up", "percussion"),
     _rule(r"\btoo (?:busy|cluttered|much going on)\b|\bsimpler\b|\bless busy\b|\bstrip (?:it )?back\b|\bfewer notes\b",
           Domain.DRUMS, Aspect.BUSIER, "down", "percussion"),
-    _rule(r"\bmore energy\b|\b(?:needs|more) (?:drive|intensity|hype)\b|\blacks? energy\b|\b(?:too )?boring\b|\bbigger drop\b",
+    _rule(r"\bmore energy\b|\b(?:needs|more) (?:drive|intensity|hype)\b|\blacks? energy\b|\b(?:too )?boring\b|\bbigger drop\b|\bmake (?:the |it )?(?:drop|chorus|build)s? (?:bigger|bigger and \w+)\b",
           Domain.ARRANGEMENT, Aspect.ENERGY, "up"),
     _rule(r"\bless energy\b|\bcalmer\b|\bchill(?:er)?\b|\bmore laid[- ]back\b", Domain.ARRANGEMENT, Aspect.ENERGY, "down"),
     _rule(r"\b(?:dirtier|grittier|more (?:drive|grit|distortion|saturation)|distort(?:ed)?|saturate)\b",
@@ -411,7 +415,9 @@ class RuleBrain:
             u.intents.append(Intent.REQUEST)
 
     def _tempo(self, t: str, u: Understanding, context: BrainContext) -> None:
-        u.bpm = _tempo_in(t, pending_key_bpm=context.pending_topic == "key_bpm")
+        u.bpm = _tempo_in(
+            t, pending_key_bpm=context.pending_topic == "key_bpm", has_version=context.has_version
+        )
         if u.bpm is not None and context.has_version and context.pending_topic is None:
             u.feedback.append(
                 Feedback(domain=Domain.GENRE, aspect=Aspect.TEMPO,
@@ -524,12 +530,12 @@ def _version_number(word: str) -> int:
     return int(word) if word.isdigit() else _SMALL_NUMBERS.index(word) + 1
 
 
-def _tempo_in(t: str, *, pending_key_bpm: bool) -> BpmChange | None:
+def _tempo_in(t: str, *, pending_key_bpm: bool, has_version: bool) -> BpmChange | None:
     """The tempo asked for in ``t``: a number of BPM, words, a change, half or double time.
 
     A bare number ("126", "make it 124") counts only as the answer to a key/tempo question.
     """
-    for value in _bpm_values(t, pending_key_bpm=pending_key_bpm):
+    for value in _bpm_values(t, pending_key_bpm=pending_key_bpm, has_version=has_version):
         if 40 <= value <= 220:
             return BpmChange(kind="absolute", value=value)
     if re.search(r"\bhalf[- ]?time\b|\bhalf (?:the )?(?:tempo|speed)\b", t):
@@ -551,19 +557,22 @@ def _tempo_in(t: str, *, pending_key_bpm: bool) -> BpmChange | None:
     return BpmChange(kind="relative", value=-size if slower else size)
 
 
-def _bpm_values(t: str, *, pending_key_bpm: bool) -> Iterable[float]:
+def _bpm_values(t: str, *, pending_key_bpm: bool, has_version: bool) -> Iterable[float]:
     """Every absolute tempo ``t`` may name, most explicit first."""
     for match in re.finditer(r"\b(\d{2,3}(?:\.\d+)?)\s*(?:bpm|beats per minute|beats)\b", t):
         yield float(match[1])
     for match in _TEMPO_TO_RE.finditer(t):
         yield float(match[1])
+    if not has_version or pending_key_bpm:  # on a version, "at 64" is more likely a bar
+        for match in _AT_NUMBER_RE.finditer(t):
+            yield float(match[1])
     for match in _NUMBER_WORD_RE.finditer(t):
         value = _words_to_number(match[1])
         if value is not None:
             yield float(value)
     if pending_key_bpm:
         bare = re.search(r"(?:make it|at|to|go|try|do|maybe)\s+(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))", t)
-        bare = bare or re.fullmatch(r"\W*(\d{2,3}(?:\.\d+)?)\W*", t)
+        bare = bare or re.search(r"(?:^|\s)(\d{2,3}(?:\.\d+)?)\W*$", t)  # "126", "Fm 126"
         if bare:
             yield float(bare[1])
         words = _BARE_NUMBER_WORDS_RE.fullmatch(t)
