@@ -183,7 +183,9 @@ class ClaudeBrain:
         """Parse ``text`` with Claude; on any failure, the fallback brain's answer. Never raises."""
         text = text[:MAX_TEXT_CHARS]
         try:
-            async with asyncio.timeout(self._timeout_s + 1.0):  # a trickling answer is a timeout too
+            async with asyncio.timeout(
+                self._timeout_s + 1.0
+            ):  # a trickling answer is a timeout too
                 tool_input = await self._ask(text, context)
             return self._bounded(Understanding.model_validate(_coerce(tool_input)), context)
         except (TimeoutError, anthropic.APITimeoutError):
@@ -242,7 +244,9 @@ class ClaudeBrain:
         if u.option_id is not None and u.option_id not in context.option_ids:
             u.option_id = None
         if u.vocal is not None:
-            u.vocal.stutter_sections = [s for s in dict.fromkeys(u.vocal.stutter_sections) if s in _SECTION_KINDS]
+            u.vocal.stutter_sections = [
+                s for s in dict.fromkeys(u.vocal.stutter_sections) if s in _SECTION_KINDS
+            ]
         u.feedback = u.feedback[:_MAX_FEEDBACK_ITEMS]
         for item in u.feedback:
             item.text = item.text[:_MAX_STRING_CHARS]
@@ -254,7 +258,11 @@ class ClaudeBrain:
                 item.start_bar = None
             if item.end_bar is not None and item.end_bar > _MAX_BAR:
                 item.end_bar = None
-            if item.start_bar is not None and item.end_bar is not None and item.start_bar > item.end_bar:
+            if (
+                item.start_bar is not None
+                and item.end_bar is not None
+                and item.start_bar > item.end_bar
+            ):
                 item.start_bar, item.end_bar = item.end_bar, item.start_bar
         u.versions = [v for v in dict.fromkeys(u.versions) if 1 <= v <= 999][:8]
         u.merge = {role[:40]: v for role, v in list(u.merge.items())[:8] if 1 <= v <= 999}

@@ -24,7 +24,9 @@ from core.rule_brain import MAX_TEXT_CHARS, RuleBrain
 
 try:
     from tests.fakes.anthropic_api import FakeAnthropicAPI
-except ModuleNotFoundError:  # the repository root is not on sys.path unless pytest's pythonpath says so
+except (
+    ModuleNotFoundError
+):  # the repository root is not on sys.path unless pytest's pythonpath says so
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.fakes.anthropic_api import FakeAnthropicAPI
 
@@ -83,7 +85,9 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 # --- the good path --------------------------------------------------------------------------
 
 
-async def test_good_answer_is_the_models_understanding(api: FakeAnthropicAPI, make_brain: MakeBrain) -> None:
+async def test_good_answer_is_the_models_understanding(
+    api: FakeAnthropicAPI, make_brain: MakeBrain
+) -> None:
     api.reply_tool_use(GOOD_INPUT, name=TOOL_NAME)
     u = await make_brain().understand(SEED_FEEDBACK, context=REVIEW)
     assert u == Understanding.model_validate(GOOD_INPUT)
@@ -177,7 +181,10 @@ BOUNDING_CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("tool_input", "expected"), BOUNDING_CASES, ids=range(len(BOUNDING_CASES)))
 async def test_values_are_bounded(
-    api: FakeAnthropicAPI, make_brain: MakeBrain, tool_input: dict[str, Any], expected: dict[str, Any]
+    api: FakeAnthropicAPI,
+    make_brain: MakeBrain,
+    tool_input: dict[str, Any],
+    expected: dict[str, Any],
 ) -> None:
     api.reply_tool_use(tool_input, name=TOOL_NAME)
     u = await make_brain().understand("whatever", context=KEY_BPM)
@@ -281,7 +288,9 @@ async def test_timeout_falls_back_quickly(
     _assert_no_secrets(caplog, SEED_FEEDBACK)
 
 
-async def test_unreachable_api_falls_back(make_brain: MakeBrain, caplog: pytest.LogCaptureFixture) -> None:
+async def test_unreachable_api_falls_back(
+    make_brain: MakeBrain, caplog: pytest.LogCaptureFixture
+) -> None:
     with FakeAnthropicAPI() as gone:
         base_url = gone.base_url  # closed on exit: nothing listens there any more
     caplog.set_level(logging.DEBUG)
@@ -296,8 +305,12 @@ async def test_recovers_after_a_failure(api: FakeAnthropicAPI, make_brain: MakeB
     api.reply_error(500)
     api.reply_tool_use(GOOD_INPUT, name=TOOL_NAME)
     brain = make_brain()
-    assert await brain.understand(SEED_FEEDBACK, context=REVIEW) == RULES.parse(SEED_FEEDBACK, context=REVIEW)
-    assert await brain.understand(SEED_FEEDBACK, context=REVIEW) == Understanding.model_validate(GOOD_INPUT)
+    assert await brain.understand(SEED_FEEDBACK, context=REVIEW) == RULES.parse(
+        SEED_FEEDBACK, context=REVIEW
+    )
+    assert await brain.understand(SEED_FEEDBACK, context=REVIEW) == Understanding.model_validate(
+        GOOD_INPUT
+    )
 
 
 def _assert_no_secrets(caplog: pytest.LogCaptureFixture, text: str) -> None:
@@ -323,4 +336,6 @@ def test_rejects_a_non_positive_timeout() -> None:
 
 
 def test_key_coercion_matches_music_parsing() -> None:
-    assert Understanding.model_validate({"key": {"tonic": 5, "mode": "minor"}}).key == Key(tonic=5, mode=Mode.MINOR)
+    assert Understanding.model_validate({"key": {"tonic": 5, "mode": "minor"}}).key == Key(
+        tonic=5, mode=Mode.MINOR
+    )

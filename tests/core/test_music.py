@@ -27,7 +27,9 @@ def test_parse_key(text: str, tonic: int, mode: Mode) -> None:
     assert parse_key(text) == Key(tonic=tonic, mode=mode)
 
 
-@pytest.mark.parametrize("text", ["", "H", "I am", "a bit", "Fmajor7", "F minor please", "123", "#", "🎵"])
+@pytest.mark.parametrize(
+    "text", ["", "H", "I am", "a bit", "Fmajor7", "F minor please", "123", "#", "🎵"]
+)
 def test_not_a_key(text: str) -> None:
     assert parse_key(text) is None
 
@@ -40,7 +42,9 @@ SPELLING_CASES: list[tuple[int, Mode, str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("tonic", "mode", "short", "long"), SPELLING_CASES, ids=[c[2] for c in SPELLING_CASES])
+@pytest.mark.parametrize(
+    ("tonic", "mode", "short", "long"), SPELLING_CASES, ids=[c[2] for c in SPELLING_CASES]
+)
 def test_spelling(tonic: int, mode: Mode, short: str, long: str) -> None:
     key = Key(tonic=tonic, mode=mode)
     assert key.short_name == short == str(key)
@@ -56,7 +60,14 @@ def test_relative_keys() -> None:
 
 @pytest.mark.parametrize(
     ("source", "target", "semitones"),
-    [("Am", "Fm", -4), ("C", "F", 5), ("C", "F#", -6), ("Fm", "Fm", 0), ("Gm", "Fm", -2), ("E", "Fm", 1)],
+    [
+        ("Am", "Fm", -4),
+        ("C", "F", 5),
+        ("C", "F#", -6),
+        ("Fm", "Fm", 0),
+        ("Gm", "Fm", -2),
+        ("E", "Fm", 1),
+    ],
 )
 def test_semitones_to_takes_the_shortest_shift(source: str, target: str, semitones: int) -> None:
     a, b = parse_key(source), parse_key(target)

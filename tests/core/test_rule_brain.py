@@ -41,7 +41,14 @@ REVIEW = BrainContext(
     track_names=["vocals", "kick", "drums", "percussion", "bass", "music"],
     section_names=["intro", "build", "drop", "breakdown", "outro"],
 )
-CONTEXTS = {"new": NEW, "song": SONG, "key_bpm": KEY_BPM, "vocal": VOCAL, "genre": GENRE, "review": REVIEW}
+CONTEXTS = {
+    "new": NEW,
+    "song": SONG,
+    "key_bpm": KEY_BPM,
+    "vocal": VOCAL,
+    "genre": GENRE,
+    "review": REVIEW,
+}
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +168,12 @@ FEEDBACK_CASES: list[tuple[str, BrainContext, list[dict[str, Any]]]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "context", "expected"), FEEDBACK_CASES, ids=[c[0] for c in FEEDBACK_CASES])
-def test_feedback(brain: RuleBrain, text: str, context: BrainContext, expected: list[dict[str, Any]]) -> None:
+@pytest.mark.parametrize(
+    ("text", "context", "expected"), FEEDBACK_CASES, ids=[c[0] for c in FEEDBACK_CASES]
+)
+def test_feedback(
+    brain: RuleBrain, text: str, context: BrainContext, expected: list[dict[str, Any]]
+) -> None:
     u = brain.parse(text, context=context)
     assert [_fields(f) for f in u.feedback] == expected
     assert u.has(Intent.FEEDBACK)
@@ -290,8 +301,12 @@ def _check(u: Understanding, expected: dict[str, Any]) -> None:
             assert got == want, name
 
 
-@pytest.mark.parametrize(("text", "context", "expected"), PARAM_CASES, ids=[c[0] for c in PARAM_CASES])
-def test_parameter_answer(brain: RuleBrain, text: str, context: BrainContext, expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("text", "context", "expected"), PARAM_CASES, ids=[c[0] for c in PARAM_CASES]
+)
+def test_parameter_answer(
+    brain: RuleBrain, text: str, context: BrainContext, expected: dict[str, Any]
+) -> None:
     u = brain.parse(text, context=context)
     _check(u, expected)
     if context.pending_topic and "intents" not in expected:
@@ -365,8 +380,12 @@ WORKFLOW_CASES: list[tuple[str, BrainContext, dict[str, Any]]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "context", "expected"), WORKFLOW_CASES, ids=[c[0] for c in WORKFLOW_CASES])
-def test_workflow(brain: RuleBrain, text: str, context: BrainContext, expected: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("text", "context", "expected"), WORKFLOW_CASES, ids=[c[0] for c in WORKFLOW_CASES]
+)
+def test_workflow(
+    brain: RuleBrain, text: str, context: BrainContext, expected: dict[str, Any]
+) -> None:
     u = brain.parse(text, context=context)
     assert u.has(Intent.REQUEST)
     assert u.feedback == []
@@ -456,7 +475,9 @@ def test_brain_name() -> None:
 # --- properties -----------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(text=st.text(max_size=300), context_name=st.sampled_from(list(CONTEXTS)))
 def test_parse_never_raises_and_returns_a_valid_understanding(
     brain: RuleBrain, text: str, context_name: str
@@ -476,9 +497,13 @@ _WORDS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(words=st.lists(_WORDS, max_size=12), context_name=st.sampled_from(list(CONTEXTS)))
-def test_parse_of_music_words_is_valid(brain: RuleBrain, words: list[str], context_name: str) -> None:
+def test_parse_of_music_words_is_valid(
+    brain: RuleBrain, words: list[str], context_name: str
+) -> None:
     u = brain.parse(" ".join(words), context=CONTEXTS[context_name])
     assert Understanding.model_validate(u.model_dump()) == u
     for item in u.feedback:

@@ -116,7 +116,9 @@ class FakeAnthropicAPI:
         """Queue a JSON answer."""
         self.reply(FakeResponse(status=status, body=json.dumps(body).encode(), delay_s=delay_s))
 
-    def reply_tool_use(self, tool_input: Any, *, name: str = "record_understanding", delay_s: float = 0.0) -> None:
+    def reply_tool_use(
+        self, tool_input: Any, *, name: str = "record_understanding", delay_s: float = 0.0
+    ) -> None:
         """Queue a good answer: one ``tool_use`` block calling ``name`` with ``tool_input``."""
         block = {"type": "tool_use", "id": "toolu_fake_01", "name": name, "input": tool_input}
         self.reply_json(message_body([block]), delay_s=delay_s)
@@ -135,7 +137,9 @@ class FakeAnthropicAPI:
 
     def reply_slow(self, delay_s: float, tool_input: Any | None = None) -> None:
         """Queue an answer that arrives only after ``delay_s`` seconds (or at close)."""
-        self.reply_tool_use(tool_input if tool_input is not None else {"intents": ["unknown"]}, delay_s=delay_s)
+        self.reply_tool_use(
+            tool_input if tool_input is not None else {"intents": ["unknown"]}, delay_s=delay_s
+        )
 
     def _next(self) -> FakeResponse:
         with self._lock:
@@ -180,7 +184,12 @@ class FakeAnthropicAPI:
                 with fake._lock:
                     fake.requests.append(RecordedRequest("POST", self.path, headers, body))
                 if self.path.split("?")[0] != "/v1/messages":
-                    self._send(FakeResponse(status=404, body=json.dumps(error_body("not_found_error", self.path)).encode()))
+                    self._send(
+                        FakeResponse(
+                            status=404,
+                            body=json.dumps(error_body("not_found_error", self.path)).encode(),
+                        )
+                    )
                     return
                 response = fake._next()
                 if response.delay_s and fake._closing.wait(response.delay_s):
