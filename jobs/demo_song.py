@@ -1,0 +1,177 @@
+"""A short original song, synthesised from nothing, so ``make demo`` has something to remix.
+
+"Paper Lanterns" (the demo): C major, 118 BPM, 4/4. Intro on soft keys and hats, a verse over
+I–V–vi–IV with a sung melody, a chorus over I–IV–V–I with four-on-the-floor drums and the
+voice an octave-ish higher, and a short outro that lands on C. The voice is additive
+synthesis shaped by vowel formants (see :func:`jobs.synth.sung_note`), so separation has a
+real vocal-like stem to find. Deterministic for a given seed; NumPy only, no samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
+from jobs.synth import add_at, bass_note, chord_tone, hat, kick, midi_to_hz, snare, sung_note
+
+__all__ = ["DEMO_KEY", "DEMO_TEMPO_BPM", "make_demo_song", "render_demo_song"]
+
+logger = logging.getLogger(__name__)
+
+DEMO_TEMPO_BPM = 118.0
+"""Tempo of the demo song, in BPM."""
+
+DEMO_KEY = "C"
+"""Key of the demo song (C major)."""
+
+# chord = (root pitch class, quality); melody = (MIDI note or None for a rest, beats)
+_VERSE_CHORDS = ((0, "maj"), (7, "maj"), (9, "min"), (5, "maj"))
+_CHORUS_CHORDS = ((0, "maj"), (5, "maj"), (7, "maj"), (0, "maj"))
+_VERSE_MELODY = (
+    ((64, 1.0), (67, 1.0), (69, 1.0), (67, 1.0)),
+    ((67, 1.0), (65, 0.5), (64, 0.5), (62, 2.0)),
+    ((64, 1.0), (72, 1.0), (71, 1.0), (69, 1.0)),
+    ((69, 1.0), (67, 1.0), (65, 1.0), (None, 1.0)),
+)
+_CHORUS_MELODY = (
+    ((72, 2.0), (71, 1.0), (72, 1.0)),
+    ((69, 1.0), (72, 1.0), (74, 2.0)),
+    ((74, 1.0), (72, 1.0), (71, 1.0), (67, 1.0)),
+    ((72, 3.0), (None, 1.0)),
+)
+_VOWELS = ("a", "o", "e", "a", "i", "o", "u", "e")
+
+
+def render_demo_song(
+    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE
+) -> np.ndarray:
+    """Synthesise the demo song as an array.
+
+    Parameters
+    ----------
+    seed : int
+        Seeds the noise of the drums and breath and the small timing of velocities.
+    duration_s : float ≥ 10, seconds
+        Length of the result; the arrangement scales to it (about 24 bars at 48 s).
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    np.ndarray, float32, shape (2, round(duration_s · sample_rate)), peak −1 dBFS
+    """
+    rng = np.random.default_rng(seed)
+    beat_s = 60.0 / DEMO_TEMPO_BPM
+    bar_s = 4 * beat_s
+    n_bars = max(6, int(duration_s / bar_s))
+    n = round(duration_s * sample_rate)
+    mix = np.zeros((2, n + int(2 * sample_rate)), dtype=np.float32)
+    intro = max(2, n_bars // 6)
+    outro = max(2, n_bars // 8)
+    body = n_bars - intro - outro
+    verse = body // 2
+    body - verse
+
+    def at(bar: float, beat: float = 0.0) -> int:
+        return round((bar * 4 + beat) * beat_s * sample_rate)
+
+    def pan(mono: np.ndarray, position: float) -> np.ndarray:
+        """Constant-power pan, ``position`` −1 (left) … +1 (right)."""
+        angle = (position + 1.0) * np.pi / 4.0
+        return np.stack([np.cos(angle) * mono, np.sin(angle) * mono])
+
+    kicks = [kick(sample_rate=sample_rate, rng=rng) for _ in range(2)]
+    snares = [snare(sample_rate=sample_rate, rng=rng) for _ in range(3)]
+    hats = [hat(sample_rate=sample_rate, rng=rng) for _ in range(4)]
+    open_hat = hat(sample_rate=sample_rate, rng=rng, open_=True)
+
+    for bar in range(n_bars):
+        part = ("intro" if bar < intro else "verse" if bar < intro + verse
+                else "chorus" if bar < intro + body else "outro")
+        bar_in_part = bar - {"intro": 0, "verse": intro, "chorus": intro + verse,
+                             "outro": intro + body}[part]
+        last_bar = bar == n_bars - 1
+        chords = _CHORUS_CHORDS if part == "chorus" else _VERSE_CHORDS
+        root, quality = (0, "maj") if last_bar or part == "outro" else chords[bar_in_part % 4]
+        if part == "intro" and bar_in_part == 0:
+            root, quality = 0, "maj"
+        # keys: chord struck on 1 and 3 (whole bar on the last one)
+        base = 60 + root if root < 7 else 48 + root
+        notes = [base, base + (4 if quality == "maj" else 3), base + 7, base + 12]
+        strikes = ((0.0, 4.0),) if last_bar else ((0.0, 2.0), (2.0, 2.0))
+        for beat, length in strikes:
+            for i, note in enumerate(notes):
+                tone = chord_tone(midi_to_hz(note), length * beat_s * (2.0 if last_bar else 1.0),
+                                  sample_rate=sample_rate, brightness=1.4)
+                add_at(mix, pan(tone, -0.4 + 0.27 * i), at(bar, beat),
+                       0.05 if part == "intro" else 0.09)
+        # bass: root on 1, the "and" of 2, 3 and 4 (from the verse on)
+        if part != "intro":
+            bass_root = 36 + root
+            pattern = ((0.0, 1.4), (1.5, 0.9), (2.0, 0.9), (3.0, 0.9)) if not last_bar else (
+                (0.0, 3.5),)
+            for beat, length in pattern:
+                note = bass_note(midi_to_hz(bass_root), length * beat_s, sample_rate=sample_rate)
+                add_at(mix, pan(note, 0.0), at(bar, beat), 0.32)
+        # drums
+        if part in ("verse", "chorus") or (part == "outro" and not last_bar):
+            kick_steps = (0, 4, 8, 12) if part == "chorus" else (0, 8, 10)
+            for step in kick_steps:
+                add_at(mix, pan(kicks[step % 2], 0.0), at(bar, step / 4), 0.55)
+            if part != "outro":
+                for step in (4, 12):
+                    sound = snares[int(rng.integers(3))]
+                    add_at(mix, pan(sound, 0.05), at(bar, step / 4), 0.42)
+        if part != "outro" or not last_bar:
+            for step in range(0, 16, 2):
+                if part == "chorus" and step % 4 == 2:
+                    add_at(mix, pan(open_hat, 0.35), at(bar, step / 4), 0.3)
+                else:
+                    sound = hats[int(rng.integers(4))]
+                    add_at(mix, pan(sound, 0.35), at(bar, step / 4), 0.3 * rng.uniform(0.7, 1.0))
+        # voice
+        if part in ("verse", "chorus") or (part == "outro" and last_bar):
+            melody = _CHORUS_MELODY if part == "chorus" else _VERSE_MELODY
+            phrase = ((72, 3.5),) if last_bar else melody[bar_in_part % 4]
+            beat = 0.0
+            for index, (note, length) in enumerate(phrase):
+                if note is not None:
+                    vowel = _VOWELS[(bar * 4 + index) % len(_VOWELS)]
+                    following = _VOWELS[(bar * 4 + index + 1) % len(_VOWELS)]
+                    voice = sung_note(
+                        midi_to_hz(note), length * beat_s * 0.92, sample_rate=sample_rate,
+                        vowel=vowel, next_vowel=following, rng=rng,
+                    )
+                    add_at(mix, pan(voice, 0.0), at(bar, beat), 0.16)
+                beat += length
+
+    mix = mix[:, :n]
+    fade = min(n // 4, int(1.0 * sample_rate))
+    mix[:, n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32) ** 2
+    peak = float(np.max(np.abs(mix)))
+    return (mix * (10 ** (-1.0 / 20.0) / max(peak, 1e-9))).astype(np.float32)
+
+
+def make_demo_song(
+    path: str | os.PathLike[str], *, seed: int = 7, duration_s: float = 48.0
+) -> Path:
+    """Write the demo song as a stereo 44.1 kHz WAV (24-bit) and return its path.
+
+    Parameters
+    ----------
+    path : path-like
+        Destination ``.wav`` (parent folders are created).
+    seed : int
+    duration_s : float ≥ 10, seconds
+
+    Returns
+    -------
+    Path
+    """
+    audio = render_demo_song(seed=seed, duration_s=duration_s)
+    out = write_wav(path, audio, sample_rate=ENGINE_SAMPLE_RATE, subtype="PCM_24")
+    logger.info("wrote the demo song (%.0f s, C major, 118 BPM) to %s", duration_s, out)
+    return out

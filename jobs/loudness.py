@@ -1,0 +1,223 @@
+"""Loudness as streaming services and mastering engineers measure it.
+
+- Integrated loudness per ITU-R BS.1770-4: K-weighting, 400 ms blocks with 75 % overlap,
+  an absolute gate at −70 LUFS and a relative gate 10 LU below the gated mean.
+- Loudness range per EBU Tech 3342: 3 s short-term blocks every 100 ms, gated at −70 LUFS
+  and 20 LU below, then the spread between the 10th and 95th percentiles.
+- True peak per BS.1770-4 Annex 2: the sample peak after 4× oversampling, which catches the
+  inter-sample overs a DAC or an MP3 encoder will produce.
+
+Block energies come from cumulative sums, so a 3-minute song is measured in a few tens of
+milliseconds after filtering. pyloudnorm (the compliant reference) is used only in tests.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import lfilter, resample_poly
+
+__all__ = [
+    "ABSOLUTE_GATE_LUFS",
+    "integrated_loudness",
+    "k_weight",
+    "loudness_range",
+    "short_term_loudness",
+    "true_peak_dbtp",
+]
+
+ABSOLUTE_GATE_LUFS = -70.0
+"""Blocks quieter than this are silence for every loudness measure (BS.1770-4, Tech 3342)."""
+
+_OFFSET_DB = -0.691  # BS.1770: makes a 997 Hz sine read its RMS level in LUFS
+_FLOOR_LUFS = -120.0  # reported for silence instead of minus infinity
+
+
+def k_weight(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """Apply the BS.1770 K-weighting filter (high shelf + RLB high-pass) at any sample rate.
+
+    The two biquads are derived from their analogue prototypes for ``sample_rate`` (the
+    coefficients libebur128 uses), so 44.1 kHz is measured as correctly as 48 kHz.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    np.ndarray, float64, shape (channels, samples)
+    """
+    fs = float(sample_rate)
+    # Stage 1: high shelf, +4 dB above ~1.7 kHz (the head's acoustic effect).
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / fs)
+    vh = 10.0 ** (gain_db / 20.0)
+    vb = vh**0.4996667741545416
+    a0 = 1.0 + k / q + k * k
+    b1 = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+    a1 = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    # Stage 2: RLB high-pass at ~38 Hz.
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / fs)
+    a0 = 1.0 + k / q + k * k
+    b2 = [1.0, -2.0, 1.0]
+    a2 = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
+    x = np.asarray(audio, dtype=np.float64)
+    return lfilter(b2, a2, lfilter(b1, a1, x, axis=-1), axis=-1)
+
+
+def _block_powers(
+    weighted: np.ndarray, *, sample_rate: int, block_s: float, hop_s: float
+) -> np.ndarray:
+    """Channel-summed mean square of K-weighted audio over sliding blocks (BS.1770 eq. 1–2)."""
+    block = round(block_s * sample_rate)
+    hop = round(hop_s * sample_rate)
+    n = weighted.shape[1]
+    if n < block:
+        return np.zeros(0)
+    energy = np.concatenate([[0.0], np.cumsum(np.sum(weighted**2, axis=0))])
+    starts = np.arange(0, n - block + 1, hop)
+    return (energy[starts + block] - energy[starts]) / block
+
+
+def _power_to_lufs(power: np.ndarray | float) -> np.ndarray:
+    return _OFFSET_DB + 10.0 * np.log10(np.maximum(power, 1e-30))
+
+
+def integrated_loudness(audio: np.ndarray, *, sample_rate: int) -> float:
+    """Integrated loudness in LUFS (ITU-R BS.1770-4, gated).
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+        Mono or stereo; both channels weigh 1.0, as BS.1770 weighs L and R.
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    float
+        LUFS; −120.0 for audio that is silent or shorter than one 400 ms block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(48000 * 10) / 48000
+    >>> tone = np.tile(10 ** (-23 / 20) * np.sin(2 * np.pi * 1000 * t), (2, 1))
+    >>> round(integrated_loudness(tone.astype(np.float32), sample_rate=48000), 1)
+    -23.0
+    """
+    powers = _block_powers(
+        k_weight(audio, sample_rate=sample_rate), sample_rate=sample_rate, block_s=0.4, hop_s=0.1
+    )
+    return _gated_loudness(powers, relative_gate_lu=-10.0)
+
+
+def _gated_loudness(powers: np.ndarray, *, relative_gate_lu: float) -> float:
+    """Loudness of the blocks above the absolute gate and ``relative_gate_lu`` below their mean."""
+    loud = powers[_power_to_lufs(powers) > ABSOLUTE_GATE_LUFS]
+    if loud.size == 0:
+        return _FLOOR_LUFS
+    threshold = float(_power_to_lufs(loud.mean())) + relative_gate_lu
+    gated = loud[_power_to_lufs(loud) > threshold]
+    if gated.size == 0:
+        return _FLOOR_LUFS
+    return float(_power_to_lufs(gated.mean()))
+
+
+def short_term_loudness(
+    audio: np.ndarray, *, sample_rate: int, hop_s: float = 0.1
+) -> np.ndarray:
+    """Short-term loudness (3 s window) every ``hop_s`` seconds, in LUFS.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+    hop_s : float > 0, seconds
+        Time between successive windows; Tech 3342 asks for at least 10 per second.
+
+    Returns
+    -------
+    np.ndarray, float64, shape (windows,)
+    """
+    powers = _block_powers(
+        k_weight(audio, sample_rate=sample_rate), sample_rate=sample_rate, block_s=3.0, hop_s=hop_s
+    )
+    return _power_to_lufs(powers)
+
+
+def loudness_range(audio: np.ndarray, *, sample_rate: int) -> float:
+    """Loudness range (LRA) in LU per EBU Tech 3342: how much the music's level moves.
+
+    A compressed club master reads 3–5 LU; a film score 15–20 LU.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    float
+        LU, ≥ 0; 0.0 for audio shorter than one 3 s window.
+    """
+    powers = _block_powers(
+        k_weight(audio, sample_rate=sample_rate), sample_rate=sample_rate, block_s=3.0, hop_s=0.1
+    )
+    loud = powers[_power_to_lufs(powers) > ABSOLUTE_GATE_LUFS]
+    if loud.size == 0:
+        return 0.0
+    threshold = float(_power_to_lufs(loud.mean())) - 20.0
+    levels = _power_to_lufs(loud)
+    levels = levels[levels > threshold]
+    if levels.size == 0:
+        return 0.0
+    low, high = np.percentile(levels, [10.0, 95.0])
+    return float(max(0.0, high - low))
+
+
+def true_peak_dbtp(audio: np.ndarray, *, sample_rate: int, chunk_s: float = 10.0) -> float:
+    """True peak in dBTP: the highest level after 4× oversampling (BS.1770-4 Annex 2).
+
+    A sine at a quarter of the sample rate with its peaks between samples reads about 3 dB
+    higher here than its sample peak: that is the level a DAC or a lossy encoder produces.
+    Long audio is processed in overlapping chunks to keep memory flat.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+        At 96 kHz and above the audio is already oversampled enough; the sample peak is used.
+    chunk_s : float > 0, seconds
+        Chunk length for the oversampling filter.
+
+    Returns
+    -------
+    float
+        dBTP; −240.0 for digital silence.
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    if x.size == 0:
+        return -240.0
+    peak = float(np.max(np.abs(x)))
+    if sample_rate < 96000:
+        pad = 64  # filter context on each side of a chunk, in samples
+        # A file that starts or ends mid-waveform is a step the interpolation filter would
+        # ring on (reading up to +0.7 dB high on a test sine). A 2 ms raised-cosine taper at
+        # each end removes that ringing; the edge samples still count through the sample peak.
+        x = x.copy()
+        fade = min(round(0.002 * sample_rate), x.shape[1] // 2)
+        if fade > 0:
+            ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
+            x[:, :fade] *= ramp
+            x[:, -fade:] *= ramp[::-1]
+        x = np.pad(x, ((0, 0), (pad, pad)))
+        chunk = max(1024, round(chunk_s * sample_rate))
+        n = x.shape[1]
+        for start in range(pad, n - pad, chunk):
+            stop = min(n - pad, start + chunk)
+            up = resample_poly(x[:, start - pad : stop + pad], 4, 1, axis=-1, window=("kaiser", 8.0))
+            peak = max(peak, float(np.max(np.abs(up[:, pad * 4 : (stop - start + pad) * 4]))))
+    return float(20.0 * math.log10(max(peak, 1e-12)))

@@ -1,0 +1,200 @@
+"""The job functions workers run, registered by :class:`core.jobs.JobKind` in :data:`TASKS`.
+
+Each job is thin: it validates its payload (a pydantic model), serves the result from the
+content-addressed cache when it can, otherwise calls the synchronous engine code, writes its
+files atomically and returns a JSON-serialisable dict. Bad uploads raise
+:class:`core.errors.AudioError` subclasses whose message is the sentence for the thread.
+
+Jobs are top-level functions so a ``ProcessPoolExecutor`` can pickle them.
+
+Cache layout (under the payload's ``cache_dir``)::
+
+    analysis/<engine version>/<sha256 of the file>.json
+    stems/<engine version>/<sha256 of the file>-<model>/{vocals,drums,bass,other}.wav + meta.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.analysis import AnalysisReport
+from core.errors import AudioTooLarge
+from core.jobs import JobKind, JobRequest, ProgressFn
+
+__all__ = [
+    "ANALYSIS_VERSION",
+    "SEPARATION_VERSION",
+    "TASKS",
+    "AnalyzePayload",
+    "SeparatePayload",
+    "analyze_task",
+    "separate_task",
+]
+
+logger = logging.getLogger(__name__)
+
+ANALYSIS_VERSION = "analysis-v1"
+"""Bumped when analysis changes its results, so old cache entries are not served."""
+
+SEPARATION_VERSION = "stems-v1"
+"""Bumped when separation changes its results."""
+
+
+class AnalyzePayload(BaseModel):
+    """What an analysis job needs: the upload, a cache folder and the intake limits."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    audio_path: str
+    cache_dir: str
+    max_duration_s: float = Field(gt=0)
+    max_size_bytes: int = Field(gt=0)
+
+
+class SeparatePayload(BaseModel):
+    """What a separation job needs; the Demucs settings have Demucs' own defaults."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    audio_path: str
+    cache_dir: str
+    out_dir: str
+    model: Literal["htdemucs", "htdemucs_ft", "hdemucs_mmi", "demucs_unittest"] = "htdemucs"
+    weights_dir: str | None = None
+    segment_s: float | None = Field(default=None, gt=0, le=60)
+    overlap: float = Field(default=0.25, ge=0, lt=1)
+    shifts: int = Field(default=1, ge=0, le=10)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    max_duration_s: float = Field(default=15 * 60.0, gt=0)
+    max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+
+
+def _check_size(path: Path, *, max_size_bytes: int) -> None:
+    """Refuse an oversized file before hashing it (hashing reads every byte)."""
+    size = path.stat().st_size
+    if size > max_size_bytes:
+        raise AudioTooLarge(filename=path.name, size_bytes=size, max_size_bytes=max_size_bytes)
+
+
+def analyze_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Analyse an upload (tempo, key, loudness, bar grid), served from the cache when seen before.
+
+    Returns
+    -------
+    dict
+        ``{"report": AnalysisReport as JSON, "cached": bool}``.
+    """
+    from jobs.analysis import analyze_file
+    from jobs.audio_io import file_sha256, write_json_atomic
+
+    payload = AnalyzePayload.model_validate(request.payload)
+    path = Path(payload.audio_path)
+    _check_size(path, max_size_bytes=payload.max_size_bytes)
+    progress(0.0, "checking the file")
+    entry = Path(payload.cache_dir) / "analysis" / ANALYSIS_VERSION / f"{file_sha256(path)}.json"
+    if entry.is_file():
+        try:
+            report = AnalysisReport.model_validate_json(entry.read_text(encoding="utf-8"))
+        except ValueError:
+            logger.warning("ignoring an unreadable analysis cache entry %s", entry)
+        else:
+            progress(1.0, "analysis (from the cache)")
+            return {"report": report.model_dump(mode="json"), "cached": True}
+    progress(0.1, "analysing tempo, key and loudness")
+    report = analyze_file(
+        path, max_duration_s=payload.max_duration_s, max_size_bytes=payload.max_size_bytes
+    )
+    data = report.model_dump(mode="json")
+    write_json_atomic(entry, data)
+    progress(1.0, "analysis")
+    return {"report": data, "cached": False}
+
+
+def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Separate an upload into four stems, served from the cache for the same file and model.
+
+    A cached result from the DSP fallback is redone once the model's weights are available.
+
+    Returns
+    -------
+    dict
+        ``{"stems": {name: path}, "model": str, "fallback": bool, "cached": bool}``; the
+        stems are copied (hard-linked where possible) into ``out_dir``.
+    """
+    from jobs.audio_io import file_sha256, read_audio, write_json_atomic
+    from jobs.separation import STEM_NAMES, separate_to_files, weights_available
+
+    payload = SeparatePayload.model_validate(request.payload)
+    path = Path(payload.audio_path)
+    weights_dir = Path(payload.weights_dir) if payload.weights_dir else None
+    _check_size(path, max_size_bytes=payload.max_size_bytes)
+    progress(0.0, "checking the file")
+    digest = file_sha256(path)
+    entry = Path(payload.cache_dir) / "stems" / SEPARATION_VERSION / f"{digest}-{payload.model}"
+    meta_path = entry / "meta.json"
+    meta = _read_meta(meta_path, STEM_NAMES)
+    if meta is not None and meta["fallback"] and weights_available(
+        payload.model, weights_dir=weights_dir
+    ):
+        meta = None  # the real model can run now: redo the rough stems
+    cached = meta is not None
+    if meta is None:
+        decoded = read_audio(
+            path, max_duration_s=payload.max_duration_s, max_size_bytes=payload.max_size_bytes
+        )
+        progress(0.05, "separating stems")
+        _, model_name, fallback = separate_to_files(
+            decoded.audio, sample_rate=decoded.sample_rate, out_dir=entry, model=payload.model,
+            weights_dir=weights_dir, segment_s=payload.segment_s, overlap=payload.overlap,
+            shifts=payload.shifts, device=payload.device,
+            progress=lambda fraction, step: progress(0.05 + 0.9 * fraction, step),
+        )
+        meta = {"model": model_name, "fallback": fallback, "source_sha256": digest}
+        write_json_atomic(meta_path, meta)
+    out_dir = Path(payload.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stems = {stem: str(_publish(entry / f"{stem}.wav", out_dir / f"{stem}.wav"))
+             for stem in STEM_NAMES}
+    progress(1.0, "stems ready" if not cached else "stems (from the cache)")
+    return {"stems": stems, "model": meta["model"], "fallback": bool(meta["fallback"]),
+            "cached": cached}
+
+
+def _read_meta(meta_path: Path, stems: tuple[str, ...]) -> dict[str, Any] | None:
+    """A cache entry's metadata when the entry is complete, else ``None``."""
+    if not meta_path.is_file():
+        return None
+    if not all((meta_path.parent / f"{stem}.wav").is_file() for stem in stems):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return meta if isinstance(meta, dict) and "model" in meta and "fallback" in meta else None
+
+
+def _publish(source: Path, target: Path) -> Path:
+    """Place a cached file at ``target`` atomically: a hard link when possible, else a copy."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], dict[str, Any]]] = {
+    JobKind.ANALYZE: analyze_task,
+    JobKind.SEPARATE: separate_task,
+}
+"""Job functions by kind; render and export join from their own modules."""
