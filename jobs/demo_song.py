@@ -18,7 +18,13 @@ import numpy as np
 from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
 from jobs.synth import add_at, bass_note, chord_tone, hat, kick, midi_to_hz, snare, sung_note
 
-__all__ = ["DEMO_KEY", "DEMO_TEMPO_BPM", "make_demo_song", "render_demo_song"]
+__all__ = [
+    "DEMO_KEY",
+    "DEMO_TEMPO_BPM",
+    "make_demo_song",
+    "render_demo_song",
+    "render_demo_stems",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +55,28 @@ _VOWELS = ("a", "o", "e", "a", "i", "o", "u", "e")
 def render_demo_song(
     *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE
 ) -> np.ndarray:
-    """Synthesise the demo song as an array.
+    """Synthesise the demo song as an array (the sum of :func:`render_demo_stems`).
+
+    Parameters
+    ----------
+    seed : int
+    duration_s : float ≥ 10, seconds
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    np.ndarray, float32, shape (2, round(duration_s · sample_rate)), peak −1 dBFS
+    """
+    stems = render_demo_stems(seed=seed, duration_s=duration_s, sample_rate=sample_rate)
+    return np.sum(list(stems.values()), axis=0).astype(np.float32)
+
+
+def render_demo_stems(
+    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE
+) -> dict[str, np.ndarray]:
+    """Synthesise the demo song as its four stems (vocals, drums, bass, other).
+
+    The stems are the separation benchmark's ground truth: their sum is the demo song.
 
     Parameters
     ----------
@@ -61,14 +88,16 @@ def render_demo_song(
 
     Returns
     -------
-    np.ndarray, float32, shape (2, round(duration_s · sample_rate)), peak −1 dBFS
+    dict of str to np.ndarray
+        float32, shape (2, round(duration_s · sample_rate)) each; the mix peaks at −1 dBFS.
     """
     rng = np.random.default_rng(seed)
     beat_s = 60.0 / DEMO_TEMPO_BPM
     bar_s = 4 * beat_s
     n_bars = max(6, int(duration_s / bar_s))
     n = round(duration_s * sample_rate)
-    mix = np.zeros((2, n + int(2 * sample_rate)), dtype=np.float32)
+    stems = {name: np.zeros((2, n + int(2 * sample_rate)), dtype=np.float32)
+             for name in ("vocals", "drums", "bass", "other")}
     intro = max(2, n_bars // 6)
     outro = max(2, n_bars // 8)
     body = n_bars - intro - outro
@@ -106,7 +135,7 @@ def render_demo_song(
             for i, note in enumerate(notes):
                 tone = chord_tone(midi_to_hz(note), length * beat_s * (2.0 if last_bar else 1.0),
                                   sample_rate=sample_rate, brightness=1.4)
-                add_at(mix, pan(tone, -0.4 + 0.27 * i), at(bar, beat),
+                add_at(stems["other"], pan(tone, -0.4 + 0.27 * i), at(bar, beat),
                        0.05 if part == "intro" else 0.09)
         # bass: root on 1, the "and" of 2, 3 and 4 (from the verse on)
         if part != "intro":
@@ -115,23 +144,23 @@ def render_demo_song(
                 (0.0, 3.5),)
             for beat, length in pattern:
                 note = bass_note(midi_to_hz(bass_root), length * beat_s, sample_rate=sample_rate)
-                add_at(mix, pan(note, 0.0), at(bar, beat), 0.32)
+                add_at(stems["bass"], pan(note, 0.0), at(bar, beat), 0.32)
         # drums
         if part in ("verse", "chorus") or (part == "outro" and not last_bar):
             kick_steps = (0, 4, 8, 12) if part == "chorus" else (0, 8, 10)
             for step in kick_steps:
-                add_at(mix, pan(kicks[step % 2], 0.0), at(bar, step / 4), 0.55)
+                add_at(stems["drums"], pan(kicks[step % 2], 0.0), at(bar, step / 4), 0.55)
             if part != "outro":
                 for step in (4, 12):
                     sound = snares[int(rng.integers(3))]
-                    add_at(mix, pan(sound, 0.05), at(bar, step / 4), 0.42)
+                    add_at(stems["drums"], pan(sound, 0.05), at(bar, step / 4), 0.42)
         if part != "outro" or not last_bar:
             for step in range(0, 16, 2):
                 if part == "chorus" and step % 4 == 2:
-                    add_at(mix, pan(open_hat, 0.35), at(bar, step / 4), 0.3)
+                    add_at(stems["drums"], pan(open_hat, 0.35), at(bar, step / 4), 0.3)
                 else:
                     sound = hats[int(rng.integers(4))]
-                    add_at(mix, pan(sound, 0.35), at(bar, step / 4), 0.3 * rng.uniform(0.7, 1.0))
+                    add_at(stems["drums"], pan(sound, 0.35), at(bar, step / 4), 0.3 * rng.uniform(0.7, 1.0))
         # voice
         if part in ("verse", "chorus") or (part == "outro" and last_bar):
             melody = _CHORUS_MELODY if part == "chorus" else _VERSE_MELODY
@@ -145,14 +174,17 @@ def render_demo_song(
                         midi_to_hz(note), length * beat_s * 0.92, sample_rate=sample_rate,
                         vowel=vowel, next_vowel=following, rng=rng,
                     )
-                    add_at(mix, pan(voice, 0.0), at(bar, beat), 0.16)
+                    add_at(stems["vocals"], pan(voice, 0.0), at(bar, beat), 0.16)
                 beat += length
 
-    mix = mix[:, :n]
     fade = min(n // 4, int(1.0 * sample_rate))
-    mix[:, n - fade :] *= np.linspace(1.0, 0.0, fade, dtype=np.float32) ** 2
-    peak = float(np.max(np.abs(mix)))
-    return (mix * (10 ** (-1.0 / 20.0) / max(peak, 1e-9))).astype(np.float32)
+    ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32) ** 2
+    for name in stems:
+        stems[name] = stems[name][:, :n]
+        stems[name][:, n - fade :] *= ramp
+    peak = float(np.max(np.abs(sum(stems.values()))))
+    gain = 10 ** (-1.0 / 20.0) / max(peak, 1e-9)
+    return {name: (audio * gain).astype(np.float32) for name, audio in stems.items()}
 
 
 def make_demo_song(

@@ -104,7 +104,7 @@ def onset_features(mono: np.ndarray, *, sample_rate: int) -> OnsetFeatures:
 
 def _detrend(env: np.ndarray) -> np.ndarray:
     """Remove the slow trend (a 1 s moving average) and keep the positive part: onsets only."""
-    width = int(ANALYSIS_RATE / _HOP)
+    width = min(int(ANALYSIS_RATE / _HOP), max(1, env.size))
     kernel = np.ones(width) / width
     smooth = np.convolve(env, kernel, mode="same")
     return np.maximum(0.0, env - smooth)
@@ -264,7 +264,8 @@ def _downbeats(
         return beats[:1]
     idx = np.clip(np.round(beats).astype(int), 0, feats.low.size - 1)
     low = feats.low[idx] / (np.max(feats.low[idx]) + 1e-12)
-    evidence = low.copy()
+    mid = feats.mid[idx] / (np.max(feats.mid[idx]) + 1e-12)
+    evidence = low - 0.5 * mid  # bars start on a kick, rarely on the backbeat snare
     if chroma_novelty is not None and chroma_novelty.size:
         nov_idx = np.clip(idx, 0, chroma_novelty.size - 1)
         nov = chroma_novelty[nov_idx] / (np.max(chroma_novelty[nov_idx]) + 1e-12)
