@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+
 @pytest.fixture(scope="session")
 def demo_song(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo song at its default length, written once per session."""

@@ -1,0 +1,112 @@
+"""The job functions: payload in, JSON out, cache hits without recomputing, sentences on failure."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import jobs.analysis
+import jobs.separation
+from core.analysis import AnalysisReport
+from core.errors import AudioError, NotAudio, SilentAudio
+from core.jobs import JobKind, JobRequest
+from jobs.synth import known_stems
+from jobs.tasks import TASKS, analyze_task, separate_task
+
+SR = 44100
+
+
+def _request(kind: JobKind, payload: dict) -> JobRequest:
+    return JobRequest(job_id="j1", production_id="p1", kind=kind, payload=payload)
+
+
+def _progress_log() -> tuple[list, callable]:
+    seen: list[tuple[float, str]] = []
+    return seen, lambda fraction, step: seen.append((fraction, step))
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("upload") / "song.wav"
+    mix = sum(known_stems(sample_rate=SR, bars=4, seed=1).values())
+    sf.write(path, mix.T, SR)
+    return path
+
+
+def test_tasks_are_registered_and_picklable() -> None:
+    assert set(TASKS) == {JobKind.ANALYZE, JobKind.SEPARATE}
+    for task in TASKS.values():
+        assert pickle.loads(pickle.dumps(task)) is task
+
+
+def test_analysis_is_served_from_the_cache_the_second_time(
+    song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = {"audio_path": str(song), "cache_dir": str(tmp_path / "cache"),
+               "max_duration_s": 600.0, "max_size_bytes": 10**8}
+    seen, progress = _progress_log()
+    first = analyze_task(_request(JobKind.ANALYZE, payload), progress)
+    assert first["cached"] is False
+    json.dumps(first)  # JSON-serialisable as it is
+    assert AnalysisReport.model_validate(first["report"]).tempo.bpm == pytest.approx(120, rel=0.04)
+    assert seen[-1][0] == 1.0
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the analysis ran again instead of using the cache")
+
+    monkeypatch.setattr(jobs.analysis, "analyze_file", must_not_run)
+    second = analyze_task(_request(JobKind.ANALYZE, payload), progress)
+    assert second == {**first, "cached": True}
+    assert len(list((tmp_path / "cache" / "analysis").rglob("*.json"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "phrase"),
+    [(b"%PDF-1.4 not a song" * 50, NotAudio, "not an audio file"),
+     (None, SilentAudio, "is silent")],
+)
+def test_bad_upload_becomes_a_sentence_not_a_traceback(
+    tmp_path: Path, content: bytes | None, error: type[AudioError], phrase: str
+) -> None:
+    path = tmp_path / "upload.mp3"
+    if content is None:
+        path = tmp_path / "upload.wav"
+        sf.write(path, np.zeros((SR, 2), dtype=np.float32), SR)
+    else:
+        path.write_bytes(content)
+    payload = {"audio_path": str(path), "cache_dir": str(tmp_path / "c"),
+               "max_duration_s": 600.0, "max_size_bytes": 10**8}
+    with pytest.raises(error) as info:
+        TASKS[JobKind.ANALYZE](_request(JobKind.ANALYZE, payload), lambda f, s: None)
+    assert phrase in str(info.value)
+
+
+@pytest.mark.parametrize("model", ["demucs_unittest", "htdemucs"])
+def test_separation_writes_stems_and_is_cached_by_content_and_model(
+    song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    payload = {"audio_path": str(song), "cache_dir": str(tmp_path / "cache"),
+               "out_dir": str(tmp_path / "out"), "model": model,
+               "weights_dir": str(tmp_path / "no-weights"), "segment_s": None,
+               "overlap": 0.1, "shifts": 0, "device": "auto"}
+    (tmp_path / "no-weights").mkdir()
+    first = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None)
+    json.dumps(first)
+    assert first["cached"] is False
+    assert first["fallback"] is (model == "htdemucs")  # no htdemucs weights here: rough stems
+    length = sf.info(song).frames
+    for name, path in first["stems"].items():
+        assert Path(path).parent == tmp_path / "out" and Path(path).stem == name
+        assert sf.info(path).frames == length
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("separated again instead of using the cache")
+
+    monkeypatch.setattr(jobs.separation, "separate_to_files", must_not_run)
+    second = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None)
+    assert second == {**first, "cached": True}
