@@ -102,6 +102,8 @@ class Production(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     question_seq: int = 0
+    awaiting: str = ""  #: "song" (waiting for an upload) or "render" (waiting for stems)
+    trail: list[str] = Field(default_factory=list)  #: state transitions, "idle->gathering_params"
 
     @property
     def latest(self) -> Version | None:

@@ -1,0 +1,707 @@
+"""The Maestro: one conversation engine for every platform.
+
+It reads a :class:`Turn`, asks the brain what it means, moves the production through the
+seed's eight states (only along the transitions in :data:`TRANSITIONS`), consults Chefs,
+enqueues jobs and answers with :class:`Reply` values. Job events come back through
+:meth:`Maestro.on_event`. It never blocks: heavy work is the queue's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from core import replies as say
+from core.analysis import AnalysisReport
+from core.brain import Aspect, Brain, BrainContext, Domain, Feedback, Intent, Understanding
+from core.brief import (
+    DESTINATIONS,
+    Brief,
+    Param,
+    Provenance,
+    VocalMode,
+    VocalTreatment,
+    Workflow,
+)
+from core.chef import Chef
+from core.conversation import (
+    Attachment,
+    Author,
+    Option,
+    Question,
+    QuestionReply,
+    Reply,
+    TextReply,
+    Turn,
+    utcnow,
+)
+from core.errors import (
+    IllegalTransition,
+    NothingProducedYet,
+    StepUnavailable,
+    VersionNotFound,
+    VykeError,
+)
+from core.genre import GenreProfile
+from core.jobs import JobEvent, JobKind, JobQueue, JobRequest, JobStatus, job_id_for
+from core.patch import SpecPatch, apply_patch
+from core.planner import base_spec
+from core.production import MaestroState, PendingJob, Production, RequestRecord, Version
+from core.spec import ProductionSpec
+from core.store import Store
+
+__all__ = ["TRANSITIONS", "Maestro", "MaestroLimits"]
+
+logger = logging.getLogger(__name__)
+
+S = MaestroState
+TRANSITIONS: dict[MaestroState, frozenset[MaestroState]] = {
+    S.IDLE: frozenset({S.GATHERING_PARAMS, S.PLANNING}),
+    S.GATHERING_PARAMS: frozenset({S.GATHERING_PARAMS, S.PLANNING, S.IDLE}),
+    S.PLANNING: frozenset({S.CONSULTING, S.GATHERING_PARAMS, S.IDLE}),
+    S.CONSULTING: frozenset({S.EXECUTING, S.REVIEWING, S.IDLE}),
+    S.EXECUTING: frozenset({S.REVIEWING, S.GATHERING_PARAMS, S.IDLE}),
+    S.REVIEWING: frozenset({S.ITERATING, S.COMPLETE, S.EXECUTING, S.IDLE}),
+    S.ITERATING: frozenset({S.CONSULTING, S.REVIEWING, S.IDLE}),
+    S.COMPLETE: frozenset({S.ITERATING, S.REVIEWING, S.IDLE}),
+}
+"""The legal moves of the state machine; anything else raises :class:`IllegalTransition`."""
+
+
+class MaestroLimits:
+    """Limits the Maestro enforces in the thread (from the settings)."""
+
+    def __init__(self, *, max_upload_bytes: int, max_song_s: float, data_dir: str,
+                 separation: dict[str, Any] | None = None) -> None:
+        self.max_upload_bytes = max_upload_bytes
+        self.max_song_s = max_song_s
+        self.data_dir = data_dir
+        self.separation = separation or {}
+
+
+class Maestro:
+    """Runs every production's conversation.
+
+    Parameters
+    ----------
+    brain : Brain
+        Understands messages (rules offline, Claude with a key).
+    chefs : sequence of Chef
+        One per domain; feedback is routed by :class:`core.brain.Domain`.
+    genres : sequence of GenreProfile
+        Genre knowledge, for suggestions and plans.
+    store : Store
+        Where productions live between turns (they survive restarts).
+    queue : JobQueue
+        Where heavy work goes.
+    limits : MaestroLimits
+        Upload size, song length, data directory.
+    """
+
+    def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
+                 store: Store, queue: JobQueue, limits: MaestroLimits) -> None:
+        self.brain = brain
+        self.chefs = {chef.domain: chef for chef in chefs}
+        self.genres = {g.id: g for g in genres}
+        self.store = store
+        self.queue = queue
+        self.limits = limits
+
+    # --- entry points ----------------------------------------------------------------------
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        """Answer one turn; the production is saved before this returns."""
+        production = await self.store.get(turn.conversation_id)
+        if production is None:
+            production = Production(id=turn.conversation_id, owner=turn.author.id)
+        try:
+            replies = await self._handle(production, turn)
+        except VykeError as error:
+            replies = [TextReply(text=str(error))]
+        production.updated_at = utcnow()
+        await self.store.put(production)
+        return replies
+
+    async def on_event(self, event: JobEvent) -> list[Reply]:
+        """Answer a job event for its production; duplicates and strays yield nothing."""
+        production = await self.store.get(event.production_id)
+        if production is None:
+            return []
+        pending = next((j for j in production.pending_jobs if j.job_id == event.job_id), None)
+        if pending is None:
+            return []  # already handled (at-least-once delivery) or cancelled
+        replies: list[Reply]
+        try:
+            replies = await self._on_event(production, pending, event)
+        except VykeError as error:
+            replies = [TextReply(text=str(error))]
+        production.updated_at = utcnow()
+        await self.store.put(production)
+        return replies
+
+    # --- state machine ---------------------------------------------------------------------
+
+    def _go(self, production: Production, target: MaestroState) -> None:
+        if target not in TRANSITIONS[production.state]:
+            raise IllegalTransition(production.state.value, target.value)
+        logger.debug("%s: %s -> %s", production.id, production.state.value, target.value)
+        production.trail.append(f"{production.state.value}->{target.value}")
+        del production.trail[:-200]
+        production.state = target
+
+    # --- turns -----------------------------------------------------------------------------
+
+    async def _handle(self, production: Production, turn: Turn) -> list[Reply]:
+        if turn.press is not None:
+            understanding = self._press(production, turn)
+            if understanding is None:
+                return [TextReply(text=say.stale_press())]
+        else:
+            understanding = await self.brain.understand(turn.text, context=self._context(production))
+        record = RequestRecord(author=turn.author.id, author_name=turn.author.name,
+                               text=turn.text or f"[pressed {turn.press.option_id if turn.press else ''}]",
+                               intent=",".join(i.value for i in understanding.intents))
+        production.history.append(record)
+        del production.history[:-500]
+        audio = next((a for a in turn.attachments if _is_audio(a)), None)
+        if turn.attachments and audio is None:
+            return [TextReply(text=say.not_audio(turn.attachments[0].name))]
+        u = understanding
+
+        if u.has(Intent.HELP):
+            return [TextReply(text=say.help_text(sorted(g.name for g in self.genres.values())))]
+        if u.has(Intent.STATUS):
+            return [TextReply(text=say.status(production))]
+        if u.has(Intent.STOP):
+            return await self._stop(production)
+        if u.has(Intent.VERSIONS):
+            return [TextReply(text=say.versions(production))]
+        if u.has(Intent.START_OVER):
+            return await self._start_over(production)
+        if u.level is not None:
+            production.levels[turn.author.id] = u.level
+            if u.intents == [Intent.SET_LEVEL]:
+                return [TextReply(text=say.level_set(u.level))]
+        if u.has(Intent.REVERT) or u.has(Intent.COMPARE) or u.has(Intent.MERGE):
+            return self._version_command(production, u, record)
+
+        if audio is not None:
+            error = self._accept_upload(production, audio)
+            if error:
+                return [TextReply(text=error)]
+
+        if production.state in (S.IDLE, S.COMPLETE, S.REVIEWING) and u.has(Intent.REQUEST) \
+                and not production.versions:
+            return await self._start(production, u, turn.author)
+        if production.state is S.IDLE and (audio is not None or production.brief.prompt):
+            return await self._start(production, u, turn.author)
+        if production.state is S.GATHERING_PARAMS:
+            return await self._gather(production, u, turn.author)
+        if production.state in (S.REVIEWING, S.COMPLETE) and u.feedback:
+            return await self._iterate(production, u, turn.author, record)
+        if production.state in (S.REVIEWING, S.COMPLETE) and (u.bpm or u.key):
+            return await self._iterate(production, u, turn.author, record)
+        if u.has(Intent.APPROVE) and production.state is S.REVIEWING:
+            self._go(production, S.COMPLETE)
+            return [TextReply(text=say.approved(production))]
+        if production.state in (S.EXECUTING, S.PLANNING, S.CONSULTING, S.ITERATING):
+            return [TextReply(text=say.busy(production))]
+        if production.state is S.IDLE:
+            return [TextReply(text=say.not_understood_idle())]
+        return [TextReply(text=say.not_understood(production.state is S.COMPLETE))]
+
+    def _context(self, production: Production) -> BrainContext:
+        question = production.pending_question
+        spec = production.current_version.spec if production.current_version else None
+        return BrainContext(
+            pending_topic=question.topic if question else None,
+            option_ids=[o.id for o in question.options] if question else [],
+            option_labels=[o.label for o in question.options] if question else [],
+            has_song=production.source is not None,
+            has_version=bool(production.versions),
+            track_names=[t.name for t in spec.tracks] if spec else [],
+            section_names=[s.name for s in spec.sections] if spec else [],
+        )
+
+    def _press(self, production: Production, turn: Turn) -> Understanding | None:
+        """A button press as an understanding, or ``None`` when the question is not open."""
+        assert turn.press is not None
+        question = production.pending_question
+        if question is None or question.id != turn.press.question_id:
+            return None
+        if turn.press.option_id not in {o.id for o in question.options}:
+            return None
+        return Understanding(intents=[Intent.ANSWER], option_id=turn.press.option_id)
+
+    def _accept_upload(self, production: Production, audio: Attachment) -> str:
+        if audio.size_bytes > self.limits.max_upload_bytes:
+            return say.upload_too_large(audio, self.limits.max_upload_bytes)
+        production.source = audio
+        production.analysis = None
+        production.stems = {}
+        return ""
+
+    # --- start and gathering -------------------------------------------------------------
+
+    async def _start(self, production: Production, u: Understanding, author: Author) -> list[Reply]:
+        brief = production.brief if production.brief.prompt else Brief()
+        if not brief.prompt:
+            brief.prompt = production.history[-1].text if production.history else ""
+        if u.workflow:
+            brief.workflow = Param(value=u.workflow, source=Provenance.USER, author=author.id)
+        if u.source_description:
+            brief.source_description = u.source_description
+        if u.genre:
+            brief.genre = Param(value=u.genre, source=Provenance.USER, author=author.id)
+            brief.genre_label = u.genre_label
+        if brief.workflow is None:
+            workflow = Workflow.REMIX if production.source else Workflow.TEXT_TO_TRACK
+            brief.workflow = Param(value=workflow, source=Provenance.DEFAULT, confidence=0.5)
+        production.brief = brief
+        self._apply_params(production, u, author)
+        production.owner = production.owner or author.id
+        self._go(production, S.GATHERING_PARAMS)
+        replies: list[Reply] = []
+        needs_song = brief.workflow.value in (Workflow.REMIX, Workflow.REPRODUCE)
+        if needs_song and production.source is None:
+            production.awaiting = "song"
+            return [TextReply(text=say.need_song(brief))]
+        production.awaiting = ""
+        if production.source is not None and production.analysis is None:
+            replies += await self._enqueue(production, JobKind.ANALYZE, {
+                "audio_path": production.source.path,
+                "cache_dir": self._cache_dir(),
+                "max_duration_s": self.limits.max_song_s,
+                "max_size_bytes": self.limits.max_upload_bytes,
+            }, required=False)
+        replies += await self._next_question(production)
+        return replies
+
+    def _apply_params(self, production: Production, u: Understanding, author: Author) -> None:
+        """Record what the director said in the brief, marking it as theirs."""
+        brief = production.brief
+        genre = self._genre(production)
+        if u.key is not None:
+            brief.key = Param(value=u.key, source=Provenance.USER, author=author.id)
+        elif u.keep_key and production.analysis is not None:
+            brief.key = Param(value=production.analysis.key.key, source=Provenance.USER,
+                              author=author.id)
+        if u.bpm is not None:
+            base = brief.bpm.value if brief.bpm else genre.default_bpm
+            source_bpm = production.analysis.tempo.bpm if production.analysis else None
+            value = {
+                "absolute": u.bpm.value,
+                "relative": base + u.bpm.value,
+                "half": base / 2,
+                "double": base * 2,
+                "keep": source_bpm or base,
+            }[u.bpm.kind]
+            brief.bpm = Param(value=round(max(40.0, min(220.0, value)), 2), source=Provenance.USER,
+                              author=author.id)
+        if u.vocal is not None:
+            current = brief.vocal.value if brief.vocal else VocalTreatment()
+            update = {k: v for k, v in u.vocal.model_dump().items() if v not in (None, [])}
+            brief.vocal = Param(value=current.model_copy(update=update), source=Provenance.USER,
+                                author=author.id)
+        destination = DESTINATIONS.get(u.destination or "")
+        if destination is not None:
+            brief.destination = Param(value=destination, source=Provenance.USER, author=author.id)
+
+    async def _gather(self, production: Production, u: Understanding, author: Author) -> list[Reply]:
+        if production.awaiting == "song":
+            if production.source is None:
+                if u.genre or u.workflow:
+                    return await self._start(production, u, author)
+                return [TextReply(text=say.need_song(production.brief))]
+            self._go(production, S.IDLE)
+            return await self._start(production, u, author)
+        question = production.pending_question
+        if question is None:
+            return await self._next_question(production)
+        topic = question.topic
+        if u.option_id == "other":
+            return [TextReply(text=say.ask_free_text(topic))]
+        answered = self._answer(production, question, u, author)
+        if not answered:
+            return [TextReply(text=say.did_not_catch()), QuestionReply(question=question)]
+        production.pending_question = None
+        production.asked.append(topic)
+        replies: list[Reply] = [TextReply(text=say.recorded(production, topic))]
+        if topic == "key_bpm" and production.source is not None and not production.stems \
+                and self._has_vocal(production):
+            replies += await self._enqueue(production, JobKind.SEPARATE, {
+                "audio_path": production.source.path,
+                "cache_dir": self._cache_dir(),
+                "out_dir": self._production_dir(production, "stems"),
+                **self.limits.separation,
+            }, required=False)
+        replies += await self._next_question(production)
+        return replies
+
+    def _answer(self, production: Production, question: Question, u: Understanding,
+                author: Author) -> bool:
+        brief = production.brief
+        genre = self._genre(production)
+        if question.topic == "key_bpm":
+            said = u.key is not None or u.bpm is not None or u.keep_key
+            if u.option_id == "agree" or u.agree is True or said:
+                if u.option_id == "agree" or u.agree:
+                    # agreeing turns the suggestion into the director's choice
+                    for name in ("key", "bpm"):
+                        param = getattr(brief, name)
+                        if param is not None and param.source is Provenance.SUGGESTED:
+                            setattr(brief, name, param.model_copy(update={
+                                "source": Provenance.USER, "author": author.id}))
+                self._apply_params(production, u, author)
+                return True
+            if u.option_id == "keep" and production.analysis is not None:
+                report = production.analysis
+                brief.key = Param(value=report.key.key, source=Provenance.USER, author=author.id)
+                brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.USER,
+                                  author=author.id)
+                return True
+            if u.option_id == "keep":
+                brief.key = Param(value=genre.default_key, source=Provenance.DEFAULT, confidence=0.3)
+                return True
+            return False
+        if question.topic == "vocal":
+            mode = {"keep": VocalMode.KEEP_LYRICS, "chops": VocalMode.CHOPS,
+                    "instrumental": VocalMode.INSTRUMENTAL}.get(u.option_id or "")
+            if mode is not None:
+                current = brief.vocal.value if brief.vocal else VocalTreatment()
+                brief.vocal = Param(value=current.model_copy(update={"mode": mode}),
+                                    source=Provenance.USER, author=author.id)
+                return True
+            if u.vocal is not None or u.agree is True:
+                if u.vocal is None:
+                    brief.vocal = Param(value=VocalTreatment(), source=Provenance.USER, author=author.id)
+                self._apply_params(production, u, author)
+                return True
+            return False
+        if question.topic == "genre":
+            chosen = u.genre or (u.option_id if u.option_id in self.genres else None)
+            if chosen:
+                brief.genre = Param(value=chosen, source=Provenance.USER, author=author.id)
+                brief.genre_label = brief.genre_label or self.genres[chosen].name
+                return True
+            return False
+        return False
+
+    async def _next_question(self, production: Production) -> list[Reply]:
+        """Ask the next missing thing, one at a time; plan when nothing is missing."""
+        brief = production.brief
+        if brief.genre is None:
+            return [self._ask(production, "genre", say.ask_genre(), [
+                Option(id=g, label=self.genres[g].name) for g in list(self.genres)[:5]
+            ] + [Option(id="other", label="Something else…")])]
+        genre = self._genre(production)
+        if "key_bpm" not in production.asked and not (brief.is_settled("key") and brief.is_settled("bpm")):
+            if brief.key is None:
+                brief.key = Param(value=genre.default_key, source=Provenance.SUGGESTED,
+                                  confidence=0.6, note=genre.mood)
+            if brief.bpm is None:
+                brief.bpm = Param(value=genre.default_bpm, source=Provenance.SUGGESTED,
+                                  confidence=0.6, note=genre.mood)
+            options = [Option(id="agree", label=f"Yes: {brief.key.value} at {brief.bpm.value:g} BPM",
+                              suggested=True)]
+            if production.source is not None:
+                options.append(Option(id="keep", label="Keep the song's key and tempo"))
+            options.append(Option(id="other", label="Something else…"))
+            return [self._ask(production, "key_bpm", say.suggest_key_bpm(brief, genre), options)]
+        if self._has_vocal(production) and "vocal" not in production.asked \
+                and not brief.is_settled("vocal"):
+            return [self._ask(production, "vocal", say.ask_vocal(production), [
+                Option(id="keep", label="Keep the lyrics", suggested=True),
+                Option(id="chops", label="Make chops"),
+                Option(id="instrumental", label="Instrumental (drop the vocal)"),
+            ])]
+        return await self._plan(production)
+
+    def _ask(self, production: Production, topic: str, text: str, options: list[Option]) -> Reply:
+        production.question_seq += 1
+        question = Question(id=f"q{production.question_seq}", text=text, options=options, topic=topic)
+        production.pending_question = question
+        return QuestionReply(question=question)
+
+    # --- planning and executing ----------------------------------------------------------
+
+    async def _plan(self, production: Production) -> list[Reply]:
+        self._go(production, S.PLANNING)
+        genre = self._genre(production)
+        analysis = production.analysis
+        spec = base_spec(
+            production_id=production.id,
+            brief=production.brief,
+            genre=genre,
+            source_key=analysis.key.key if analysis else None,
+            source_tempo_bpm=analysis.tempo.bpm if analysis else None,
+            stems=production.stems,
+        )
+        self._go(production, S.CONSULTING)
+        notes: list[str] = []
+        consulted: list[str] = []
+        for chef in self.chefs.values():
+            patch = chef.plan(brief=production.brief, spec=spec, genre=genre)
+            if patch is None:
+                continue
+            spec = apply_patch(spec, patch)
+            consulted.append(chef.name)
+            if patch.rationale:
+                notes.append(patch.rationale)
+        version = Version(number=len(production.versions) + 1, spec=spec,
+                          author=production.owner)
+        production.versions.append(version)
+        production.current = version.number
+        if production.history:
+            production.history[-1].routed_to = consulted
+            production.history[-1].version = version.number
+        replies: list[Reply] = [TextReply(text=say.plan_summary(production, spec, consulted, notes))]
+        replies += await self._render(production, version)
+        return replies
+
+    async def _render(self, production: Production, version: Version) -> list[Reply]:
+        """Send ``version`` to rendering, or say plainly that this installation cannot."""
+        self._go(production, S.EXECUTING)
+        if not self.queue.supports(JobKind.RENDER):
+            version.note = "not rendered: rendering is not available in this installation"
+            self._go(production, S.REVIEWING)
+            return [TextReply(text=str(StepUnavailable(
+                "rendering the audio",
+                detail="This build has no audio engine for mixing and mastering yet, so there "
+                       "is no preview; nothing was faked.")))]
+        if production.source is not None and self._has_vocal(production) and not production.stems:
+            production.awaiting = "render"
+            return [TextReply(text=say.waiting_for_stems())]
+        production.awaiting = ""
+        return await self._enqueue(production, JobKind.RENDER, {
+            "spec": version.spec.model_dump(mode="json"),
+            "stems": production.stems,
+            "out_dir": self._production_dir(production, f"v{version.number}"),
+            "cache_dir": self._cache_dir(),
+        }, version=version.number, required=True)
+
+    async def _enqueue(self, production: Production, kind: JobKind, payload: dict[str, Any], *,
+                       version: int = 0, required: bool) -> list[Reply]:
+        if not self.queue.supports(kind):
+            if required:
+                raise StepUnavailable(kind.value)
+            return []
+        attempt = str(sum(1 for r in production.history))
+        request = JobRequest(job_id=job_id_for(production.id, version, kind, attempt=attempt),
+                             production_id=production.id, kind=kind, version=version,
+                             payload=payload)
+        position = await self.queue.enqueue(request)
+        production.pending_jobs.append(PendingJob(job_id=request.job_id, kind=kind.value,
+                                                  version=version))
+        return [say.progress_queued(request.job_id, kind, position)]
+
+    # --- iterating -----------------------------------------------------------------------
+
+    async def _iterate(self, production: Production, u: Understanding, author: Author,
+                       record: RequestRecord) -> list[Reply]:
+        current = production.current_version
+        if current is None:
+            raise NothingProducedYet(wanted="change anything")
+        self._go(production, S.ITERATING)
+        requests = list(u.feedback)
+        for item in requests:
+            if item.aspect is Aspect.TEMPO and u.bpm is not None:
+                base = current.spec.tempo_bpm
+                item.amount = {"absolute": u.bpm.value, "relative": base + u.bpm.value,
+                               "half": base / 2, "double": base * 2}.get(u.bpm.kind, base)
+        if u.key is not None and not any(f.aspect is Aspect.KEY for f in requests):
+            requests.append(Feedback(domain=Domain.GENRE, aspect=Aspect.KEY, direction="up",
+                                     target=str(u.key), text=f"key {u.key}"))
+        if u.bpm is not None and not any(f.aspect is Aspect.TEMPO for f in requests):
+            base = current.spec.tempo_bpm
+            amount = {"absolute": u.bpm.value, "relative": base + u.bpm.value,
+                      "half": base / 2, "double": base * 2}.get(u.bpm.kind, base)
+            requests.append(Feedback(domain=Domain.GENRE, aspect=Aspect.TEMPO, direction="up",
+                                     amount=amount, text=f"tempo {amount:g} BPM"))
+        self._go(production, S.CONSULTING)
+        genre = self._genre(production)
+        spec = current.spec
+        patches: list[SpecPatch] = []
+        for item in requests:
+            chef = self.chefs.get(item.domain)
+            if chef is None:
+                continue
+            patch = chef.consult(spec=spec, request=item, measurements=current.measurements,
+                                 genre=genre)
+            if not patch.ops:
+                patches.append(patch)
+                continue
+            spec = apply_patch(spec, patch)
+            patches.append(patch)
+        record.routed_to = [p.chef for p in patches]
+        applied = [p for p in patches if p.ops]
+        if not applied:
+            self._go(production, S.REVIEWING)
+            return [TextReply(text=say.nothing_changed(patches))]
+        version = Version(number=len(production.versions) + 1, spec=spec, parent=current.number,
+                          patch=_merge_patches(applied), author=author.id)
+        production.versions.append(version)
+        production.current = version.number
+        record.version = version.number
+        level = production.levels.get(author.id, "intermediate")
+        replies: list[Reply] = [TextReply(text=say.change_summary(version, patches, level))]
+        replies += await self._render(production, version)
+        offers = [p.offer for p in applied if p.offer]
+        if offers:
+            replies.append(TextReply(text=offers[0]))
+        return replies
+
+    # --- versions ------------------------------------------------------------------------
+
+    def _version_command(self, production: Production, u: Understanding,
+                         record: RequestRecord) -> list[Reply]:
+        latest = len(production.versions)
+        if not production.versions:
+            raise NothingProducedYet(wanted="work with versions")
+        for number in (u.versions or []) + list(u.merge.values()):
+            if production.version(number) is None:
+                raise VersionNotFound(number, latest=latest)
+        if u.has(Intent.REVERT):
+            number = u.versions[0] if u.versions else max(1, production.current - 1)
+            production.current = number
+            record.version = number
+            return [TextReply(text=say.reverted(production, number))]
+        if u.has(Intent.COMPARE):
+            numbers = u.versions[:2] if len(u.versions) >= 2 else [production.current - 1, production.current]
+            a, b = (production.version(n) for n in numbers)
+            if a is None or b is None:
+                raise VersionNotFound(min(numbers), latest=latest)
+            return [TextReply(text=say.compare(a, b))]
+        base = production.current_version or production.versions[-1]
+        spec = base.spec.model_copy(deep=True)
+        for role, number in u.merge.items():
+            donor = production.version(number)
+            assert donor is not None
+            donor_tracks = {t.name: t for t in donor.spec.tracks if role in (t.name, t.role.value)}
+            spec.tracks = [donor_tracks.get(t.name, t) for t in spec.tracks]
+        version = Version(number=latest + 1, spec=ProductionSpec.model_validate(spec.model_dump()),
+                          parent=base.number, author=record.author)
+        production.versions.append(version)
+        production.current = version.number
+        record.version = version.number
+        return [TextReply(text=say.merged(version, u.merge))]
+
+    # --- control -------------------------------------------------------------------------
+
+    async def _stop(self, production: Production) -> list[Reply]:
+        cancelled = await self.queue.cancel(production.id)
+        steps = [j.kind for j in production.pending_jobs if j.job_id in cancelled]
+        production.pending_jobs = [j for j in production.pending_jobs if j.job_id not in cancelled]
+        if production.state is S.EXECUTING:
+            self._go(production, S.REVIEWING if production.versions else S.IDLE)
+        return [TextReply(text=say.stopped(steps, production))]
+
+    async def _start_over(self, production: Production) -> list[Reply]:
+        await self.queue.cancel(production.id)
+        production.pending_jobs = []
+        production.pending_question = None
+        production.asked = []
+        production.brief = Brief()
+        production.awaiting = ""
+        if production.state is not S.IDLE:
+            self._go(production, S.IDLE)
+        return [TextReply(text=say.started_over(production))]
+
+    # --- job events ----------------------------------------------------------------------
+
+    async def _on_event(self, production: Production, pending: PendingJob,
+                        event: JobEvent) -> list[Reply]:
+        if event.status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.PROGRESS):
+            pending.step = event.step or pending.step
+            return [say.progress(event)]
+        production.pending_jobs = [j for j in production.pending_jobs if j.job_id != event.job_id]
+        replies: list[Reply] = [say.progress(event)]
+        if event.status is JobStatus.CANCELLED:
+            return replies
+        if event.status is JobStatus.FAILED:
+            return replies + await self._job_failed(production, event)
+        kind = event.kind
+        if kind is JobKind.ANALYZE:
+            report = AnalysisReport.model_validate(event.result["report"])
+            production.analysis = report
+            if production.brief.key is None or production.brief.key.source is not Provenance.USER:
+                pass  # the suggestion stays the genre's; the detected key informs the vocal shift
+            replies.append(TextReply(text=say.analysed(report)))
+        elif kind is JobKind.SEPARATE:
+            production.stems = dict(event.result.get("stems", {}))
+            production.stems_fallback = bool(event.result.get("fallback"))
+            replies.append(TextReply(text=say.separated(production)))
+            if production.awaiting == "render" and production.current_version is not None:
+                version = production.current_version
+                version.spec = version.spec.model_copy(update={"sources": production.stems})
+                production.awaiting = ""
+                if production.state is S.EXECUTING:
+                    replies += await self._enqueue(production, JobKind.RENDER, {
+                        "spec": version.spec.model_dump(mode="json"),
+                        "stems": production.stems,
+                        "out_dir": self._production_dir(production, f"v{version.number}"),
+                        "cache_dir": self._cache_dir(),
+                    }, version=version.number, required=True)
+        elif kind is JobKind.RENDER:
+            version = production.version(event.version)
+            if version is not None:
+                version.rendered = True
+                version.artifacts = {k: str(v) for k, v in event.result.get("artifacts", {}).items()}
+                version.measurements = dict(event.result.get("measurements", {}))
+            if production.state is S.EXECUTING:
+                self._go(production, S.REVIEWING)
+            replies += say.rendered(production, version)
+        return replies
+
+    async def _job_failed(self, production: Production, event: JobEvent) -> list[Reply]:
+        replies: list[Reply] = [TextReply(text=event.message or say.job_failed(event.kind))]
+        if event.kind is JobKind.ANALYZE and production.state is S.GATHERING_PARAMS:
+            production.source = None  # unusable; ask for another file, keep the brief
+            production.awaiting = "song"
+            production.pending_question = None
+            replies.append(TextReply(text=say.send_another_file()))
+        elif production.state is S.EXECUTING:
+            self._go(production, S.REVIEWING)
+        return replies
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _genre(self, production: Production) -> GenreProfile:
+        genre_id = production.brief.genre.value if production.brief.genre else "house"
+        return self.genres.get(genre_id) or next(iter(self.genres.values()))
+
+    def _has_vocal(self, production: Production) -> bool:
+        brief = production.brief
+        if brief.workflow is None or brief.workflow.value is not Workflow.REMIX:
+            return False
+        return brief.vocal is None or brief.vocal.value.mode is not VocalMode.INSTRUMENTAL
+
+    def _cache_dir(self) -> str:
+        return f"{self.limits.data_dir}/cache"
+
+    def _production_dir(self, production: Production, leaf: str) -> str:
+        return f"{self.limits.data_dir}/productions/{_safe(production.id)}/{leaf}"
+
+
+def _safe(identifier: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
+
+
+def _is_audio(attachment: Attachment) -> bool:
+    name = attachment.name.lower()
+    return attachment.content_type.startswith("audio/") or name.endswith(
+        (".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff"))
+
+
+def _merge_patches(patches: list[SpecPatch]) -> SpecPatch:
+    if len(patches) == 1:
+        return patches[0]
+    return SpecPatch(
+        chef=" + ".join(dict.fromkeys(p.chef for p in patches)),
+        request="; ".join(p.request for p in patches if p.request),
+        ops=[op for p in patches for op in p.ops],
+        rationale=" ".join(p.rationale for p in patches if p.rationale),
+        expected=[e for p in patches for e in p.expected],
+        offer=next((p.offer for p in patches if p.offer), ""),
+    )

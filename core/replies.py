@@ -1,0 +1,311 @@
+"""Everything the Maestro says, defined once, as small functions of the facts.
+
+Adapters never write wording; they render these replies natively. Numbers are always
+ones that were decided or measured, with their units.
+"""
+
+from __future__ import annotations
+
+from core.analysis import AnalysisReport
+from core.brief import Brief, VocalMode
+from core.conversation import Attachment, FileReply, ProgressReply, Reply, TextReply
+from core.genre import GenreProfile
+from core.jobs import JobEvent, JobKind, JobStatus
+from core.patch import SpecPatch
+from core.production import MaestroState, Production, Version
+from core.spec import ProductionSpec
+from core.units import bars_to_seconds, seconds_to_timestamp
+
+_STEP_NAMES = {
+    JobKind.ANALYZE: "Analysing the song",
+    JobKind.SEPARATE: "Separating stems",
+    JobKind.RENDER: "Rendering",
+    JobKind.EXPORT: "Exporting the project",
+}
+AUDIO_FORMATS = "WAV, FLAC, MP3, OGG or M4A"
+
+
+def help_text(genres: list[str]) -> str:
+    return (
+        "I'm the Maestro, your producer. Start with **/remix** and a song (\"Remix this to Afro "
+        "Circuit\"), or describe a track (\"a 124 BPM deep house track in A minor\").\n"
+        "Then talk to me like a producer: \"bass too loud, more sidechain\", \"add a filter sweep "
+        "on bars 33-48\", \"brighter vocal\", \"louder master\", \"go back to v2\", "
+        "\"compare v2 and v3\", \"drums from v2 with the vocal of v3\", \"versions\", "
+        "\"status\", \"stop\", \"start over\".\n"
+        f"Genres I know: {', '.join(genres)}."
+    )
+
+
+def stale_press() -> str:
+    return "That question was already answered or belongs to an earlier step, so I ignored the press."
+
+
+def not_audio(name: str) -> str:
+    return f"'{name}' doesn't look like audio. Send the song as {AUDIO_FORMATS}."
+
+
+def upload_too_large(attachment: Attachment, limit_bytes: int) -> str:
+    return (f"'{attachment.name}' is {attachment.size_bytes / 1e6:.0f} MB; the most I accept is "
+            f"{limit_bytes / 1e6:.0f} MB. Send a shorter or compressed version (an MP3 works).")
+
+
+def need_song(brief: Brief) -> str:
+    what = f"remix {brief.source_description}" if brief.source_description else "remix it"
+    genre = f" into {brief.genre_label}" if brief.genre_label else ""
+    return (f"I'd love to {what}{genre}, but I need the track itself: attach the song "
+            f"({AUDIO_FORMATS}) to your next message and I'll start. I can't fetch songs from "
+            "the internet.")
+
+
+def send_another_file() -> str:
+    return f"Send another file ({AUDIO_FORMATS}) and I'll carry on with the same brief."
+
+
+def ask_genre() -> str:
+    return "Which genre should I take it to? Pick one or name any genre."
+
+
+def suggest_key_bpm(brief: Brief, genre: GenreProfile) -> str:
+    assert brief.key is not None and brief.bpm is not None
+    return f"I suggest {brief.key.value} at {brief.bpm.value:g} BPM for {genre.mood}. Agree?"
+
+
+def ask_free_text(topic: str) -> str:
+    return {
+        "key_bpm": "Tell me the key and tempo you want, e.g. \"Gm at 124 BPM\".",
+        "vocal": "Tell me what to do with the vocal, e.g. \"keep the lyrics, stutter in the build\".",
+        "genre": "Name the genre, e.g. \"tech house\" or \"amapiano\".",
+    }.get(topic, "Tell me in your own words.")
+
+
+def did_not_catch() -> str:
+    return "I didn't catch that as an answer. Pick an option, or say it in your own words:"
+
+
+def ask_vocal(production: Production) -> str:
+    brief = production.brief
+    target = brief.key.value if brief.key else None
+    analysis = production.analysis
+    if analysis is not None and target is not None:
+        shift = analysis.key.key.semitones_to(target)
+        move = (f"Original vocals are in {analysis.key.key.long_name}. I'll pitch-shift to "
+                f"{target} ({shift:+d} semitones) with formant preservation."
+                if shift else f"Original vocals are already in {analysis.key.key.long_name}.")
+    elif target is not None:
+        move = (f"I'll pitch-shift the vocal to {target} with formant preservation once the "
+                "analysis has found its key.")
+    else:
+        move = "I'll move the vocal to the new key with formant preservation."
+    return f"{move} Keep the lyrics or make chops?"
+
+
+def recorded(production: Production, topic: str) -> str:
+    brief = production.brief
+    if topic == "key_bpm" and brief.key and brief.bpm:
+        return f"✓ Key: {brief.key.value}, BPM: {brief.bpm.value:g}"
+    if topic == "vocal" and brief.vocal:
+        return f"✓ Vocal treatment: {brief.vocal.value.describe()}"
+    if topic == "genre" and brief.genre:
+        return f"✓ Genre: {brief.genre_label or brief.genre.value}"
+    return "✓ Noted."
+
+
+def plan_summary(production: Production, spec: ProductionSpec, consulted: list[str],
+                 notes: list[str]) -> str:
+    shape = " / ".join(str(s.bars) for s in spec.sections)
+    length = seconds_to_timestamp(bars_to_seconds(spec.total_bars, tempo_bpm=spec.tempo_bpm))
+    lines = [
+        f"Plan v1 — **{spec.title}**: {spec.key} at {spec.tempo_bpm:g} BPM, {shape} bars ({length}).",
+        f"Consulted: {', '.join(consulted)}.",
+    ]
+    lines += [f"• {note}" for note in notes]
+    return "\n".join(lines)
+
+
+def waiting_for_stems() -> str:
+    return "The plan is ready; I'll render as soon as the stems are separated."
+
+
+def progress_queued(job_id: str, kind: JobKind, position: int) -> ProgressReply:
+    return ProgressReply(job_id=job_id, step=f"{_STEP_NAMES[kind]} (queued)", position=position,
+                         fraction=0.0)
+
+
+def progress(event: JobEvent) -> ProgressReply:
+    name = _STEP_NAMES[event.kind]
+    if event.status is JobStatus.DONE:
+        step, fraction = f"{name}: done", 1.0
+    elif event.status is JobStatus.FAILED:
+        step, fraction = f"{name}: failed", None
+    elif event.status is JobStatus.CANCELLED:
+        step, fraction = f"{name}: stopped", None
+    else:
+        step = f"{name}: {event.step}" if event.step else name
+        fraction = event.fraction
+    return ProgressReply(job_id=event.job_id, step=step, fraction=fraction,
+                         position=event.position, eta_s=event.eta_s,
+                         done=event.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED))
+
+
+def analysed(report: AnalysisReport) -> str:
+    tempo = f"{report.tempo.bpm:.1f} BPM"
+    if report.tempo.ambiguous and report.tempo.alternative_bpm:
+        tempo += f" (or {report.tempo.alternative_bpm:.1f} half/double time)"
+    key = report.key.key.long_name
+    if report.key.ambiguous and report.key.runner_up:
+        key += f" (maybe {report.key.runner_up.long_name})"
+    return (f"Analysed the song: {tempo}, {key}, {report.integrated_lufs:.1f} LUFS, "
+            f"{seconds_to_timestamp(report.duration_s)} long.")
+
+
+def separated(production: Production) -> str:
+    stems = ", ".join(sorted(production.stems))
+    if production.stems_fallback:
+        return (f"Stems separated ({stems}) with the DSP fallback, because the Demucs weights "
+                "aren't installed here: they are rough, with more bleed than Demucs would leave.")
+    return f"Stems separated with Demucs: {stems}."
+
+
+def rendered(production: Production, version: Version | None) -> list[Reply]:
+    if version is None:
+        return []
+    replies: list[Reply] = [TextReply(text=f"✅ v{version.number} rendered.")]
+    for name, path in version.artifacts.items():
+        replies.append(FileReply(attachment=Attachment(name=name, path=path), caption=name))
+    return replies
+
+
+def job_failed(kind: JobKind) -> str:
+    return f"{_STEP_NAMES[kind]} failed. Your earlier versions are safe; try again in a moment."
+
+
+def nothing_changed(patches: list[SpecPatch]) -> str:
+    reasons = " ".join(p.rationale for p in patches if p.rationale)
+    return f"I didn't change anything. {reasons}".strip()
+
+
+def change_summary(version: Version, patches: list[SpecPatch], level: str) -> str:
+    lines = []
+    previous = ""
+    for patch in patches:
+        if not patch.ops:
+            continue
+        if patch.chef != previous:
+            lines.append(f"→ Consulting {patch.chef}…")
+            previous = patch.chef
+        lines += [f"  • {line}" for line in patch.describe()]
+        if level != "pro" and patch.rationale:
+            lines.append(f"  {patch.rationale}")
+    lines.append(f"This is v{version.number} (from v{version.parent}).")
+    return "\n".join(lines)
+
+
+def reverted(production: Production, number: int) -> str:
+    version = production.version(number)
+    assert version is not None
+    return (f"Back on v{number} ({version.spec.key}, {version.spec.tempo_bpm:g} BPM). Changes from "
+            f"here start a new version; v{len(production.versions)} and the others are kept.")
+
+
+def compare(a: Version, b: Version) -> str:
+    changes = b.patch.describe() if b.patch and b.parent == a.number else []
+    if not changes:
+        changes = _spec_differences(a.spec, b.spec)
+    body = "\n".join(f"  • {c}" for c in changes) or "  • no differences in the plan"
+    return f"v{a.number} → v{b.number}:\n{body}"
+
+
+def _spec_differences(a: ProductionSpec, b: ProductionSpec) -> list[str]:
+    out = []
+    if a.tempo_bpm != b.tempo_bpm:
+        out.append(f"tempo {a.tempo_bpm:g} → {b.tempo_bpm:g} BPM")
+    if a.key != b.key:
+        out.append(f"key {a.key} → {b.key}")
+    for ta in a.tracks:
+        tb = b.track(ta.name)
+        if tb is None or ta == tb:
+            continue
+        if ta.gain_db != tb.gain_db:
+            out.append(f"{ta.name} {ta.gain_db:+g} → {tb.gain_db:+g} dB")
+        if ta.sidechain != tb.sidechain and tb.sidechain:
+            before = ta.sidechain.depth_db if ta.sidechain else 0
+            out.append(f"{ta.name} ducking {before:g} → {tb.sidechain.depth_db:g} dB")
+        if ta.automation != tb.automation:
+            out.append(f"{ta.name} automation changed")
+        if ta.eq != tb.eq:
+            out.append(f"{ta.name} EQ changed")
+    if a.master != b.master:
+        out.append(f"master {a.master.target_lufs:g} → {b.master.target_lufs:g} LUFS")
+    return out
+
+
+def merged(version: Version, merge: dict[str, int]) -> str:
+    parts = ", ".join(f"{role} from v{n}" for role, n in merge.items())
+    return f"v{version.number}: {parts}, everything else from v{version.parent}."
+
+
+def versions(production: Production) -> str:
+    if not production.versions:
+        return "No versions yet."
+    lines = []
+    for v in production.versions:
+        what = "; ".join(v.patch.describe()) if v.patch else "first plan"
+        mark = " ◀ current" if v.number == production.current else ""
+        status = "rendered" if v.rendered else "not rendered"
+        lines.append(f"v{v.number} ({status}): {what}{mark}")
+    return "\n".join(lines)
+
+
+def status(production: Production) -> str:
+    state = production.state.value.replace("_", " ")
+    jobs = ", ".join(j.kind for j in production.pending_jobs) or "none"
+    question = f" Waiting for your answer: {production.pending_question.text}" \
+        if production.pending_question else ""
+    return (f"State: {state}. Versions: {len(production.versions)}. Running jobs: {jobs}."
+            f"{question}")
+
+
+def stopped(steps: list[str], production: Production) -> str:
+    if not steps:
+        return "Nothing is running. Your versions are kept."
+    return f"Stopped: {', '.join(steps)}. Your versions are kept."
+
+
+def started_over(production: Production) -> str:
+    kept = f" The {len(production.versions)} earlier versions are kept." if production.versions else ""
+    return f"Starting over: tell me what you'd like to make.{kept}"
+
+
+def level_set(level: str) -> str:
+    return {"beginner": "Got it: I'll explain in plain words.",
+            "pro": "Got it: numbers and settings only.",
+            "intermediate": "Got it."}[level]
+
+
+def approved(production: Production) -> str:
+    return "Great! Say the word if you want anything else changed."
+
+
+def busy(production: Production) -> str:
+    return "I'm still working on the last step; say \"status\" to see where it is, or \"stop\"."
+
+
+def not_understood_idle() -> str:
+    return ("I'm not sure what you'd like. Try \"Remix this to Afro House\" with a song attached, "
+            "or \"make a 124 BPM deep house track in A minor\". Say \"help\" for more.")
+
+
+def not_understood(complete: bool) -> str:
+    return ("I didn't understand that as a change. You can say things like \"bass too loud\", "
+            "\"more sidechain\", \"add a filter sweep on bars 33-48\", \"louder master\" or "
+            "\"go back to v1\".")
+
+
+def vocal_mode_label(mode: VocalMode) -> str:
+    return {VocalMode.KEEP_LYRICS: "keep the lyrics", VocalMode.CHOPS: "chops",
+            VocalMode.INSTRUMENTAL: "instrumental"}[mode]
+
+
+def state_label(state: MaestroState) -> str:
+    return state.value.replace("_", " ")

@@ -1,0 +1,128 @@
+"""Where productions live between turns: SQLite through aiosqlite, one JSON row per thread.
+
+WAL and a busy timeout let the bot and tools read while a turn writes; the schema is migrated
+by ``PRAGMA user_version``; idle productions expire (24 h by default).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Protocol
+
+import aiosqlite
+
+from core.production import Production
+
+__all__ = ["MIGRATIONS", "SqliteStore", "Store"]
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS: list[str] = [
+    # 1: productions, one JSON document per thread
+    """
+    CREATE TABLE productions (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        data TEXT NOT NULL
+    );
+    CREATE INDEX productions_updated ON productions(updated_at);
+    """,
+    # 2: platform events already answered (retried deliveries are answered once)
+    """
+    CREATE TABLE seen_events (
+        id TEXT PRIMARY KEY,
+        at REAL NOT NULL
+    );
+    """,
+]
+"""Schema migrations, applied in order; ``PRAGMA user_version`` is the count applied."""
+
+
+class Store(Protocol):
+    """Persistence of productions; the Maestro saves after every turn and event."""
+
+    async def get(self, production_id: str) -> Production | None:
+        """The production of a thread, or ``None``."""
+
+    async def put(self, production: Production) -> None:
+        """Save (insert or replace) a production."""
+
+    async def expire(self, *, idle_s: float) -> list[str]:
+        """Delete productions idle longer than ``idle_s``; returns their ids."""
+
+    async def first_time(self, event_id: str) -> bool:
+        """Record a platform event id; ``False`` when it was seen before (a retry)."""
+
+    async def close(self) -> None:
+        """Close the connection."""
+
+
+class SqliteStore:
+    """A :class:`Store` in one SQLite file (WAL, busy timeout, migrations)."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> SqliteStore:
+        """Connect and migrate; returns ``self`` so ``store = await SqliteStore(p).open()``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await db.executescript(script)
+            await db.execute(f"PRAGMA user_version={number}")
+            await db.commit()
+            logger.info("store %s migrated to schema %d", self.path.name, number)
+        self._db = db
+        return self
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("SqliteStore.open() was not awaited")
+        return self._db
+
+    async def get(self, production_id: str) -> Production | None:
+        async with self.db.execute("SELECT data FROM productions WHERE id = ?",
+                                   (production_id,)) as cursor:
+            row = await cursor.fetchone()
+        return Production.model_validate_json(row[0]) if row else None
+
+    async def put(self, production: Production) -> None:
+        await self.db.execute(
+            "INSERT OR REPLACE INTO productions (id, state, updated_at, data) VALUES (?, ?, ?, ?)",
+            (production.id, production.state.value, production.updated_at.timestamp(),
+             production.model_dump_json()),
+        )
+        await self.db.commit()
+
+    async def expire(self, *, idle_s: float) -> list[str]:
+        cutoff = time.time() - idle_s
+        async with self.db.execute("SELECT id FROM productions WHERE updated_at < ?",
+                                   (cutoff,)) as cursor:
+            ids = [row[0] for row in await cursor.fetchall()]
+        await self.db.execute("DELETE FROM productions WHERE updated_at < ?", (cutoff,))
+        await self.db.execute("DELETE FROM seen_events WHERE at < ?", (cutoff,))
+        await self.db.commit()
+        return ids
+
+    async def first_time(self, event_id: str) -> bool:
+        cursor = await self.db.execute(
+            "INSERT OR IGNORE INTO seen_events (id, at) VALUES (?, ?)", (event_id, time.time()))
+        await self.db.commit()
+        return cursor.rowcount == 1
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
