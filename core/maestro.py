@@ -51,7 +51,7 @@ from core.production import MaestroState, PendingJob, Production, RequestRecord,
 from core.spec import ProductionSpec
 from core.store import Store
 
-__all__ = ["TRANSITIONS", "Maestro", "MaestroLimits"]
+__all__ = ["TRANSITIONS", "Maestro", "MaestroLimits", "production_dir_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -681,10 +681,11 @@ class Maestro:
         return f"{self.limits.data_dir}/cache"
 
     def _production_dir(self, production: Production, leaf: str) -> str:
-        return f"{self.limits.data_dir}/productions/{_safe(production.id)}/{leaf}"
+        return f"{self.limits.data_dir}/productions/{production_dir_name(production.id)}/{leaf}"
 
 
-def _safe(identifier: str) -> str:
+def production_dir_name(identifier: str) -> str:
+    """A folder name for a production id that cannot escape the data directory."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
 
 

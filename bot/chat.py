@@ -1,0 +1,105 @@
+"""``vyke chat``: a whole conversation in the terminal, interactive or from a script.
+
+In script mode each line is one message and every job is waited for before the next line,
+so a scripted conversation reads exactly like the one a person would have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+from pathlib import Path
+
+from adapters.terminal import TerminalAdapter
+from bot.app import App
+from core.conversation import Attachment, AttachmentKind, Author
+
+__all__ = ["read_script", "run_chat"]
+
+
+def read_script(path: Path) -> list[str]:
+    """Messages of a script: one per line; blank lines and ``#`` comments are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _attachment(path: Path) -> Attachment:
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return Attachment(name=path.name, path=str(path.resolve()), size_bytes=path.stat().st_size,
+                      content_type=content_type, kind=AttachmentKind.AUDIO)
+
+
+async def _drain(app: App, adapter: TerminalAdapter, conversation_id: str) -> None:
+    """Post job events until this conversation has no job pending."""
+    events = app.queue.events()
+    while True:
+        production = await app.store.get(conversation_id)
+        if production is None or not production.pending_jobs:
+            return
+        event = await anext(events)
+        for reply in await app.maestro.on_event(event):
+            await adapter.post(reply)
+        await app.queue.ack(event)
+
+
+async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
+                   script: list[str] | None) -> int:
+    """Run a conversation; writes ``transcript.md`` and ``session.json`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    conversation_id = f"local:{name}"
+    adapter = TerminalAdapter(conversation_id=conversation_id,
+                              author=Author(id="local-director", name="You"),
+                              transcript=out_dir / "transcript.md")
+    await adapter.start()
+    pending_audio = [_attachment(audio)] if audio is not None else []
+    try:
+        feed = iter(script) if script is not None else None
+        while True:
+            if feed is not None:
+                line = next(feed, None)
+                if line is None:
+                    break
+                print(f"You: {line}")
+            else:
+                try:
+                    line = await asyncio.to_thread(input, "You: ")
+                except EOFError:
+                    break
+                if line.strip().lower() in {"quit", "exit", "bye"}:
+                    break
+            turn = adapter.to_turn(line, attachments=pending_audio)
+            pending_audio = []
+            for reply in await app.maestro.handle(turn):
+                await adapter.post(reply)
+            await _drain(app, adapter, conversation_id)
+    finally:
+        await adapter.stop()
+        await _write_session(app, out_dir, conversation_id)
+    print(f"\nTranscript: {out_dir / 'transcript.md'}\nSession:    {out_dir / 'session.json'}")
+    return 0
+
+
+async def _write_session(app: App, out_dir: Path, conversation_id: str) -> None:
+    production = await app.store.get(conversation_id)
+    if production is None:
+        return
+    artifacts = [{"version": v.number, "name": name, "path": path}
+                 for v in production.versions for name, path in v.artifacts.items()]
+    session = {
+        "conversation_id": production.id,
+        "state": production.state.value,
+        "brief": production.brief.model_dump(mode="json"),
+        "versions": [{"number": v.number, "parent": v.parent, "author": v.author,
+                      "rendered": v.rendered, "note": v.note,
+                      "changes": v.patch.describe() if v.patch else [],
+                      "routed_to": v.patch.chef if v.patch else "",
+                      "spec": v.spec.model_dump(mode="json")} for v in production.versions],
+        "current": production.current,
+        "requests": [r.model_dump(mode="json") for r in production.history],
+        "transitions": production.trail,
+        "artifacts": artifacts,
+        "analysis": production.analysis.model_dump(mode="json") if production.analysis else None,
+        "stems": production.stems,
+    }
+    (out_dir / "session.json").write_text(json.dumps(session, indent=2), encoding="utf-8")
