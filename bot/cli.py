@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import sys
-from importlib import resources
 from pathlib import Path
 
 from bot.settings import Settings
@@ -90,7 +89,7 @@ async def _demo(settings: Settings, *, out: Path) -> int:
     with ProcessPoolExecutor(max_workers=1) as pool:  # keep the audio libraries out of this process
         await asyncio.get_running_loop().run_in_executor(pool, _make_demo_song, str(song))
     print(f"Generated the demo song: {song}")
-    script_text = resources.files("bot").joinpath("scenarios", SEED_SCRIPT).read_text("utf-8")
+    script_text = (Path(__file__).parent / "scenarios" / SEED_SCRIPT).read_text("utf-8")
     script_path = out / SEED_SCRIPT
     script_path.write_text(script_text, encoding="utf-8")
     demo_settings = settings.model_copy(update={"data_dir": out / "data"})
