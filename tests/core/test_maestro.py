@@ -1,0 +1,244 @@
+"""The Maestro's conversation engine on the seed scenario, driven turn by turn.
+
+The job queue seam is a queue with no job kinds installed (what a bot without the audio
+engine has); the store is a real SQLite file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chefs import all_chefs, load_genres
+from core.brief import Provenance, VocalMode
+from core.conversation import Attachment, Author, ButtonPress, QuestionReply, Reply, TextReply, Turn
+from core.errors import IllegalTransition
+from core.jobs import JobEvent, JobKind, JobRequest
+from core.maestro import TRANSITIONS, Maestro, MaestroLimits
+from core.music import parse_key
+from core.production import MaestroState, Production
+from core.rule_brain import RuleBrain
+from core.store import SqliteStore
+
+SEED = [
+    "Remix this to Afro Circuit",
+    "Yes, but make it 126 BPM",
+    "Keep lyrics but add some stutter effect in the build",
+    "Bass too loud, needs more sidechain",
+    "Perfect! Add filter sweep on build (bars 33-48)",
+]
+DEE = Author(id="u-dee", name="Dee")
+SAM = Author(id="u-sam", name="Sam")
+SONG = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
+                  content_type="audio/wav")
+
+
+class NoJobsQueue:
+    """A JobQueue with no job kinds installed: the Maestro must say which step is missing."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    def supports(self, kind: JobKind) -> bool:
+        return False
+    async def enqueue(self, request: JobRequest) -> int:
+        raise AssertionError("nothing should be enqueued when no kind is supported")
+    async def cancel(self, production_id: str) -> list[str]:
+        return []
+    async def events(self) -> AsyncIterator[JobEvent]:
+        if False:
+            yield
+    async def ack(self, event: JobEvent) -> None: ...
+
+
+async def make_maestro(db: Path) -> tuple[Maestro, SqliteStore]:
+    store = await SqliteStore(db).open()
+    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
+                      genres=load_genres(), store=store, queue=NoJobsQueue(),
+                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                           data_dir=str(db.parent)))
+    return maestro, store
+
+
+@pytest.fixture
+async def maestro(tmp_path: Path) -> AsyncIterator[Maestro]:
+    m, store = await make_maestro(tmp_path / "vyke.sqlite")
+    yield m
+    await store.close()
+
+
+def texts(replies: list[Reply]) -> str:
+    out = []
+    for r in replies:
+        if isinstance(r, TextReply):
+            out.append(r.text)
+        elif isinstance(r, QuestionReply):
+            out.append(r.question.text)
+    return "\n".join(out)
+
+
+async def say(m: Maestro, text: str, *, author: Author = DEE, song: bool = False,
+              cid: str = "local:seed") -> list[Reply]:
+    return await m.handle(Turn(conversation_id=cid, author=author, text=text,
+                               attachments=[SONG] if song else []))
+
+
+async def production(m: Maestro, cid: str = "local:seed") -> Production:
+    p = await m.store.get(cid)
+    assert p is not None
+    return p
+
+
+async def test_seed_conversation_walks_every_step(maestro: Maestro) -> None:
+    replies = await say(maestro, SEED[0], song=True)
+    question = next(r for r in replies if isinstance(r, QuestionReply)).question
+    assert question.text == "I suggest Fm at 128 BPM for dark tribal energy. Agree?"
+    assert [o.id for o in question.options] == ["agree", "keep", "other"]
+    assert question.options[0].suggested
+    p = await production(maestro)
+    assert p.state is MaestroState.GATHERING_PARAMS
+    assert p.brief.genre and p.brief.genre.value == "afro_house"
+    assert p.brief.key and p.brief.key.source is Provenance.SUGGESTED
+
+    replies = await say(maestro, SEED[1])
+    assert "✓ Key: Fm, BPM: 126" in texts(replies)
+    p = await production(maestro)
+    assert p.brief.key is not None and p.brief.key.value == parse_key("Fm")
+    assert p.brief.key.source is Provenance.USER  # agreed to, so now the director's
+    assert p.brief.bpm is not None and p.brief.bpm.value == 126
+    assert p.brief.bpm.source is Provenance.USER and p.brief.bpm.author == DEE.id
+    vocal_q = next(r for r in replies if isinstance(r, QuestionReply)).question
+    assert vocal_q.topic == "vocal" and "Keep the lyrics or make chops?" in vocal_q.text
+    assert "formant" in vocal_q.text
+
+    replies = await say(maestro, SEED[2])
+    p = await production(maestro)
+    assert p.brief.vocal is not None
+    assert p.brief.vocal.value.mode is VocalMode.KEEP_LYRICS
+    assert p.brief.vocal.value.describe() == "pitch_shift + formant_preserve + stutter_build"
+    v1 = p.versions[0].spec
+    assert (v1.key, v1.tempo_bpm) == (parse_key("Fm"), 126)
+    assert [s.bars for s in v1.sections] == [16, 8, 32, 16, 32, 32]
+    build = v1.section_named("build")
+    assert build is not None and v1.vocal is not None
+    assert [(s.start_bar, s.end_bar) for s in v1.vocal.stutters] == [(build[1], build[2])]
+    bass = v1.track("bass")
+    assert bass is not None and bass.sidechain is not None and bass.sidechain.depth_db == 6
+    assert "stopped before rendering the audio" in texts(replies)
+    assert not p.versions[0].rendered  # nothing faked
+    assert p.state is MaestroState.REVIEWING
+
+    replies = await say(maestro, SEED[3])
+    p = await production(maestro)
+    assert p.history[-1].routed_to == ["MixingChef", "MixingChef"]
+    v2 = p.versions[1].spec
+    bass2 = v2.track("bass")
+    assert bass2 is not None and bass2.sidechain is not None
+    assert bass2.gain_db == pytest.approx(bass.gain_db - 3)
+    assert bass2.sidechain.depth_db >= bass.sidechain.depth_db + 2
+    assert "Consulting MixingChef" in texts(replies)
+
+    replies = await say(maestro, SEED[4])
+    p = await production(maestro)
+    assert p.history[-1].routed_to == ["SoundDesignChef"]
+    music = p.versions[2].spec.track("music")
+    assert music is not None
+    sweep = music.automation[-1]
+    assert (sweep.parameter, sweep.start_bar, sweep.end_bar) == ("filter_cutoff_hz", 33, 48)
+    assert (sweep.start_value, sweep.end_value) == (200, 20_000)
+    assert "Want me to add a riser sample too?" in texts(replies)
+
+    assert p.trail == [
+        "idle->gathering_params",
+        "gathering_params->planning", "planning->consulting", "consulting->executing",
+        "executing->reviewing",
+        "reviewing->iterating", "iterating->consulting", "consulting->executing",
+        "executing->reviewing",
+        "reviewing->iterating", "iterating->consulting", "consulting->executing",
+        "executing->reviewing",
+    ]
+
+
+async def test_every_recorded_transition_is_legal(maestro: Maestro) -> None:
+    for i, line in enumerate([*SEED, "go back to v2", "louder master", "start over"]):
+        await say(maestro, line, song=i == 0)
+    p = await production(maestro)
+    for step in p.trail:
+        source, target = (MaestroState(s) for s in step.split("->"))
+        assert target in TRANSITIONS[source]
+
+
+async def test_illegal_transition_raises(maestro: Maestro) -> None:
+    p = Production(id="local:x")
+    with pytest.raises(IllegalTransition):
+        maestro._go(p, MaestroState.REVIEWING)
+
+
+async def test_remix_without_a_song_asks_for_the_track(maestro: Maestro) -> None:
+    replies = await say(maestro, "Remix Madonna to Afro Circuit", cid="local:nosong")
+    text = texts(replies)
+    assert "attach the song" in text and "Madonna" in text
+    p = await production(maestro, "local:nosong")
+    assert p.awaiting == "song" and p.brief.genre is not None
+    replies = await say(maestro, "here it is", song=True, cid="local:nosong")
+    assert "I suggest Fm at 128 BPM" in texts(replies)
+
+
+async def test_restart_between_turns_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "vyke.sqlite"
+    for i, line in enumerate(SEED):
+        m, store = await make_maestro(db)  # a fresh process each turn, same database
+        await say(m, line, song=i == 0)
+        await store.close()
+    m, store = await make_maestro(db)
+    p = await production(m)
+    assert len(p.versions) == 3 and p.state is MaestroState.REVIEWING
+    assert p.brief.bpm is not None and p.brief.bpm.value == 126
+    await store.close()
+
+
+async def test_button_press_answers_and_stale_press_is_ignored(maestro: Maestro) -> None:
+    replies = await say(maestro, SEED[0], song=True)
+    q = next(r for r in replies if isinstance(r, QuestionReply)).question
+    press = Turn(conversation_id="local:seed", author=SAM,
+                 press=ButtonPress(question_id=q.id, option_id="agree"))
+    replies = await maestro.handle(press)
+    assert "✓ Key: Fm, BPM: 128" in texts(replies)
+    replies = await maestro.handle(press)  # the same press again: the question is closed
+    assert "already answered" in texts(replies)
+
+
+async def test_several_people_are_recorded(maestro: Maestro) -> None:
+    await say(maestro, SEED[0], song=True)
+    await say(maestro, SEED[1], author=SAM)
+    await say(maestro, SEED[2])
+    await say(maestro, "vocals too quiet", author=SAM)
+    p = await production(maestro)
+    assert [r.author for r in p.history] == [DEE.id, SAM.id, DEE.id, SAM.id]
+    assert p.versions[-1].author == SAM.id
+
+
+@pytest.mark.parametrize("text", ["help", "status", "versions", "stop", "asdf qwerty", ""])
+async def test_commands_and_nonsense_get_a_sentence(maestro: Maestro, text: str) -> None:
+    replies = await say(maestro, text)
+    assert texts(replies).strip()
+
+
+async def test_versions_revert_compare_merge(maestro: Maestro) -> None:
+    for i, line in enumerate(SEED):
+        await say(maestro, line, song=i == 0)
+    assert "v3" in texts(await say(maestro, "versions"))
+    assert "bass -3.0 dB" in texts(await say(maestro, "compare v1 and v2"))
+    await say(maestro, "go back to v2")
+    p = await production(maestro)
+    assert p.current == 2
+    await say(maestro, "drums from v1 with the vocal of v3")
+    p = await production(maestro)
+    assert p.current == 4 and len(p.versions) == 4
+    assert "There is no v9" in texts(await say(maestro, "go back to v9"))
+
+
+async def test_change_request_before_any_version_is_explained(maestro: Maestro) -> None:
+    text = texts(await say(maestro, "bass too loud", cid="local:fresh"))
+    assert "Remix" in text or "remix" in text
