@@ -305,9 +305,10 @@ def progression(
     tempo_bpm: float = 100.0,
     repeats: int = 2,
     with_bass: bool = True,
+    end_on_tonic: bool = True,
     seed: int = 0,
 ) -> np.ndarray:
-    """A chord progression played on keys with a bass, ending on the tonic chord.
+    """A chord progression played on keys with a bass, by default ending on the tonic chord.
 
     Chords are voiced around middle C with the root doubled two octaves down in the bass;
     each chord lasts one 4/4 bar and is struck on beats 1 and 3.
@@ -324,6 +325,9 @@ def progression(
         How often the progression is played before the final tonic chord.
     with_bass : bool
         Whether the bass doubles the chord roots (off for mixtures of separate stems).
+    end_on_tonic : bool
+        Add a final tonic bar (a cadence); without it the clip is a bare loop, the harder
+        case where nothing but the order of the chords marks the tonic.
     seed : int
 
     Returns
@@ -331,7 +335,7 @@ def progression(
     np.ndarray, float32, shape (samples,)
     """
     rng = np.random.default_rng(seed)
-    chords = list(PROGRESSIONS[name]) * repeats + [PROGRESSIONS[name][0]]
+    chords = list(PROGRESSIONS[name]) * repeats + ([PROGRESSIONS[name][0]] if end_on_tonic else [])
     bar_s = 4 * 60.0 / tempo_bpm
     n = int((len(chords) * bar_s + 1.0) * sample_rate)
     out = np.zeros(n, dtype=np.float32)
@@ -378,13 +382,13 @@ MINOR_PROGRESSIONS = ("i-iv-v-i", "i-VI-III-VII", "i-VII-VI-VII", "i-iv-V-i")
 
 
 def key_progressions(
-    *, per_key: int = 2, sample_rate: int, tempo_bpm: float = 120.0
+    *, per_key: int = 2, sample_rate: int, tempo_bpm: float = 120.0, loop: bool = False
 ) -> list[tuple[int, str, str, np.ndarray]]:
     """Chord progressions in all 24 keys: ``(tonic, "major"|"minor", progression, audio)``.
 
     Each key gets ``per_key`` progressions, rotating through :data:`MAJOR_PROGRESSIONS` or
     :data:`MINOR_PROGRESSIONS`, so natural-minor progressions are three in four of the minor
-    examples.
+    examples. ``loop=True`` gives bare two-pass loops with no final tonic chord.
     """
     items = []
     for mode, names in (("major", MAJOR_PROGRESSIONS), ("minor", MINOR_PROGRESSIONS)):
@@ -392,6 +396,7 @@ def key_progressions(
             for j in range(per_key):
                 name = names[(tonic + j) % len(names)]
                 audio = progression(tonic=tonic, name=name, sample_rate=sample_rate,
-                                    tempo_bpm=tempo_bpm, repeats=1, seed=tonic * 7 + j)
+                                    tempo_bpm=tempo_bpm, repeats=2 if loop else 1,
+                                    end_on_tonic=not loop, seed=tonic * 7 + j)
                 items.append((tonic, mode, name, audio))
     return items
