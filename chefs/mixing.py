@@ -143,7 +143,7 @@ class MixingChef(Chef):
         ops: list[Operation] = [SetEQBand(track=t.name, band=band) for t in tracks]
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops, rationale=why,
-            expected=[ExpectedEffect(metric=metric, track=t.name, direction=direction,  # type: ignore[arg-type]
+            expected=[ExpectedEffect(metric=metric, track=t.name, direction=direction,
                                      text=f"{t.name} {band.kind.replace('_', ' ')} "
                                           f"{band.gain_db:+g} dB at {band.freq_hz:g} Hz")
                       for t in tracks],
@@ -173,7 +173,7 @@ class MixingChef(Chef):
         for t in tracks:
             before = t.sends_db.get(bus, -40.0)  # type: ignore[call-overload]
             after = min(0.0, before + 5) if up else max(-60.0, before - 6)
-            ops.append(SetSend(track=t.name, bus=bus, level_db=after))  # type: ignore[arg-type]
+            ops.append(SetSend(track=t.name, bus=bus, level_db=after))
         what = "space and width" if request.aspect is Aspect.WIDTH else f"more {bus}"
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops,

@@ -644,14 +644,14 @@ class Maestro:
                         "cache_dir": self._cache_dir(),
                     }, version=version.number, required=True)
         elif kind is JobKind.RENDER:
-            version = production.version(event.version)
-            if version is not None:
-                version.rendered = True
-                version.artifacts = {k: str(v) for k, v in event.result.get("artifacts", {}).items()}
-                version.measurements = dict(event.result.get("measurements", {}))
+            rendered = production.version(event.version)
+            if rendered is not None:
+                rendered.rendered = True
+                rendered.artifacts = {k: str(v) for k, v in event.result.get("artifacts", {}).items()}
+                rendered.measurements = dict(event.result.get("measurements", {}))
             if production.state is S.EXECUTING:
                 self._go(production, S.REVIEWING)
-            replies += say.rendered(production, version)
+            replies += say.rendered(production, rendered)
         return replies
 
     async def _job_failed(self, production: Production, event: JobEvent) -> list[Reply]:

@@ -92,7 +92,7 @@ def base_spec(
         name = template.kind if total == 1 else f"{template.kind} {counts[template.kind]}"
         layers = [names[layer] for layer in template.layers if layer in names]
         sections.append(
-            Section(name=name, kind=template.kind, bars=template.bars,  # type: ignore[arg-type]
+            Section(name=name, kind=template.kind, bars=template.bars,
                     layers=layers, energy=template.energy)
         )
     if brief.structure is not None:  # the director asked for their own bar counts
