@@ -14,7 +14,16 @@ from typing import Any
 
 from core import replies as say
 from core.analysis import AnalysisReport
-from core.brain import Aspect, Brain, BrainContext, Domain, Feedback, Intent, Understanding
+from core.brain import (
+    Aspect,
+    BpmChange,
+    Brain,
+    BrainContext,
+    Domain,
+    Feedback,
+    Intent,
+    Understanding,
+)
 from core.brief import (
     DESTINATIONS,
     Brief,
@@ -290,15 +299,8 @@ class Maestro:
         if u.bpm is not None:
             base = brief.bpm.value if brief.bpm else genre.default_bpm
             source_bpm = production.analysis.tempo.bpm if production.analysis else None
-            value = {
-                "absolute": u.bpm.value,
-                "relative": base + u.bpm.value,
-                "half": base / 2,
-                "double": base * 2,
-                "keep": source_bpm or base,
-            }[u.bpm.kind]
-            brief.bpm = Param(value=round(max(40.0, min(220.0, value)), 2), source=Provenance.USER,
-                              author=author.id)
+            brief.bpm = Param(value=_resolve_bpm(u.bpm, base=base, source_bpm=source_bpm),
+                              source=Provenance.USER, author=author.id)
         if u.vocal is not None:
             current = brief.vocal.value if brief.vocal else VocalTreatment()
             update = {k: v for k, v in u.vocal.model_dump().items() if v not in (None, [])}
@@ -474,12 +476,17 @@ class Maestro:
             production.awaiting = "render"
             return [TextReply(text=say.waiting_for_stems())]
         production.awaiting = ""
-        return await self._enqueue(production, JobKind.RENDER, {
+        return await self._enqueue(production, JobKind.RENDER,
+                                   self._render_payload(production, version),
+                                   version=version.number, required=True)
+
+    def _render_payload(self, production: Production, version: Version) -> dict[str, Any]:
+        return {
             "spec": version.spec.model_dump(mode="json"),
             "stems": production.stems,
             "out_dir": self._production_dir(production, f"v{version.number}"),
             "cache_dir": self._cache_dir(),
-        }, version=version.number, required=True)
+        }
 
     async def _enqueue(self, production: Production, kind: JobKind, payload: dict[str, Any], *,
                        version: int = 0, required: bool) -> list[Reply]:
@@ -505,20 +512,17 @@ class Maestro:
             raise NothingProducedYet(wanted="change anything")
         self._go(production, S.ITERATING)
         requests = list(u.feedback)
+        tempo = (_resolve_bpm(u.bpm, base=current.spec.tempo_bpm,
+                              source_bpm=current.spec.source_tempo_bpm) if u.bpm else None)
         for item in requests:
-            if item.aspect is Aspect.TEMPO and u.bpm is not None:
-                base = current.spec.tempo_bpm
-                item.amount = {"absolute": u.bpm.value, "relative": base + u.bpm.value,
-                               "half": base / 2, "double": base * 2}.get(u.bpm.kind, base)
+            if item.aspect is Aspect.TEMPO and tempo is not None:
+                item.amount = tempo
         if u.key is not None and not any(f.aspect is Aspect.KEY for f in requests):
             requests.append(Feedback(domain=Domain.GENRE, aspect=Aspect.KEY, direction="up",
                                      target=str(u.key), text=f"key {u.key}"))
-        if u.bpm is not None and not any(f.aspect is Aspect.TEMPO for f in requests):
-            base = current.spec.tempo_bpm
-            amount = {"absolute": u.bpm.value, "relative": base + u.bpm.value,
-                      "half": base / 2, "double": base * 2}.get(u.bpm.kind, base)
+        if tempo is not None and not any(f.aspect is Aspect.TEMPO for f in requests):
             requests.append(Feedback(domain=Domain.GENRE, aspect=Aspect.TEMPO, direction="up",
-                                     amount=amount, text=f"tempo {amount:g} BPM"))
+                                     amount=tempo, text=f"tempo {tempo:g} BPM"))
         self._go(production, S.CONSULTING)
         genre = self._genre(production)
         spec = current.spec
@@ -637,12 +641,9 @@ class Maestro:
                 version.spec = version.spec.model_copy(update={"sources": production.stems})
                 production.awaiting = ""
                 if production.state is S.EXECUTING:
-                    replies += await self._enqueue(production, JobKind.RENDER, {
-                        "spec": version.spec.model_dump(mode="json"),
-                        "stems": production.stems,
-                        "out_dir": self._production_dir(production, f"v{version.number}"),
-                        "cache_dir": self._cache_dir(),
-                    }, version=version.number, required=True)
+                    replies += await self._enqueue(production, JobKind.RENDER,
+                                                   self._render_payload(production, version),
+                                                   version=version.number, required=True)
         elif kind is JobKind.RENDER:
             rendered = production.version(event.version)
             if rendered is not None:
@@ -687,6 +688,18 @@ class Maestro:
 def production_dir_name(identifier: str) -> str:
     """A folder name for a production id that cannot escape the data directory."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
+
+
+def _resolve_bpm(change: BpmChange, *, base: float, source_bpm: float | None) -> float:
+    """The tempo a :class:`BpmChange` asks for, from ``base`` (clamped to 40–220 BPM)."""
+    value = {
+        "absolute": change.value,
+        "relative": base + change.value,
+        "half": base / 2,
+        "double": base * 2,
+        "keep": source_bpm or base,
+    }[change.kind]
+    return round(max(40.0, min(220.0, value)), 2)
 
 
 def _is_audio(attachment: Attachment) -> bool:
