@@ -1,0 +1,43 @@
+"""The SQLite store: WAL, migrations by user_version, round trips, expiry, event de-duplication."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiosqlite
+
+from core.production import MaestroState, Production
+from core.store import MIGRATIONS, SqliteStore
+
+
+async def test_migrates_and_uses_wal(tmp_path: Path) -> None:
+    store = await SqliteStore(tmp_path / "v.sqlite").open()
+    await store.close()
+    async with aiosqlite.connect(tmp_path / "v.sqlite") as db:
+        async with db.execute("PRAGMA user_version") as cursor:
+            assert (await cursor.fetchone())[0] == len(MIGRATIONS)  # type: ignore[index]
+        async with db.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"  # type: ignore[index]
+    reopened = await SqliteStore(tmp_path / "v.sqlite").open()  # migrating twice is a no-op
+    await reopened.close()
+
+
+async def test_round_trip_and_expiry(tmp_path: Path) -> None:
+    store = await SqliteStore(tmp_path / "v.sqlite").open()
+    fresh = Production(id="local:fresh", state=MaestroState.REVIEWING)
+    stale = Production(id="local:stale", updated_at=datetime.now(UTC) - timedelta(hours=30))
+    await store.put(fresh)
+    await store.put(stale)
+    assert (await store.get("local:fresh")) == fresh
+    assert await store.expire(idle_s=24 * 3600) == ["local:stale"]
+    assert await store.get("local:stale") is None
+    assert await store.get("local:fresh") is not None
+    await store.close()
+
+
+async def test_a_retried_event_is_seen_once(tmp_path: Path) -> None:
+    store = await SqliteStore(tmp_path / "v.sqlite").open()
+    assert await store.first_time("evt-1")
+    assert not await store.first_time("evt-1")
+    await store.close()
