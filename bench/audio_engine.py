@@ -162,7 +162,9 @@ def _separation_cost(seconds: float = 20.0) -> Table:
         ["overlap", "shifts", "wall time", "RTF", "speed", "peak RSS"],
         rows,
         ["Random weights cost the same as the released ones; RTF = wall time / audio time.",
-         "Songs are processed in 60 s chunks, so peak memory does not grow with length."],
+         "Songs are processed in 60 s chunks, so peak memory does not grow with length.",
+         "Wall times on 2 cores shared with other work vary a lot between runs; compare "
+         "overlaps within one run on an idle machine."],
     )
 
 
