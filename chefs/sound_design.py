@@ -5,25 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from core.brain import Aspect, Domain, Feedback
-from core.chef import Chef, tracks_for
+from core.chef import Chef, bar_span, tracks_for
 from core.genre import GenreProfile
 from core.patch import AddAutomation, AddTransition, ExpectedEffect, Operation, SetVoice, SpecPatch
 from core.spec import Automation, ProductionSpec, Transition
 
-__all__ = ["SoundDesignChef", "bar_span"]
+__all__ = ["SoundDesignChef"]
 
 SWEEP_FROM_HZ = 200.0
 SWEEP_TO_HZ = 20_000.0
-
-
-def bar_span(spec: ProductionSpec, request: Feedback, *, default_kind: str) -> tuple[int, int]:
-    """The bars a request means: explicit bars win, then a named section, then ``default_kind``."""
-    if request.start_bar and request.end_bar:
-        return request.start_bar, request.end_bar
-    span = spec.section_named(request.section or default_kind)
-    if span is None:
-        span = spec.section_bars()[0]
-    return span[1], span[2]
 
 
 class SoundDesignChef(Chef):

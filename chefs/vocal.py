@@ -6,7 +6,7 @@ from typing import Any
 
 from core.brain import Aspect, Domain, Feedback
 from core.brief import Brief
-from core.chef import Chef
+from core.chef import Chef, bar_span
 from core.genre import GenreProfile
 from core.patch import AddStutter, Operation, SetVocalMode, SpecPatch
 from core.spec import ProductionSpec, Stutter
@@ -49,8 +49,6 @@ class VocalChef(Chef):
                              rationale="This production has no vocal, so there is nothing to "
                                        "stutter or chop.")
         if request.aspect is Aspect.STUTTER:
-            from chefs.sound_design import bar_span
-
             start, end = bar_span(spec, request, default_kind="build")
             stutter = Stutter(start_bar=start, end_bar=end, grid="1/16")
             return SpecPatch(chef=self.name, request=request.text, ops=[AddStutter(stutter=stutter)],

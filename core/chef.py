@@ -18,9 +18,9 @@ from core.brain import Domain, Feedback
 from core.brief import Brief
 from core.genre import GenreProfile
 from core.patch import SpecPatch
-from core.spec import ProductionSpec, TrackSpec
+from core.spec import ProductionSpec, TrackRole, TrackSpec
 
-__all__ = ["Chef", "tracks_for"]
+__all__ = ["Chef", "bar_span", "tracks_for"]
 
 
 class Chef:
@@ -54,10 +54,21 @@ def tracks_for(spec: ProductionSpec, target: str, *, default: str = "") -> list[
     for wanted in (target, default):
         if not wanted:
             continue
-        by_name = [t for t in spec.tracks if t.name == wanted]
-        if by_name:
-            return by_name
-        by_role = [t for t in spec.tracks if t.role.value == wanted]
-        if by_role:
-            return by_role
+        track = spec.track(wanted)
+        if track is not None:
+            return [track]
+        if wanted in {role.value for role in TrackRole}:
+            by_role = spec.tracks_with_role(TrackRole(wanted))
+            if by_role:
+                return by_role
     return []
+
+
+def bar_span(spec: ProductionSpec, request: Feedback, *, default_kind: str) -> tuple[int, int]:
+    """The bars a request means: explicit bars win, then a named section, then ``default_kind``."""
+    if request.start_bar and request.end_bar:
+        return request.start_bar, request.end_bar
+    span = spec.section_named(request.section or default_kind)
+    if span is None:
+        span = spec.section_bars()[0]
+    return span[1], span[2]

@@ -628,9 +628,7 @@ class Maestro:
         kind = event.kind
         if kind is JobKind.ANALYZE:
             report = AnalysisReport.model_validate(event.result["report"])
-            production.analysis = report
-            if production.brief.key is None or production.brief.key.source is not Provenance.USER:
-                pass  # the suggestion stays the genre's; the detected key informs the vocal shift
+            production.analysis = report  # informs the vocal question and the vocal shift
             replies.append(TextReply(text=say.analysed(report)))
         elif kind is JobKind.SEPARATE:
             production.stems = dict(event.result.get("stems", {}))

@@ -7,7 +7,7 @@ arbitrary action, touch a file or reveal a setting.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -188,6 +188,11 @@ class AddAutomation(BaseModel):
         return f"{self.track} {what} over bars {a.start_bar}–{a.end_bar}"
 
 
+def _given(op: BaseModel) -> dict[str, Any]:
+    """The settings an operation changes: its fields that were given, less ``op`` and ``track``."""
+    return op.model_dump(exclude={"op", "track"}, exclude_none=True)
+
+
 def _hz(value: float) -> str:
     return f"{value / 1000:g} kHz" if value >= 1000 else f"{value:g} Hz"
 
@@ -237,7 +242,7 @@ class SetVocalMode(BaseModel):
     def apply(self, spec: ProductionSpec) -> None:
         if spec.vocal is None:
             raise RequestError("This production has no vocal to change.")
-        changes = self.model_dump(exclude={"op"}, exclude_none=True)
+        changes = _given(self)
         spec.vocal = spec.vocal.model_copy(update=changes)
 
     def describe(self) -> str:
@@ -259,7 +264,7 @@ class SetMaster(BaseModel):
     tilt_db: float | None = Field(default=None, ge=-6, le=6)
 
     def apply(self, spec: ProductionSpec) -> None:
-        changes = self.model_dump(exclude={"op"}, exclude_none=True)
+        changes = _given(self)
         spec.master = spec.master.model_copy(update=changes)
 
     def describe(self) -> str:
@@ -316,11 +321,11 @@ class SetPattern(BaseModel):
         track = _track(spec, self.track)
         if track.pattern is None:
             raise RequestError(f"'{self.track}' plays audio from the song, not a pattern I wrote.")
-        changes = self.model_dump(exclude={"op", "track"}, exclude_none=True)
+        changes = _given(self)
         track.pattern = track.pattern.model_copy(update=changes)
 
     def describe(self) -> str:
-        changes = self.model_dump(exclude={"op", "track"}, exclude_none=True)
+        changes = _given(self)
         return f"{self.track} pattern " + ", ".join(f"{k} {v:g}" for k, v in changes.items())
 
 
@@ -337,11 +342,11 @@ class SetVoice(BaseModel):
         track = _track(spec, self.track)
         if track.voice is None:
             raise RequestError(f"'{self.track}' is not one of my synthesised instruments.")
-        changes = self.model_dump(exclude={"op", "track"}, exclude_none=True)
+        changes = _given(self)
         track.voice = track.voice.model_copy(update=changes)
 
     def describe(self) -> str:
-        changes = self.model_dump(exclude={"op", "track"}, exclude_none=True)
+        changes = _given(self)
         return f"{self.track} sound " + ", ".join(f"{k} {v:+g}" for k, v in changes.items())
 
 

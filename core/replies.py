@@ -7,12 +7,12 @@ ones that were decided or measured, with their units.
 from __future__ import annotations
 
 from core.analysis import AnalysisReport
-from core.brief import Brief, VocalMode
+from core.brief import Brief
 from core.conversation import Attachment, FileReply, ProgressReply, Reply, TextReply
 from core.genre import GenreProfile
 from core.jobs import JobEvent, JobKind, JobStatus
 from core.patch import SpecPatch
-from core.production import MaestroState, Production, Version
+from core.production import Production, Version
 from core.spec import ProductionSpec
 from core.units import bars_to_seconds, seconds_to_timestamp
 
@@ -300,12 +300,3 @@ def not_understood(complete: bool) -> str:
     return ("I didn't understand that as a change. You can say things like \"bass too loud\", "
             "\"more sidechain\", \"add a filter sweep on bars 33-48\", \"louder master\" or "
             "\"go back to v1\".")
-
-
-def vocal_mode_label(mode: VocalMode) -> str:
-    return {VocalMode.KEEP_LYRICS: "keep the lyrics", VocalMode.CHOPS: "chops",
-            VocalMode.INSTRUMENTAL: "instrumental"}[mode]
-
-
-def state_label(state: MaestroState) -> str:
-    return state.value.replace("_", " ")
