@@ -81,6 +81,9 @@ class Turn(BaseModel):
     text: str = ""
     attachments: list[Attachment] = Field(default_factory=list)
     press: ButtonPress | None = None
+    #: the platform command that started this turn (``/remix``, ``/produce``, ``/reproduce``):
+    #: the director chose the recipe explicitly, so it overrides what the words suggest
+    command: Literal["remix", "produce", "reproduce"] | None = None
     at: datetime = Field(default_factory=utcnow)
 
 

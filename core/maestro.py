@@ -177,6 +177,10 @@ class Maestro:
         if turn.attachments and audio is None:
             return [TextReply(text=say.not_audio(turn.attachments[0].name))]
         u = understanding
+        if turn.command is not None:
+            u.workflow = _COMMAND_WORKFLOWS[turn.command]
+            if Intent.REQUEST not in u.intents:
+                u.intents.append(Intent.REQUEST)
 
         if u.has(Intent.HELP):
             return [TextReply(text=say.help_text(sorted(g.name for g in self.genres.values())))]
@@ -681,6 +685,13 @@ class Maestro:
 
     def _production_dir(self, production: Production, leaf: str) -> str:
         return f"{self.limits.data_dir}/productions/{production_dir_name(production.id)}/{leaf}"
+
+
+_COMMAND_WORKFLOWS = {
+    "remix": Workflow.REMIX,
+    "produce": Workflow.TEXT_TO_TRACK,
+    "reproduce": Workflow.REPRODUCE,
+}
 
 
 def production_dir_name(identifier: str) -> str:

@@ -242,3 +242,16 @@ async def test_versions_revert_compare_merge(maestro: Maestro) -> None:
 async def test_change_request_before_any_version_is_explained(maestro: Maestro) -> None:
     text = texts(await say(maestro, "bass too loud", cid="local:fresh"))
     assert "Remix" in text or "remix" in text
+
+
+async def test_platform_command_chooses_the_recipe(maestro: Maestro) -> None:
+    """``/reproduce`` with plain words still means reproduce, and asks for the reference."""
+    await maestro.handle(Turn(conversation_id="local:cmd", author=DEE, text="something like this",
+                              command="reproduce"))
+    p = await production(maestro, "local:cmd")
+    assert p.brief.workflow is not None and p.brief.workflow.value.value == "reproduce"
+    assert p.awaiting == "song"
+    await maestro.handle(Turn(conversation_id="local:cmd2", author=DEE,
+                              text="deep house in A minor", command="produce"))
+    p = await production(maestro, "local:cmd2")
+    assert p.brief.workflow is not None and p.brief.workflow.value.value == "text_to_track"
