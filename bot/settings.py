@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(default=None,
                                                    validation_alias=_env("SLACK_SIGNING_SECRET"))
 
+    public_url: str = Field(default="http://127.0.0.1:8080", validation_alias=_env("VYKE_PUBLIC_URL"))
+    web_host: str = Field(default="127.0.0.1", validation_alias=_env("VYKE_WEB_HOST"))
+    web_port: int = Field(default=8080, ge=1, le=65535, validation_alias=_env("VYKE_WEB_PORT"))
+    link_secret: SecretStr | None = Field(default=None, validation_alias=_env("VYKE_LINK_SECRET"))
+    link_ttl_hours: float = Field(default=24.0, gt=0, validation_alias=_env("VYKE_LINK_TTL_HOURS"))
+    answerers: Literal["thread", "owner"] = Field(default="thread",
+                                                  validation_alias=_env("VYKE_ANSWERERS"))
+
     max_upload_mb: float = Field(default=100.0, gt=0, validation_alias=_env("VYKE_MAX_UPLOAD_MB"))
     max_song_minutes: float = Field(default=12.0, gt=0,
                                     validation_alias=_env("VYKE_MAX_SONG_MINUTES"))
