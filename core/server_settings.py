@@ -1,0 +1,116 @@
+"""Per-server defaults a server's admins choose: loudness, who may answer, limits.
+
+One row per (platform, server) — a Discord guild or a Slack team — in the same SQLite file
+as the productions, so a deployment keeps one database. A server with no row gets the
+installation's defaults.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Literal
+
+import aiosqlite
+from pydantic import BaseModel, Field, field_validator
+
+from core.brief import DESTINATIONS
+
+__all__ = ["Answerers", "ServerSettings", "ServerSettingsStore"]
+
+Answerers = Literal["thread", "owner"]
+"""Who may press a question's buttons: anyone in the thread, or only who started it."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS server_settings (
+    platform TEXT NOT NULL,
+    server_id TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (platform, server_id)
+)
+"""
+
+
+class ServerSettings(BaseModel):
+    """What one server's admins chose; ``None`` limits mean "the installation's limit"."""
+
+    destination: str | None = None  #: loudness preset for new productions (``club``, …)
+    answerers: Answerers = "thread"
+    max_upload_mb: float | None = Field(default=None, gt=0)  #: biggest song accepted
+    max_song_minutes: float | None = Field(default=None, gt=0)
+
+    @field_validator("destination")
+    @classmethod
+    def _known_destination(cls, value: str | None) -> str | None:
+        if value is not None and value not in DESTINATIONS:
+            known = ", ".join(sorted(DESTINATIONS))
+            raise ValueError(f"unknown loudness destination {value!r}; choose one of {known}")
+        return value
+
+    def upload_limit_bytes(self, installation_bytes: int) -> int:
+        """The smaller of this server's song-size limit and the installation's."""
+        if self.max_upload_mb is None:
+            return installation_bytes
+        return min(installation_bytes, int(self.max_upload_mb * 1_000_000))
+
+
+class ServerSettingsStore:
+    """Reads and writes :class:`ServerSettings` in the product's SQLite file."""
+
+    def __init__(self, path: Path, *, defaults: ServerSettings | None = None,
+                 busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.defaults = defaults or ServerSettings()
+        self.busy_timeout_ms = busy_timeout_ms
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> ServerSettingsStore:
+        """Connect and create the table when missing; returns ``self``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(self.path)
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        await db.execute(_SCHEMA)
+        await db.commit()
+        self._db = db
+        return self
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("ServerSettingsStore.open() was not awaited")
+        return self._db
+
+    async def get(self, platform: str, server_id: str) -> ServerSettings:
+        """The server's settings, or the installation's defaults when it chose none."""
+        async with self.db.execute(
+            "SELECT data FROM server_settings WHERE platform = ? AND server_id = ?",
+            (platform, server_id),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return self.defaults.model_copy()
+        return ServerSettings.model_validate_json(row[0])
+
+    async def put(self, platform: str, server_id: str, settings: ServerSettings) -> None:
+        """Save (insert or replace) a server's settings."""
+        await self.db.execute(
+            "INSERT OR REPLACE INTO server_settings (platform, server_id, updated_at, data) "
+            "VALUES (?, ?, ?, ?)",
+            (platform, server_id, time.time(), settings.model_dump_json()),
+        )
+        await self.db.commit()
+
+    async def update(self, platform: str, server_id: str, **changes: object) -> ServerSettings:
+        """Change some fields (validated) and save; returns the new settings."""
+        current = await self.get(platform, server_id)
+        updated = ServerSettings.model_validate({**current.model_dump(), **changes})
+        await self.put(platform, server_id, updated)
+        return updated
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
