@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.brain import Aspect, Domain, Feedback
-from core.brief import DESTINATIONS, Brief
+from core.brief import DESTINATIONS, Brief, Workflow
 from core.chef import Chef
 from core.genre import GenreProfile
 from core.patch import ExpectedEffect, SetMaster, SpecPatch
@@ -23,7 +23,21 @@ class MasteringChef(Chef):
     domain = Domain.MASTERING
 
     def plan(self, *, brief: Brief, spec: ProductionSpec, genre: GenreProfile) -> SpecPatch:
-        """Streaming loudness unless the director named a destination."""
+        """Streaming loudness unless the director named a destination.
+
+        A reproduction with no named destination keeps the reference's loudness, which the
+        planner already put in the spec: matching it is the point.
+        """
+        reproduce = brief.workflow is not None and brief.workflow.value is Workflow.REPRODUCE
+        if reproduce and brief.destination is None:
+            target = spec.master.target_lufs
+            return SpecPatch(
+                chef=self.name, ops=[SetMaster(target_lufs=target)],
+                rationale=f"Mastered to the reference's loudness, {target:g} LUFS, so the two "
+                          "compare like for like.",
+                expected=[ExpectedEffect(metric="integrated_lufs", change=target,
+                                         text=f"master at {target:g} LUFS")],
+            )
         destination = brief.destination.value if brief.destination else DESTINATIONS["streaming"]
         return SpecPatch(
             chef=self.name,

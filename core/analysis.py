@@ -54,3 +54,6 @@ class AnalysisReport(BaseModel):
     loudness_range_lu: float = Field(ge=0)
     sections: list[SectionEstimate] = Field(default_factory=list)
     energy_curve: list[float] = Field(default_factory=list)  #: one value per second, 0–1
+    #: tonal balance: slope of the long-term spectrum, dB per octave over 100 Hz–10 kHz
+    #: (about −3 to −6 for most mixes; higher is brighter)
+    spectral_tilt_db_per_oct: float | None = None

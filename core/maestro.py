@@ -402,6 +402,19 @@ class Maestro:
                 Option(id=g, label=self.genres[g].name) for g in list(self.genres)[:5]
             ] + [Option(id="other", label="Something else…")])]
         genre = self._genre(production)
+        if brief.workflow is not None and brief.workflow.value is Workflow.REPRODUCE:
+            # a reproduction takes the reference's key and tempo unless the director set them
+            report = production.analysis
+            if report is None:
+                production.awaiting = "analysis"
+                return [TextReply(text=say.waiting_for_reference())]
+            if brief.key is None or brief.key.source is not Provenance.USER:
+                brief.key = Param(value=report.key.key, source=Provenance.DETECTED,
+                                  confidence=report.key.confidence)
+            if brief.bpm is None or brief.bpm.source is not Provenance.USER:
+                brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.DETECTED,
+                                  confidence=report.tempo.confidence)
+            production.asked.append("key_bpm")
         if "key_bpm" not in production.asked and not (brief.is_settled("key") and brief.is_settled("bpm")):
             if brief.key is None:
                 brief.key = Param(value=genre.default_key, source=Provenance.SUGGESTED,
@@ -443,6 +456,7 @@ class Maestro:
             source_key=analysis.key.key if analysis else None,
             source_tempo_bpm=analysis.tempo.bpm if analysis else None,
             stems=production.stems,
+            reference=analysis,
         )
         self._go(production, S.CONSULTING)
         notes: list[str] = []
@@ -485,11 +499,19 @@ class Maestro:
                                    version=version.number, required=True)
 
     def _render_payload(self, production: Production, version: Version) -> dict[str, Any]:
+        analysis = production.analysis
+        reproduce = (production.brief.workflow is not None
+                     and production.brief.workflow.value is Workflow.REPRODUCE)
         return {
             "spec": version.spec.model_dump(mode="json"),
             "stems": production.stems,
             "out_dir": self._production_dir(production, f"v{version.number}"),
             "cache_dir": self._cache_dir(),
+            "source_downbeat_s": (analysis.downbeat_times_s[0]
+                                  if analysis and analysis.downbeat_times_s else 0.0),
+            "preview_max_bytes": upload_cap_bytes(production.id),
+            "reference_tilt_db_per_oct": (analysis.spectral_tilt_db_per_oct
+                                          if reproduce and analysis else None),
         }
 
     async def _enqueue(self, production: Production, kind: JobKind, payload: dict[str, Any], *,
@@ -634,6 +656,9 @@ class Maestro:
             report = AnalysisReport.model_validate(event.result["report"])
             production.analysis = report  # informs the vocal question and the vocal shift
             replies.append(TextReply(text=say.analysed(report)))
+            if production.awaiting == "analysis" and production.state is S.GATHERING_PARAMS:
+                production.awaiting = ""  # a reproduction waited for the reference's numbers
+                replies += await self._next_question(production)
         elif kind is JobKind.SEPARATE:
             production.stems = dict(event.result.get("stems", {}))
             production.stems_fallback = bool(event.result.get("fallback"))
@@ -692,6 +717,19 @@ _COMMAND_WORKFLOWS = {
     "produce": Workflow.TEXT_TO_TRACK,
     "reproduce": Workflow.REPRODUCE,
 }
+
+
+_UPLOAD_CAPS = {"discord": 10 * 1024 * 1024, "slack": 1024 * 1024 * 1024}
+
+
+def upload_cap_bytes(conversation_id: str) -> int:
+    """The largest file the conversation's platform takes, less a margin for the message.
+
+    Discord takes 10 MiB from bots by default, Slack 1 GB; the terminal has no limit, but a
+    preview over 20 MB is no preview.
+    """
+    platform = conversation_id.split(":", 1)[0]
+    return int(_UPLOAD_CAPS.get(platform, 20 * 1024 * 1024) * 0.95)
 
 
 def production_dir_name(identifier: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from core.analysis import AnalysisReport
 from core.brief import Brief, VocalMode, Workflow
 from core.genre import GenreProfile
 from core.music import Key
@@ -23,7 +24,7 @@ from core.spec import (
     VoiceSpec,
 )
 
-__all__ = ["base_spec", "production_title"]
+__all__ = ["base_spec", "production_title", "sections_like"]
 
 _SAFE_TITLE = re.compile(r"[^A-Za-z0-9 _-]+")
 
@@ -52,8 +53,13 @@ def base_spec(
     source_key: Key | None,
     source_tempo_bpm: float | None,
     stems: dict[str, str],
+    reference: AnalysisReport | None = None,
 ) -> ProductionSpec:
-    """The production as the genre would lay it out, before any Chef has refined it."""
+    """The production as the genre would lay it out, before any Chef has refined it.
+
+    For *reproduce*, ``reference`` (the analysed upload) replaces the genre's structure with
+    the reference's own sections and its loudness becomes the master's target.
+    """
     seed = _seed(production_id)
     workflow = brief.workflow.value if brief.workflow else Workflow.TEXT_TO_TRACK
     has_vocal = (
@@ -109,7 +115,11 @@ def base_spec(
             preserve_formants=brief.vocal.value.preserve_formants if brief.vocal else True,
             chops=bool(brief.vocal and brief.vocal.value.mode is VocalMode.CHOPS),
         )
+    if workflow is Workflow.REPRODUCE and reference is not None:
+        sections = sections_like(reference, tempo_bpm=tempo, template=sections) or sections
     master = MasterSpec()
+    if workflow is Workflow.REPRODUCE and reference is not None:
+        master = MasterSpec(target_lufs=min(-6.0, max(-30.0, round(reference.integrated_lufs, 1))))
     if brief.destination is not None:
         master = MasterSpec(target_lufs=brief.destination.value.target_lufs,
                             ceiling_dbtp=brief.destination.value.ceiling_dbtp)
@@ -127,3 +137,42 @@ def base_spec(
         vocal=vocal,
         master=master,
     )
+
+
+_KIND_BY_LABEL = {"intro": "intro", "outro": "outro", "low": "breakdown", "mid": "build",
+                  "high": "drop"}
+
+
+def sections_like(reference: AnalysisReport, *, tempo_bpm: float,
+                  template: list[Section]) -> list[Section]:
+    """The reference's sections in whole 4-bar phrases at ``tempo_bpm``, with the genre's layers.
+
+    Each section takes the layers of the genre's first section of the same kind (a drop plays
+    what the genre's drop plays), so the reproduction follows the reference's shape with the
+    genre's instruments.
+    """
+    bar_s = 240.0 / tempo_bpm
+    layers_by_kind: dict[str, list[str]] = {}
+    for section in template:
+        layers_by_kind.setdefault(section.kind, section.layers)
+    fallback = max(template, key=lambda s: len(s.layers)).layers if template else []
+    out: list[Section] = []
+    counts: dict[str, int] = {}
+    for estimate in reference.sections:
+        bars = 4 * round((estimate.end_s - estimate.start_s) / bar_s / 4)
+        if bars < 4:
+            if out:  # too short for a phrase: it belongs to the section before
+                continue
+            bars = 4
+        kind = _KIND_BY_LABEL.get(estimate.label, "drop" if estimate.energy > 0.66 else "build")
+        if out and out[-1].kind == kind:
+            out[-1] = out[-1].model_copy(update={"bars": min(256, out[-1].bars + bars)})
+            continue
+        counts[kind] = counts.get(kind, 0) + 1
+        out.append(Section(name=f"{kind} {counts[kind]}", kind=kind,
+                           bars=min(256, bars), layers=list(layers_by_kind.get(kind, fallback)),
+                           energy=round(max(0.0, min(1.0, estimate.energy)), 2)))
+    for section in out:  # "drop 1" alone reads better as "drop"
+        if counts.get(section.kind) == 1:
+            section.name = section.kind
+    return out

@@ -123,6 +123,11 @@ def plan_summary(production: Production, spec: ProductionSpec, consulted: list[s
     return "\n".join(lines)
 
 
+def waiting_for_reference() -> str:
+    return ("I'm measuring the reference first (tempo, key, structure, loudness, tonal balance); "
+            "the plan follows as soon as that is done.")
+
+
 def waiting_for_stems() -> str:
     return "The plan is ready; I'll render as soon as the stems are separated."
 

@@ -19,7 +19,7 @@ from jobs.key import Chroma, chroma_features, estimate_key
 from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
 from jobs.tempo import estimate_beat_grid, onset_features
 
-__all__ = ["analyze", "analyze_file", "energy_curve", "sections_from_energy"]
+__all__ = ["analyze", "analyze_file", "energy_curve", "sections_from_energy", "spectral_tilt_db_per_oct"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,30 @@ def analyze(audio: np.ndarray, *, sample_rate: int) -> AnalysisReport:
             curve, downbeat_times_s=grid.downbeat_times_s, duration_s=audio.shape[1] / sample_rate
         ),
         energy_curve=[round(float(v), 3) for v in curve],
+        spectral_tilt_db_per_oct=round(spectral_tilt_db_per_oct(mono, sample_rate=sample_rate), 2),
     )
+
+
+def spectral_tilt_db_per_oct(mono: np.ndarray, *, sample_rate: int) -> float:
+    """Tonal balance as one number: the slope of the long-term spectrum in dB per octave.
+
+    A straight line is fitted to the average power spectrum (Welch, 8192-point) in dB against
+    log2 frequency over 100 Hz–10 kHz, with each octave weighted equally (so the many bins of
+    the top octave do not dominate). Brighter mixes have a higher (less negative) slope.
+    """
+    from scipy.signal import welch
+
+    if mono.ndim > 1:
+        mono = mono.mean(axis=0)
+    freqs, power = welch(mono, fs=sample_rate, nperseg=8192)
+    band = (freqs >= 100.0) & (freqs <= 10_000.0)
+    if not band.any() or float(np.max(power[band])) <= 0:
+        return 0.0
+    octaves = np.log2(freqs[band])
+    level = 10.0 * np.log10(power[band] + 1e-20)
+    weights = 1.0 / freqs[band]  # equal weight per octave
+    slope, _ = np.polyfit(octaves, level, 1, w=np.sqrt(weights))
+    return float(slope)
 
 
 def _chroma_novelty(chroma: Chroma, *, frames: int, frame_rate_hz: float) -> np.ndarray:

@@ -41,7 +41,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ANALYSIS_VERSION = "analysis-v1"
+ANALYSIS_VERSION = "analysis-v2"
 """Bumped when analysis changes its results, so old cache entries are not served."""
 
 SEPARATION_VERSION = "stems-v1"

@@ -255,3 +255,58 @@ async def test_platform_command_chooses_the_recipe(maestro: Maestro) -> None:
                               text="deep house in A minor", command="produce"))
     p = await production(maestro, "local:cmd2")
     assert p.brief.workflow is not None and p.brief.workflow.value.value == "text_to_track"
+
+
+class AnalysisOnlyQueue(NoJobsQueue):
+    """Accepts analysis jobs (so the Maestro waits for their result) and nothing else."""
+
+    def __init__(self) -> None:
+        self.requests: list[JobRequest] = []
+
+    def supports(self, kind: JobKind) -> bool:
+        return kind is JobKind.ANALYZE
+
+    async def enqueue(self, request: JobRequest) -> int:
+        self.requests.append(request)
+        return 1
+
+
+async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
+        tmp_path: Path) -> None:
+    from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
+    from core.jobs import JobStatus
+
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    queue = AnalysisOnlyQueue()
+    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
+                store=store, queue=queue,
+                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                     data_dir=str(tmp_path)))
+    try:
+        replies = await m.handle(Turn(conversation_id="local:ref", author=DEE,
+                                      text="deep house like this", attachments=[SONG],
+                                      command="reproduce"))
+        assert "measuring the reference" in texts(replies)
+        bar = 240 / 100  # the reference is at 100 BPM: 2.4 s a bar
+        report = AnalysisReport(
+            duration_s=48 * bar, sample_rate_hz=44100, channels=2,
+            tempo=TempoEstimate(bpm=100.0, confidence=0.9),
+            key=KeyEstimate(key=parse_key("Am"), confidence=0.8),
+            integrated_lufs=-9.2, true_peak_dbtp=-0.8, loudness_range_lu=5,
+            sections=[SectionEstimate(start_s=0, end_s=8 * bar, energy=0.3, label="intro"),
+                      SectionEstimate(start_s=8 * bar, end_s=40 * bar, energy=1.0, label="high"),
+                      SectionEstimate(start_s=40 * bar, end_s=48 * bar, energy=0.3, label="outro")])
+        job = queue.requests[0]
+        replies = await m.on_event(JobEvent(job_id=job.job_id, production_id="local:ref",
+                                            kind=JobKind.ANALYZE, status=JobStatus.DONE,
+                                            result={"report": report.model_dump(mode="json")}))
+        p = await m.store.get("local:ref")
+        assert p is not None and p.current_version is not None
+        spec = p.current_version.spec
+        assert spec.tempo_bpm == 100.0 and str(spec.key) == "Am"
+        assert [(s.kind, s.bars) for s in spec.sections] == [("intro", 8), ("drop", 32),
+                                                              ("outro", 8)]
+        assert spec.master.target_lufs == -9.2
+        assert "Plan v1" in texts(replies)
+    finally:
+        await store.close()

@@ -1,0 +1,452 @@
+"""Render a :class:`core.spec.ProductionSpec` into music, re-rendering only what changed.
+
+The pipeline, and what each step is cached under (so a mix-only change re-renders one track's
+chain and the master bus, never the separation, the vocal processing or untouched tracks)::
+
+    pattern track:  spec slice (pattern, voice, layers, tempo, key, sections) ──▶ raw audio
+    vocal track:    stem file hash + vocal processing + tempi + bar grid        ──▶ raw audio
+    every track:    raw audio hash + the track's chain (+ the kick's hits)      ──▶ processed
+    mix bus ─▶ master ─▶ master.wav, preview.mp3, arrangement.png  (cheap: always redone)
+
+Raw tracks are cached as WAV files and hard-linked into the version's ``tracks/`` folder, so
+the export finds every track's audio without another copy. After the master is written it is
+analysed again and compared with the spec (tempo, key, loudness, true peak): a mismatch is
+reported in the result, never hidden.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.jobs import JobRequest, ProgressFn
+from core.spec import ProductionSpec, TrackRole, TrackSpec
+from jobs.audio_io import ENGINE_SAMPLE_RATE, file_sha256, read_audio, write_json_atomic, write_wav
+
+__all__ = [
+    "RENDER_VERSION",
+    "RenderPayload",
+    "RenderStats",
+    "render_spec",
+    "render_task",
+    "transitions_track",
+]
+
+logger = logging.getLogger(__name__)
+
+RENDER_VERSION = "render-v1"
+"""Bumped when rendering changes its results, so old cache entries are not served."""
+
+TAIL_S = 2.0
+"""Seconds kept after the last bar for reverb and delay tails."""
+
+_FADE_S = 0.01  # layer gates open and close over 10 ms: no clicks at section borders
+
+
+class RenderPayload(BaseModel):
+    """What a render job needs: the spec, the stems it uses and where to write."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    spec: ProductionSpec
+    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> WAV path
+    out_dir: str
+    cache_dir: str
+    source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
+    preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
+    reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
+
+
+@dataclass
+class RenderStats:
+    """What this render computed and what it served from the cache, by track name."""
+
+    rendered: list[str] = field(default_factory=list)  #: raw audio synthesised or processed
+    raw_cached: list[str] = field(default_factory=list)
+    mixed: list[str] = field(default_factory=list)  #: chains run
+    mix_cached: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"rendered": self.rendered, "raw_cached": self.raw_cached,
+                "mixed": self.mixed, "mix_cached": self.mix_cached}
+
+
+def transitions_track(spec: ProductionSpec) -> TrackSpec:
+    """The FX track that carries ``spec.transitions`` (risers, impacts…), mixed like any track."""
+    return TrackSpec(name="transitions", role=TrackRole.FX, source="pattern", gain_db=-8,
+                     sends_db={"reverb": -12})
+
+
+def _digest(*parts: Any) -> str:
+    data = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(data).hexdigest()[:24]
+
+
+def _layout(spec: ProductionSpec) -> dict[str, Any]:
+    """The parts of the spec every track's timing depends on."""
+    return {"tempo": spec.tempo_bpm, "key": str(spec.key), "ts": list(spec.time_signature),
+            "sections": [s.model_dump(mode="json") for s in spec.sections],
+            "seed": spec.seed}
+
+
+def _chain(track: TrackSpec) -> dict[str, Any]:
+    """The mix-chain slice of a track (everything the mixer reads)."""
+    return track.model_dump(mode="json", exclude={"pattern", "voice", "source", "stem"})
+
+
+class _Cache:
+    """Content-addressed render cache under ``<cache_dir>/render/<RENDER_VERSION>/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "render" / RENDER_VERSION
+        (self.root / "raw").mkdir(parents=True, exist_ok=True)
+        (self.root / "mixed").mkdir(parents=True, exist_ok=True)
+
+    def raw_path(self, key: str) -> Path:
+        return self.root / "raw" / f"{key}.wav"
+
+    def load_raw(self, key: str) -> np.ndarray | None:
+        path = self.raw_path(key)
+        if not path.is_file():
+            return None
+        try:
+            return read_audio(path, target_rate=ENGINE_SAMPLE_RATE).audio
+        except Exception:  # a corrupt entry is recomputed, never served
+            logger.warning("ignoring an unreadable render cache entry %s", path.name)
+            path.unlink(missing_ok=True)
+            return None
+
+    def store_raw(self, key: str, audio: np.ndarray) -> None:
+        write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE)
+
+    def load_mixed(self, key: str) -> dict[str, np.ndarray] | None:
+        path = self.root / "mixed" / f"{key}.npz"
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as data:
+                return {name: data[name] for name in data.files}
+        except Exception:
+            logger.warning("ignoring an unreadable render cache entry %s", path.name)
+            path.unlink(missing_ok=True)
+            return None
+
+    def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        path = self.root / "mixed" / f"{key}.npz"
+        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".npz", dir=path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    """Stereo float32 of exactly ``length`` samples (padded with silence or cut)."""
+    if audio.ndim == 1:
+        audio = audio[np.newaxis, :]
+    if audio.shape[0] == 1:
+        audio = np.repeat(audio, 2, axis=0)
+    out = np.zeros((2, length), dtype=np.float32)
+    n = min(length, audio.shape[1])
+    out[:, :n] = audio[:2, :n]
+    return out
+
+
+def _layer_gate(spec: ProductionSpec, track_name: str, length: int, sample_rate: int) -> np.ndarray:
+    """1 where the track plays (its sections' layers), 0 elsewhere, with short fades."""
+    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
+    gate = np.zeros(length, dtype=np.float32)
+    for section, first, last in spec.section_bars():
+        if track_name in section.layers:
+            a = round((first - 1) * bar_s * sample_rate)
+            b = round(last * bar_s * sample_rate)
+            gate[a:min(b, length)] = 1.0
+    fade = max(1, round(_FADE_S * sample_rate))
+    kernel = np.ones(fade, dtype=np.float32) / fade
+    return np.convolve(gate, kernel, mode="same").astype(np.float32)
+
+
+def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *,
+               length: int) -> np.ndarray:
+    """The separated vocal moved to the spec's key and tempo, placed on the new bar grid.
+
+    The song's first downbeat lands on the first bar of the first section the vocal plays in;
+    stutters and chops happen on the new grid; the layer gate silences it elsewhere.
+    """
+    from jobs.vocal import chop, shift_and_stretch, stutter
+
+    decoded = read_audio(Path(payload.stems[track.stem]), target_rate=ENGINE_SAMPLE_RATE)
+    audio = decoded.audio
+    sr = decoded.sample_rate
+    vocal = spec.vocal
+    semitones = vocal.semitones if vocal else 0
+    source_bpm = spec.source_tempo_bpm or spec.tempo_bpm
+    start = round(payload.source_downbeat_s * sr)
+    audio = audio[:, start:]
+    moved = shift_and_stretch(audio, sample_rate=sr, semitones=semitones,
+                              source_bpm=source_bpm, target_bpm=spec.tempo_bpm)
+    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
+    first_bar = next((first for section, first, _ in spec.section_bars()
+                      if track.name in section.layers), 1)
+    offset = round((first_bar - 1) * bar_s * sr)
+    placed = np.zeros((moved.shape[0], length), dtype=np.float32)
+    n = max(0, min(moved.shape[1], length - offset))
+    placed[:, offset:offset + n] = moved[:, :n]
+    if vocal is not None and vocal.chops:
+        chopped, _ = chop(moved[:, : round(8 * bar_s * sr)], sample_rate=sr,
+                          tempo_bpm=spec.tempo_bpm, steps=16 * spec.time_signature[0] // 4 * 2,
+                          seed=spec.seed)
+        for section, first, last in spec.section_bars():
+            if track.name in section.layers and section.kind in ("drop", "chorus"):
+                for bar in range(first, last + 1, 2):
+                    at = round((bar - 1) * bar_s * sr)
+                    end = min(length, at + chopped.shape[1])
+                    if at < end:
+                        placed[:, at:end] = chopped[:, : end - at]
+    if vocal is not None and vocal.stutters:
+        bars = [(s.start_bar - 1, s.end_bar) for s in vocal.stutters]
+        divisions = {"1/8": 8, "1/16": 16, "1/32": 32}
+        for s, span in zip(vocal.stutters, bars, strict=True):
+            placed = stutter(placed, sample_rate=sr, tempo_bpm=spec.tempo_bpm,
+                             division=divisions[s.grid], bars=[span],  # type: ignore[arg-type]
+                             beats_per_bar=spec.time_signature[0])
+    return placed * _layer_gate(spec, track.name, length, sr)
+
+
+def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
+    """Render every track, mix, master, write the outputs and measure them against the spec."""
+    from jobs.instruments import render_instrument, render_transitions
+    from jobs.master import master
+    from jobs.mix import mix_down, process_track
+    from jobs.patterns import generate_track, kick_times
+
+    spec = payload.spec
+    sr = ENGINE_SAMPLE_RATE
+    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
+    arrangement_s = spec.total_bars * bar_s
+    length = round((arrangement_s + TAIL_S) * sr)
+    cache = _Cache(Path(payload.cache_dir))
+    out_dir = Path(payload.out_dir)
+    (out_dir / "tracks").mkdir(parents=True, exist_ok=True)
+    stats = RenderStats()
+    layout = _layout(spec)
+
+    tracks = [t for t in spec.tracks if not t.muted]
+    if spec.transitions:
+        tracks.append(transitions_track(spec))
+    kicks = np.asarray(kick_times(spec), dtype=float)
+    kick_key = _digest([round(float(t), 5) for t in kicks])
+    stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
+
+    processed: dict[str, Any] = {}
+    raw_levels: dict[str, float] = {}
+    for index, track in enumerate(tracks):
+        step = 0.05 + 0.6 * index / max(1, len(tracks))
+        progress(step, f"rendering {track.name}")
+        raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
+                                        stem_hashes=stem_hashes, render_instrument=render_instrument,
+                                        generate_track=generate_track,
+                                        render_transitions=render_transitions)
+        raw = cache.load_raw(raw_key)
+        if raw is None:
+            raw = _fit(make_raw(), length)
+            cache.store_raw(raw_key, raw)
+            stats.rendered.append(track.name)
+        else:
+            raw = _fit(raw, length)
+            stats.raw_cached.append(track.name)
+        _publish(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
+        raw_levels[track.name] = _level(raw)
+        hits = kicks if track.sidechain is not None else None
+        mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
+        arrays = cache.load_mixed(mix_key)
+        if arrays is None:
+            result = process_track(raw, track, spec=spec, sample_rate=sr, sidechain_hits_s=hits)
+            arrays = {"dry": result.dry, **{f"send_{k}": v for k, v in result.sends.items()}}
+            cache.store_mixed(mix_key, arrays)
+            stats.mixed.append(track.name)
+        else:
+            stats.mix_cached.append(track.name)
+        processed[track.name] = _processed(arrays)
+    progress(0.7, "mixing")
+    mixed = mix_down(processed, spec=spec, sample_rate=sr)
+    progress(0.78, "mastering")
+    mastered = master(mixed.audio, _master_spec(spec, payload, mixed.audio, sr), sample_rate=sr)
+    progress(0.85, "writing the master and the preview")
+    outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
+    progress(0.9, "measuring the result")
+    measurements = _measure(spec, mastered, processed, kicks, sr)
+    measurements["mix_trim_db"] = float(getattr(mixed, "trim_db", 0.0))
+    mismatches = _mismatches(spec, measurements)
+    write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
+    write_json_atomic(out_dir / "measurements.json", measurements)
+    progress(1.0, "rendered")
+    return {"artifacts": outputs, "measurements": measurements, "mismatches": mismatches,
+            "cache": stats.as_dict(), "duration_s": round(length / sr, 3)}
+
+
+def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, *,
+                layout: dict[str, Any], length: int, stem_hashes: dict[str, str],
+                render_instrument: Callable[..., np.ndarray],
+                generate_track: Callable[..., Any],
+                render_transitions: Callable[..., np.ndarray]) -> tuple[str, Callable[[], np.ndarray]]:
+    """The cache key of a track's raw audio and the function that makes it."""
+    sr = ENGINE_SAMPLE_RATE
+    duration_s = length / sr
+    if track.name == "transitions" and track.role is TrackRole.FX and track.source == "pattern" \
+            and track.pattern is None:
+        key = _digest("fx", [t.model_dump(mode="json") for t in spec.transitions], layout, length)
+        return key, lambda: render_transitions(spec, sample_rate=sr)
+    if track.source == "stem":
+        if track.stem not in payload.stems:
+            raise _missing_stem(track)
+        vocal = spec.vocal.model_dump(mode="json") if spec.vocal else None
+        key = _digest("stem", stem_hashes[track.stem], vocal, spec.source_tempo_bpm,
+                      payload.source_downbeat_s, layout, track.name, length)
+        return key, lambda: _vocal_raw(spec, track, payload, length=length)
+    if track.pattern is None or track.voice is None:
+        raise ValueError(f"track {track.name!r} has no pattern or voice to render")
+    key = _digest("pattern", track.pattern.model_dump(mode="json"),
+                  track.voice.model_dump(mode="json"), track.name, track.role.value, layout, length)
+
+    def make() -> np.ndarray:
+        instrument = generate_track(spec, track)
+        assert track.voice is not None
+        return render_instrument(instrument, track.voice, duration_s=duration_s, sample_rate=sr,
+                                 seed=track.pattern.seed if track.pattern else 0)
+
+    return key, make
+
+
+def _missing_stem(track: TrackSpec) -> Exception:
+    from core.errors import StepUnavailable
+
+    return StepUnavailable("rendering the vocal",
+                           detail=f"The {track.stem} stem is missing; separate the song again.")
+
+
+def _processed(arrays: dict[str, np.ndarray]) -> Any:
+    from jobs.mix import ProcessedTrack
+
+    sends = {k.removeprefix("send_"): v for k, v in arrays.items() if k.startswith("send_")}
+    return ProcessedTrack(dry=arrays["dry"], sends=sends)
+
+
+def _master_spec(spec: ProductionSpec, payload: RenderPayload, mix: np.ndarray, sr: int) -> Any:
+    """The master settings, with the tilt that matches a reference's tonal balance if asked."""
+    if payload.reference_tilt_db_per_oct is None:
+        return spec.master
+    from jobs.analysis import spectral_tilt_db_per_oct
+
+    ours = spectral_tilt_db_per_oct(mix, sample_rate=sr)
+    # MasterSpec.tilt_db is the gain difference across the ~10 octaves of the audio band
+    wanted = float(np.clip(spec.master.tilt_db + (payload.reference_tilt_db_per_oct - ours) * 5,
+                           -6, 6))
+    return spec.master.model_copy(update={"tilt_db": wanted})
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "track"
+
+
+def _publish(source: Path, target: Path) -> None:
+    """Hard-link a cached file into a version's folder (a copy where links are impossible)."""
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+
+
+def _level(audio: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return round(20 * np.log10(rms + 1e-12), 2)
+
+
+def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
+                   out_dir: Path, sr: int) -> dict[str, str]:
+    from jobs.loudness import short_term_loudness
+    from jobs.picture import arrangement_png
+    from jobs.preview import preview_mp3
+
+    master_path = write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
+    preview = preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
+                          max_bytes=payload.preview_max_bytes)
+    times, lufs = short_term_loudness(audio, sample_rate=sr)
+    picture = arrangement_png(spec, out_dir / "arrangement.png",
+                              energy=[s.energy for s in spec.sections], loudness=(times, lufs))
+    return {"preview.mp3": str(getattr(preview, "path", out_dir / "preview.mp3")),
+            "arrangement.png": str(picture), "master.wav": str(master_path)}
+
+
+def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any], kicks: np.ndarray,
+             sr: int) -> dict[str, Any]:
+    """What the render sounds like, in numbers the change card and the Chefs read."""
+    from jobs.analysis import analyze
+    from jobs.measure import ducking_depth_db, spectral_centroid_by_bar, track_level_db
+
+    report = analyze(mastered.audio, sample_rate=sr)
+    out: dict[str, Any] = {
+        "tempo_bpm": report.tempo.bpm,
+        "key": str(report.key.key),
+        "integrated_lufs": round(float(mastered.lufs), 2),
+        "true_peak_dbtp": round(float(mastered.true_peak_dbtp), 2),
+        "loudness_range_lu": report.loudness_range_lu,
+        "track_level_db": {},
+        "ducking_db": {},
+        "centroid_by_bar": {},
+    }
+    for track in spec.tracks:
+        result = processed.get(track.name)
+        if result is None:
+            continue
+        out["track_level_db"][track.name] = round(float(track_level_db(result.dry)), 2)
+        if track.sidechain is not None and kicks.size:
+            out["ducking_db"][track.name] = round(float(
+                ducking_depth_db(result.dry, sample_rate=sr, hit_times_s=kicks)), 2)
+        for automation in track.automation:
+            if automation.parameter == "filter_cutoff_hz":
+                bars = range(automation.start_bar, automation.end_bar + 1)
+                out["centroid_by_bar"][track.name] = [
+                    round(float(c), 1) for c in spectral_centroid_by_bar(
+                        result.dry, spec=spec, sample_rate=sr, bars=bars)]
+    return out
+
+
+def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
+    """Sentences for every way the render misses its spec (shown in the thread, not hidden)."""
+    problems = []
+    if abs(m["tempo_bpm"] - spec.tempo_bpm) > 0.5:
+        problems.append(f"the master reads as {m['tempo_bpm']:g} BPM, not {spec.tempo_bpm:g}")
+    if m["key"] != str(spec.key):
+        problems.append(f"the master reads as {m['key']}, not {spec.key}")
+    if abs(m["integrated_lufs"] - spec.master.target_lufs) > 0.5:
+        problems.append(f"the master is {m['integrated_lufs']:.1f} LUFS, not "
+                        f"{spec.master.target_lufs:g}")
+    if m["true_peak_dbtp"] > spec.master.ceiling_dbtp + 0.1:
+        problems.append(f"the true peak is {m['true_peak_dbtp']:.1f} dBTP, over the "
+                        f"{spec.master.ceiling_dbtp:g} dBTP ceiling")
+    return problems
+
+
+def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """The worker job: validate the payload and render (see :func:`render_spec`)."""
+    payload = RenderPayload.model_validate(request.payload)
+    return render_spec(payload, progress)
