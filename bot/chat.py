@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
+import os
+import shutil
 from pathlib import Path
 
 from adapters.terminal import TerminalAdapter
 from bot.app import App
 from core.conversation import Attachment, AttachmentKind, Author
+from core.production import Production
 
 __all__ = ["read_script", "run_chat"]
 
@@ -103,3 +106,26 @@ async def _write_session(app: App, out_dir: Path, conversation_id: str) -> None:
         "stems": production.stems,
     }
     (out_dir / "session.json").write_text(json.dumps(session, indent=2), encoding="utf-8")
+    _collect_outputs(production, out_dir)
+
+
+def _collect_outputs(production: Production, out_dir: Path) -> None:
+    """Copy the current version's files and the stems next to the transcript, for a person to open.
+
+    The data directory keeps the originals (hard links where possible, so nothing is stored
+    twice); this is the folder the README points at after ``make demo``.
+    """
+    version = production.current_version
+    files = dict(version.artifacts) if version is not None else {}
+    files.update({f"stems/{name}.wav": path for name, path in production.stems.items()})
+    for name, path in files.items():
+        source = Path(path)
+        if not source.is_file():
+            continue
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
