@@ -21,7 +21,9 @@ __all__ = [
     "JobRequest",
     "JobStatus",
     "ProgressFn",
+    "RedisKeys",
     "job_id_for",
+    "queue_for",
 ]
 
 
@@ -82,6 +84,7 @@ class JobEvent(BaseModel):
     eta_s: float | None = None
     message: str = ""  #: user-facing sentence when ``FAILED`` or ``CANCELLED``
     result: dict[str, Any] = Field(default_factory=dict)
+    receipt: str = ""  #: set by the queue on delivery (a stream entry id); ``ack`` uses it
 
 
 class JobQueue(Protocol):
@@ -110,3 +113,47 @@ class JobQueue(Protocol):
 
     async def ack(self, event: JobEvent) -> None:
         """Acknowledge an event once its reply has been posted."""
+
+
+QUEUES: dict[str, frozenset[JobKind]] = {
+    "separate": frozenset({JobKind.SEPARATE}),
+    "render": frozenset({JobKind.ANALYZE, JobKind.RENDER, JobKind.EXPORT}),
+}
+"""Worker queues by name: ``separate`` wants a GPU, ``render`` (render, export, analysis) a CPU."""
+
+
+def queue_for(kind: JobKind) -> str:
+    """The queue a job kind runs on (``render`` for any kind not named elsewhere)."""
+    return next((name for name, kinds in QUEUES.items() if kind in kinds), "render")
+
+
+class RedisKeys:
+    """Key names the bot and the workers share on Redis (arq's own keys are arq's)."""
+
+    PREFIX = "vyke"
+    EVENTS = "vyke:events"  #: the stream of :class:`JobEvent`, field ``event``
+    GROUP = "vyke-bot"  #: the bot's consumer group on :attr:`EVENTS`
+    KINDS = "vyke:kinds"  #: set of job kinds some worker has offered
+    DURATIONS = "vyke:durations"  #: hash kind -> typical run time (s), for ETAs
+    RUNNING = "vyke:running"  #: hash job id -> worker name, while a worker runs it
+    EVENTS_MAXLEN = 100_000  #: the stream is trimmed (approximately) to this many entries
+
+    @staticmethod
+    def queue(name: str) -> str:
+        """The arq queue (a sorted set) of a worker queue name."""
+        return f"vyke:queue:{name}"
+
+    @staticmethod
+    def worker(name: str) -> str:
+        """A worker's heartbeat key; it expires when the worker dies."""
+        return f"vyke:worker:{name}"
+
+    @staticmethod
+    def chain(production_id: str) -> tuple[str, str, str]:
+        """A production's running job (hash), its waiting jobs (list) and their ids (set).
+
+        Jobs of one production run one after another: only the head of the chain is on an
+        arq queue; the worker that finishes it submits the next.
+        """
+        base = f"vyke:chain:{production_id}"
+        return f"{base}:active", f"{base}:waiting", f"{base}:ids"

@@ -1,0 +1,226 @@
+"""Where finished files live: a content-addressed store the bot and workers share.
+
+Jobs run at least once (a worker can die mid-job and the job runs again), so every file is
+written to a temporary name and renamed into place: a reader sees the whole file or none.
+Blobs are named by the SHA-256 of their bytes, so a re-run that produces the same output
+stores nothing new. Each production has a small manifest (name -> blob); expiring a
+production drops its manifest and folder, then unreferenced blobs are collected.
+
+Layout under ``root``::
+
+    blobs/<first two hex digits>/<sha256><suffix>
+    manifests/<production folder>.json       {"name": {"sha256", "size_bytes", "path"}}
+    productions/<production folder>/...      working files jobs write (stems, renders)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = [
+    "Artifact",
+    "ArtifactStore",
+    "LocalArtifactStore",
+    "atomic_target",
+    "folder_name",
+    "write_bytes_atomic",
+]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One stored file: its content hash, size, and where to read it."""
+
+    name: str
+    sha256: str
+    size_bytes: int
+    path: Path
+
+
+class ArtifactStore(Protocol):
+    """Files of productions, shared by the bot (to post them) and workers (to write them)."""
+
+    def put_file(self, production_id: str, name: str, source: Path) -> Artifact:
+        """Store ``source`` under ``name`` for a production; the same bytes are stored once."""
+
+    def put_bytes(self, production_id: str, name: str, data: bytes) -> Artifact:
+        """Store ``data`` under ``name`` for a production."""
+
+    def artifacts(self, production_id: str) -> dict[str, Artifact]:
+        """The stored files of a production, by name."""
+
+    def remove(self, production_id: str) -> None:
+        """Forget a production's files (blobs are collected by :meth:`collect`)."""
+
+    def expire(self, *, idle_s: float) -> list[str]:
+        """Remove productions untouched for ``idle_s`` seconds and collect; returns their folders."""
+
+    def collect(self) -> int:
+        """Delete blobs no production refers to; returns how many."""
+
+
+def folder_name(identifier: str) -> str:
+    """A folder name for a production id that cannot escape the store."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def _linked(source: Path, near: Path) -> Path:
+    link = near.with_name(f"{near.name}.link")
+    link.unlink(missing_ok=True)
+    os.link(source, link)
+    return link
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class LocalArtifactStore:
+    """An :class:`ArtifactStore` in a local directory (the default; one host, bot + workers)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # --- writing ----------------------------------------------------------------------
+
+    def put_file(self, production_id: str, name: str, source: Path) -> Artifact:
+        digest = _sha256_file(source)
+        blob = self._blob(digest, source.suffix)
+        if not blob.is_file():
+            with atomic_target(blob) as tmp:
+                try:  # a hard link costs no space; the source is never rewritten in place
+                    os.replace(_linked(source, tmp), tmp)
+                except OSError:
+                    shutil.copyfile(source, tmp)
+        return self._record(production_id, name, digest, blob)
+
+    def put_bytes(self, production_id: str, name: str, data: bytes) -> Artifact:
+        digest = hashlib.sha256(data).hexdigest()
+        blob = self._blob(digest, Path(name).suffix)
+        if not blob.is_file():
+            write_bytes_atomic(blob, data)
+        return self._record(production_id, name, digest, blob)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def artifacts(self, production_id: str) -> dict[str, Artifact]:
+        manifest = self._read_manifest(self._manifest(production_id))
+        return {name: Artifact(name=name, sha256=entry["sha256"],
+                               size_bytes=int(entry["size_bytes"]), path=Path(entry["path"]))
+                for name, entry in manifest.items()}
+
+    def production_dir(self, production_id: str) -> Path:
+        """The working folder of a production (where jobs put stems and renders)."""
+        return self.root / "productions" / folder_name(production_id)
+
+    # --- clean-up ---------------------------------------------------------------------
+
+    def remove(self, production_id: str) -> None:
+        self._manifest(production_id).unlink(missing_ok=True)
+        shutil.rmtree(self.production_dir(production_id), ignore_errors=True)
+
+    def expire(self, *, idle_s: float) -> list[str]:
+        cutoff = time.time() - idle_s
+        expired: list[str] = []
+        for folder in self._folders():
+            if self._last_touched(folder) < cutoff:
+                (self.root / "manifests" / f"{folder}.json").unlink(missing_ok=True)
+                shutil.rmtree(self.root / "productions" / folder, ignore_errors=True)
+                expired.append(folder)
+        self.collect()
+        return sorted(expired)
+
+    def collect(self) -> int:
+        referenced = {Path(entry["path"]).name
+                      for manifest in (self.root / "manifests").glob("*.json")
+                      for entry in self._read_manifest(manifest).values()}
+        removed = 0
+        for blob in (self.root / "blobs").glob("*/*"):
+            if blob.is_file() and not blob.name.startswith(".") and blob.name not in referenced:
+                blob.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # --- internals --------------------------------------------------------------------
+
+    def _blob(self, digest: str, suffix: str) -> Path:
+        return self.root / "blobs" / digest[:2] / f"{digest}{suffix.lower()}"
+
+    def _manifest(self, production_id: str) -> Path:
+        return self.root / "manifests" / f"{folder_name(production_id)}.json"
+
+    def _record(self, production_id: str, name: str, digest: str, blob: Path) -> Artifact:
+        path = self._manifest(production_id)
+        manifest = self._read_manifest(path)
+        size = blob.stat().st_size
+        manifest[name] = {"sha256": digest, "size_bytes": size, "path": str(blob)}
+        write_bytes_atomic(path, json.dumps(manifest, indent=1, sort_keys=True).encode())
+        return Artifact(name=name, sha256=digest, size_bytes=size, path=blob)
+
+    @staticmethod
+    def _read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _folders(self) -> set[str]:
+        names = {p.stem for p in (self.root / "manifests").glob("*.json")}
+        productions = self.root / "productions"
+        if productions.is_dir():
+            names |= {p.name for p in productions.iterdir() if p.is_dir()}
+        return names
+
+    def _last_touched(self, folder: str) -> float:
+        """The newest modification time of a production's manifest or working files."""
+        times = [0.0]
+        manifest = self.root / "manifests" / f"{folder}.json"
+        if manifest.is_file():
+            times.append(manifest.stat().st_mtime)
+        work = self.root / "productions" / folder
+        if work.is_dir():
+            times += [p.stat().st_mtime for p in work.rglob("*")] + [work.stat().st_mtime]
+        return max(times)
