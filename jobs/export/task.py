@@ -1,0 +1,91 @@
+"""The export job: a rendered version's files in, the project zip out (checked before it is offered).
+
+The render job leaves, per version, ``tracks/<track name>.wav``, ``master.wav`` and
+``spec.json`` in its out_dir; this job reads only files it finds there (never a path built
+from a name), makes the MIDI from the spec, and writes the zip into ``out_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pretty_midi
+from pydantic import BaseModel, ConfigDict
+
+from core.jobs import JobRequest, ProgressFn
+from core.spec import ProductionSpec
+from jobs.export.project import export_project
+
+__all__ = ["ExportPayload", "MidiSource", "export_task", "find_track_files"]
+
+logger = logging.getLogger(__name__)
+
+MidiSource = Callable[[ProductionSpec], pretty_midi.PrettyMIDI]
+"""Makes a spec's patterns as MIDI (``jobs.patterns.generate_midi``)."""
+
+
+class ExportPayload(BaseModel):
+    """What an export job needs: the spec, the render's folder, where the zip goes, provenance."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    spec: ProductionSpec
+    render_dir: str
+    out_dir: str
+    provenance: dict[str, Any] = {}
+
+
+def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
+    """The spec's tracks whose WAV the render wrote, matched against the folder's listing.
+
+    Only files that are really in ``render_dir/tracks`` are used, so a track name such as
+    ``../../etc/passwd`` matches nothing instead of reaching outside the folder.
+    """
+    folder = render_dir / "tracks"
+    listing = {p.name: p for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
+    found: dict[str, Path] = {}
+    for track in spec.tracks:
+        path = listing.get(f"{track.name}.wav")
+        if path is not None and path.resolve().parent == folder.resolve():
+            found[track.name] = path
+    return found
+
+
+def _generate_midi(spec: ProductionSpec) -> pretty_midi.PrettyMIDI:
+    from jobs.patterns import generate_midi  # the pattern engine loads only when exporting
+
+    return generate_midi(spec)
+
+
+def export_task(request: JobRequest, progress: ProgressFn, *,
+                midi_source: MidiSource | None = None) -> dict[str, Any]:
+    """Export a rendered version as ``<Title> Project.zip``.
+
+    Returns
+    -------
+    dict
+        ``{"artifacts": {"project.zip": path}, "checks": [...], "size_bytes": n,
+        "skipped": [...]}``; ``checks`` lists each checker rule and whether it passed.
+    """
+    payload = ExportPayload.model_validate(request.payload)
+    spec = payload.spec
+    render_dir = Path(payload.render_dir)
+    progress(0.0, "collecting the rendered tracks")
+    tracks = find_track_files(spec, render_dir)
+    has_patterns = any(t.source == "pattern" for t in spec.tracks)
+    progress(0.2, "writing the MIDI patterns")
+    midi = (midi_source or _generate_midi)(spec) if has_patterns else None
+    master = render_dir / "master.wav"
+    progress(0.4, "writing the Live set and DAWproject")
+    provenance = {"production_id": request.production_id, "version": request.version,
+                  **payload.provenance}
+    result = export_project(spec, tracks=tracks, midi=midi,
+                            master=master if master.is_file() else None,
+                            out_dir=Path(payload.out_dir), provenance=provenance)
+    progress(1.0, "project ready")
+    return {"artifacts": {"project.zip": str(result.zip_path)},
+            "checks": result.report.as_checks(), "size_bytes": result.size_bytes,
+            "skipped": list(result.skipped)}
