@@ -1,0 +1,273 @@
+"""Mastering: tonal balance, glue, width, then a soft clipper and a true-peak limiter to a target.
+
+The chain, in order:
+
+1. tilt EQ around 1 kHz (``tilt_db``: + brighter, − darker), two gentle pedalboard shelves;
+2. glue compression (pedalboard ``Compressor``). Its threshold is meant for a mix at
+   :data:`GLUE_REFERENCE_LUFS`, so the mix is brought there first and the same spec glues a
+   quiet mix as much as a hot one;
+3. width in mid/side (``width``: 0 mono, 1 as mixed, 2 twice the side);
+4. drive gain, a soft clipper that rounds the few highest peaks, and pedalboard's
+   ``BrickwallLimiter`` with lookahead and a 4×-oversampled (true-peak) sidechain.
+
+Loudness after a limiter is not a straight line in the drive (and past a point it falls), so
+the drive is searched: measure the integrated loudness, adjust, re-limit, until it is within
+:data:`TOLERANCE_LU` of the target. The true peak is measured at the end with
+:func:`jobs.loudness.true_peak_dbtp`; an overshoot lowers the limiter's ceiling and the search
+runs again. When the target would need more than ``max_limiting_db`` of peak reduction, or the
+loudness stops rising with more drive, the master stops at the loudest clean result and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from pedalboard import BrickwallLimiter, Compressor, HighShelfFilter, LowShelfFilter, Pedalboard
+
+from core.spec import MasterSpec
+from core.units import db_to_gain
+from jobs.audio_io import valid_audio
+from jobs.loudness import integrated_loudness, true_peak_dbtp
+
+__all__ = [
+    "GLUE_REFERENCE_LUFS",
+    "MAX_LIMITING_DB",
+    "TOLERANCE_LU",
+    "MasterResult",
+    "master",
+]
+
+logger = logging.getLogger(__name__)
+
+GLUE_REFERENCE_LUFS = -18.0
+"""Loudness the mix is brought to before glue compression: the level its threshold assumes."""
+
+MAX_LIMITING_DB = 14.0
+"""Most drive (dB) past the point where the peaks touch the ceiling, before drums flatten."""
+
+TOLERANCE_LU = 0.1
+"""How close to the target the drive search aims (the promise to the director is ±0.5 LU)."""
+
+_LIMITER_MARGIN_DB = 0.3  # limiter ceiling below the target ceiling; the true-peak detector
+# of pedalboard's limiter lets about 0.03 dB through (measured), the rest is safety
+_RELEASE_MS = 60.0
+_LOOKAHEAD_MS = 5.0
+_CLIP_KNEE_DB = -4.0  # the soft clipper is linear up to this far below its ceiling
+_MAX_ITERATIONS = 14
+_SILENT_LUFS = -70.0
+
+
+@dataclass(frozen=True, slots=True)
+class MasterResult:
+    """The mastered audio and what it measures, with a sentence when the target was not reached."""
+
+    audio: np.ndarray  #: float32, shape (2, samples)
+    integrated_lufs: float  #: measured on ``audio``
+    true_peak_dbtp: float  #: measured on ``audio`` (4× oversampled)
+    gain_db: float  #: drive into the clipper and limiter, relative to the glued, widened mix
+    target_lufs: float
+    ceiling_dbtp: float
+    reached: bool  #: loudness within 0.5 LU of the target and true peak under the ceiling
+    note: str = ""  #: why the target was not reached, for the change card
+    iterations: int = 0  #: limiter passes the search took
+
+    @property
+    def loudness_error_lu(self) -> float:
+        """Measured minus target loudness, in LU."""
+        return self.integrated_lufs - self.target_lufs
+
+
+def master(
+    mix: np.ndarray,
+    spec: MasterSpec,
+    *,
+    sample_rate: int,
+    max_limiting_db: float = MAX_LIMITING_DB,
+) -> MasterResult:
+    """Master a mix to ``spec.target_lufs`` with its true peak at or under ``spec.ceiling_dbtp``.
+
+    Parameters
+    ----------
+    mix : np.ndarray, float32, shape (2, samples) or (1, samples)
+        The summed mix (mono is copied to both channels).
+    spec : core.spec.MasterSpec
+    sample_rate : int > 0, Hz
+    max_limiting_db : float ≥ 0, dB
+        Most drive past the point where the peaks reach the ceiling.
+
+    Returns
+    -------
+    MasterResult
+        ``reached`` is False with a ``note`` when the target is out of reach without wrecking
+        the music; the audio is then the loudest clean master, still under the ceiling.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from core.spec import MasterSpec
+    >>> rng = np.random.default_rng(0)
+    >>> noise = (0.05 * rng.standard_normal((2, 44100 * 5))).astype(np.float32)
+    >>> result = master(noise, MasterSpec(target_lufs=-14), sample_rate=44100)
+    >>> abs(result.integrated_lufs + 14) <= 0.5, result.true_peak_dbtp <= -0.9
+    (True, True)
+    """
+    x = valid_audio(mix)
+    if x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    loudness = integrated_loudness(x, sample_rate=sample_rate)
+    if loudness <= _SILENT_LUFS:
+        return MasterResult(audio=x, integrated_lufs=loudness,
+                            true_peak_dbtp=true_peak_dbtp(x, sample_rate=sample_rate),
+                            gain_db=0.0, target_lufs=spec.target_lufs,
+                            ceiling_dbtp=spec.ceiling_dbtp, reached=False,
+                            note="The mix is silent, so there is nothing to master.")
+    x = _tone_and_glue(x * db_to_gain(GLUE_REFERENCE_LUFS - loudness), spec,
+                       sample_rate=sample_rate)
+    x = _width(x, spec.width)
+    return _limit_to_target(x, spec, sample_rate=sample_rate, max_limiting_db=max_limiting_db)
+
+
+def _tone_and_glue(x: np.ndarray, spec: MasterSpec, *, sample_rate: int) -> np.ndarray:
+    """Tilt EQ (shelves at 1 kHz, each half the tilt) then glue compression."""
+    plugins = []
+    if spec.tilt_db:
+        plugins += [LowShelfFilter(cutoff_frequency_hz=1000, gain_db=-spec.tilt_db / 2, q=0.5),
+                    HighShelfFilter(cutoff_frequency_hz=1000, gain_db=spec.tilt_db / 2, q=0.5)]
+    glue = spec.glue
+    plugins.append(Compressor(threshold_db=glue.threshold_db, ratio=glue.ratio,
+                              attack_ms=glue.attack_ms, release_ms=glue.release_ms))
+    return Pedalboard(plugins)(x, sample_rate)
+
+
+def _width(x: np.ndarray, width: float) -> np.ndarray:
+    """Scale the side signal: 0 folds to mono, 1 leaves the mix as it is, 2 doubles the side."""
+    if width == 1:
+        return x
+    mid, side = (x[0] + x[1]) / 2.0, (x[0] - x[1]) / 2.0 * width
+    return np.stack([mid + side, mid - side]).astype(np.float32)
+
+
+def _soft_clip(x: np.ndarray, *, ceiling_db: float) -> np.ndarray:
+    """Linear below the knee, then a tanh curve that never exceeds ``ceiling_db``.
+
+    The curve meets the straight line with the same slope at the knee, so quiet material
+    passes untouched and only the tips of the loudest transients are rounded.
+    """
+    ceiling = db_to_gain(ceiling_db)
+    knee = ceiling * db_to_gain(_CLIP_KNEE_DB)
+    room = ceiling - knee
+    magnitude = np.abs(x)
+    over = magnitude > knee
+    if not np.any(over):
+        return x
+    out = x.copy()
+    out[over] = np.sign(x[over]) * (knee + room * np.tanh((magnitude[over] - knee) / room))
+    return out
+
+
+def _drive(
+    x: np.ndarray, gain_db: float, *, limiter_ceiling_db: float, sample_rate: int
+) -> np.ndarray:
+    """Drive gain, soft clipper (0.5 dB over the limiter's ceiling), true-peak limiter."""
+    limiter = BrickwallLimiter(ceiling_db=limiter_ceiling_db, release_ms=_RELEASE_MS,
+                               lookahead_ms=_LOOKAHEAD_MS, true_peak=True)
+    driven = _soft_clip(x * db_to_gain(gain_db), ceiling_db=limiter_ceiling_db + 0.5)
+    return limiter(driven.astype(np.float32), sample_rate)
+
+
+def _limit_to_target(
+    x: np.ndarray, spec: MasterSpec, *, sample_rate: int, max_limiting_db: float
+) -> MasterResult:
+    """Search the drive for the target loudness; re-run with a lower ceiling on a peak overshoot."""
+    target, ceiling = spec.target_lufs, spec.ceiling_dbtp
+    base = integrated_loudness(x, sample_rate=sample_rate)
+    peak_db = true_peak_dbtp(x, sample_rate=sample_rate)
+    limiter_ceiling = ceiling - _LIMITER_MARGIN_DB
+    iterations = 0
+    for _ in range(3):  # true-peak passes: rarely more than one
+        max_gain = (limiter_ceiling - peak_db) + max_limiting_db
+        gain, out, lufs, passes = _search_drive(
+            x, target=target, first_guess=target - base, max_gain_db=max_gain,
+            limiter_ceiling_db=limiter_ceiling, sample_rate=sample_rate)
+        iterations += passes
+        tp = true_peak_dbtp(out, sample_rate=sample_rate)
+        if tp <= ceiling:
+            break
+        limiter_ceiling -= tp - ceiling + 0.05
+        logger.debug("true peak %.2f over ceiling %.2f; limiter ceiling now %.2f",
+                     tp, ceiling, limiter_ceiling)
+    else:  # still over after three passes: trim the remainder with plain gain
+        out = out * db_to_gain(ceiling - tp)
+        lufs = integrated_loudness(out, sample_rate=sample_rate)
+        tp = true_peak_dbtp(out, sample_rate=sample_rate)
+    reached = abs(lufs - target) <= 0.5 and tp <= ceiling + 0.1
+    note = "" if reached else _unreached_note(lufs, target=target, ceiling=ceiling,
+                                              max_limiting_db=max_limiting_db)
+    logger.info("master: %.2f LUFS (target %.1f), %.2f dBTP, drive %+.2f dB, %d passes",
+                lufs, target, tp, gain, iterations)
+    return MasterResult(audio=out.astype(np.float32), integrated_lufs=lufs, true_peak_dbtp=tp,
+                        gain_db=gain, target_lufs=target, ceiling_dbtp=ceiling, reached=reached,
+                        note=note, iterations=iterations)
+
+
+def _search_drive(
+    x: np.ndarray,
+    *,
+    target: float,
+    first_guess: float,
+    max_gain_db: float,
+    limiter_ceiling_db: float,
+    sample_rate: int,
+) -> tuple[float, np.ndarray, float, int]:
+    """Find the drive whose limited output reads ``target`` LUFS: a bracketed secant search.
+
+    Returns ``(gain_db, audio, lufs, passes)``; when the target is out of reach, the loudest
+    result found at or below ``max_gain_db``.
+    """
+    below: tuple[float, float] | None = None  # loudest (gain, lufs) found under the target
+    above: tuple[float, float] | None = None  # quietest (gain, lufs) found over it
+    best: tuple[float, np.ndarray, float] | None = None
+    gain = min(first_guess, max_gain_db)
+    passes = 0
+    while passes < _MAX_ITERATIONS:
+        passes += 1
+        out = _drive(x, gain, limiter_ceiling_db=limiter_ceiling_db, sample_rate=sample_rate)
+        lufs = integrated_loudness(out, sample_rate=sample_rate)
+        error = lufs - target
+        if best is None or abs(error) < abs(best[2] - target):
+            best = (gain, out, lufs)
+        if abs(error) <= TOLERANCE_LU:
+            break
+        if error > 0:
+            above = (gain, lufs) if above is None or gain < above[0] else above
+        else:
+            if below is not None and gain > below[0] and lufs <= below[1] + 0.01:
+                break  # more drive no longer makes it louder: past the limiter's maximum
+            slope = 1.0
+            if below is not None and gain > below[0]:
+                slope = (lufs - below[1]) / (gain - below[0])
+            below = (gain, lufs)
+        if below is not None and above is not None:
+            (g0, l0), (g1, l1) = below, above
+            step = (target - l0) * (g1 - g0) / max(l1 - l0, 1e-6)
+            # stay inside the bracket, away from its ends, so it always shrinks
+            gain = g0 + float(np.clip(step, 0.1 * (g1 - g0), 0.9 * (g1 - g0)))
+        elif error > 0:
+            gain -= error
+        elif gain >= max_gain_db:
+            break
+        else:  # limiting eats part of each dB of drive: step by the loss the last step showed
+            gain = min(max_gain_db, gain - error / float(np.clip(slope, 0.2, 1.0)))
+    assert best is not None
+    return best[0], best[1], best[2], passes
+
+
+def _unreached_note(lufs: float, *, target: float, ceiling: float, max_limiting_db: float) -> str:
+    """One sentence for the change card on why the master is not at its target."""
+    if lufs < target:
+        return (f"The master reached {lufs:.1f} LUFS, not {target:.1f}: getting louder under a "
+                f"{ceiling:.1f} dBTP ceiling would take more than {max_limiting_db:.0f} dB of "
+                "limiting, which would crush its transients.")
+    return f"The master reads {lufs:.1f} LUFS against a target of {target:.1f}."

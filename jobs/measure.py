@@ -1,0 +1,280 @@
+"""Measurements taken on every render, so the change card reports numbers, not intentions.
+
+Each function takes audio as float32 ``(channels, samples)`` and answers one question a
+director asks: how loud is the bass, how deep does the pad duck on the kick, did the filter
+sweep open bar by bar, is there more low end. :func:`measure_render` gathers them under the
+metric names :class:`core.patch.ExpectedEffect` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.signal import welch
+
+from core.spec import ProductionSpec
+from jobs.audio_io import ENGINE_SAMPLE_RATE, valid_audio
+from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
+from jobs.mix import bar_start_s
+
+__all__ = [
+    "BANDS_HZ",
+    "LOW_END_HZ",
+    "band_energy_db",
+    "band_levels_db",
+    "ducking_depth_db",
+    "low_end_db",
+    "measure_render",
+    "spectral_centroid_by_bar",
+    "spectral_centroid_hz",
+    "stereo_width",
+    "track_level_db",
+]
+
+BANDS_HZ: dict[str, tuple[float, float]] = {
+    "sub": (20.0, 60.0),
+    "bass": (60.0, 250.0),
+    "low_mid": (250.0, 500.0),  #: where "mud" lives
+    "mid": (500.0, 2000.0),
+    "presence": (2000.0, 6000.0),  #: where "harsh" lives
+    "air": (6000.0, 20000.0),
+}
+"""The bands a musician names, with their edges in Hz."""
+
+LOW_END_HZ = (20.0, 500.0)
+"""The band of "more bass", "thin" and "muddy": sub, bass and low mids together."""
+
+_FLOOR_DB = -120.0
+_NPERSEG = 4096  # Welch segment: 10.8 Hz resolution at 44.1 kHz, fine enough for a sub
+
+
+def track_level_db(audio: np.ndarray, *, sample_rate: int = ENGINE_SAMPLE_RATE) -> float:
+    """Level of a track as integrated loudness (LUFS, BS.1770 gated).
+
+    The gate ignores the sections where the track is silent, so a bass that plays in half the
+    song reads the level it plays at; a gain change of −3 dB reads −3 LU.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    float
+        LUFS; −120.0 for silence.
+    """
+    return integrated_loudness(valid_audio(audio), sample_rate=sample_rate)
+
+
+def ducking_depth_db(
+    ducked: np.ndarray,
+    *,
+    sample_rate: int,
+    hit_times_s: np.ndarray,
+    reference: np.ndarray | None = None,
+    window_ms: float = 3.0,
+) -> float:
+    """How far a track dips on the kick hits compared with between them, in dB (≥ 0).
+
+    The power of the track is averaged over all hits, aligned on each hit (an epoch average),
+    so the track's own notes and chord changes average out. The depth is the ratio of the
+    level in the last quarter of the gap between hits (recovered) to the lowest point of that
+    average, smoothed over ``window_ms``. Given the same
+    track rendered without ducking (``reference``), the average is divided by the reference's
+    first, which removes the track's envelope exactly; without it, measure sustained material.
+    A release longer than the gap between kicks never recovers fully, and reads shallower.
+
+    Parameters
+    ----------
+    ducked : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+    hit_times_s : np.ndarray, shape (hits,), seconds
+        Kick onsets.
+    reference : np.ndarray or None, same shape as ``ducked``
+    window_ms : float > 0, milliseconds
+
+    Returns
+    -------
+    float
+        dB; 0.0 when there are fewer than two hits inside the audio.
+    """
+    x = valid_audio(ducked)
+    hits = np.sort(np.round(np.asarray(hit_times_s, dtype=np.float64) * sample_rate))
+    hits = hits[(hits >= 0) & (hits < x.shape[1])].astype(np.int64)
+    if hits.size < 2:
+        return 0.0
+    span = int(min(np.min(np.diff(hits)), sample_rate))
+    starts = hits[hits + span <= x.shape[1]]
+    if starts.size == 0 or span < 4:
+        return 0.0
+    power = _epoch_power(x, starts, span)
+    if reference is not None:
+        power = power / np.maximum(_epoch_power(valid_audio(reference), starts, span), 1e-20)
+    width = max(1, round(window_ms * 1e-3 * sample_rate))
+    smooth = np.convolve(power, np.ones(width) / width, mode="valid")
+    between = float(np.mean(power[-max(1, span // 4) :]))  # the recovered level before a hit
+    if smooth.size == 0 or between <= 0:
+        return 0.0
+    return float(max(0.0, 10.0 * np.log10(between / max(float(np.min(smooth)), 1e-20))))
+
+
+def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
+    """Mean channel-summed power over ``span`` samples after each start, aligned on the start."""
+    power = np.sum(np.asarray(x, dtype=np.float64) ** 2, axis=0)
+    index = starts[:, np.newaxis] + np.arange(span)[np.newaxis, :]
+    return np.mean(power[index], axis=0)
+
+
+def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectrum of the channel mix: (frequencies Hz, power per bin)."""
+    mono = np.asarray(valid_audio(audio), dtype=np.float64).mean(axis=0)
+    nperseg = min(_NPERSEG, mono.size)
+    if nperseg < 16:
+        return np.zeros(1), np.zeros(1)
+    freqs, psd = welch(mono, fs=sample_rate, nperseg=nperseg, scaling="spectrum")
+    return freqs, psd
+
+
+def spectral_centroid_hz(audio: np.ndarray, *, sample_rate: int) -> float:
+    """Brightness: the power-weighted mean frequency of the whole signal, in Hz (0 if silent).
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+    """
+    freqs, power = _spectrum(audio, sample_rate=sample_rate)
+    total = float(np.sum(power))
+    return float(np.sum(freqs * power) / total) if total > 1e-20 else 0.0
+
+
+def spectral_centroid_by_bar(
+    audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int, bars: range
+) -> list[float]:
+    """Brightness of each bar in ``bars`` (1-based), in Hz: shows a filter sweep opening.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    spec : core.spec.ProductionSpec
+        Tempo and time signature place the bars.
+    sample_rate : int > 0, Hz
+    bars : range of int ≥ 1
+
+    Returns
+    -------
+    list of float
+        One centroid per bar; 0.0 for a silent bar or one past the end of the audio.
+    """
+    out = []
+    for bar in bars:
+        start = round(bar_start_s(spec, bar) * sample_rate)
+        stop = round(bar_start_s(spec, bar + 1) * sample_rate)
+        segment = audio[:, start:stop] if audio.ndim == 2 else audio[start:stop]
+        out.append(spectral_centroid_hz(segment, sample_rate=sample_rate)
+                   if segment.shape[-1] >= 16 else 0.0)
+    return out
+
+
+def band_energy_db(
+    audio: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float
+) -> float:
+    """Mean power of the signal between ``low_hz`` and ``high_hz``, in dB relative to full scale.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+    low_hz, high_hz : float, Hz, ``0 ≤ low_hz < high_hz``
+
+    Returns
+    -------
+    float
+        dB; a full-scale sine inside the band reads about −3 dB. −120.0 for silence.
+    """
+    freqs, power = _spectrum(audio, sample_rate=sample_rate)
+    band = float(np.sum(power[(freqs >= low_hz) & (freqs < high_hz)]))
+    return 10.0 * math.log10(band) if band > 1e-12 else _FLOOR_DB
+
+
+def band_levels_db(audio: np.ndarray, *, sample_rate: int) -> dict[str, float]:
+    """Energy (dB) in each of :data:`BANDS_HZ`: the "more bass, less mud" numbers."""
+    return {name: band_energy_db(audio, sample_rate=sample_rate, low_hz=lo, high_hz=hi)
+            for name, (lo, hi) in BANDS_HZ.items()}
+
+
+def low_end_db(audio: np.ndarray, *, sample_rate: int) -> float:
+    """Energy (dB) below 500 Hz (:data:`LOW_END_HZ`): rises with "more bass", falls with "less mud"."""
+    return band_energy_db(audio, sample_rate=sample_rate, low_hz=LOW_END_HZ[0],
+                          high_hz=LOW_END_HZ[1])
+
+
+def stereo_width(audio: np.ndarray) -> float:
+    """Side-to-mid RMS ratio: 0 for mono, about 1 for unrelated left and right, above 1 when wide.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (2, samples)
+    """
+    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    if x.shape[0] < 2:
+        return 0.0
+    mid, side = (x[0] + x[1]) / 2.0, (x[0] - x[1]) / 2.0
+    mid_rms = float(np.sqrt(np.mean(mid**2)))
+    return float(np.sqrt(np.mean(side**2)) / mid_rms) if mid_rms > 1e-12 else 0.0
+
+
+def measure_render(
+    master: np.ndarray,
+    *,
+    sample_rate: int,
+    tracks: Mapping[str, np.ndarray] | None = None,
+    hit_times_s: np.ndarray | None = None,
+    unducked: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, object]:
+    """Every number the change card and the Chefs read, under ExpectedEffect's metric names.
+
+    Parameters
+    ----------
+    master : np.ndarray, float32, shape (2, samples)
+        The mastered song.
+    sample_rate : int > 0, Hz
+    tracks : mapping of track name to (2, samples) audio, optional
+        Each track after its chain (``ProcessedTrack.dry``).
+    hit_times_s : np.ndarray, optional, seconds
+        Kick hits, for ``ducking_depth_db`` of the tracks in ``unducked``.
+    unducked : mapping of track name to that track rendered without ducking, optional
+
+    Returns
+    -------
+    dict
+        ``integrated_lufs``, ``true_peak_dbtp``, ``loudness_range_lu``, ``spectral_centroid_hz``,
+        ``low_end_db``, ``stereo_width``, ``bands_db`` and ``tracks``: name → ``track_level_db``,
+        ``spectral_centroid_hz``, ``low_end_db`` and, when ducked, ``ducking_depth_db``.
+    """
+    result: dict[str, object] = {
+        "integrated_lufs": integrated_loudness(master, sample_rate=sample_rate),
+        "true_peak_dbtp": true_peak_dbtp(master, sample_rate=sample_rate),
+        "loudness_range_lu": loudness_range(master, sample_rate=sample_rate),
+        "spectral_centroid_hz": spectral_centroid_hz(master, sample_rate=sample_rate),
+        "low_end_db": low_end_db(master, sample_rate=sample_rate),
+        "stereo_width": stereo_width(master),
+        "bands_db": band_levels_db(master, sample_rate=sample_rate),
+    }
+    per_track: dict[str, dict[str, float]] = {}
+    for name, audio in (tracks or {}).items():
+        numbers = {
+            "track_level_db": track_level_db(audio, sample_rate=sample_rate),
+            "spectral_centroid_hz": spectral_centroid_hz(audio, sample_rate=sample_rate),
+            "low_end_db": low_end_db(audio, sample_rate=sample_rate),
+        }
+        if unducked and name in unducked and hit_times_s is not None:
+            numbers["ducking_depth_db"] = ducking_depth_db(
+                audio, sample_rate=sample_rate, hit_times_s=hit_times_s,
+                reference=unducked[name])
+        per_track[name] = numbers
+    result["tracks"] = per_track
+    return result

@@ -1,0 +1,213 @@
+"""The arrangement picture posted with every render: what plays where, at a glance in chat.
+
+Sections run along the bar axis with their names and first bars; each track has a lane that
+is filled where it plays; transitions are marked on the bar they start, automation is drawn
+over its lane as a labelled ramp; an energy curve and the short-term loudness run above. The
+image is 1200×630 (a chat link-preview thumbnail), dark, with big type, so it reads on a phone.
+matplotlib is imported only when a picture is drawn, with the Agg backend (no display).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.spec import Automation, ProductionSpec
+from jobs.mix import bar_duration_s
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["PICTURE_SIZE_PX", "arrangement_png"]
+
+PICTURE_SIZE_PX = (1200, 630)
+"""Width and height of the picture in pixels."""
+
+_DPI = 100
+_BACKGROUND = "#101216"
+_FOREGROUND = "#f2f2f2"
+_MUTED = "#6b7280"
+_SECTION_COLOURS = {
+    "intro": "#3b82f6", "build": "#f59e0b", "drop": "#ef4444", "breakdown": "#8b5cf6",
+    "outro": "#3b82f6", "verse": "#10b981", "chorus": "#ec4899", "bridge": "#14b8a6",
+}
+_ROLE_COLOURS = {
+    "vocals": "#f472b6", "kick": "#f87171", "drums": "#fb923c", "percussion": "#facc15",
+    "bass": "#60a5fa", "music": "#34d399", "fx": "#c084fc",
+}
+_AUTOMATION_LABELS = {
+    "filter_cutoff_hz": "filter", "highpass_hz": "HPF", "gain_db": "gain",
+    "reverb_send_db": "verb",
+}
+
+
+def arrangement_png(
+    spec: ProductionSpec,
+    path: str | os.PathLike[str],
+    *,
+    energy: Sequence[float] | None = None,
+    loudness: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Path:
+    """Draw the arrangement of ``spec`` to a PNG at ``path`` (written atomically).
+
+    Parameters
+    ----------
+    spec : core.spec.ProductionSpec
+    path : path-like
+        Destination ``.png``; its folder is created.
+    energy : sequence of float in [0, 1], optional
+        Energy per bar (``total_bars`` values) or per section; the sections' own ``energy``
+        when omitted.
+    loudness : (times_s, lufs), optional
+        Short-term loudness of the render (:func:`jobs.loudness.short_term_loudness` and its
+        window times in seconds), drawn against the bars.
+
+    Returns
+    -------
+    Path
+        The written file, :data:`PICTURE_SIZE_PX` pixels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    total = max(1, spec.total_bars)
+    width, height = PICTURE_SIZE_PX
+    lanes = max(1, len(spec.tracks))
+    fig = plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
+    grid = fig.add_gridspec(2, 1, height_ratios=[1.0, max(2.0, 0.45 * lanes)], hspace=0.05,
+                            left=0.15, right=0.93, top=0.84, bottom=0.08)
+    top = fig.add_subplot(grid[0])
+    lanes_ax = fig.add_subplot(grid[1], sharex=top)
+    for ax in (top, lanes_ax):
+        ax.set_facecolor(_BACKGROUND)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.tick_params(colors=_FOREGROUND, labelsize=14, length=0)
+    fig.suptitle(f"{spec.title} · {spec.tempo_bpm:g} BPM · {spec.key}", color=_FOREGROUND,
+                 fontsize=22, fontweight="bold", x=0.02, ha="left", y=0.97)
+    _draw_sections(top, lanes_ax, spec)
+    _draw_curves(top, spec, energy=energy, loudness=loudness, total=total)
+    _draw_lanes(lanes_ax, spec)
+    _draw_transitions(lanes_ax, spec, lanes=lanes)
+    lanes_ax.set_xlim(1, total + 1)
+    ticks = [first for _, first, _ in spec.section_bars()] or [1]
+    lanes_ax.set_xticks(ticks)
+    lanes_ax.set_xticklabels([str(t) for t in ticks])
+    lanes_ax.set_xlabel("bar", color=_FOREGROUND, fontsize=14, labelpad=2)
+    plt.setp(top.get_xticklabels(), visible=False)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.png", dir=target.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=_DPI, facecolor=_BACKGROUND, format="png")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return target
+
+
+def _draw_sections(top: Axes, lanes_ax: Axes, spec: ProductionSpec) -> None:
+    """Tinted section bands behind both panels, named above the curves."""
+    for section, first, last in spec.section_bars():
+        colour = _SECTION_COLOURS.get(section.kind, _MUTED)
+        for ax in (top, lanes_ax):
+            ax.axvspan(first, last + 1, color=colour, alpha=0.16, linewidth=0)
+            ax.axvline(first, color=colour, alpha=0.8, linewidth=1.5)
+        top.text((first + last + 1) / 2, 1.04, section.name, transform=top.get_xaxis_transform(),
+                 ha="center", va="bottom", color=colour, fontsize=15, fontweight="bold",
+                 clip_on=False)
+
+
+def _per_bar_energy(spec: ProductionSpec, energy: Sequence[float] | None, total: int) -> np.ndarray:
+    """Energy for each bar from per-bar values, per-section values or the sections' own."""
+    spans = spec.section_bars()
+    if energy is not None and len(energy) == total:
+        return np.asarray(energy, dtype=float)
+    values = list(energy) if energy is not None and len(energy) == len(spans) else \
+        [section.energy for section, _, _ in spans]
+    out = np.zeros(total)
+    for value, (_, first, last) in zip(values, spans, strict=True):
+        out[first - 1 : last] = value
+    return out
+
+
+def _draw_curves(
+    top: Axes,
+    spec: ProductionSpec,
+    *,
+    energy: Sequence[float] | None,
+    loudness: tuple[np.ndarray, np.ndarray] | None,
+    total: int,
+) -> None:
+    """Energy (0–1, left) as a filled step curve; short-term loudness (LUFS, right) as a line."""
+    bars = np.arange(1, total + 2)
+    per_bar = _per_bar_energy(spec, energy, total)
+    top.fill_between(bars, np.append(per_bar, per_bar[-1:]), step="post", color="#fbbf24",
+                     alpha=0.35, linewidth=0)
+    top.step(bars, np.append(per_bar, per_bar[-1:]), where="post", color="#fbbf24", linewidth=2.5,
+             label="energy")
+    top.set_ylim(0, 1.08)
+    top.set_yticks([])
+    top.set_ylabel("energy", color="#fbbf24", fontsize=14)
+    if loudness is not None and len(loudness[0]):
+        times_s, lufs = (np.asarray(v, dtype=float) for v in loudness)
+        bar_s = bar_duration_s(spec)
+        right = top.twinx()
+        right.plot(1 + times_s / bar_s, lufs, color="#22d3ee", linewidth=2.5)
+        right.set_ylim(max(-40.0, float(np.min(lufs)) - 2), float(np.max(lufs)) + 2)
+        right.tick_params(colors="#22d3ee", labelsize=12, length=0)
+        right.set_ylabel("LUFS", color="#22d3ee", fontsize=14)
+        for spine in right.spines.values():
+            spine.set_visible(False)
+
+
+def _draw_lanes(ax: Axes, spec: ProductionSpec) -> None:
+    """One row per track: filled where its sections list it, automation drawn on top."""
+    names = [t.name for t in spec.tracks]
+    for row, track in enumerate(spec.tracks):
+        y = len(names) - 1 - row
+        colour = _MUTED if track.muted else _ROLE_COLOURS.get(track.role.value, _FOREGROUND)
+        for section, first, last in spec.section_bars():
+            if track.name in section.layers:
+                ax.broken_barh([(first, last - first + 1)], (y - 0.34, 0.68),
+                               facecolors=colour, alpha=0.45 if track.muted else 0.9)
+        for move in track.automation:
+            _draw_automation(ax, move, y=y)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels([f"{n} (muted)" if t.muted else n
+                        for n, t in zip(reversed(names), reversed(spec.tracks), strict=True)],
+                       fontsize=15, color=_FOREGROUND)
+
+
+def _draw_automation(ax: Axes, move: Automation, *, y: float) -> None:
+    """A white ramp over the automated bars, rising or falling with the value, and a label."""
+    x0, x1 = move.start_bar, move.end_bar + 1
+    rising = move.end_value >= move.start_value
+    ys = (y - 0.3, y + 0.3) if rising else (y + 0.3, y - 0.3)
+    ax.plot([x0, x1], ys, color=_FOREGROUND, linewidth=3)
+    ax.plot([x0, x0], [y - 0.34, y + 0.34], color=_FOREGROUND, linewidth=1.5)
+    ax.plot([x1, x1], [y - 0.34, y + 0.34], color=_FOREGROUND, linewidth=1.5)
+    label = _AUTOMATION_LABELS.get(move.parameter, move.parameter)
+    ax.text(x0 + 0.3, y + 0.02, f"{label} {'↗' if rising else '↘'}", color=_FOREGROUND,
+            fontsize=12, fontweight="bold", va="center", ha="left")
+
+
+def _draw_transitions(ax: Axes, spec: ProductionSpec, *, lanes: int) -> None:
+    """A dashed line and a label at each transition's first bar."""
+    for i, transition in enumerate(sorted(spec.transitions, key=lambda t: t.start_bar)):
+        ax.axvline(transition.start_bar, color="#fde047", linestyle="--", linewidth=2)
+        ax.text(transition.start_bar, lanes - 0.45 - 0.5 * (i % 2), transition.kind.replace("_", " "),
+                color="#fde047", fontsize=12, fontweight="bold", ha="center", va="bottom",
+                bbox={"facecolor": _BACKGROUND, "edgecolor": "none", "pad": 1.0})

@@ -1,0 +1,181 @@
+"""The preview MP3 posted into the thread, sized to fit the platform's upload limit.
+
+The bitrate is chosen from the song's length so the file fits ``max_bytes`` (Discord's
+10 MiB for a server without boosts): the highest of 320 … 96 kbps stereo that fits. A song too
+long for 96 kbps stereo is encoded in mono at 64 kbps; one too long even for that becomes an
+excerpt around its loudest part at 128 kbps, and the result says so. The file is written
+atomically, so the bot never uploads half an MP3.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import lameenc
+import numpy as np
+
+from core.units import seconds_to_timestamp
+from jobs.audio_io import valid_audio
+from jobs.loudness import short_term_loudness
+
+__all__ = [
+    "DISCORD_MAX_BYTES",
+    "STEREO_BITRATES_KBPS",
+    "PreviewResult",
+    "preview_mp3",
+]
+
+logger = logging.getLogger(__name__)
+
+DISCORD_MAX_BYTES = 10 * 1024 * 1024
+"""Discord's upload limit for a server without boosts."""
+
+STEREO_BITRATES_KBPS = (320, 256, 224, 192, 160, 128, 112, 96)
+"""Stereo bitrates tried, best first."""
+
+_MONO_KBPS = 64
+_EXCERPT_KBPS = 128
+_FADE_S = 1.0
+_SAFETY = 0.97  # of max_bytes: LAME's frame padding and the last partial frame
+_QUALITY = 3  # LAME's algorithm quality: 2 best … 7 fast; 3 is near-best at twice the speed
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewResult:
+    """The written preview and how it was made to fit."""
+
+    path: Path
+    size_bytes: int
+    bitrate_kbps: int
+    channels: int  #: 2, or 1 when mono was needed to fit
+    duration_s: float  #: of the encoded audio (shorter than the song for an excerpt)
+    excerpt_start_s: float | None = None  #: where the excerpt starts in the song, if one
+    note: str = ""  #: one sentence when the preview is mono or an excerpt
+
+    @property
+    def is_excerpt(self) -> bool:
+        return self.excerpt_start_s is not None
+
+
+def preview_mp3(
+    audio: np.ndarray,
+    *,
+    sample_rate: int,
+    path: str | os.PathLike[str],
+    max_bytes: int = DISCORD_MAX_BYTES,
+) -> PreviewResult:
+    """Encode ``audio`` to an MP3 at ``path`` that is at most ``max_bytes`` long.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+        The mastered song, at most 0 dBFS (samples beyond are clipped).
+    sample_rate : int > 0, Hz
+        A rate MP3 supports (44100 or 48000 for the engine's audio).
+    path : path-like
+        Destination ``.mp3``; its folder is created.
+    max_bytes : int > 0, bytes
+
+    Returns
+    -------
+    PreviewResult
+    """
+    x = valid_audio(audio)
+    if x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    duration_s = x.shape[1] / sample_rate
+    budget = max_bytes * _SAFETY
+    for kbps in STEREO_BITRATES_KBPS:
+        if _estimated_bytes(kbps, duration_s) <= budget:
+            data = _encode(x, sample_rate=sample_rate, kbps=kbps)
+            if len(data) <= max_bytes:
+                return _write(path, data, kbps=kbps, channels=2, duration_s=duration_s)
+    if _estimated_bytes(_MONO_KBPS, duration_s) <= budget:
+        data = _encode(x.mean(axis=0, keepdims=True), sample_rate=sample_rate, kbps=_MONO_KBPS)
+        if len(data) <= max_bytes:
+            return _write(path, data, kbps=_MONO_KBPS, channels=1, duration_s=duration_s,
+                          note=f"The preview is mono at {_MONO_KBPS} kbps so the whole "
+                               f"{seconds_to_timestamp(duration_s)} song fits the upload limit.")
+    excerpt_s = max(1.0, budget * 8 / (_EXCERPT_KBPS * 1000) - 1.0)
+    start_s = _loudest_start(x, sample_rate=sample_rate, length_s=excerpt_s)
+    start = round(start_s * sample_rate)
+    clip = _faded(x[:, start : start + round(excerpt_s * sample_rate)], sample_rate=sample_rate)
+    data = _encode(clip, sample_rate=sample_rate, kbps=_EXCERPT_KBPS)
+    return _write(path, data, kbps=_EXCERPT_KBPS, channels=2,
+                  duration_s=clip.shape[1] / sample_rate, excerpt_start_s=start_s,
+                  note=f"The preview is a {seconds_to_timestamp(excerpt_s)} excerpt from "
+                       f"{seconds_to_timestamp(start_s)}: the whole song does not fit the upload limit; "
+                       "the download link has all of it.")
+
+
+def _estimated_bytes(kbps: int, duration_s: float) -> float:
+    """CBR size: bitrate × duration, plus one frame of slack for the encoder's delay."""
+    return kbps * 1000 / 8 * (duration_s + 0.1) + 1024
+
+
+def _encode(x: np.ndarray, *, sample_rate: int, kbps: int) -> bytes:
+    """Constant-bitrate MP3 of float audio (1 or 2 channels), via LAME."""
+    pcm = np.clip(x, -1.0, 1.0 - 1.0 / 32768)
+    interleaved = np.ascontiguousarray((pcm.T * 32768.0).round().astype("<i2"))
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(kbps)
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(x.shape[0])
+    encoder.set_quality(_QUALITY)
+    return bytes(encoder.encode(interleaved.tobytes())) + bytes(encoder.flush())
+
+
+def _loudest_start(x: np.ndarray, *, sample_rate: int, length_s: float) -> float:
+    """Start (s) of the ``length_s`` window with the highest mean short-term loudness."""
+    total_s = x.shape[1] / sample_rate
+    if length_s >= total_s:
+        return 0.0
+    hop_s = 0.5
+    levels = short_term_loudness(x, sample_rate=sample_rate, hop_s=hop_s)
+    if levels.size == 0:
+        return 0.0
+    power = 10.0 ** (levels / 10.0)
+    window = max(1, int(length_s / hop_s) - 5)  # short-term windows are 3 s long
+    sums = np.convolve(power, np.ones(window), mode="valid")
+    return float(min(np.argmax(sums) * hop_s, total_s - length_s))
+
+
+def _faded(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """A copy with a short fade in and out, so an excerpt neither starts nor ends on a click."""
+    out = x.copy()
+    k = min(round(_FADE_S * sample_rate), out.shape[1] // 2)
+    if k > 0:
+        ramp = np.linspace(0.0, 1.0, k, dtype=np.float32)
+        out[:, :k] *= ramp
+        out[:, -k:] *= ramp[::-1]
+    return out
+
+
+def _write(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    kbps: int,
+    channels: int,
+    duration_s: float,
+    excerpt_start_s: float | None = None,
+    note: str = "",
+) -> PreviewResult:
+    """Write ``data`` atomically (temporary file in the same folder, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.mp3", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.debug("preview %s: %d bytes, %d kbps, %d ch", target.name, len(data), kbps, channels)
+    return PreviewResult(path=target, size_bytes=len(data), bitrate_kbps=kbps, channels=channels,
+                         duration_s=duration_s, excerpt_start_s=excerpt_start_s, note=note)
