@@ -129,13 +129,13 @@ def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
 
 
 def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectrum of the channel mix: (frequencies Hz, power per bin)."""
+    """Welch power spectrum of the channel mix: (frequencies Hz, power per bin, summing to the mean square)."""
     mono = np.asarray(valid_audio(audio), dtype=np.float64).mean(axis=0)
     nperseg = min(_NPERSEG, mono.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
-    freqs, psd = welch(mono, fs=sample_rate, nperseg=nperseg, scaling="spectrum")
-    return freqs, psd
+    freqs, psd = welch(mono, fs=sample_rate, nperseg=nperseg, scaling="density")
+    return freqs, psd * (sample_rate / nperseg)  # density × bin width: power per bin
 
 
 def spectral_centroid_hz(audio: np.ndarray, *, sample_rate: int) -> float:
