@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.inline_queue import InlineQueue
+from bot.redis_queue import RedisQueue
 from bot.settings import Settings
 from chefs import all_chefs, load_genres
+from core.artifacts import LocalArtifactStore
 from core.brain import Brain
 from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 
-__all__ = ["App", "build_app", "build_brain"]
+__all__ = ["App", "build_app", "build_brain", "build_queue"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ class App:
     settings: Settings
     maestro: Maestro
     store: SqliteStore
-    queue: InlineQueue
+    queue: InlineQueue | RedisQueue
 
 
 def build_brain(settings: Settings) -> Brain:
@@ -44,15 +46,29 @@ def build_brain(settings: Settings) -> Brain:
                        timeout_s=settings.anthropic_timeout_s, genres=load_genres())
 
 
+def build_queue(settings: Settings) -> InlineQueue | RedisQueue:
+    """Redis and its workers when ``REDIS_URL`` is set, else jobs in child processes here."""
+    if settings.redis_url:
+        logger.info("jobs go to the workers through Redis")
+        return RedisQueue(settings.redis_url, consumer=settings.bot_consumer)
+    return InlineQueue(workers=settings.inline_workers, timeouts_s=settings.job_timeouts_s,
+                       max_tries=settings.job_max_tries,
+                       retry_backoff_s=settings.job_retry_backoff_s)
+
+
 @asynccontextmanager
 async def build_app(settings: Settings) -> AsyncIterator[App]:
     """Open the store and the queue, build the Maestro; close everything on exit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SqliteStore(settings.database_path).open()
     expired = await store.expire(idle_s=settings.idle_expiry_hours * 3600)
+    artifacts = LocalArtifactStore(settings.data_dir)
     for production_id in expired:
-        _remove_artifacts(settings, production_id)
-    queue = InlineQueue(workers=settings.inline_workers)
+        artifacts.remove(production_id)
+        logger.info("removed the files of expired production %s", production_id)
+    if expired:
+        artifacts.collect()
+    queue = build_queue(settings)
     await queue.start()
     maestro = Maestro(
         brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,
@@ -67,14 +83,3 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
     finally:
         await queue.close()
         await store.close()
-
-
-def _remove_artifacts(settings: Settings, production_id: str) -> None:
-    import shutil
-
-    from core.maestro import production_dir_name
-
-    folder = settings.data_dir / "productions" / production_dir_name(production_id)
-    if folder.is_dir():
-        shutil.rmtree(folder, ignore_errors=True)
-        logger.info("removed artifacts of expired production %s", production_dir_name(production_id))

@@ -1,4 +1,4 @@
-"""The ``vyke`` command line: chat, demo, analyze, models (more commands arrive with their platforms)."""
+"""The ``vyke`` command line: chat, demo, analyze, models, worker (more arrive with their platforms)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="manage separation model weights")
     models.add_argument("action", choices=["fetch"])
+
+    worker = sub.add_parser("worker", help="run jobs from the Redis queues (needs REDIS_URL)")
+    worker.add_argument("--queues", help="comma-separated: separate (GPU-capable), render (CPU); "
+                                         "default VYKE_WORKER_QUEUES or both")
     return parser
 
 
@@ -63,7 +67,31 @@ def main(argv: list[str] | None = None) -> int:
 
         print(fetch_models(model=settings.demucs_model, weights_dir=settings.demucs_weights_dir))
         return 0
+    if args.command == "worker":
+        return _worker(settings, queues=args.queues or settings.worker_queues)
     return 2
+
+
+def _worker(settings: Settings, *, queues: str) -> int:
+    """Run ``vyke worker``: jobs from the named queues until SIGTERM."""
+    if not settings.redis_url:
+        print("vyke worker needs REDIS_URL (without Redis, the bot runs every job itself).",
+              file=sys.stderr)
+        return 2
+    from jobs.worker import WorkerConfig, run_worker
+
+    config = WorkerConfig(redis_url=settings.redis_url,
+                          queues=tuple(q.strip() for q in queues.split(",") if q.strip()),
+                          jobs_per_queue=settings.worker_jobs,
+                          timeouts_s={**WorkerConfig(redis_url="").timeouts_s,
+                                      **settings.job_timeouts_s},
+                          max_tries=settings.job_max_tries,
+                          retry_backoff_s=settings.job_retry_backoff_s)
+    try:
+        return asyncio.run(run_worker(config))
+    except ValueError as error:
+        print(str(error), file=sys.stderr)
+        return 2
 
 
 async def _chat(settings: Settings, *, out: Path, name: str, audio: Path | None,

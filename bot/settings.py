@@ -29,6 +29,16 @@ class Settings(BaseSettings):
 
     redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
     inline_workers: int = Field(default=1, ge=1, le=16, validation_alias=_env("VYKE_INLINE_WORKERS"))
+    worker_queues: str = Field(default="separate,render", validation_alias=_env("VYKE_WORKER_QUEUES"))
+    worker_jobs: int = Field(default=1, ge=1, le=32, validation_alias=_env("VYKE_WORKER_JOBS"))
+    job_timeouts_s: dict[str, float] = Field(default_factory=dict,
+                                             validation_alias=_env("VYKE_JOB_TIMEOUTS_S"))
+    job_max_tries: int = Field(default=3, ge=1, le=10, validation_alias=_env("VYKE_JOB_MAX_TRIES"))
+    job_retry_backoff_s: float = Field(default=2.0, ge=0,
+                                       validation_alias=_env("VYKE_JOB_RETRY_BACKOFF_S"))
+    bot_consumer: str = Field(default="bot", min_length=1, validation_alias=_env("VYKE_BOT_CONSUMER"))
+    productions_per_server: int = Field(default=8, ge=1,
+                                        validation_alias=_env("VYKE_PRODUCTIONS_PER_SERVER"))
 
     anthropic_api_key: SecretStr | None = Field(default=None,
                                                 validation_alias=_env("ANTHROPIC_API_KEY"))

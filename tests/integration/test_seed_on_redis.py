@@ -1,0 +1,73 @@
+"""The seed conversation through ``vyke chat --script`` on both queues: inline (no Redis) and
+Redis with two ``vyke worker`` processes. Whatever jobs the installation has, the sessions
+must agree on everything deterministic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.harness import SEED, RedisServer, Workers, vyke, vyke_env, wait_for_workers
+
+
+def _deterministic(session: dict[str, Any]) -> dict[str, Any]:
+    """The parts of session.json that do not depend on time or on where files live."""
+    return {
+        "state": session["state"],
+        "brief": session["brief"],
+        "versions": [{k: v[k] for k in ("number", "parent", "rendered", "note", "changes",
+                                        "routed_to", "spec")} for v in session["versions"]],
+        "current": session["current"],
+        "requests": [{k: r[k] for k in ("text", "intent", "routed_to", "version")}
+                     for r in session["requests"]],
+        "transitions": session["transitions"],
+        "analysis": session["analysis"],
+        "stems": sorted(session["stems"]),
+        "artifacts": sorted((a["version"], a["name"]) for a in session["artifacts"]),
+    }
+
+
+def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str, Any], str]:
+    out = folder / "out"
+    result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
+                  env=vyke_env(folder / "data", redis_url))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    return json.loads((out / "session.json").read_text()), result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("queue", ["inline", "redis"])
+def test_seed_conversation_runs_on_each_queue(queue: str, song: Path, tmp_path: Path,
+                                              redis_server: RedisServer,
+                                              workers: Workers) -> None:
+    url = redis_server.url if queue == "redis" else None
+    if url:
+        workers.env = vyke_env(tmp_path / "data", url)
+        workers.start()
+        workers.start()
+        wait_for_workers(url, 2)
+    session, stdout = _run_seed(song, tmp_path, url)
+    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in stdout
+    assert session["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
+    assert session["analysis"]["tempo"]["bpm"] == pytest.approx(118, abs=1.5)
+    assert set(session["stems"]) == {"vocals", "drums", "bass", "other"}
+    assert all(Path(p).is_file() for p in session["stems"].values())
+    assert [v["number"] for v in session["versions"]] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_server: RedisServer,
+                                         workers: Workers) -> None:
+    inline, _ = _run_seed(song, tmp_path / "inline", None)
+    workers.env = vyke_env(tmp_path / "redis" / "data", redis_server.url)
+    workers.start("separate")
+    workers.start("render")
+    wait_for_workers(redis_server.url, 2)
+    redis, _ = _run_seed(song, tmp_path / "redis", redis_server.url)
+    assert _deterministic(redis) == _deterministic(inline)
+    log = workers.log_text()
+    assert "on separate: separate" in log and "on render: analyze" in log  # each queue its worker
