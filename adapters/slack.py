@@ -1,0 +1,569 @@
+"""Slack as a chat platform: ``/remix`` opens a thread, and the thread is the conversation.
+
+Slack's rules shape this module (facts and sources in ``docs/slack.md``):
+
+- Every request is answered within Slack's 3 seconds. Commands and button presses call
+  ``ack()`` at once; events are answered by :meth:`SlackAdapter._on_event_request` as soon as
+  their ``event_id`` is recorded. The turn itself runs afterwards, as a named task the adapter
+  tracks (:meth:`SlackAdapter.idle` waits for them; so does :meth:`SlackAdapter.stop`).
+- Slack retries an event it believes was missed (``X-Slack-Retry-Num``), so each ``event_id``
+  is handled once, recorded in the store with :meth:`core.store.Store.first_time`.
+- Slash commands can neither carry a file nor run inside a thread: ``/remix`` posts a message
+  in the channel and the thread under it becomes the conversation
+  (``slack:<team>:<channel>:<thread_ts>``). The song arrives as a file shared in that thread,
+  or with a mention of the bot (which opens a thread of its own).
+- Buttons are stateless: each button's ``value`` carries the conversation, question and option.
+- Results go up with ``files_upload_v2`` (``files.upload`` was retired in 2025); uploads by
+  people are sized with ``files.info`` before they are downloaded with the bot token.
+
+The adapter translates and posts; every musical decision and almost every sentence is the
+Maestro's (:mod:`core.replies`, :mod:`core.errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from core.conversation import (
+    Attachment,
+    AttachmentKind,
+    Author,
+    ButtonPress,
+    FileReply,
+    ProgressReply,
+    Question,
+    QuestionReply,
+    Reply,
+    TextReply,
+    Turn,
+)
+from core.errors import AudioTooLarge
+from core.maestro import Maestro, production_dir_name
+from core.server_settings import ServerSettingsStore
+from core.store import Store
+
+__all__ = ["ACTION_PREFIX", "PLATFORM", "SlackAdapter", "SlackThread"]
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+ACTION_PREFIX = "vyke_answer"
+"""Every question button's ``action_id`` starts with this; the press handler matches it."""
+
+_SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
+_BUTTON_LABEL_MAX = 75  # Block Kit plain_text limit for a button
+_BUTTONS_MAX = 25  # elements in one actions block
+_SECTION_TEXT_MAX = 3000
+_CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class SlackThread:
+    """Where a conversation lives in Slack: a team, a channel and the thread's first message."""
+
+    team: str
+    channel: str
+    thread_ts: str
+
+    @property
+    def conversation_id(self) -> str:
+        return f"{PLATFORM}:{self.team}:{self.channel}:{self.thread_ts}"
+
+    @classmethod
+    def parse(cls, conversation_id: str) -> SlackThread:
+        """The thread of a ``slack:<team>:<channel>:<thread_ts>`` id.
+
+        Raises ``ValueError`` for any other platform's id, so the event pump leaves that
+        event unacknowledged for the process that owns it.
+        """
+        parts = conversation_id.split(":")
+        if len(parts) != 4 or parts[0] != PLATFORM or not all(parts[1:]):
+            raise ValueError(f"{conversation_id!r} is not a Slack conversation id "
+                             f"(expected {PLATFORM}:<team>:<channel>:<thread_ts>)")
+        return cls(team=parts[1], channel=parts[2], thread_ts=parts[3])
+
+
+@dataclass
+class _ProgressMessage:
+    ts: str
+    text: str
+    at: float
+
+
+class _DownloadFailed(Exception):
+    """Slack did not hand over a file (wrong host, login page, HTTP error)."""
+
+
+class SlackAdapter:
+    """Turns Slack requests into :class:`Turn` values and :class:`Reply` values into messages.
+
+    Parameters
+    ----------
+    client : AsyncWebClient
+        The Web API client with the bot token (its ``base_url`` points at a fake in tests).
+    signing_secret : str
+        Verifies HTTP requests (v0 signatures, 5-minute window); empty in Socket Mode,
+        where requests arrive over the authenticated WebSocket instead.
+    maestro : Maestro
+        Answers every turn.
+    store : Store
+        Productions (to tell our threads from others) and the record of seen event ids.
+    data_dir : Path
+        Uploads are saved under ``<data_dir>/productions/<production>/uploads`` so they
+        expire with their production.
+    max_upload_bytes : int
+        The installation's biggest accepted song; a team's own setting can only lower it.
+    server_settings : ServerSettingsStore, optional
+        Per-team choices (upload limit, who may answer questions).
+    download_hosts : frozenset of str
+        Hosts the bot token may be sent to when downloading a file (Slack's file host).
+    progress_interval_s : float
+        Least time between two edits of one progress message (``chat.update`` is rate
+        limited); the final state of a job is always shown.
+    """
+
+    def __init__(self, *, client: AsyncWebClient, signing_secret: str, maestro: Maestro,
+                 store: Store, data_dir: Path, max_upload_bytes: int,
+                 server_settings: ServerSettingsStore | None = None,
+                 download_hosts: frozenset[str] = _SLACK_FILE_HOSTS,
+                 progress_interval_s: float = 2.0) -> None:
+        self.client = client
+        self.maestro = maestro
+        self.store = store
+        self.data_dir = data_dir
+        self.max_upload_bytes = max_upload_bytes
+        self.server_settings = server_settings
+        self.download_hosts = download_hosts
+        self.progress_interval_s = progress_interval_s
+        self.app = AsyncApp(client=client, signing_secret=signing_secret, name="vyke",
+                            logger=logging.getLogger("slack_bolt"))
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._turn_locks: dict[str, asyncio.Lock] = {}
+        self._post_locks: dict[str, asyncio.Lock] = {}
+        self._progress: dict[str, _ProgressMessage] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self.app.middleware(self._on_event_request)
+        self.app.command("/remix")(self._on_remix)
+        self.app.action(re.compile(f"^{ACTION_PREFIX}:"))(self._on_press)
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the HTTP session used for downloads."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+
+    async def stop(self) -> None:
+        """Let the turns in flight finish, then close the download session."""
+        await self.idle()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def idle(self) -> None:
+        """Wait until every accepted request's turn has been answered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.create_task(self._guarded(work, name), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _guarded(work: Awaitable[None], name: str) -> None:
+        try:
+            await work
+        except Exception:  # one thread's failure must not take the others down
+            logger.exception("%s failed", name)
+
+    def _lock(self, locks: dict[str, asyncio.Lock], key: str) -> asyncio.Lock:
+        return locks.setdefault(key, asyncio.Lock())
+
+    # --- converters ------------------------------------------------------------------------
+
+    def to_turn(self, event: dict[str, Any], *, team: str, bot_user_id: str | None,
+                attachments: list[Attachment] | None = None) -> Turn:
+        """A message or mention event as a turn in its thread (the mention is left out)."""
+        text = event.get("text") or ""
+        if bot_user_id:
+            text = text.replace(f"<@{bot_user_id}>", " ")
+        thread = SlackThread(team, event["channel"], event.get("thread_ts") or event["ts"])
+        return Turn(conversation_id=thread.conversation_id, author=_author(event.get("user", "")),
+                    text=" ".join(text.split()), attachments=attachments or [])
+
+    def to_message(self, reply: Reply, *, conversation_id: str) -> dict[str, Any]:
+        """The ``text`` (and ``blocks`` for a question) a reply is posted as."""
+        if isinstance(reply, TextReply):
+            return {"text": _mrkdwn(reply.text)}
+        if isinstance(reply, QuestionReply):
+            return {"text": _mrkdwn(reply.question.text),
+                    "blocks": _question_blocks(reply.question, conversation_id)}
+        if isinstance(reply, ProgressReply):
+            return {"text": _progress_text(reply)}
+        attachment = reply.attachment
+        label = reply.caption or attachment.name
+        return {"text": f"{label}: {attachment.url or attachment.path}"}
+
+    # --- posting ---------------------------------------------------------------------------
+
+    async def post(self, conversation_id: str, reply: Reply) -> None:
+        """Post one reply into its thread (the :data:`bot.runtime.Poster` of this platform).
+
+        Raises ``ValueError`` for a conversation of another platform and
+        ``slack_sdk.errors.SlackApiError`` when Slack refuses, so the event stays unacknowledged.
+        """
+        thread = SlackThread.parse(conversation_id)
+        async with self._lock(self._post_locks, conversation_id):
+            if isinstance(reply, ProgressReply):
+                await self._post_progress(thread, reply)
+            elif isinstance(reply, FileReply):
+                await self._upload(thread, reply)
+            else:
+                await self.client.chat_postMessage(
+                    channel=thread.channel, thread_ts=thread.thread_ts,
+                    **self.to_message(reply, conversation_id=conversation_id))
+
+    async def _post_progress(self, thread: SlackThread, reply: ProgressReply) -> None:
+        """One message per job, edited in place as the job moves on."""
+        text = _progress_text(reply)
+        shown = self._progress.get(reply.job_id)
+        now = time.monotonic()
+        if shown is None:
+            response = await self.client.chat_postMessage(channel=thread.channel,
+                                                           thread_ts=thread.thread_ts, text=text)
+            shown = _ProgressMessage(ts=str(response["ts"]), text=text, at=now)
+            self._progress[reply.job_id] = shown
+        elif text != shown.text and (reply.done or now - shown.at >= self.progress_interval_s):
+            await self.client.chat_update(channel=thread.channel, ts=shown.ts, text=text)
+            shown.text, shown.at = text, now
+        if reply.done:
+            self._progress.pop(reply.job_id, None)
+
+    async def _upload(self, thread: SlackThread, reply: FileReply) -> None:
+        attachment = reply.attachment
+        if attachment.kind is AttachmentKind.LINK or not attachment.path:
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts,
+                **self.to_message(reply, conversation_id=thread.conversation_id))
+            return
+        path = Path(attachment.path)
+        await self.client.files_upload_v2(
+            channel=thread.channel, thread_ts=thread.thread_ts, file=str(path),
+            filename=path.name, title=reply.caption or attachment.name or path.name)
+
+    # --- /remix ----------------------------------------------------------------------------
+
+    async def _on_remix(self, ack: Callable[..., Awaitable[Any]], command: dict[str, Any],
+                        respond: Callable[..., Awaitable[Any]]) -> None:
+        """``/remix <prompt>``: answered at once; the thread is opened right after."""
+        self._spawn(self._remix(command, respond), name=f"slack-remix-{command.get('trigger_id', '')}")
+        await ack()
+
+    async def _remix(self, command: dict[str, Any], respond: Callable[..., Awaitable[Any]]) -> None:
+        prompt = " ".join((command.get("text") or "").split())
+        user = command.get("user_id", "")
+        try:
+            root = await self.client.chat_postMessage(channel=command["channel_id"],
+                                                      text=_thread_title(user, prompt))
+        except SlackApiError as error:
+            logger.warning("could not open a thread in %s: %s", command.get("channel_id"),
+                           error.response.get("error"))
+            await respond(text=_cannot_post_here(), response_type="ephemeral")
+            return
+        thread = SlackThread(command["team_id"], command["channel_id"], str(root["ts"]))
+        turn = Turn(conversation_id=thread.conversation_id, author=_author(user), text=prompt,
+                    command="remix")
+        await self._run_turn(turn)
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def _on_event_request(self, body: dict[str, Any], context: dict[str, Any],
+                                next: Callable[[], Awaitable[Any]]) -> BoltResponse | None:
+        """Answer an Events API request at once; a retried ``event_id`` is answered and dropped.
+
+        Events are handled here rather than by ``app.event`` listeners because Bolt starts
+        those only after the 200 has gone back; here the turn is tracked from the moment
+        the event is accepted.
+        """
+        if body.get("type") != "event_callback":
+            return await next()
+        event_id = str(body.get("event_id") or "")
+        if event_id and not await self.store.first_time(f"{PLATFORM}:{event_id}"):
+            logger.info("event %s was delivered again; it was handled the first time", event_id)
+            return BoltResponse(status=200, body="")
+        event = body.get("event") or {}
+        team = str(body.get("team_id") or context.get("team_id") or "")
+        bot_user_id = context.get("bot_user_id")
+        kind = _event_kind(event, bot_user_id)
+        if kind is not None and team:
+            self._spawn(self._on_message(event, team=team, bot_user_id=bot_user_id, kind=kind),
+                        name=f"slack-event-{event_id}")
+        return BoltResponse(status=200, body="")
+
+    async def _on_message(self, event: dict[str, Any], *, team: str, bot_user_id: str | None,
+                          kind: Literal["mention", "thread"]) -> None:
+        turn = self.to_turn(event, team=team, bot_user_id=bot_user_id)
+        if kind == "thread" and await self.store.get(turn.conversation_id) is None:
+            return  # a thread the bot did not start: not a conversation of ours
+        files = list(event.get("files") or [])
+        if files:
+            attachments, problems = await self._fetch_files(turn.conversation_id, team, files)
+            if problems:
+                for problem in problems:
+                    await self.post(turn.conversation_id, TextReply(text=problem))
+                return
+            turn = turn.model_copy(update={"attachments": attachments})
+        await self._run_turn(turn)
+
+    async def _run_turn(self, turn: Turn) -> None:
+        async with self._lock(self._turn_locks, turn.conversation_id):
+            replies = await self.maestro.handle(turn)
+            for reply in replies:
+                await self.post(turn.conversation_id, reply)
+
+    # --- button presses --------------------------------------------------------------------
+
+    async def _on_press(self, ack: Callable[..., Awaitable[Any]], body: dict[str, Any],
+                        action: dict[str, Any], respond: Callable[..., Awaitable[Any]]) -> None:
+        """A question button: answered at once; the press becomes a turn right after."""
+        self._spawn(self._press(body, action, respond),
+                    name=f"slack-press-{action.get('action_ts', '')}")
+        await ack()
+
+    async def _press(self, body: dict[str, Any], action: dict[str, Any],
+                     respond: Callable[..., Awaitable[Any]]) -> None:
+        try:
+            value = json.loads(action.get("value") or "{}")
+            conversation_id, question_id, option_id = str(value["c"]), str(value["q"]), str(value["o"])
+            thread = SlackThread.parse(conversation_id)
+        except (ValueError, KeyError, TypeError):
+            logger.warning("ignored a button press with an unreadable value")
+            return
+        user = str((body.get("user") or {}).get("id", ""))
+        message = body.get("message") or {}
+        async with self._lock(self._turn_locks, conversation_id):
+            production = await self.store.get(conversation_id)
+            question = production.pending_question if production else None
+            open_question = question if question is not None and question.id == question_id else None
+            if production is not None and open_question is not None \
+                    and await self._answerers(thread.team) == "owner" and user != production.owner:
+                await respond(text=_owner_answers(production.owner), response_type="ephemeral",
+                              replace_original=False)
+                return
+            turn = Turn(conversation_id=conversation_id, author=_author(user),
+                        press=ButtonPress(question_id=question_id, option_id=option_id))
+            replies = await self.maestro.handle(turn)
+            if message.get("ts"):
+                chosen = next((o.label for o in open_question.options if o.id == option_id),
+                              None) if open_question else None
+                await self._close_question(thread, str(message["ts"]), message, user, chosen)
+            if open_question is None:
+                # a stale button: only the presser hears about it, the thread stays clean
+                for reply in replies:
+                    if isinstance(reply, TextReply):
+                        await respond(text=_mrkdwn(reply.text), response_type="ephemeral",
+                                      replace_original=False)
+                return
+            for reply in replies:
+                await self.post(conversation_id, reply)
+
+    async def _close_question(self, thread: SlackThread, ts: str, message: dict[str, Any],
+                              user: str, chosen: str | None) -> None:
+        """Take the buttons off an answered (or stale) question, saying who chose what."""
+        blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _chosen(user, chosen)}]})
+        try:
+            await self.client.chat_update(channel=thread.channel, ts=ts,
+                                          text=message.get("text") or "", blocks=blocks)
+        except SlackApiError as error:  # the answer counts even if the old message can't change
+            logger.warning("could not close question message %s: %s", ts,
+                           error.response.get("error"))
+
+    # --- files from people -----------------------------------------------------------------
+
+    async def _fetch_files(self, conversation_id: str, team: str,
+                           files: list[dict[str, Any]]) -> tuple[list[Attachment], list[str]]:
+        """Size each shared file with ``files.info``, then download it with the bot token.
+
+        Returns the attachments and, for files that could not be taken, the sentence that
+        says why (too large, or Slack would not hand it over).
+        """
+        limit = await self._upload_limit(team)
+        attachments: list[Attachment] = []
+        problems: list[str] = []
+        for shared in files:
+            try:
+                info = (await self.client.files_info(file=str(shared["id"])))["file"]
+            except SlackApiError as error:
+                logger.warning("files.info %s failed: %s", shared.get("id"), error.response.get("error"))
+                problems.append(_download_failed(str(shared.get("name") or "your file")))
+                continue
+            name = str(info.get("name") or info.get("title") or info["id"])
+            size = int(info.get("size") or 0)
+            if size > limit:
+                problems.append(str(AudioTooLarge(filename=name, size_bytes=size,
+                                                  max_size_bytes=limit)))
+                continue
+            url = str(info.get("url_private_download") or info.get("url_private") or "")
+            path = (self.data_dir / "productions" / production_dir_name(conversation_id)
+                    / "uploads" / _safe_name(f"{info['id']}-{name}"))
+            try:
+                size = await self._download(url, path, limit=limit, name=name)
+            except AudioTooLarge as error:
+                problems.append(str(error))
+                continue
+            except (_DownloadFailed, aiohttp.ClientError, TimeoutError) as error:
+                logger.warning("download of %s failed: %s", info["id"], error)
+                problems.append(_download_failed(name))
+                continue
+            attachments.append(Attachment(
+                name=name, path=str(path.resolve()), url=url, size_bytes=size,
+                content_type=str(info.get("mimetype") or ""),
+                kind=AttachmentKind.AUDIO if str(info.get("mimetype", "")).startswith("audio/")
+                else AttachmentKind.DOCUMENT))
+        return attachments, problems
+
+    async def _download(self, url: str, path: Path, *, limit: int, name: str) -> int:
+        """Stream ``url`` to ``path`` with the bot token, stopping past ``limit`` bytes."""
+        if urlparse(url).hostname not in self.download_hosts:
+            raise _DownloadFailed(f"{url!r} is not on a Slack file host")
+        await self.start()
+        assert self._session is not None
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".part")
+        received = 0
+        async with self._session.get(url, headers=headers) as response:
+            if response.status != 200 or response.content_type == "text/html":
+                # Slack answers a login page when the token lacks files:read
+                raise _DownloadFailed(f"HTTP {response.status} ({response.content_type})")
+            with partial.open("wb") as out:
+                async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+                    received += len(chunk)
+                    if received > limit:
+                        out.close()
+                        partial.unlink(missing_ok=True)
+                        raise AudioTooLarge(filename=name, size_bytes=received, max_size_bytes=limit)
+                    out.write(chunk)
+        partial.replace(path)
+        return received
+
+    # --- per-team settings -----------------------------------------------------------------
+
+    async def _upload_limit(self, team: str) -> int:
+        if self.server_settings is None:
+            return self.max_upload_bytes
+        chosen = await self.server_settings.get(PLATFORM, team)
+        return chosen.upload_limit_bytes(self.max_upload_bytes)
+
+    async def _answerers(self, team: str) -> str:
+        if self.server_settings is None:
+            return "thread"
+        return (await self.server_settings.get(PLATFORM, team)).answerers
+
+
+# --- pure helpers ----------------------------------------------------------------------------
+
+
+def _event_kind(event: dict[str, Any], bot_user_id: str | None) -> Literal["mention", "thread"] | None:
+    """What a person's event is to us: a mention, a message in some thread, or nothing."""
+    if event.get("bot_id") or not event.get("user"):
+        return None
+    if event.get("type") == "app_mention":
+        return "mention"
+    if event.get("type") != "message" or not event.get("thread_ts"):
+        return None
+    if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+        return None  # edits, deletions, joins
+    if bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""):
+        return None  # the app_mention event of the same message is the turn
+    return "thread"
+
+
+def _author(user_id: str) -> Author:
+    """A Slack user; the name is their mention, so Slack shows their current display name."""
+    return Author(id=user_id, name=f"<@{user_id}>" if user_id else "")
+
+
+def _question_blocks(question: Question, conversation_id: str) -> list[dict[str, Any]]:
+    """A question as a section and a row of buttons; each button's value carries its ids."""
+    buttons: list[dict[str, Any]] = []
+    for option in question.options[:_BUTTONS_MAX]:
+        button: dict[str, Any] = {
+            "type": "button",
+            "action_id": f"{ACTION_PREFIX}:{option.id}",
+            "text": {"type": "plain_text", "text": option.label[:_BUTTON_LABEL_MAX], "emoji": True},
+            "value": json.dumps({"c": conversation_id, "q": question.id, "o": option.id},
+                                separators=(",", ":")),
+        }
+        if option.suggested:
+            button["style"] = "primary"
+        buttons.append(button)
+    return [
+        {"type": "section", "text": {"type": "mrkdwn",
+                                     "text": _mrkdwn(question.text)[:_SECTION_TEXT_MAX]}},
+        {"type": "actions", "block_id": f"question:{question.id}", "elements": buttons},
+    ]
+
+
+def _progress_text(reply: ProgressReply) -> str:
+    if reply.done:
+        return f"✅ {reply.step}" if reply.fraction == 1.0 else f"⏹️ {reply.step}"
+    if reply.fraction is None:
+        return f"⏳ {reply.step}"
+    filled = round(reply.fraction * 10)
+    where = f" · position {reply.position} in the queue" if reply.position and reply.fraction == 0 else ""
+    return f"⏳ {reply.step} `{'▓' * filled}{'░' * (10 - filled)}` {reply.fraction:.0%}{where}"
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _mrkdwn(text: str) -> str:
+    """The Maestro's Markdown in Slack's mrkdwn (``**bold**`` is ``*bold*`` there)."""
+    return _BOLD.sub(r"*\1*", text)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:160]
+
+
+# --- what the adapter itself says (Slack mechanics only, never music) ------------------------
+
+
+def _thread_title(user: str, prompt: str) -> str:
+    return f"🎛️ Remix for <@{user}>" + (f": {prompt}" if prompt else "") + " (reply in this thread)"
+
+
+def _cannot_post_here() -> str:
+    return "I can't post in this channel yet: invite me with /invite and try /remix again."
+
+
+def _download_failed(name: str) -> str:
+    return (f"Slack wouldn't let me download '{name}'. Share it again in this thread; if it "
+            "keeps failing, ask the operator to check the app's files:read permission.")
+
+
+def _owner_answers(owner: str) -> str:
+    return f"In this workspace only <@{owner}>, who started this production, answers its questions."
+
+
+def _chosen(user: str, label: str | None) -> str:
+    return f"<@{user}> chose *{label}*" if label else "This question is closed."

@@ -1,0 +1,317 @@
+"""A loopback fake of the Slack Web API, for driving the real ``slack_sdk`` client.
+
+An aiohttp server on 127.0.0.1 (a free port) in the test's own event loop. It keeps a small
+model of a workspace: messages with their threads, edits and blocks; files people shared
+(served at a download URL that wants the bot token, answering a login page without it, like
+Slack); files the bot uploads through the three-step ``files_upload_v2`` flow, whose upload
+URL points back at the fake; ephemeral answers sent to a ``response_url``. Every request is
+recorded, so a test can assert what reached Slack.
+
+Served: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``files.getUploadURLExternal``,
+``files.completeUploadExternal``, ``files.info``, the upload URL, the file download and
+``response_url`` posts.
+
+Usage::
+
+    async with FakeSlackAPI() as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        ...
+        await slack.wait_for(lambda s: s.thread(channel, ts))
+        assert slack.calls("chat.postMessage") == 1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+__all__ = ["FakeFile", "FakeMessage", "FakeSlackAPI", "RecordedRequest"]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the fake received."""
+
+    method: str  #: the Web API method (``chat.postMessage``), or ``upload``/``download``/``respond``
+    args: dict[str, Any]  #: form fields, JSON body and query, merged
+    headers: dict[str, str]  #: header names lower-cased
+
+
+@dataclass
+class FakeMessage:
+    """A message in a channel; ``thread_ts`` is set on replies in a thread."""
+
+    channel: str
+    ts: str
+    text: str
+    user: str
+    thread_ts: str | None = None
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  #: ids of files shared with it
+    edits: int = 0
+
+
+@dataclass
+class FakeFile:
+    """A file in the workspace, shared by a person or uploaded by the bot."""
+
+    id: str
+    name: str
+    data: bytes
+    mimetype: str
+    user: str
+    title: str = ""
+    complete: bool = False  #: bot uploads: ``files.completeUploadExternal`` was called
+
+
+class FakeSlackAPI:
+    """The fake server; use it as ``async with FakeSlackAPI() as slack``."""
+
+    def __init__(self, *, bot_token: str = "xoxb-vyke-test", team_id: str = "T0VYKE",
+                 bot_user_id: str = "U0VYKEBOT", bot_id: str = "B0VYKE",
+                 closed_channels: frozenset[str] = frozenset()) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.closed_channels = closed_channels  #: channels the bot is not in (not_in_channel)
+        self.requests: list[RecordedRequest] = []
+        self.messages: list[FakeMessage] = []
+        self.files: dict[str, FakeFile] = {}
+        self.ephemeral: list[dict[str, Any]] = []  #: bodies posted to response URLs
+        self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeSlackAPI:
+        app = web.Application(client_max_size=1 << 30)
+        app.router.add_route("*", "/api/{method}", self._api)  # files.info is a GET
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_post("/respond/{key}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def api_url(self) -> str:
+        """Give this to ``AsyncWebClient(base_url=...)``."""
+        return f"{self.base_url}/api/"
+
+    def response_url(self, key: str = "1") -> str:
+        """A ``response_url`` for a command or action payload; posts land in :attr:`ephemeral`."""
+        return f"{self.base_url}/respond/{key}"
+
+    # --- the workspace, for tests ----------------------------------------------------------
+
+    def share_file(self, *, name: str, data: bytes, mimetype: str, user: str) -> dict[str, Any]:
+        """A person's file; returns the short file object an event's ``files`` list carries."""
+        file = FakeFile(id=f"F{next(self._file_ids):08d}", name=name, data=data,
+                        mimetype=mimetype, user=user, complete=True)
+        self.files[file.id] = file
+        return {"id": file.id, "mode": "hosted", "file_access": "check_file_info"}
+
+    def add_message(self, *, channel: str, text: str, user: str,
+                    thread_ts: str | None = None, files: list[str] | None = None) -> FakeMessage:
+        """A person's message (the event a test sends next describes it)."""
+        message = FakeMessage(channel=channel, ts=self._next_ts(), text=text, user=user,
+                              thread_ts=thread_ts, files=files or [])
+        self.messages.append(message)
+        return message
+
+    def thread(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        """Replies in a thread, oldest first (the first message itself excluded)."""
+        return [m for m in self.messages
+                if m.channel == channel and m.thread_ts == thread_ts and m.ts != thread_ts]
+
+    def roots(self, channel: str) -> list[FakeMessage]:
+        """Messages posted in the channel itself (thread starters)."""
+        return [m for m in self.messages if m.channel == channel and m.thread_ts is None]
+
+    def message(self, ts: str) -> FakeMessage:
+        return next(m for m in self.messages if m.ts == ts)
+
+    def calls(self, method: str) -> int:
+        """How many requests reached ``method``."""
+        return sum(1 for r in self.requests if r.method == method)
+
+    def made(self, method: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method]
+
+    def uploads_in(self, channel: str, thread_ts: str) -> list[FakeFile]:
+        """Files the bot uploaded into a thread, in order."""
+        return [self.files[f] for m in self.thread(channel, thread_ts) for f in m.files
+                if self.files[f].user == self.bot_user_id]
+
+    async def wait_for(self, predicate: Callable[[FakeSlackAPI], Any], *,
+                       timeout_s: float = 120.0) -> Any:
+        """Wait until ``predicate(self)`` is truthy (checked after every request); returns it."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self)), timeout_s)
+        return predicate(self)
+
+    # --- HTTP handlers ---------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        n = next(self._ts)
+        return f"{1_790_000_000 + n}.{n:06d}"
+
+    async def _record(self, method: str, request: web.Request, args: dict[str, Any]) -> None:
+        self.requests.append(RecordedRequest(method, args,
+                                             {k.lower(): v for k, v in request.headers.items()}))
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args: dict[str, Any] = dict(request.query)
+        if request.method == "GET":
+            pass
+        elif request.content_type == "application/json":
+            args.update(await request.json())
+        else:
+            args.update(dict(parse_qsl(await request.text(), keep_blank_values=True)))
+        await self._record(method, request, args)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get("token")
+        try:
+            if token != self.bot_token:
+                return _ok(False, error="invalid_auth")
+            handler = getattr(self, "_" + method.replace(".", "_"), None)
+            if handler is None:
+                return _ok(False, error="unknown_method")
+            return handler(args)  # type: ignore[no-any-return]
+        finally:
+            await self._notify()
+
+    def _auth_test(self, args: dict[str, Any]) -> web.Response:
+        return _ok(url="https://vyke-test.slack.com/", team="Vyke Test", user="vyke",
+                   team_id=self.team_id, user_id=self.bot_user_id, bot_id=self.bot_id)
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> web.Response:
+        channel = str(args.get("channel", ""))
+        if channel in self.closed_channels:
+            return _ok(False, error="not_in_channel")
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts is not None and not any(m.ts == thread_ts for m in self.messages):
+            return _ok(False, error="thread_not_found")
+        message = FakeMessage(channel=channel, ts=self._next_ts(), text=str(args.get("text", "")),
+                              user=self.bot_user_id, thread_ts=thread_ts,
+                              blocks=_blocks(args.get("blocks")))
+        self.messages.append(message)
+        return _ok(channel=channel, ts=message.ts, message={"text": message.text, "ts": message.ts})
+
+    def _chat_update(self, args: dict[str, Any]) -> web.Response:
+        message = next((m for m in self.messages if m.ts == args.get("ts")
+                        and m.channel == args.get("channel")), None)
+        if message is None:
+            return _ok(False, error="message_not_found")
+        if message.user != self.bot_user_id:
+            return _ok(False, error="cant_update_message")
+        message.text = str(args.get("text", message.text))
+        if "blocks" in args:
+            message.blocks = _blocks(args["blocks"])
+        message.edits += 1
+        return _ok(channel=message.channel, ts=message.ts, text=message.text)
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> web.Response:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return _ok(False, error="invalid_arguments")
+        file = FakeFile(id=f"F{next(self._file_ids):08d}", name=str(args["filename"]), data=b"",
+                        mimetype="", user=self.bot_user_id)
+        self.files[file.id] = file
+        return _ok(upload_url=f"{self.base_url}/upload/{file.id}", file_id=file.id)
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> web.Response:
+        entries = json.loads(args.get("files") or "[]")
+        channel, thread_ts = args.get("channel_id"), args.get("thread_ts")
+        done = []
+        for entry in entries:
+            file = self.files.get(entry.get("id", ""))
+            if file is None or not file.data:
+                return _ok(False, error="file_not_found")
+            file.title = entry.get("title") or file.name
+            file.complete = True
+            done.append(file)
+        if channel:
+            if thread_ts and not any(m.ts == thread_ts for m in self.messages):
+                return _ok(False, error="thread_not_found")
+            self.messages.append(FakeMessage(channel=str(channel), ts=self._next_ts(),
+                                             text=str(args.get("initial_comment", "")),
+                                             user=self.bot_user_id, thread_ts=thread_ts,
+                                             files=[f.id for f in done]))
+        return _ok(files=[{"id": f.id, "title": f.title, "name": f.name} for f in done])
+
+    def _files_info(self, args: dict[str, Any]) -> web.Response:
+        file = self.files.get(str(args.get("file", "")))
+        if file is None:
+            return _ok(False, error="file_not_found")
+        url = f"{self.base_url}/files-pri/{self.team_id}-{file.id}/{file.name}"
+        return _ok(file={"id": file.id, "name": file.name, "title": file.title or file.name,
+                         "mimetype": file.mimetype, "size": len(file.data), "user": file.user,
+                         "url_private": url, "url_private_download": url + "?download=1"})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file = self.files.get(request.match_info["file_id"])
+        data = await request.read()
+        await self._record("upload", request, {"file_id": request.match_info["file_id"],
+                                               "length": len(data)})
+        try:
+            if file is None or file.complete:
+                return web.Response(status=404, text="upload URL unknown or used")
+            file.data = data
+            return web.Response(text=f"OK - {len(data)}")
+        finally:
+            await self._notify()
+
+    async def _download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"].split("-", 1)[-1]
+        await self._record("download", request, {"file_id": file_id})
+        try:
+            file = self.files.get(file_id)
+            if request.headers.get("Authorization") != f"Bearer {self.bot_token}" or file is None:
+                # what Slack does without a valid token and files:read: a sign-in page
+                return web.Response(text="<html><body>Sign in to Slack</body></html>",
+                                    content_type="text/html")
+            return web.Response(body=file.data, content_type=file.mimetype)
+        finally:
+            await self._notify()
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        await self._record("respond", request, body)
+        self.ephemeral.append(body)
+        await self._notify()
+        return web.Response(text="ok")
+
+
+def _ok(ok: bool = True, **fields: Any) -> web.Response:
+    return web.json_response({"ok": ok, **fields})
+
+
+def _blocks(raw: Any) -> list[dict[str, Any]]:
+    if not raw:
+        return []
+    return list(json.loads(raw) if isinstance(raw, str) else raw)
