@@ -24,7 +24,14 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from pedalboard import BrickwallLimiter, Compressor, HighShelfFilter, LowShelfFilter, Pedalboard
+from pedalboard import (
+    BrickwallLimiter,
+    Compressor,
+    HighShelfFilter,
+    LowShelfFilter,
+    Pedalboard,
+    Plugin,
+)
 
 from core.spec import MasterSpec
 from core.units import db_to_gain
@@ -131,7 +138,7 @@ def master(
 
 def _tone_and_glue(x: np.ndarray, spec: MasterSpec, *, sample_rate: int) -> np.ndarray:
     """Tilt EQ (shelves at 1 kHz, each half the tilt) then glue compression."""
-    plugins = []
+    plugins: list[Plugin] = []
     if spec.tilt_db:
         plugins += [LowShelfFilter(cutoff_frequency_hz=1000, gain_db=-spec.tilt_db / 2, q=0.5),
                     HighShelfFilter(cutoff_frequency_hz=1000, gain_db=spec.tilt_db / 2, q=0.5)]

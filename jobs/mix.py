@@ -24,6 +24,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from pedalboard import (
@@ -65,7 +66,7 @@ logger = logging.getLogger(__name__)
 MIX_PEAK_DBFS = -6.0
 """Highest sample peak (dBFS) of the summed mix: 6 dB of headroom for the master chain."""
 
-RETURNS = ("reverb", "delay")
+RETURNS: tuple[Literal["reverb", "delay"], ...] = ("reverb", "delay")
 """The send returns every production has, in the order they are summed."""
 
 DELAY_BEATS = 0.75
@@ -251,8 +252,8 @@ def process_track(
     x = _pan(x * fader, track.pan)
     sends: dict[str, np.ndarray] = {}
     for name in RETURNS:
-        base = track.sends_db.get(name)  # type: ignore[call-overload]
-        parameter = "reverb_send_db" if name == "reverb" else None
+        base = track.sends_db.get(name)
+        parameter: AutomationParameter | None = "reverb_send_db" if name == "reverb" else None
         has_automation = any(a.parameter == parameter for a in track.automation)
         if base is None and not has_automation:
             continue
@@ -284,7 +285,7 @@ def mix_down(
                if not ((ts := spec.track(name)) is not None and ts.muted)}
     n = max((t.dry.shape[1] for t in playing.values()), default=0)
     bus = np.zeros((2, n), dtype=np.float64)
-    sends = {name: np.zeros((2, n), dtype=np.float64) for name in RETURNS}
+    sends: dict[str, np.ndarray] = {name: np.zeros((2, n), dtype=np.float64) for name in RETURNS}
     used = set()
     for t in playing.values():
         bus[:, : t.dry.shape[1]] += t.dry
