@@ -418,3 +418,24 @@ async def test_progress_is_one_message_per_job_edited_in_place(world: World) -> 
     render, export = posted
     assert render.text == "✅ Rendering: done" and render.edits == 2
     assert "Exporting the project" in export.text and "10%" in export.text and export.edits == 0
+
+
+# --- the app manifest ------------------------------------------------------------------------
+
+
+async def test_the_manifest_asks_for_exactly_what_the_bot_uses(world: World) -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).parents[2] / "slack-manifest.yml").read_text())
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
+        "app_mentions:read", "channels:history", "chat:write", "commands", "files:read",
+        "files:write", "groups:history"]
+    assert sorted(manifest["settings"]["event_subscriptions"]["bot_events"]) == [
+        "app_mention", "message.channels", "message.groups"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    urls = {manifest["settings"]["event_subscriptions"]["request_url"],
+            manifest["settings"]["interactivity"]["request_url"],
+            *(c["url"] for c in manifest["features"]["slash_commands"])}
+    assert {url.split(".com", 1)[1] for url in urls} == {EVENTS_PATH}
+    # every command the manifest declares is one the app answers
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/remix"]
