@@ -329,6 +329,20 @@ async def test_a_retried_event_is_handled_once(world: World) -> None:
     assert [r.text for r in production.history].count("status") == 1
 
 
+async def test_a_mention_in_our_thread_is_one_turn_not_two(world: World) -> None:
+    slack = world.slack
+    assert await world.remix("C0TWICE", "this into Afro Circuit") == 200
+    thread = world.opened_thread("C0TWICE")
+    message = slack.add_message(channel="C0TWICE", text=f"<@{slack.bot_user_id}> status",
+                                user=DIRECTOR, thread_ts=thread.thread_ts)
+    before = len(slack.thread("C0TWICE", thread.thread_ts))
+    # Slack sends both for one message: the channel message and the mention
+    assert await world.say(message, event_id="Ev-twice-message") == 200
+    assert await world.say(message, event_id="Ev-twice-mention", mention=True) == 200
+    assert len(slack.thread("C0TWICE", thread.thread_ts)) == before + 1
+    production = await world.app.store.get(thread.conversation_id)
+    assert production is not None and [r.text for r in production.history].count("status") == 1
+
 async def test_messages_outside_our_threads_are_left_alone(world: World) -> None:
     slack = world.slack
     top = slack.add_message(channel="C0CHATTER", text="anyone up for lunch?", user=FRIEND)
@@ -439,3 +453,13 @@ async def test_the_manifest_asks_for_exactly_what_the_bot_uses(world: World) -> 
     assert {url.split(".com", 1)[1] for url in urls} == {EVENTS_PATH}
     # every command the manifest declares is one the app answers
     assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/remix"]
+
+
+async def test_vyke_slack_refuses_to_start_without_its_tokens(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.slack_bot import run_slack
+
+    assert await run_slack(Settings(_env_file=None, slack_bot_token=None)) == 2
+    assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
+    assert await run_slack(Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token=None,
+                                    slack_signing_secret=None)) == 2
+    assert "SLACK_APP_TOKEN" in capsys.readouterr().err
