@@ -76,7 +76,9 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
         limits=MaestroLimits(max_upload_bytes=settings.max_upload_bytes,
                              max_song_s=settings.max_song_minutes * 60,
                              data_dir=str(settings.data_dir.resolve()),
-                             separation=settings.separation_payload()),
+                             separation=settings.separation_payload(),
+                             productions_per_person=settings.jobs_per_user,
+                             productions_per_server=settings.productions_per_server),
     )
     try:
         yield App(settings=settings, maestro=maestro, store=store, queue=queue)

@@ -48,6 +48,7 @@ from core.conversation import (
 from core.errors import (
     IllegalTransition,
     NothingProducedYet,
+    QueueUnavailable,
     StepUnavailable,
     VersionNotFound,
     VykeError,
@@ -82,11 +83,14 @@ class MaestroLimits:
     """Limits the Maestro enforces in the thread (from the settings)."""
 
     def __init__(self, *, max_upload_bytes: int, max_song_s: float, data_dir: str,
-                 separation: dict[str, Any] | None = None) -> None:
+                 separation: dict[str, Any] | None = None, productions_per_person: int = 0,
+                 productions_per_server: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
         self.separation = separation or {}
+        self.productions_per_person = productions_per_person  #: working at once; 0 = no limit
+        self.productions_per_server = productions_per_server  #: working at once; 0 = no limit
 
 
 class Maestro:
@@ -520,14 +524,42 @@ class Maestro:
             if required:
                 raise StepUnavailable(kind.value)
             return []
+        if not production.pending_jobs:
+            await self._check_capacity(production)
         attempt = str(sum(1 for r in production.history))
         request = JobRequest(job_id=job_id_for(production.id, version, kind, attempt=attempt),
                              production_id=production.id, kind=kind, version=version,
                              payload=payload)
-        position = await self.queue.enqueue(request)
+        try:
+            position = await self.queue.enqueue(request)
+        except QueueUnavailable:
+            self._not_started(production)
+            raise
         production.pending_jobs.append(PendingJob(job_id=request.job_id, kind=kind.value,
                                                   version=version))
         return [say.progress_queued(request.job_id, kind, position)]
+
+    async def _check_capacity(self, production: Production) -> None:
+        """Refuse to start work past the per-person and per-server limits (nothing is lost)."""
+        per_person, per_server = (self.limits.productions_per_person,
+                                  self.limits.productions_per_server)
+        refusal = ""
+        if per_person and await self.store.busy(owner=production.owner,
+                                                exclude=production.id) >= per_person:
+            refusal = say.too_many_productions(per_person, yours=True)
+        elif per_server and await self.store.busy(exclude=production.id) >= per_server:
+            refusal = say.too_many_productions(per_server, yours=False)
+        if refusal:
+            self._not_started(production)
+            raise VykeError(refusal)
+
+    def _not_started(self, production: Production) -> None:
+        """Work could not be queued: step back so saying the same again starts it."""
+        if production.state is S.EXECUTING and not production.pending_jobs:
+            self._go(production, S.REVIEWING)  # the version stays, unrendered
+        elif production.state is S.GATHERING_PARAMS and not production.asked \
+                and not production.pending_jobs:
+            self._go(production, S.IDLE)  # the brief stays
 
     # --- iterating -----------------------------------------------------------------------
 

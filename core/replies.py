@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from core.analysis import AnalysisReport
 from core.brief import Brief
-from core.conversation import Attachment, FileReply, ProgressReply, Reply, TextReply
+from core.change_card import CardLine, card_lines
+from core.conversation import (
+    Attachment,
+    AttachmentKind,
+    FileReply,
+    ProgressReply,
+    Reply,
+    TextReply,
+)
 from core.genre import GenreProfile
 from core.jobs import JobEvent, JobKind, JobStatus
 from core.patch import SpecPatch
@@ -172,13 +180,100 @@ def separated(production: Production) -> str:
     return f"Stems separated with Demucs: {stems}."
 
 
-def rendered(production: Production, version: Version | None) -> list[Reply]:
+def rendered(production: Production, version: Version | None, *,
+             previous: Version | None = None, level: str = "intermediate") -> list[Reply]:
+    """The result post: what was measured, the change card, a tip, then the preview and picture."""
     if version is None:
         return []
-    replies: list[Reply] = [TextReply(text=f"✅ v{version.number} rendered.")]
-    for name, path in version.artifacts.items():
-        replies.append(FileReply(attachment=Attachment(name=name, path=path), caption=name))
+    m = version.measurements
+    spec = version.spec
+    length = seconds_to_timestamp(bars_to_seconds(spec.total_bars, tempo_bpm=spec.tempo_bpm,
+                                                  beats_per_bar=spec.time_signature[0]))
+    lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
+             f"{m.get('key', '?')} at {_num(m.get('tempo_bpm'))} BPM, "
+             f"{_num(m.get('integrated_lufs'))} LUFS, true peak {_num(m.get('true_peak_dbtp'))} dBTP."]
+    if version.patch is not None and previous is not None and previous.measurements:
+        card = card_lines(version.patch.expected, before=previous.measurements, after=m)
+        if card:
+            lines.append(f"Change card, v{previous.number} → v{version.number} (measured on both renders):")
+            lines += [f"• {_card_line(line)}" for line in card]
+    elif version.patch is None:
+        lines += _first_render_notes(spec, m, level)
+    for problem in m.get("mismatches", []):
+        lines.append(f"⚠️ Not as planned: {problem}.")
+    if m.get("master_note"):
+        lines.append(f"⚠️ {m['master_note']}")
+    replies: list[Reply] = [TextReply(text="\n".join(lines))]
+    for name in ("preview.mp3", "arrangement.png"):
+        path = version.artifacts.get(name)
+        if path:
+            kind = AttachmentKind.AUDIO if name.endswith(".mp3") else AttachmentKind.IMAGE
+            replies.append(FileReply(
+                attachment=Attachment(name=_artifact_name(spec, version, name), path=path,
+                                      kind=kind, content_type=_CONTENT_TYPES[name]),
+                caption=f"v{version.number} {'preview' if kind is AttachmentKind.AUDIO else 'arrangement'}"))
     return replies
+
+
+def exported(version: Version, path: str, size_bytes: int) -> list[Reply]:
+    name = _artifact_name(version.spec, version, "project.zip")
+    return [FileReply(attachment=Attachment(name=name, path=path, size_bytes=size_bytes,
+                                            kind=AttachmentKind.ARCHIVE,
+                                            content_type="application/zip"),
+                      caption=f"v{version.number} Ableton Live project (Live 11+), DAWproject, "
+                              "MIDI and stems")]
+
+
+_CONTENT_TYPES = {"preview.mp3": "audio/mpeg", "arrangement.png": "image/png",
+                  "project.zip": "application/zip"}
+
+
+def _artifact_name(spec: ProductionSpec, version: Version, name: str) -> str:
+    stem, _, ext = name.rpartition(".")
+    title = "_".join(spec.title.split()) or "Vyke"
+    return f"{title}_v{version.number}_{stem}.{ext}"
+
+
+def _num(value: object) -> str:
+    return f"{value:.1f}" if isinstance(value, int | float) else "?"
+
+
+def _card_line(line: CardLine) -> str:
+    mark = {True: "✓", False: "✗ missed", None: "(could not measure)"}[line.met]
+    if line.detail:
+        return f"{line.text}: {line.detail} {mark}"
+    if line.before is None or line.after is None:
+        return f"{line.text} {mark}"
+    unit = f" {line.unit}" if line.unit else ""
+    delta = line.after - line.before
+    return (f"{line.text}: {line.before:.1f} → {line.after:.1f}{unit} "
+            f"({delta:+.1f}{unit}) {mark}")
+
+
+def _first_render_notes(spec: ProductionSpec, m: dict[str, object], level: str) -> list[str]:
+    """The seed's "Check the breakdown at 1:30": where to listen, with measured numbers."""
+    notes = []
+    tracks = m.get("tracks") if isinstance(m.get("tracks"), dict) else {}
+    assert isinstance(tracks, dict)
+    ducked = [(t.name, tracks.get(t.name, {}).get("ducking_depth_db"))
+              for t in spec.tracks if t.sidechain is not None]
+    ducked = [(name, depth) for name, depth in ducked if isinstance(depth, int | float)]
+    if ducked:
+        name, depth = ducked[0]
+        why = "" if level == "pro" else " (the pump: it makes room for every kick)"
+        notes.append(f"Sidechain: the {name} ducks {depth:.1f} dB on kick hits{why}.")
+    beats = spec.time_signature[0]
+    if spec.vocal is not None and spec.vocal.stutters:
+        stutter = spec.vocal.stutters[0]
+        at = seconds_to_timestamp(bars_to_seconds(stutter.start_bar - 1, tempo_bpm=spec.tempo_bpm,
+                                                  beats_per_bar=beats))
+        notes.append(f"Check bar {stutter.start_bar} at {at}: vocal stutter on a {stutter.grid} grid.")
+    breakdown = spec.section_named("breakdown")
+    if breakdown is not None:
+        at = seconds_to_timestamp(bars_to_seconds(breakdown[1] - 1, tempo_bpm=spec.tempo_bpm,
+                                                  beats_per_bar=beats))
+        notes.append(f"Check the breakdown at {at}.")
+    return notes
 
 
 def job_failed(kind: JobKind) -> str:
@@ -269,6 +364,16 @@ def status(production: Production) -> str:
         if production.pending_question else ""
     return (f"State: {state}. Versions: {len(production.versions)}. Running jobs: {jobs}."
             f"{question}")
+
+
+def too_many_productions(limit: int, *, yours: bool) -> str:
+    """Why new work was not started: a per-person or per-server limit on productions at once."""
+    if yours:
+        return (f"You already have {limit} production{'s' if limit != 1 else ''} working, the "
+                "most one person can run at once. Nothing here was lost: say the same again "
+                "when one of them is done and I'll start this one.")
+    return (f"This server is already working on {limit} productions, the most it runs at "
+            "once. Nothing here was lost: say the same again in a few minutes and I'll start.")
 
 
 def stopped(steps: list[str], production: Production) -> str:

@@ -56,6 +56,9 @@ class Store(Protocol):
     async def first_time(self, event_id: str) -> bool:
         """Record a platform event id; ``False`` when it was seen before (a retry)."""
 
+    async def busy(self, *, owner: str | None = None, exclude: str = "") -> int:
+        """Productions with work queued or running (of ``owner`` when given), except ``exclude``."""
+
     async def close(self) -> None:
         """Close the connection."""
 
@@ -121,6 +124,17 @@ class SqliteStore:
             "INSERT OR IGNORE INTO seen_events (id, at) VALUES (?, ?)", (event_id, time.time()))
         await self.db.commit()
         return cursor.rowcount == 1
+
+    async def busy(self, *, owner: str | None = None, exclude: str = "") -> int:
+        query = ("SELECT COUNT(*) FROM productions WHERE id != ? "
+                 "AND json_array_length(data, '$.pending_jobs') > 0")
+        params: tuple[str, ...] = (exclude,)
+        if owner is not None:
+            query += " AND json_extract(data, '$.owner') = ?"
+            params += (owner,)
+        async with self.db.execute(query, params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def close(self) -> None:
         if self._db is not None:
