@@ -580,7 +580,8 @@ def fx(kind: str, *, duration_s: float, sample_rate: int, seed: int) -> np.ndarr
         crash = one_shot("crash", VoiceSpec(name="crash", decay=0.6), velocity=1.0,
                          sample_rate=sr, variant=seed % 7)
         crash = np.pad(crash, (0, max(0, n - crash.size)))[:n]
-        x = crash[::-1] * np.minimum(1.0, t / 0.05)
+        # the tail of a crash played backwards, swelling ~30 dB into the downbeat
+        x = crash[::-1] * np.exp((pos - 1.0) * 3.5) * np.minimum(1.0, t / 0.05)
     else:  # fill: a snare roll that speeds up from eighths to 32nds and swells
         x = np.zeros(n)
         snare = one_shot("snare", VoiceSpec(name="snare", decay=-0.4), velocity=1.0,
