@@ -8,7 +8,9 @@ enqueues jobs and answers with :class:`Reply` values. Job events come back throu
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,11 +122,28 @@ class Maestro:
         self.store = store
         self.queue = queue
         self.limits = limits
+        # one turn or event at a time per production: each reads, awaits, then saves it
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _lock(self, production_id: str) -> asyncio.Lock:
+        lock = self._locks.get(production_id)
+        if lock is None:
+            lock = self._locks[production_id] = asyncio.Lock()
+        return lock
 
     # --- entry points ----------------------------------------------------------------------
 
     async def handle(self, turn: Turn) -> list[Reply]:
         """Answer one turn; the production is saved before this returns."""
+        async with self._lock(turn.conversation_id):
+            return await self._handle_locked(turn)
+
+    async def on_event(self, event: JobEvent) -> list[Reply]:
+        """Answer a job event for its production; duplicates and strays yield nothing."""
+        async with self._lock(event.production_id):
+            return await self._on_event_locked(event)
+
+    async def _handle_locked(self, turn: Turn) -> list[Reply]:
         production = await self.store.get(turn.conversation_id)
         if production is None:
             production = Production(id=turn.conversation_id, owner=turn.author.id)
@@ -136,8 +155,7 @@ class Maestro:
         await self.store.put(production)
         return replies
 
-    async def on_event(self, event: JobEvent) -> list[Reply]:
-        """Answer a job event for its production; duplicates and strays yield nothing."""
+    async def _on_event_locked(self, event: JobEvent) -> list[Reply]:
         production = await self.store.get(event.production_id)
         if production is None:
             return []
@@ -709,10 +727,35 @@ class Maestro:
                 rendered.rendered = True
                 rendered.artifacts = {k: str(v) for k, v in event.result.get("artifacts", {}).items()}
                 rendered.measurements = dict(event.result.get("measurements", {}))
+                rendered.measurements["mismatches"] = list(event.result.get("mismatches", []))
             if production.state is S.EXECUTING:
                 self._go(production, S.REVIEWING)
-            replies += say.rendered(production, rendered)
+            previous = production.version(rendered.parent) if rendered and rendered.parent else None
+            author = rendered.author if rendered else production.owner
+            replies += say.rendered(production, rendered, previous=previous,
+                                    level=production.levels.get(author, "intermediate"))
+            if rendered is not None:
+                replies += await self._export(production, rendered)
+        elif kind is JobKind.EXPORT:
+            exported = production.version(event.version)
+            path = str(event.result.get("artifacts", {}).get("project.zip", ""))
+            if exported is not None and path:
+                exported.artifacts["project.zip"] = path
+                replies += say.exported(exported, path, int(event.result.get("size_bytes", 0)))
         return replies
+
+    async def _export(self, production: Production, version: Version) -> list[Reply]:
+        """Make the version's project download (Live set, DAWproject, MIDI, stems) when possible."""
+        render_dir = self._production_dir(production, f"v{version.number}")
+        return await self._enqueue(production, JobKind.EXPORT, {
+            "spec": version.spec.model_dump(mode="json"),
+            "render_dir": render_dir,
+            "out_dir": f"{render_dir}/export",
+            "provenance": {"stems": production.stems,
+                           "stems_model": "dsp-fallback" if production.stems_fallback else "demucs",
+                           "source": production.source.name if production.source else None,
+                           "patch": version.patch.describe() if version.patch else []},
+        }, version=version.number, required=False)
 
     async def _job_failed(self, production: Production, event: JobEvent) -> list[Reply]:
         replies: list[Reply] = [TextReply(text=event.message or say.job_failed(event.kind))]
