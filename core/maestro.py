@@ -356,8 +356,10 @@ class Maestro:
         production.pending_question = None
         production.asked.append(topic)
         replies: list[Reply] = [TextReply(text=say.recorded(production, topic))]
-        if topic == "key_bpm" and production.source is not None and not production.stems \
-                and self._has_vocal(production):
+        separating = any(j.kind == JobKind.SEPARATE.value for j in production.pending_jobs)
+        if "key_bpm" in production.asked and production.source is not None \
+                and not production.stems and not separating and self._has_vocal(production):
+            # from the key/tempo answer on; again on a later answer if the queue was down
             replies += await self._enqueue(production, JobKind.SEPARATE, {
                 "audio_path": production.source.path,
                 "cache_dir": self._cache_dir(),
