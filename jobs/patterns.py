@@ -180,7 +180,7 @@ _KICKS: dict[str, tuple[_Layer, ...]] = {
     "two_step": (_l(GM.KICK, "X... .... ..X. ....  X... .... ..X. .x.."),
                  _l(GM.KICK, ".... ...g .... ....", 0.7)),
     "dnb_break": (_l(GM.KICK, "X... .... ..X. ....  X.x. .... ..X. ...."),),
-    "trap": (_l(GM.KICK, "X... ...x ..X. ....  X... .... ..x. .x.."),
+    "trap": (_l(GM.KICK, "X... .... ..X. ....  X... ...x ..x. ...."),
              _l(GM.KICK, ".... .... .... ..g.", 0.7)),
     "techno": (_l(GM.KICK, _FOUR), _l(GM.KICK, ".... .... .... ...g", 0.85)),
     "lofi_swing": (_l(GM.KICK, "X... ...x ..x. ....  X... .... ..X. ...."),),
@@ -250,6 +250,8 @@ Degree = Literal["1", "3", "5", "7", "8", "a"]
 # (step, length in steps, chord degree, velocity, min density); "a" approaches the next root
 _BassNote = tuple[float, float, Degree, float, float]
 
+_ARPEGGIO: tuple[Degree, ...] = ("1", "8", "5", "8", "3", "8", "5", "8")
+
 BASS_STYLES: dict[str, tuple[_BassNote, ...]] = {
     "offbeat": ((2, 2, "1", 1.0, 0), (6, 2, "1", 0.9, 0), (10, 2, "1", 1.0, 0),
                 (14, 2, "1", 0.9, 0), (15, 1, "8", 0.6, 0.75)),
@@ -265,9 +267,8 @@ BASS_STYLES: dict[str, tuple[_BassNote, ...]] = {
                (8, 4, "1", 1.0, 0), (12, 2, "5", 0.85, 0.4), (14, 2, "8", 0.8, 0.6)),
     "round_walking": ((0, 3.5, "1", 1.0, 0), (4, 3.5, "3", 0.85, 0), (8, 3.5, "5", 0.9, 0),
                       (12, 3.5, "a", 0.85, 0)),
-    "arpeggiated": tuple((s, 1, d, 0.7 if s % 4 else 1.0, 0.0 if s % 2 == 0 else 0.3)
-                         for s, d in zip(range(16), ("1", "8", "5", "8", "3", "8", "5", "8") * 2,
-                                         strict=True)),
+    "arpeggiated": tuple((float(s), 1.0, d, 0.7 if s % 4 else 1.0, 0.0 if s % 2 == 0 else 0.3)
+                         for s, d in enumerate(_ARPEGGIO * 2)),
     "octave_disco": ((0, 1.5, "1", 1.0, 0), (2, 1.5, "8", 0.8, 0), (4, 1.5, "1", 1.0, 0),
                      (6, 1.5, "8", 0.8, 0), (8, 1.5, "1", 1.0, 0), (10, 1.5, "8", 0.8, 0),
                      (12, 1.5, "1", 1.0, 0), (14, 1, "8", 0.8, 0), (15, 1, "8", 0.6, 0.6)),

@@ -180,7 +180,8 @@ def _time(duration_s: float, sample_rate: int) -> np.ndarray:
 
 def _metal(t: np.ndarray, ratio: float) -> np.ndarray:
     """The 808's metallic cluster: six detuned square waves (hats, cymbals, cowbell)."""
-    return sum(np.sign(np.sin(2 * np.pi * f * ratio * t + i)) for i, f in enumerate(_METAL_HZ))
+    return np.sum([np.sign(np.sin(2 * np.pi * f * ratio * t + i))
+                   for i, f in enumerate(_METAL_HZ)], axis=0)
 
 
 def _kick(name: str, voice: VoiceSpec, sample_rate: int, variant: int) -> np.ndarray:
@@ -405,8 +406,9 @@ def _tone_raw(name: str, voice: VoiceSpec, freq: float, held_s: float, sample_ra
     if name == "reese":
         release = 0.05 * ds
         t = _time(held_s + release, sr)
-        x = sum(_saw(freq * 2.0 ** (c / 1200.0), t, sample_rate=sr, tilt=1.0, max_harmonics=40,
-                     phase_offset=i) for i, c in enumerate((-14.0, 14.0)))
+        x = np.sum([_saw(freq * 2.0 ** (c / 1200.0), t, sample_rate=sr, tilt=1.0,
+                         max_harmonics=40, phase_offset=i)
+                    for i, c in enumerate((-14.0, 14.0))], axis=0)
         x = _filter(x, "lowpass", 520.0 * 3.0**b, sample_rate=sr)
         return x * _gate(t, held_s, attack_s=0.008, release_s=release), 8000.0
     if name == "pluck_bass":
@@ -429,8 +431,9 @@ def _tone_raw(name: str, voice: VoiceSpec, freq: float, held_s: float, sample_ra
     if name == "pad":
         release = 0.45 * ds
         t = _time(held_s + release, sr)
-        x = sum(_saw(freq * 2.0 ** (c / 1200.0), t, sample_rate=sr, tilt=1.6 - 0.5 * b,
-                     max_harmonics=24, phase_offset=1.7 * i) for i, c in enumerate((-9.0, 0.0, 9.0)))
+        x = np.sum([_saw(freq * 2.0 ** (c / 1200.0), t, sample_rate=sr, tilt=1.6 - 0.5 * b,
+                         max_harmonics=24, phase_offset=1.7 * i)
+                    for i, c in enumerate((-9.0, 0.0, 9.0))], axis=0)
         x = _filter(x, "lowpass", 2600.0 * 3.0**b, sample_rate=sr)
         return x * _gate(t, held_s, attack_s=0.12 * ds, release_s=release), 12000.0
     if name in ("keys", "pluck"):
@@ -447,7 +450,8 @@ def _tone_raw(name: str, voice: VoiceSpec, freq: float, held_s: float, sample_ra
     vibrato = 2.0 ** (15.0 / 1200.0 * np.sin(2 * np.pi * 5.2 * t) * np.clip((t - 0.2) / 0.3, 0, 1))
     phase = 2 * np.pi * np.cumsum(freq * vibrato * _slide(t, glide_st)) / sr
     count = max(1, min(30, int(0.45 * sr / freq)))
-    x = sum(np.sin(k * phase) / k * (1.0 if k % 2 else 0.55) for k in range(1, count + 1))
+    x = np.sum([np.sin(k * phase) / k * (1.0 if k % 2 else 0.55) for k in range(1, count + 1)],
+               axis=0)
     x = _filter(x, "lowpass", 4000.0 * 3.0**b, sample_rate=sr)
     return x * _gate(t, held_s, attack_s=0.01, release_s=release), 14000.0
 

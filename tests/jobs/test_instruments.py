@@ -146,8 +146,9 @@ def test_rendered_drums_read_at_the_spec_tempo(genre: str) -> None:
     assert grid.bpm == pytest.approx(spec.tempo_bpm, abs=0.5)
 
 
-def test_half_time_grooves_offer_the_spec_tempo_as_the_alternative() -> None:
-    spec = _short_spec("dubstep")
+@pytest.mark.parametrize("genre", ["dubstep", "trap"])
+def test_half_time_grooves_offer_the_spec_tempo_as_the_alternative(genre: str) -> None:
+    spec = _short_spec(genre)
     grid = estimate_beat_grid(_render(spec, "kick", "drums", "percussion").mean(axis=0),
                               sample_rate=SR)
     assert spec.tempo_bpm in (pytest.approx(grid.bpm, abs=0.5),
