@@ -37,6 +37,8 @@ __all__ = [
     "DRUM_GRAMMARS",
     "GM",
     "PERCUSSION_STYLES",
+    "TELECOTECO_STEPS",
+    "TOMS",
     "Chord",
     "all_styles",
     "chord_plan",
@@ -78,6 +80,7 @@ class GM:
 
 
 TOMS = (GM.FLOOR_TOM, GM.TOM_LOW, GM.TOM_MID, GM.TOM_HIGH)
+"""The toms every drum fill ends on."""
 
 _VELOCITY = {"X": 1.0, "x": 0.8, "o": 0.6, "g": 0.35}
 

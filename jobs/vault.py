@@ -107,7 +107,7 @@ _ONE_SHOT_LEVEL = {
     "hat_closed": 0.4, "hat_pedal": 0.3, "hat_open": 0.4, "ride": 0.35, "crash": 0.5,
     "shaker": 0.35, "tambourine": 0.4, "cowbell": 0.4, "agogo_high": 0.4, "agogo_low": 0.4,
     "conga_high": 0.55, "conga_low": 0.6, "bongo": 0.5, "tom_high": 0.65, "tom_mid": 0.65,
-    "tom_low": 0.7, "tamborim": 0.5, "surdo": 0.75,
+    "tom_low": 0.7, "tamborim": 0.5, "surdo": 0.6,
 }
 _TONE_LEVEL = {
     "sub": 0.7, "808": 0.7, "reese": 0.5, "pluck_bass": 0.55, "log_drum": 0.6,
