@@ -38,7 +38,6 @@ class ServerSettings(BaseModel):
     destination: str | None = None  #: loudness preset for new productions (``club``, …)
     answerers: Answerers = "thread"
     max_upload_mb: float | None = Field(default=None, gt=0)  #: biggest song accepted
-    max_song_minutes: float | None = Field(default=None, gt=0)
 
     @field_validator("destination")
     @classmethod
