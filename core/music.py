@@ -75,6 +75,17 @@ class Key(BaseModel):
         shift = (other.tonic - self.tonic) % 12
         return shift - 12 if shift > 5 else shift
 
+    def transposition_to(self, other: Key) -> int:
+        """The shift (−6…+5 semitones) that makes music in this key sit in ``other``'s notes.
+
+        With the same mode that is the tonic-to-tonic shift. With a different mode it is the
+        shift to ``other``'s relative key: a C major vocal over an F minor track goes to A♭
+        major (−4), so every note it sings is in F minor; moving it to F (+5) would put its
+        major third and sixth against the track's minor chords.
+        """
+        target = other if other.mode is self.mode else other.relative
+        return self.semitones_to(target)
+
 
 _KEY_RE = re.compile(
     r"""^\s*

@@ -302,7 +302,7 @@ class SetKey(BaseModel):
     def apply(self, spec: ProductionSpec) -> None:
         spec.key = self.key
         if spec.vocal is not None and spec.source_key is not None:
-            spec.vocal.semitones = spec.source_key.semitones_to(self.key)
+            spec.vocal.semitones = spec.source_key.transposition_to(self.key)
 
     def describe(self) -> str:
         return f"key {self.key}"

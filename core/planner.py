@@ -111,7 +111,7 @@ def base_spec(
     vocal = None
     if has_vocal:
         vocal = VocalProcessing(
-            semitones=source_key.semitones_to(key) if source_key else 0,
+            semitones=source_key.transposition_to(key) if source_key else 0,
             preserve_formants=brief.vocal.value.preserve_formants if brief.vocal else True,
             chops=bool(brief.vocal and brief.vocal.value.mode is VocalMode.CHOPS),
         )

@@ -96,7 +96,7 @@ def ask_vocal(production: Production) -> str:
     target = brief.key.value if brief.key else None
     analysis = production.analysis
     if analysis is not None and target is not None:
-        shift = analysis.key.key.semitones_to(target)
+        shift = analysis.key.key.transposition_to(target)
         move = (f"Original vocals are in {analysis.key.key.long_name}. I'll pitch-shift to "
                 f"{target} ({shift:+d} semitones) with formant preservation."
                 if shift else f"Original vocals are already in {analysis.key.key.long_name}.")

@@ -88,6 +88,7 @@ def render_instrument(
     duration_s: float,
     sample_rate: int,
     seed: int = 0,
+    tonic: int | None = None,
 ) -> np.ndarray:
     """Play a MIDI part on a vault voice.
 
@@ -102,6 +103,8 @@ def render_instrument(
     sample_rate : int > 0, Hz
     seed : int
         Picks the round-robin variant of each drum hit.
+    tonic : int 0–11, optional
+        The song's key: kicks and pitched percussion are tuned to its tonic or fifth.
 
     Returns
     -------
@@ -120,7 +123,8 @@ def render_instrument(
         raise ValueError(f"unknown voice {voice.name!r}; the vault knows: {', '.join(known)}")
     buses: dict[float, np.ndarray] = defaultdict(lambda: np.zeros(n, dtype=np.float32))
     if kit is not None:
-        _render_hits(instrument, voice, kit, buses, sample_rate=sample_rate, seed=seed)
+        _render_hits(instrument, voice, kit, buses, sample_rate=sample_rate, seed=seed,
+                     tonic=tonic)
     else:
         _render_notes(instrument, voice, buses, sample_rate=sample_rate)
     out = np.zeros((2, n), dtype=np.float32)
@@ -137,7 +141,7 @@ def render_instrument(
 
 def _render_hits(
     instrument: pretty_midi.Instrument, voice: VoiceSpec, kit: dict[int, str],
-    buses: dict[float, np.ndarray], *, sample_rate: int, seed: int,
+    buses: dict[float, np.ndarray], *, sample_rate: int, seed: int, tonic: int | None = None,
 ) -> None:
     rng = np.random.default_rng([seed % 2**32, 7])
     skipped: set[int] = set()
@@ -147,7 +151,8 @@ def _render_hits(
             skipped.add(note.pitch)
             continue
         sound = one_shot(name, voice, velocity=_velocity_step(note.velocity),
-                         sample_rate=sample_rate, variant=int(rng.integers(_VARIANTS)))
+                         sample_rate=sample_rate, variant=int(rng.integers(_VARIANTS)),
+                         tonic=tonic)
         add_at(buses[_PAN.get(name, 0.0)], sound, round(note.start * sample_rate))
     if skipped:
         logger.debug("%s: no vault sound for drum notes %s", instrument.name, sorted(skipped))

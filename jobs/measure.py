@@ -106,19 +106,32 @@ def ducking_depth_db(
     hits = hits[(hits >= 0) & (hits < x.shape[1])].astype(np.int64)
     if hits.size < 2:
         return 0.0
-    span = int(min(np.min(np.diff(hits)), sample_rate))
-    starts = hits[hits + span <= x.shape[1]]
+    # the typical gap between hits (a fill's quick double kick would cut every window short);
+    # only hits followed by at least that gap show the full dip and recovery
+    gaps = np.diff(hits)
+    span = int(min(np.median(gaps), sample_rate))
+    keep = np.append(gaps >= 0.95 * span, True)
+    starts = hits[keep & (hits + span <= x.shape[1])]
     if starts.size == 0 or span < 4:
         return 0.0
-    power = _epoch_power(x, starts, span)
-    if reference is not None:
-        power = power / np.maximum(_epoch_power(valid_audio(reference), starts, span), 1e-20)
     width = max(1, round(window_ms * 1e-3 * sample_rate))
-    smooth = np.convolve(power, np.ones(width) / width, mode="valid")
-    between = float(np.mean(power[-max(1, span // 4) :]))  # the recovered level before a hit
-    if smooth.size == 0 or between <= 0:
+    kernel = np.ones(width) / width
+    power = np.convolve(_epoch_power(x, starts, span), kernel, mode="valid")
+    if reference is not None:
+        ref = np.convolve(_epoch_power(valid_audio(reference), starts, span), kernel, mode="valid")
+        # where the track is silent in both (a rest on every hit) the ratio says nothing
+        audible = ref > 1e-4 * float(np.max(ref)) if ref.size and np.max(ref) > 0 else ref > 0
+        if not audible.any():
+            return 0.0
+        power = np.where(audible, power / np.maximum(ref, 1e-20), np.nan)
+    if power.size == 0 or np.all(np.isnan(power)):
         return 0.0
-    return float(max(0.0, 10.0 * np.log10(between / max(float(np.min(smooth)), 1e-20))))
+    tail = power[-max(1, power.size // 4) :]  # the recovered level just before the next hit
+    between = float(np.nanmean(tail)) if not np.all(np.isnan(tail)) else float(np.nanmax(power))
+    lowest = float(np.nanmin(power))
+    if between <= 0:
+        return 0.0
+    return float(max(0.0, 10.0 * np.log10(between / max(lowest, 1e-20))))
 
 
 def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:

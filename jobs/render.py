@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.jobs import JobRequest, ProgressFn
 from core.spec import ProductionSpec, TrackRole, TrackSpec
-from jobs.audio_io import ENGINE_SAMPLE_RATE, file_sha256, read_audio, write_json_atomic, write_wav
+from jobs.audio_io import ENGINE_SAMPLE_RATE, file_sha256, resample, write_json_atomic, write_wav
+from jobs.mix import bar_duration_s
 
 __all__ = [
     "RENDER_VERSION",
@@ -120,7 +121,7 @@ class _Cache:
         if not path.is_file():
             return None
         try:
-            return read_audio(path, target_rate=ENGINE_SAMPLE_RATE).audio
+            return _read_wav(path)
         except Exception:  # a corrupt entry is recomputed, never served
             logger.warning("ignoring an unreadable render cache entry %s", path.name)
             path.unlink(missing_ok=True)
@@ -153,6 +154,18 @@ class _Cache:
             raise
 
 
+def _read_wav(path: Path) -> np.ndarray:
+    """One of our own WAV files (a stem, a cache entry) as float32 (channels, samples) at the
+    engine's rate; uploads go through :func:`jobs.audio_io.read_audio` and its checks instead."""
+    import soundfile as sf
+
+    data, rate = sf.read(path, dtype="float32", always_2d=True)
+    audio = np.ascontiguousarray(data.T)
+    if rate != ENGINE_SAMPLE_RATE:
+        audio = resample(audio, sample_rate=rate, target_rate=ENGINE_SAMPLE_RATE)
+    return audio
+
+
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
     """Stereo float32 of exactly ``length`` samples (padded with silence or cut)."""
     if audio.ndim == 1:
@@ -167,7 +180,7 @@ def _fit(audio: np.ndarray, length: int) -> np.ndarray:
 
 def _layer_gate(spec: ProductionSpec, track_name: str, length: int, sample_rate: int) -> np.ndarray:
     """1 where the track plays (its sections' layers), 0 elsewhere, with short fades."""
-    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
+    bar_s = bar_duration_s(spec)
     gate = np.zeros(length, dtype=np.float32)
     for section, first, last in spec.section_bars():
         if track_name in section.layers:
@@ -188,9 +201,8 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
     """
     from jobs.vocal import chop, shift_and_stretch, stutter
 
-    decoded = read_audio(Path(payload.stems[track.stem]), target_rate=ENGINE_SAMPLE_RATE)
-    audio = decoded.audio
-    sr = decoded.sample_rate
+    audio = _read_wav(Path(payload.stems[track.stem]))
+    sr = ENGINE_SAMPLE_RATE
     vocal = spec.vocal
     semitones = vocal.semitones if vocal else 0
     source_bpm = spec.source_tempo_bpm or spec.tempo_bpm
@@ -198,7 +210,7 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
     audio = audio[:, start:]
     moved = shift_and_stretch(audio, sample_rate=sr, semitones=semitones,
                               source_bpm=source_bpm, target_bpm=spec.tempo_bpm)
-    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
+    bar_s = bar_duration_s(spec)
     first_bar = next((first for section, first, _ in spec.section_bars()
                       if track.name in section.layers), 1)
     offset = round((first_bar - 1) * bar_s * sr)
@@ -235,8 +247,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
 
     spec = payload.spec
     sr = ENGINE_SAMPLE_RATE
-    bar_s = 60.0 / spec.tempo_bpm * spec.time_signature[0]
-    arrangement_s = spec.total_bars * bar_s
+    arrangement_s = spec.total_bars * bar_duration_s(spec)
     length = round((arrangement_s + TAIL_S) * sr)
     cache = _Cache(Path(payload.cache_dir))
     out_dir = Path(payload.out_dir)
@@ -252,7 +263,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
 
     processed: dict[str, Any] = {}
-    raw_levels: dict[str, float] = {}
+    unducked: dict[str, np.ndarray] = {}
     for index, track in enumerate(tracks):
         step = 0.05 + 0.6 * index / max(1, len(tracks))
         progress(step, f"rendering {track.name}")
@@ -269,7 +280,6 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
             raw = _fit(raw, length)
             stats.raw_cached.append(track.name)
         _publish(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
-        raw_levels[track.name] = _level(raw)
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
         arrays = cache.load_mixed(mix_key)
@@ -281,6 +291,15 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             stats.mix_cached.append(track.name)
         processed[track.name] = _processed(arrays)
+        if hits is not None:  # the same chain without ducking: the reference the dip is read against
+            plain = track.model_copy(update={"sidechain": None})
+            plain_key = _digest(raw_key, _chain(plain), layout, "")
+            plain_arrays = cache.load_mixed(plain_key)
+            if plain_arrays is None:
+                result = process_track(raw, plain, spec=spec, sample_rate=sr, sidechain_hits_s=None)
+                plain_arrays = {"dry": result.dry}
+                cache.store_mixed(plain_key, plain_arrays)
+            unducked[track.name] = plain_arrays["dry"]
     progress(0.7, "mixing")
     mixed = mix_down(processed, spec=spec, sample_rate=sr)
     progress(0.78, "mastering")
@@ -288,8 +307,10 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.85, "writing the master and the preview")
     outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
-    measurements = _measure(spec, mastered, processed, kicks, sr)
-    measurements["mix_trim_db"] = float(getattr(mixed, "trim_db", 0.0))
+    measurements = _measure(spec, mastered, processed, unducked, kicks, sr)
+    measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
+    if not mastered.reached and mastered.note:
+        measurements["master_note"] = mastered.note
     mismatches = _mismatches(spec, measurements)
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
     write_json_atomic(out_dir / "measurements.json", measurements)
@@ -326,7 +347,8 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
         instrument = generate_track(spec, track)
         assert track.voice is not None
         return render_instrument(instrument, track.voice, duration_s=duration_s, sample_rate=sr,
-                                 seed=track.pattern.seed if track.pattern else 0)
+                                 seed=track.pattern.seed if track.pattern else 0,
+                                 tonic=spec.key.tonic)
 
     return key, make
 
@@ -375,11 +397,6 @@ def _publish(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _level(audio: np.ndarray) -> float:
-    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
-    return round(20 * np.log10(rms + 1e-12), 2)
-
-
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
                    out_dir: Path, sr: int) -> dict[str, str]:
     from jobs.loudness import short_term_loudness
@@ -389,51 +406,61 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
     master_path = write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
     preview = preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
                           max_bytes=payload.preview_max_bytes)
-    times, lufs = short_term_loudness(audio, sample_rate=sr)
+    lufs = short_term_loudness(audio, sample_rate=sr)
+    times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
     picture = arrangement_png(spec, out_dir / "arrangement.png",
                               energy=[s.energy for s in spec.sections], loudness=(times, lufs))
-    return {"preview.mp3": str(getattr(preview, "path", out_dir / "preview.mp3")),
+    return {"preview.mp3": str(preview.path),
             "arrangement.png": str(picture), "master.wav": str(master_path)}
 
 
-def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any], kicks: np.ndarray,
-             sr: int) -> dict[str, Any]:
-    """What the render sounds like, in numbers the change card and the Chefs read."""
-    from jobs.analysis import analyze
-    from jobs.measure import ducking_depth_db, spectral_centroid_by_bar, track_level_db
+def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
+             unducked: dict[str, np.ndarray], kicks: np.ndarray, sr: int) -> dict[str, Any]:
+    """What the render sounds like, in the numbers the change card and the Chefs read.
 
+    Loudness, true peak, tonal balance and width of the master and the level, tone and
+    ducking of every track (``jobs.measure``), plus the tempo and key the master reads as.
+    """
+    from jobs.analysis import analyze
+    from jobs.measure import measure_render, spectral_centroid_by_bar
+
+    out: dict[str, Any] = measure_render(
+        mastered.audio, sample_rate=sr,
+        tracks={name: result.dry for name, result in processed.items()},
+        hit_times_s=kicks if kicks.size else None, unducked=unducked or None)
     report = analyze(mastered.audio, sample_rate=sr)
-    out: dict[str, Any] = {
-        "tempo_bpm": report.tempo.bpm,
-        "key": str(report.key.key),
-        "integrated_lufs": round(float(mastered.lufs), 2),
-        "true_peak_dbtp": round(float(mastered.true_peak_dbtp), 2),
-        "loudness_range_lu": report.loudness_range_lu,
-        "track_level_db": {},
-        "ducking_db": {},
-        "centroid_by_bar": {},
-    }
+    out["tempo_bpm"] = report.tempo.bpm
+    out["tempo_alternative_bpm"] = report.tempo.alternative_bpm if report.tempo.ambiguous else None
+    out["key"] = str(report.key.key)
+    out["centroid_by_bar"] = {}
     for track in spec.tracks:
         result = processed.get(track.name)
-        if result is None:
-            continue
-        out["track_level_db"][track.name] = round(float(track_level_db(result.dry)), 2)
-        if track.sidechain is not None and kicks.size:
-            out["ducking_db"][track.name] = round(float(
-                ducking_depth_db(result.dry, sample_rate=sr, hit_times_s=kicks)), 2)
         for automation in track.automation:
-            if automation.parameter == "filter_cutoff_hz":
+            if result is not None and automation.parameter == "filter_cutoff_hz":
                 bars = range(automation.start_bar, automation.end_bar + 1)
                 out["centroid_by_bar"][track.name] = [
                     round(float(c), 1) for c in spectral_centroid_by_bar(
                         result.dry, spec=spec, sample_rate=sr, bars=bars)]
-    return out
+    return _rounded(out)
+
+
+def _rounded(value: Any) -> Any:
+    """Measurements as plain JSON numbers with sensible precision."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return round(float(value), 2)
+    return value
 
 
 def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
     """Sentences for every way the render misses its spec (shown in the thread, not hidden)."""
     problems = []
-    if abs(m["tempo_bpm"] - spec.tempo_bpm) > 0.5:
+    alternative = m.get("tempo_alternative_bpm")
+    if abs(m["tempo_bpm"] - spec.tempo_bpm) > 0.5 and not (
+            alternative and abs(alternative - spec.tempo_bpm) <= 0.5):  # half-time feel is fine
         problems.append(f"the master reads as {m['tempo_bpm']:g} BPM, not {spec.tempo_bpm:g}")
     if m["key"] != str(spec.key):
         problems.append(f"the master reads as {m['key']}, not {spec.key}")

@@ -36,6 +36,8 @@ __all__ = [
     "AnalyzePayload",
     "SeparatePayload",
     "analyze_task",
+    "export_task",
+    "render_task",
     "separate_task",
 ]
 
@@ -193,8 +195,24 @@ def _publish(source: Path, target: Path) -> Path:
     return target
 
 
+def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Render a version (``jobs.render``): tracks, mix, master, preview, picture, measurements."""
+    from jobs.render import render_task as run
+
+    return run(request, progress)
+
+
+def export_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Export a rendered version as a project zip (``jobs.export``)."""
+    from jobs.export.task import export_task as run
+
+    return run(request, progress)
+
+
 TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], dict[str, Any]]] = {
     JobKind.ANALYZE: analyze_task,
     JobKind.SEPARATE: separate_task,
+    JobKind.RENDER: render_task,
+    JobKind.EXPORT: export_task,
 }
-"""Job functions by kind; render and export join from their own modules."""
+"""Job functions by kind, imported lazily so a worker loads only the engine it runs."""

@@ -184,8 +184,26 @@ def _metal(t: np.ndarray, ratio: float) -> np.ndarray:
                    for i, f in enumerate(_METAL_HZ)], axis=0)
 
 
-def _kick(name: str, voice: VoiceSpec, sample_rate: int, variant: int) -> np.ndarray:
+def tuned_hz(freq_hz: float, tonic: int | None) -> float:
+    """``freq_hz`` moved to the nearest tonic or fifth of the key (``tonic`` pitch class, C = 0).
+
+    Producers tune the kick and pitched percussion to the song: an untuned kick's body is a
+    steady low note that fights the bass and can pull the ear, and a key detector, off the key.
+    ``None`` leaves the drum at its own pitch.
+    """
+    if tonic is None:
+        return freq_hz
+    note = 69.0 + 12.0 * np.log2(freq_hz / 440.0)
+    candidates = [n for n in range(int(note) - 7, int(note) + 8) if n % 12 in (tonic % 12, (tonic + 7) % 12)]
+    best = min(candidates, key=lambda n: abs(n - note))
+    return float(midi_to_hz(best))
+
+
+def _kick(name: str, voice: VoiceSpec, sample_rate: int, variant: int,
+          tonic: int | None = None) -> np.ndarray:
     p = _KICKS[name]
+    ratio = tuned_hz(p.f_end_hz, tonic) / p.f_end_hz
+    p = _KickParams(p.f_start_hz * ratio, p.f_end_hz * ratio, p.sweep_s, p.decay_s, p.click, p.drive)
     ds = _decay_scale(voice.decay)
     b = voice.brightness
     t = _time(min(2.0, 5.0 * p.decay_s * ds + 0.05), sample_rate)
@@ -270,9 +288,11 @@ def _drum(name: str, voice: VoiceSpec, sample_rate: int, variant: int) -> np.nda
                    tone_hz=tone_hz, sample_rate=sr)
 
 
-def _membrane(name: str, voice: VoiceSpec, sample_rate: int, variant: int) -> np.ndarray:
+def _membrane(name: str, voice: VoiceSpec, sample_rate: int, variant: int,
+              tonic: int | None = None) -> np.ndarray:
     """Hand drums, toms, tamborim and surdo: a pitch-dropping membrane with its 1.59× mode."""
     f0, drop_st, decay_s, slap = _MEMBRANES[name]
+    f0 = tuned_hz(f0, tonic)
     ds = _decay_scale(voice.decay)
     b = voice.brightness
     t = _time(5.0 * decay_s * ds + 0.03, sample_rate)
@@ -290,13 +310,14 @@ def _membrane(name: str, voice: VoiceSpec, sample_rate: int, variant: int) -> np
 @lru_cache(maxsize=512)
 def _one_shot_cached(
     name: str, voice_key: tuple[str, float, float, float], sample_rate: int, variant: int,
+    tonic: int | None = None,
 ) -> np.ndarray:
     voice = VoiceSpec(name=voice_key[0], brightness=voice_key[1], decay=voice_key[2],
                       drive=voice_key[3])
     if name in _KICKS:
-        x = _kick(name, voice, sample_rate, variant)
+        x = _kick(name, voice, sample_rate, variant, tonic)
     elif name in _MEMBRANES:
-        x = _membrane(name, voice, sample_rate, variant)
+        x = _membrane(name, voice, sample_rate, variant, tonic)
     else:
         x = _drum(name, voice, sample_rate, variant)
     x.setflags(write=False)
@@ -308,7 +329,8 @@ def _voice_key(voice: VoiceSpec) -> tuple[str, float, float, float]:
 
 
 def one_shot(
-    name: str, voice: VoiceSpec, *, velocity: float, sample_rate: int, variant: int = 0
+    name: str, voice: VoiceSpec, *, velocity: float, sample_rate: int, variant: int = 0,
+    tonic: int | None = None,
 ) -> np.ndarray:
     """One drum or percussion hit, shaped by the voice's brightness, decay and drive.
 
@@ -324,6 +346,8 @@ def one_shot(
     sample_rate : int > 0, Hz
     variant : int ≥ 0
         Round-robin variant: another noise seed, so repeated hits are not identical.
+    tonic : int 0–11, optional
+        Tune kicks and pitched membranes to this key's tonic or fifth (see :func:`tuned_hz`).
 
     Returns
     -------
@@ -345,7 +369,7 @@ def one_shot(
     if name not in ONE_SHOTS:
         raise _unknown("one-shot", name, ONE_SHOTS)
     velocity = float(np.clip(velocity, 0.0, 1.0))
-    return velocity * _one_shot_cached(name, _voice_key(voice), sample_rate, variant)
+    return velocity * _one_shot_cached(name, _voice_key(voice), sample_rate, variant, tonic)
 
 
 _TABLE_SIZE = 4096

@@ -47,8 +47,9 @@ _FADE_S = 0.002  # edge fade of every slice, seconds: no clicks, no audible soft
 
 
 def semitones_between(source: Key, target: Key) -> int:
-    """The smallest transposition (−6…+5 semitones) that moves ``source``'s tonic to ``target``'s."""
-    return source.semitones_to(target)
+    """The shift (−6…+5 semitones) that puts a ``source`` vocal in ``target``'s notes (see
+    :meth:`core.music.Key.transposition_to`: across modes it goes to the relative key)."""
+    return source.transposition_to(target)
 
 
 def _time_stretch(

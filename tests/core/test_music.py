@@ -75,6 +75,23 @@ def test_semitones_to_takes_the_shortest_shift(source: str, target: str, semiton
     assert a.semitones_to(b) == semitones
 
 
+@pytest.mark.parametrize(
+    ("source", "target", "semitones"),
+    [
+        ("C", "Fm", -4),  # to A-flat major: every note of the melody is in F minor
+        ("C", "F", 5),
+        ("Am", "C", 0),  # already the same notes
+        ("Dm", "G", 2),  # to E minor, G major's relative
+        ("Fm", "Gm", 2),
+    ],
+)
+def test_transposition_keeps_the_melody_in_the_new_key(source: str, target: str,
+                                                       semitones: int) -> None:
+    a, b = parse_key(source), parse_key(target)
+    assert a is not None and b is not None
+    assert a.transposition_to(b) == semitones
+
+
 def test_pitch_class_names() -> None:
     assert [pitch_class_name(pc) for pc in (0, 1, 10, 12, -1)] == ["C", "C#", "A#", "C", "B"]
     assert pitch_class_name(10, prefer_flats=True) == "Bb"

@@ -183,3 +183,20 @@ def test_unknown_names_are_refused_with_the_known_ones() -> None:
         tone(VoiceSpec(name="kazoo"), pitch=60, duration_s=0.2, velocity=1.0, sample_rate=SR)
     with pytest.raises(ValueError, match="riser"):
         fx("whoosh", duration_s=1.0, sample_rate=SR, seed=0)
+
+
+def test_kick_and_congas_are_tuned_to_the_key() -> None:
+    """A kick tuned to F minor settles on F or C; untuned it keeps its own pitch."""
+    from jobs.vault import tuned_hz
+
+    for freq in (42.0, 50.0, 56.0, 220.0, 330.0):
+        tuned = tuned_hz(freq, 5)  # F
+        note = round(69 + 12 * np.log2(tuned / 440.0))
+        assert note % 12 in (5, 0) and abs(np.log2(tuned / freq)) < 0.5
+    assert tuned_hz(42.0, None) == 42.0
+    sr = 44100
+    hit = one_shot("kick_deep", VoiceSpec(name="kick_deep"), velocity=1.0, sample_rate=sr, tonic=5)
+    tail = hit[int(0.15 * sr):int(0.5 * sr)]  # the settled body
+    spectrum = np.abs(np.fft.rfft(tail, 1 << 16))
+    peak_hz = np.argmax(spectrum) * sr / (1 << 16)
+    assert round(69 + 12 * np.log2(peak_hz / 440.0)) % 12 in (5, 0)

@@ -115,5 +115,5 @@ def test_warnings_for_big_moves_only() -> None:
 
 
 def test_smallest_interval_to_the_target_key() -> None:
-    assert semitones_between(Key(tonic=0, mode=Mode.MAJOR), Key(tonic=5, mode=Mode.MINOR)) == 5
+    assert semitones_between(Key(tonic=0, mode=Mode.MAJOR), Key(tonic=5, mode=Mode.MINOR)) == -4
     assert semitones_between(Key(tonic=0, mode=Mode.MAJOR), Key(tonic=7, mode=Mode.MAJOR)) == -5
