@@ -70,8 +70,10 @@ _feeds: dict[int, tuple[object, asyncio.Task[JobEvent] | None]] = {}
 
 
 async def _pump(app: App, posted: list[tuple[str, Reply]], *, until: list[str],
-                timeout_s: float = 120, seen: list[JobEvent] | None = None) -> None:
-    """Post job events until the named conversations have no job pending.
+                timeout_s: float = 120, seen: list[JobEvent] | None = None,
+                first: bool = False) -> None:
+    """Post job events until the named conversations have no job pending (with ``first``:
+    until one of those now pending has finished).
 
     One event generator per app, and a read in flight is never cancelled (a cancelled read
     would end the generator), just awaited again on the next call.
@@ -81,10 +83,12 @@ async def _pump(app: App, posted: list[tuple[str, Reply]], *, until: list[str],
 
     events, task = _feeds.get(id(app), (app.queue.events(), None))
     deadline = time.monotonic() + timeout_s
+    at_start: int | None = None
     try:
         while True:
             pending = [c for c in until if (p := await app.store.get(c)) and p.pending_jobs]
-            if not pending:
+            at_start = len(pending) if at_start is None else at_start
+            if not pending or (first and len(pending) < at_start):
                 return
             assert time.monotonic() < deadline, f"still waiting for {pending}"
             if task is None:
@@ -226,7 +230,7 @@ async def test_twenty_productions_five_people_two_workers(short_song: Path, tmp_
                     busiest[person] = max(busiest[person], await app.store.busy(owner=person))
                 assert await app.store.busy() <= 8
             started = [t for t in threads if t not in waiting]
-            await _pump(app, posted, until=started[:1] if waiting else started, seen=seen)
+            await _pump(app, posted, until=started, seen=seen, first=bool(waiting))
         productions = [await app.store.get(t) for t in threads]
     assert all(p is not None and p.analysis is not None for p in productions)  # all 20 done
     assert refusals > 0 and max(busiest.values()) == 2  # the limits were reached and held
