@@ -238,10 +238,13 @@ class RedisQueue:
         active, waiting, _ = RedisKeys.chain(request.production_id)
         head = _text(await redis.hget(active, "id") or b"")
         rank = await redis.zrank(queue, head) if head else None
+        ahead = int(rank) + 1 if rank is not None else 1
+        if head == request.job_id:
+            return ahead
         bodies = await redis.lrange(waiting, 0, -1)
         place = next((i for i, b in enumerate(bodies) if request.job_id in _text(b)),
                      len(bodies))
-        return (int(rank) + 1 if rank is not None else 1) + place + 1
+        return ahead + place + 1
 
     async def _eta(self, kind: JobKind, position: int) -> float | None:
         """Seconds until done: jobs ahead times the typical run time, over the workers."""
