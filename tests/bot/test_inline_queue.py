@@ -1,0 +1,86 @@
+"""The inline queue with the real analysis job: order within a production, "stop" kills the
+running job's process, a bad file fails with its own sentence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.inline_queue import InlineQueue
+from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, job_id_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def long_song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from jobs.demo_song import make_demo_song
+
+    return make_demo_song(tmp_path_factory.mktemp("song") / "song.wav", duration_s=40.0)
+
+
+@pytest.fixture
+async def queue() -> AsyncIterator[InlineQueue]:
+    made = InlineQueue(workers=2, max_tries=2, retry_backoff_s=0.1)
+    await made.start()
+    yield made
+    await made.close()
+
+
+def _analysis(production: str, song: Path, cache: Path, attempt: str = "") -> JobRequest:
+    return JobRequest(job_id=job_id_for(production, 0, JobKind.ANALYZE, attempt=attempt),
+                      production_id=production, kind=JobKind.ANALYZE,
+                      payload={"audio_path": str(song), "cache_dir": str(cache),
+                               "max_duration_s": 600, "max_size_bytes": 10**9})
+
+
+async def _until(queue: InlineQueue, stop: set[JobStatus], count: int) -> list[JobEvent]:
+    seen: list[JobEvent] = []
+    events = queue.events()
+    while sum(e.status in stop for e in seen) < count:
+        seen.append(await asyncio.wait_for(anext(events), timeout=120))
+    return seen
+
+
+async def test_stop_kills_the_running_job(queue: InlineQueue, long_song: Path,
+                                          tmp_path: Path) -> None:
+    request = _analysis("p", long_song, tmp_path / "cache")
+    await queue.enqueue(request)
+    events = queue.events()
+    while (await anext(events)).status is not JobStatus.PROGRESS:
+        pass  # the job's process is analysing
+    assert await queue.cancel("p") == [request.job_id]
+    while (event := await anext(events)).status is JobStatus.PROGRESS:
+        pass
+    assert event.status is JobStatus.CANCELLED
+    assert event.message == "Stopped analyze as you asked."
+    await asyncio.sleep(3)  # a surviving process would finish and write its cache entry
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
+
+async def test_jobs_of_one_production_run_in_order(queue: InlineQueue, long_song: Path,
+                                                   tmp_path: Path) -> None:
+    first = _analysis("p", long_song, tmp_path / "c1")
+    second = _analysis("p", long_song, tmp_path / "c2", attempt="2")
+    assert await queue.enqueue(first) == 1
+    assert await queue.enqueue(second) == 2
+    assert await queue.enqueue(second) == 2  # a duplicate is a no-op
+    seen = await _until(queue, {JobStatus.DONE}, 2)
+    order = [(e.job_id, e.status) for e in seen if e.status is not JobStatus.PROGRESS]
+    assert order.index((first.job_id, JobStatus.DONE)) < order.index((second.job_id,
+                                                                      JobStatus.STARTED))
+    assert sum(1 for e in seen if e.status is JobStatus.QUEUED) == 2
+    done = [e for e in seen if e.status is JobStatus.DONE]
+    assert done[0].result["report"]["key"]["key"] == {"tonic": 0, "mode": "major"}
+
+
+async def test_a_bad_file_fails_with_its_sentence(queue: InlineQueue, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_text("these are not sounds")
+    await queue.enqueue(_analysis("p", bad, tmp_path / "cache"))
+    seen = await _until(queue, {JobStatus.FAILED, JobStatus.DONE}, 1)
+    assert seen[-1].status is JobStatus.FAILED
+    assert "notes.wav" in seen[-1].message and "unexpectedly" not in seen[-1].message
