@@ -76,10 +76,13 @@ def card_lines(expected: list[ExpectedEffect], *, before: dict[str, Any],
         unit = _UNITS.get(effect.metric, "")
         if effect.direction == "rises_across_bars":
             values = [float(v) for v in after.get("centroid_by_bar", {}).get(effect.track, [])]
+            # relative to the track without the sweep when measured: the chords' own changes
+            # cancel out, so "rises bar by bar" is about the sweep alone
+            relative = [float(v) for v in after.get("brightness_by_bar", {}).get(effect.track, [])]
             line = CardLine(text=effect.text, metric=effect.metric, track=effect.track, unit=unit)
             if values:
                 line.before, line.after = values[0], values[-1]
-                line.met = _rises(values)
+                line.met = _rises(relative or values)
                 line.detail = (f"brightness {_hz(values[0])} at the first bar → "
                                f"{_hz(values[-1])} at the last")
             lines.append(line)

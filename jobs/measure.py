@@ -291,3 +291,37 @@ def measure_render(
         per_track[name] = numbers
     result["tracks"] = per_track
     return result
+
+
+def swept_centroid_by_bar(
+    swept: np.ndarray, unswept: np.ndarray, *, spec: ProductionSpec, sample_rate: int, bars: range
+) -> list[float]:
+    """The centroid each bar's filter gives the track's average sound, in Hz.
+
+    A sweep on music whose chords change every bar: the plain centroid also follows the chords.
+    Here each bar's filter response is measured (the swept bar's spectrum over the same bar
+    without the sweep) and applied to the track's average spectrum over ``bars``, so the result
+    moves with the filter alone and rises bar by bar as it opens.
+    """
+    spectra = []
+    for bar in bars:
+        a = round(bar_start_s(spec, bar) * sample_rate)
+        b = round(bar_start_s(spec, bar + 1) * sample_rate)
+        freqs, wet = _spectrum(swept[:, a:b], sample_rate=sample_rate)
+        _, dry = _spectrum(unswept[:, a:b], sample_rate=sample_rate)
+        spectra.append((freqs, wet, dry))
+    if not spectra or spectra[0][0].size < 2:
+        return [0.0 for _ in bars]
+    freqs = spectra[0][0]
+    average = np.mean([dry for _, _, dry in spectra if dry.size == freqs.size], axis=0)
+    audible = average > 1e-6 * float(np.max(average)) if float(np.max(average)) > 0 else average > 0
+    out = []
+    for bar_freqs, wet, dry in spectra:
+        if bar_freqs.size != freqs.size:
+            out.append(0.0)
+            continue
+        response = np.where(audible & (dry > 1e-20), np.minimum(wet / np.maximum(dry, 1e-20), 1.0), 0.0)
+        weighted = response * average
+        total = float(np.sum(weighted))
+        out.append(float(np.sum(freqs * weighted) / total) if total > 1e-20 else 0.0)
+    return out

@@ -405,11 +405,13 @@ def _moving_filter(
         local[: start - lo] = cutoffs[start]
         local[stop - lo :] = cutoffs[stop - 1]
         y = _filter_blocks(x[:, lo:hi], local, btype=btype, order=order, sample_rate=sample_rate)
-        fade = np.ones(stop - start)
+        # the filter fades in just before its first bar, so it is fully on at the downbeat
+        begin = max(lo, start - xfade) if start > 0 else start
+        fade = np.ones(stop - begin)
         if start > 0:
-            k = min(xfade, stop - start)
+            k = start - begin
             fade[:k] = 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, k))
-        out[:, start:stop] = out[:, start:stop] * (1 - fade) + y[:, start - lo : stop - lo] * fade
+        out[:, begin:stop] = out[:, begin:stop] * (1 - fade) + y[:, begin - lo : stop - lo] * fade
         if hi > stop:
             ramp = 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, hi - stop))
             out[:, stop:hi] = out[:, stop:hi] * (1 - ramp) + y[:, stop - lo :] * ramp

@@ -127,8 +127,18 @@ class _Cache:
             path.unlink(missing_ok=True)
             return None
 
-    def store_raw(self, key: str, audio: np.ndarray) -> None:
-        write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE)
+    def store_raw(self, key: str, audio: np.ndarray) -> np.ndarray:
+        """Store a raw track; returns the audio exactly as stored (so a hit equals a miss).
+
+        Tracks that stay within full scale are kept as 24-bit PCM (the project download carries
+        these files: a quarter smaller than float); louder ones keep float so nothing clips.
+        """
+        if float(np.max(np.abs(audio), initial=0.0)) < 0.999:
+            audio = (np.round(audio * 8_388_608.0) / 8_388_608.0).astype(np.float32)
+            write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE, subtype="PCM_24")
+        else:
+            write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE)
+        return audio
 
     def load_mixed(self, key: str) -> dict[str, np.ndarray] | None:
         path = self.root / "mixed" / f"{key}.npz"
@@ -264,6 +274,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
 
     processed: dict[str, Any] = {}
     unducked: dict[str, np.ndarray] = {}
+    unswept: dict[str, np.ndarray] = {}
     for index, track in enumerate(tracks):
         step = 0.05 + 0.6 * index / max(1, len(tracks))
         progress(step, f"rendering {track.name}")
@@ -273,8 +284,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                         render_transitions=render_transitions)
         raw = cache.load_raw(raw_key)
         if raw is None:
-            raw = _fit(make_raw(), length)
-            cache.store_raw(raw_key, raw)
+            raw = cache.store_raw(raw_key, _fit(make_raw(), length))
             stats.rendered.append(track.name)
         else:
             raw = _fit(raw, length)
@@ -291,15 +301,15 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             stats.mix_cached.append(track.name)
         processed[track.name] = _processed(arrays)
-        if hits is not None:  # the same chain without ducking: the reference the dip is read against
-            plain = track.model_copy(update={"sidechain": None})
-            plain_key = _digest(raw_key, _chain(plain), layout, "")
-            plain_arrays = cache.load_mixed(plain_key)
-            if plain_arrays is None:
-                result = process_track(raw, plain, spec=spec, sample_rate=sr, sidechain_hits_s=None)
-                plain_arrays = {"dry": result.dry}
-                cache.store_mixed(plain_key, plain_arrays)
-            unducked[track.name] = plain_arrays["dry"]
+        # references for measuring what a chain does: the same chain without the ducking
+        # (the dip is read against it) and without the filter sweep (brightness relative to it)
+        if hits is not None:
+            unducked[track.name] = _variant(cache, raw, raw_key, track.model_copy(
+                update={"sidechain": None}), spec=spec, layout=layout, hits=None)
+        if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
+            unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
+                "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
+                spec=spec, layout=layout, hits=hits, kick_key=kick_key)
     progress(0.7, "mixing")
     mixed = mix_down(processed, spec=spec, sample_rate=sr)
     progress(0.78, "mastering")
@@ -307,7 +317,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.85, "writing the master and the preview")
     outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
-    measurements = _measure(spec, mastered, processed, unducked, kicks, sr)
+    measurements = _measure(spec, mastered, processed, unducked, unswept, kicks, sr)
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
@@ -317,6 +327,22 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(1.0, "rendered")
     return {"artifacts": outputs, "measurements": measurements, "mismatches": mismatches,
             "cache": stats.as_dict(), "duration_s": round(length / sr, 3)}
+
+
+def _variant(cache: _Cache, raw: np.ndarray, raw_key: str, track: TrackSpec, *,
+             spec: ProductionSpec, layout: dict[str, Any], hits: np.ndarray | None,
+             kick_key: str = "") -> np.ndarray:
+    """A track through a variant of its chain (cached like any chain), for measurement only."""
+    from jobs.mix import process_track
+
+    key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
+    arrays = cache.load_mixed(key)
+    if arrays is None:
+        result = process_track(raw, track, spec=spec, sample_rate=ENGINE_SAMPLE_RATE,
+                               sidechain_hits_s=hits)
+        arrays = {"dry": result.dry}
+        cache.store_mixed(key, arrays)
+    return arrays["dry"]
 
 
 def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, *,
@@ -415,14 +441,15 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
 
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
-             unducked: dict[str, np.ndarray], kicks: np.ndarray, sr: int) -> dict[str, Any]:
+             unducked: dict[str, np.ndarray], unswept: dict[str, np.ndarray], kicks: np.ndarray,
+             sr: int) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
     Loudness, true peak, tonal balance and width of the master and the level, tone and
     ducking of every track (``jobs.measure``), plus the tempo and key the master reads as.
     """
     from jobs.analysis import analyze
-    from jobs.measure import measure_render, spectral_centroid_by_bar
+    from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
     out: dict[str, Any] = measure_render(
         mastered.audio, sample_rate=sr,
@@ -432,15 +459,21 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
     out["tempo_bpm"] = report.tempo.bpm
     out["tempo_alternative_bpm"] = report.tempo.alternative_bpm if report.tempo.ambiguous else None
     out["key"] = str(report.key.key)
+    # a sweep, bar by bar: the swept track's centroid, and the centroid each bar's filter gives
+    # the track's average sound (the music's own chord changes cancel out of the second)
     out["centroid_by_bar"] = {}
+    out["brightness_by_bar"] = {}
     for track in spec.tracks:
         result = processed.get(track.name)
         for automation in track.automation:
-            if result is not None and automation.parameter == "filter_cutoff_hz":
-                bars = range(automation.start_bar, automation.end_bar + 1)
-                out["centroid_by_bar"][track.name] = [
-                    round(float(c), 1) for c in spectral_centroid_by_bar(
-                        result.dry, spec=spec, sample_rate=sr, bars=bars)]
+            if result is None or automation.parameter != "filter_cutoff_hz":
+                continue
+            bars = range(automation.start_bar, automation.end_bar + 1)
+            swept = spectral_centroid_by_bar(result.dry, spec=spec, sample_rate=sr, bars=bars)
+            out["centroid_by_bar"][track.name] = [round(float(c), 1) for c in swept]
+            if track.name in unswept:
+                out["brightness_by_bar"][track.name] = swept_centroid_by_bar(
+                    result.dry, unswept[track.name], spec=spec, sample_rate=sr, bars=bars)
     return _rounded(out)
 
 
@@ -451,7 +484,7 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_rounded(v) for v in value]
     if isinstance(value, float | np.floating):
-        return round(float(value), 2)
+        return float(f"{float(value):.4g}")  # four significant digits
     return value
 
 

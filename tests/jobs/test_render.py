@@ -1,0 +1,206 @@
+"""Rendering a spec into music: the seed remix, a mix-only change, text-to-track and reproduce.
+
+Everything is rendered for real from generated material (the demo song's own stems stand in
+for separated ones) and measured on the result: loudness, true peak, tempo, key, ducking and
+the filter sweep. Arrangements are shortened so the module stays around a minute.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from chefs import all_chefs, load_genres
+from core.brain import Aspect, Domain, Feedback
+from core.brief import Brief, Param, Provenance, VocalTreatment, Workflow
+from core.music import parse_key
+from core.patch import apply_patch
+from core.planner import base_spec
+from core.spec import ProductionSpec
+from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
+from jobs.render import RenderPayload, render_spec
+
+GENRES = {g.id: g for g in load_genres()}
+CHEFS = {chef.domain: chef for chef in all_chefs()}
+
+
+def _planned(brief: Brief, *, genre_id: str, bars: list[int] | None = None,
+             source_key: str | None = None, source_bpm: float | None = None,
+             stems: dict[str, str] | None = None, reference: Any = None) -> ProductionSpec:
+    """The spec the Maestro would plan: the genre's layout refined by every Chef's plan."""
+    genre = GENRES[genre_id]
+    spec = base_spec(production_id=f"test:{genre_id}", brief=brief, genre=genre,
+                     source_key=parse_key(source_key) if source_key else None,
+                     source_tempo_bpm=source_bpm, stems=stems or {}, reference=reference)
+    for chef in CHEFS.values():
+        patch = chef.plan(brief=brief, spec=spec, genre=genre)
+        if patch is not None:
+            spec = apply_patch(spec, patch)
+    if bars is not None:
+        spec = spec.model_copy(update={"sections": [
+            s.model_copy(update={"bars": b}) for s, b in zip(spec.sections, bars, strict=False)]})
+    return spec
+
+
+def _brief(workflow: Workflow, genre: str, key: str, bpm: float, **extra: Any) -> Brief:
+    user = Provenance.USER
+    return Brief(workflow=Param(value=workflow, source=user),
+                 genre=Param(value=genre, source=user),
+                 key=Param(value=parse_key(key), source=user),
+                 bpm=Param(value=bpm, source=user), **extra)
+
+
+def _render(spec: ProductionSpec, tmp: Path, name: str, cache: Path, **payload: Any) -> dict[str, Any]:
+    steps: list[str] = []
+    result = render_spec(RenderPayload(spec=spec, out_dir=str(tmp / name), cache_dir=str(cache),
+                                       **payload), lambda fraction, step: steps.append(step))
+    assert steps[-1] == "rendered"
+    return result
+
+
+def _assert_on_spec(spec: ProductionSpec, result: dict[str, Any]) -> None:
+    """The acceptance numbers every render must meet, measured on its master."""
+    m = result["measurements"]
+    assert abs(m["integrated_lufs"] - spec.master.target_lufs) <= 0.5, m["integrated_lufs"]
+    assert m["true_peak_dbtp"] <= spec.master.ceiling_dbtp + 0.1, m["true_peak_dbtp"]
+    assert abs(m["tempo_bpm"] - spec.tempo_bpm) <= 0.5, m["tempo_bpm"]
+    assert m["key"] == str(spec.key), m["key"]
+    assert result["mismatches"] == []
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The seed's v1 (Afro House, Fm, 126 BPM, vocal kept with a stutter in the build), shortened
+    to 48 bars so bars 33–48 exist, rendered once for the module."""
+    from jobs.demo_song import DEMO_TEMPO_BPM, render_demo_stems
+
+    tmp = tmp_path_factory.mktemp("seed")
+    stems = {name: str(write_wav(tmp / "stems" / f"{name}.wav",
+                                 audio if audio.ndim == 2 else audio[np.newaxis, :],
+                                 sample_rate=ENGINE_SAMPLE_RATE))
+             for name, audio in render_demo_stems().items()}
+    brief = _brief(Workflow.REMIX, "afro_house", "Fm", 126.0,
+                   vocal=Param(value=VocalTreatment(stutter_sections=["build"]),
+                               source=Provenance.USER))
+    spec = _planned(brief, genre_id="afro_house", bars=[8, 8, 16, 8, 8, 4], source_key="C",
+                    source_bpm=DEMO_TEMPO_BPM, stems=stems)
+    cache = tmp / "cache"
+    result = _render(spec, tmp, "v1", cache, stems=stems)
+    return {"spec": spec, "stems": stems, "result": result, "tmp": tmp, "cache": cache}
+
+
+def test_seed_render_meets_loudness_peak_tempo_and_key(seed: dict[str, Any]) -> None:
+    spec, result = seed["spec"], seed["result"]
+    assert spec.vocal is not None and spec.vocal.stutters  # the build's stutter is in the plan
+    _assert_on_spec(spec, result)
+    out = Path(result["artifacts"]["master.wav"]).parent
+    for name in ("master.wav", "preview.mp3", "arrangement.png", "spec.json"):
+        assert (out / name).stat().st_size > 0
+    assert {p.stem for p in (out / "tracks").glob("*.wav")} >= {t.name for t in spec.tracks}
+    assert sorted(result["cache"]["rendered"]) == sorted(
+        [t.name for t in spec.tracks] + (["transitions"] if spec.transitions else []))
+
+
+def test_sidechain_dip_is_the_requested_depth(seed: dict[str, Any]) -> None:
+    spec, m = seed["spec"], seed["result"]["measurements"]
+    ducked = [t for t in spec.tracks if t.sidechain is not None]
+    assert ducked
+    for track in ducked:
+        assert track.sidechain is not None
+        measured = m["tracks"][track.name]["ducking_depth_db"]
+        assert abs(measured - track.sidechain.depth_db) <= 1.0, (track.name, measured)
+
+
+def test_mix_only_change_re_renders_one_chain_and_the_master(seed: dict[str, Any]) -> None:
+    """"Bass too loud, needs more sidechain": only the bass chain and the master are redone."""
+    spec = seed["spec"]
+    genre = GENRES["afro_house"]
+    for aspect in (Aspect.LEVEL, Aspect.SIDECHAIN):
+        patch = CHEFS[Domain.MIXING].consult(
+            spec=spec, request=Feedback(domain=Domain.MIXING, aspect=aspect, target="bass",
+                                        direction="down" if aspect is Aspect.LEVEL else "up",
+                                        text="Bass too loud, needs more sidechain"),
+            measurements=seed["result"]["measurements"], genre=genre)
+        spec = apply_patch(spec, patch)
+    result = _render(spec, seed["tmp"], "v2", seed["cache"], stems=seed["stems"])
+    cache = result["cache"]
+    assert cache["rendered"] == []  # no synthesis, no vocal processing (no separation at all)
+    assert cache["mixed"] == ["bass"]
+    assert "vocals" in cache["raw_cached"] and "vocals" in cache["mix_cached"]
+    _assert_on_spec(spec, result)
+    before = seed["result"]["measurements"]["tracks"]["bass"]
+    after = result["measurements"]["tracks"]["bass"]
+    assert -4.0 <= after["track_level_db"] - before["track_level_db"] <= -2.0
+    assert after["ducking_depth_db"] - before["ducking_depth_db"] >= 2.0
+
+
+def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any]) -> None:
+    spec = seed["spec"]
+    patch = CHEFS[Domain.SOUND_DESIGN].consult(
+        spec=spec, request=Feedback(domain=Domain.SOUND_DESIGN, aspect=Aspect.FILTER_SWEEP,
+                                    direction="add", start_bar=33, end_bar=48, section="build",
+                                    text="Add filter sweep on build (bars 33-48)"),
+        measurements=seed["result"]["measurements"], genre=GENRES["afro_house"])
+    spec = apply_patch(spec, patch)
+    swept = [t.name for t in spec.tracks if t.automation]
+    assert swept
+    result = _render(spec, seed["tmp"], "v3", seed["cache"], stems=seed["stems"])
+    assert sorted(result["cache"]["mixed"]) == sorted(swept)
+    for name in swept:
+        centroids = result["measurements"]["centroid_by_bar"][name]
+        relative = result["measurements"]["brightness_by_bar"][name]
+        assert len(centroids) == len(relative) == 16
+        # bar by bar against the same track without the sweep (its chords change too): it
+        # rises with every bar while the cutoff is inside the track's content and never falls
+        # once the filter has opened past it (a pad has little above ~8 kHz to reveal)
+        steps = list(itertools.pairwise(relative))
+        assert all(b > a * 1.001 for a, b in steps[:10]), str(relative)
+        assert all(b >= a * 0.999 for a, b in steps), str(relative)
+        # … and in absolute terms from the dull first bar to the open last one
+        assert centroids[-1] > 1.2 * centroids[0], centroids
+
+
+@pytest.mark.parametrize(("genre", "key", "bpm"), [
+    ("house", "Am", 124.0), ("techno", "Fm", 132.0), ("deep_house", "Dm", 122.0),
+    ("drum_and_bass", "Gm", 174.0), ("uk_garage", "Bb", 132.0), ("nu_disco", "E", 118.0),
+    ("amapiano", "Cm", 112.0),
+])
+def test_text_to_track_lands_on_its_tempo_and_key(genre: str, key: str, bpm: float,
+                                                  tmp_path: Path) -> None:
+    spec = _planned(_brief(Workflow.TEXT_TO_TRACK, genre, key, bpm), genre_id=genre)
+    sections = [s for s in spec.sections if "bass" in s.layers and "music" in s.layers][:1]
+    spec = spec.model_copy(update={"sections": [
+        sections[0].model_copy(update={"bars": 12})] if sections else spec.sections})
+    result = _render(spec, tmp_path, "v1", tmp_path / "cache")
+    _assert_on_spec(spec, result)
+
+
+def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
+    """An original production that follows the reference's tempo, key, shape and loudness."""
+    from jobs.analysis import analyze, spectral_tilt_db_per_oct
+    from jobs.demo_song import render_demo_song
+
+    reference_audio = render_demo_song(duration_s=40.0)
+    reference = analyze(reference_audio, sample_rate=ENGINE_SAMPLE_RATE)
+    brief = Brief(workflow=Param(value=Workflow.REPRODUCE, source=Provenance.USER),
+                  genre=Param(value="house", source=Provenance.USER),
+                  key=Param(value=reference.key.key, source=Provenance.DETECTED),
+                  bpm=Param(value=round(reference.tempo.bpm, 1), source=Provenance.DETECTED))
+    spec = _planned(brief, genre_id="house", reference=reference)
+    assert abs(spec.master.target_lufs - reference.integrated_lufs) <= 0.1
+    assert abs(spec.total_bars * 240 / spec.tempo_bpm - reference.duration_s) <= 8 * 240 / spec.tempo_bpm
+    result = _render(spec, tmp_path, "v1", tmp_path / "cache",
+                     reference_tilt_db_per_oct=reference.spectral_tilt_db_per_oct)
+    _assert_on_spec(spec, result)
+    assert abs(result["measurements"]["tempo_bpm"] - reference.tempo.bpm) <= 0.5
+    from jobs.audio_io import read_audio
+
+    master = read_audio(Path(result["artifacts"]["master.wav"]), max_duration_s=600,
+                        max_size_bytes=10**9).audio
+    tilt = spectral_tilt_db_per_oct(master.mean(axis=0), sample_rate=ENGINE_SAMPLE_RATE)
+    assert reference.spectral_tilt_db_per_oct is not None
+    assert abs(tilt - reference.spectral_tilt_db_per_oct) <= 1.5, (tilt, reference.spectral_tilt_db_per_oct)
