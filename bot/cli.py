@@ -1,4 +1,4 @@
-"""The ``vyke`` command line: chat, demo, analyze, models, worker (more arrive with their platforms)."""
+"""The ``vyke`` command line: chat, demo, analyze, models, worker, discord, slack."""
 
 from __future__ import annotations
 
@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run jobs from the Redis queues (needs REDIS_URL)")
     worker.add_argument("--queues", help="comma-separated: separate (GPU-capable), render (CPU); "
                                          "default VYKE_WORKER_QUEUES or both")
+    sub.add_parser("discord", help="run the Maestro on Discord (needs DISCORD_TOKEN)")
+    sub.add_parser("slack", help="run the Maestro in Slack (Socket Mode with SLACK_APP_TOKEN, "
+                                 "else HTTP mode with SLACK_SIGNING_SECRET)")
     return parser
 
 
@@ -48,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    for noisy in ("anthropic", "httpx", "httpcore", "httpx2", "httpcore2"):
+    for noisy in ("anthropic", "httpx", "httpcore", "httpx2", "httpcore2", "discord",
+                  "slack_bolt", "slack_sdk"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLogger().level))
     if args.command == "chat":
         script = None
@@ -63,12 +67,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "analyze":
         return _analyze(settings, args.file, as_json=args.json)
     if args.command == "models":
-        from jobs.separation import fetch_models
+        from jobs.separation import WeightsUnavailable, fetch_models
 
-        print(fetch_models(model=settings.demucs_model, weights_dir=settings.demucs_weights_dir))
+        try:
+            print(fetch_models(model=settings.demucs_model, weights_dir=settings.demucs_weights_dir))
+        except WeightsUnavailable as error:  # offline: one sentence, not a traceback
+            print(str(error), file=sys.stderr)
+            return 1
         return 0
     if args.command == "worker":
         return _worker(settings, queues=args.queues or settings.worker_queues)
+    if args.command == "discord":
+        from bot.discord_bot import run_discord
+
+        return asyncio.run(run_discord(settings))
+    if args.command == "slack":
+        from bot.slack_bot import run_slack
+
+        return asyncio.run(run_slack(settings))
     return 2
 
 
