@@ -233,6 +233,10 @@ class Maestro:
             return await self._start(production, u, turn.author)
         if production.state is S.GATHERING_PARAMS:
             return await self._gather(production, u, turn.author)
+        question = production.pending_question
+        if question is not None and question.topic == "vote" and u.option_id is not None \
+                and production.state in (S.REVIEWING, S.COMPLETE):
+            return await self._vote(production, question, u.option_id, record)
         if production.state in (S.REVIEWING, S.COMPLETE) and u.feedback:
             return await self._iterate(production, u, turn.author, record)
         if production.state in (S.REVIEWING, S.COMPLETE) and (u.bpm or u.key):
@@ -584,7 +588,7 @@ class Maestro:
     # --- iterating -----------------------------------------------------------------------
 
     async def _iterate(self, production: Production, u: Understanding, author: Author,
-                       record: RequestRecord) -> list[Reply]:
+                       record: RequestRecord, *, vote: bool = True) -> list[Reply]:
         current = production.current_version
         if current is None:
             raise NothingProducedYet(wanted="change anything")
@@ -621,6 +625,19 @@ class Maestro:
         if not applied:
             self._go(production, S.REVIEWING)
             return [TextReply(text=say.nothing_changed(patches))]
+        first = _opposed_by(production, current, applied, author) if vote else None
+        if first is not None:
+            # two directors pull the same thing opposite ways: the thread chooses, no flip-flop
+            self._go(production, S.REVIEWING)
+            record.intent = ",".join(filter(None, [record.intent, "vote"]))
+            assert current.patch is not None
+            return [self._ask(production, "vote", say.vote_question(
+                first_name=first, first_change=current.patch, second_name=author.name or author.id,
+                second_change=_merge_patches(applied), version=current.number), [
+                Option(id="keep", label=say.vote_keep_label(first)),
+                Option(id="apply", label=say.vote_apply_label(author.name or author.id)),
+            ])]
+        production.pending_question = None  # a new version settles any open vote
         version = Version(number=len(production.versions) + 1, spec=spec, parent=current.number,
                           patch=_merge_patches(applied), author=author.id)
         production.versions.append(version)
@@ -633,6 +650,20 @@ class Maestro:
         if offers:
             replies.append(TextReply(text=offers[0]))
         return replies
+
+    async def _vote(self, production: Production, question: Question, option_id: str,
+                    record: RequestRecord) -> list[Reply]:
+        """The thread's choice between two directors' opposite changes."""
+        production.pending_question = None
+        challenge = next((r for r in reversed(production.history)
+                          if "vote" in r.intent.split(",")), None)
+        current = production.current_version
+        if option_id != "apply" or challenge is None or current is None:
+            first = _author_name(production, current.author) if current else ""
+            return [TextReply(text=say.vote_kept(first, production.current))]
+        u = await self.brain.understand(challenge.text, context=self._context(production))
+        author = Author(id=challenge.author, name=challenge.author_name)
+        return await self._iterate(production, u, author, record, vote=False)
 
     # --- versions ------------------------------------------------------------------------
 
@@ -830,6 +861,38 @@ def _is_audio(attachment: Attachment) -> bool:
     name = attachment.name.lower()
     return attachment.content_type.startswith("audio/") or name.endswith(
         (".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff"))
+
+
+def _effect_signs(patch: SpecPatch) -> dict[tuple[str, str], int]:
+    """Which way each of a patch's expected effects goes: +1 up, -1 down."""
+    signs: dict[tuple[str, str], int] = {}
+    for effect in patch.expected:
+        if effect.change:
+            signs[(effect.metric, effect.track)] = 1 if effect.change > 0 else -1
+        elif effect.direction in ("up", "down"):
+            signs[(effect.metric, effect.track)] = 1 if effect.direction == "up" else -1
+    return signs
+
+
+def _author_name(production: Production, author_id: str) -> str:
+    record = next((r for r in reversed(production.history) if r.author == author_id), None)
+    return (record.author_name if record else "") or author_id
+
+
+def _opposed_by(production: Production, current: Version, patches: list[SpecPatch],
+                author: Author) -> str | None:
+    """The name of the director whose change (the current version) ``patches`` would undo.
+
+    Only when the current version is another director's requested change and the new request
+    moves one of its measured targets (same metric, same track) the opposite way.
+    """
+    if current.patch is None or not current.author or current.author == author.id:
+        return None
+    before = _effect_signs(current.patch)
+    after = _effect_signs(_merge_patches(patches))
+    if any(key in before and before[key] == -sign for key, sign in after.items()):
+        return _author_name(production, current.author)
+    return None
 
 
 def _merge_patches(patches: list[SpecPatch]) -> SpecPatch:

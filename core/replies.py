@@ -410,3 +410,24 @@ def not_understood(complete: bool) -> str:
     return ("I didn't understand that as a change. You can say things like \"bass too loud\", "
             "\"more sidechain\", \"add a filter sweep on bars 33-48\", \"louder master\" or "
             "\"go back to v1\".")
+
+
+def vote_question(*, first_name: str, first_change: SpecPatch, second_name: str,
+                  second_change: SpecPatch, version: int) -> str:
+    """Two directors asked for opposite changes: the thread picks one instead of a flip-flop."""
+    first = "; ".join(first_change.describe()) or first_change.request
+    second = "; ".join(second_change.describe()) or second_change.request
+    return (f"{first_name} asked for v{version} ({first}) and {second_name} now asks for the "
+            f"opposite ({second}). Rather than flip-flop, which one should stand?")
+
+
+def vote_keep_label(name: str) -> str:
+    return f"Keep {name}'s change"
+
+
+def vote_apply_label(name: str) -> str:
+    return f"Apply {name}'s change"
+
+
+def vote_kept(name: str, version: int) -> str:
+    return f"Keeping {name}'s change: v{version} stays as it is."
