@@ -67,7 +67,7 @@ DEFAULT_TIMEOUTS_S: dict[str, float] = {"analyze": 300.0, "separate": 1800.0, "r
 
 _PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
                      errno.ENOENT, errno.EISDIR, errno.ENOTDIR}
-_PRELOAD = ["jobs.tasks", "jobs.analysis", "jobs.separation", "jobs.vocal"]
+_PRELOAD = ["jobs.tasks", "jobs.analysis", "jobs.separation", "jobs.vocal", "jobs.render"]
 _HEARTBEAT_S = 1.0
 _HEARTBEAT_TTL_S = 5
 

@@ -41,6 +41,7 @@ def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # three renders on a shared 2-core machine take minutes
 @pytest.mark.parametrize("queue", ["inline", "redis"])
 def test_seed_conversation_runs_on_each_queue(queue: str, song: Path, tmp_path: Path,
                                               redis_server: RedisServer,
@@ -61,6 +62,7 @@ def test_seed_conversation_runs_on_each_queue(queue: str, song: Path, tmp_path: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the seed twice, with renders
 def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_server: RedisServer,
                                          workers: Workers) -> None:
     inline, _ = _run_seed(song, tmp_path / "inline", None)
