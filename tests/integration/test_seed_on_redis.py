@@ -34,7 +34,7 @@ def _deterministic(session: dict[str, Any], folder: Path) -> dict[str, Any]:
 def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str, Any], str]:
     out = folder / "out"
     result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
-                  env=vyke_env(folder / "data", redis_url))
+                  env=vyke_env(folder / "data", redis_url), timeout_s=580)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     return json.loads((out / "session.json").read_text()), result.stdout
