@@ -1,6 +1,6 @@
 """The seed conversation through ``vyke chat --script`` on both queues: inline (no Redis) and
-Redis with two ``vyke worker`` processes. Whatever jobs the installation has, the sessions
-must agree on everything deterministic."""
+Redis with two ``vyke worker`` processes (one per queue). The sessions must agree on everything
+deterministic, renders and exports included."""
 
 from __future__ import annotations
 
@@ -41,27 +41,6 @@ def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # three renders on a shared 2-core machine take minutes
-@pytest.mark.parametrize("queue", ["inline", "redis"])
-def test_seed_conversation_runs_on_each_queue(queue: str, song: Path, tmp_path: Path,
-                                              redis_server: RedisServer,
-                                              workers: Workers) -> None:
-    url = redis_server.url if queue == "redis" else None
-    if url:
-        workers.env = vyke_env(tmp_path / "data", url)
-        workers.start()
-        workers.start()
-        wait_for_workers(url, 2)
-    session, stdout = _run_seed(song, tmp_path, url)
-    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in stdout
-    assert session["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
-    assert session["analysis"]["tempo"]["bpm"] == pytest.approx(118, abs=1.5)
-    assert set(session["stems"]) == {"vocals", "drums", "bass", "other"}
-    assert all(Path(p).is_file() for p in session["stems"].values())
-    assert [v["number"] for v in session["versions"]] == [1, 2, 3]
-
-
-@pytest.mark.slow
 @pytest.mark.timeout(1200)  # the seed twice, with renders
 def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_server: RedisServer,
                                          workers: Workers) -> None:
@@ -70,7 +49,13 @@ def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_serve
     workers.start("separate")
     workers.start("render")
     wait_for_workers(redis_server.url, 2)
-    redis, _ = _run_seed(song, tmp_path / "redis", redis_server.url)
+    redis, stdout = _run_seed(song, tmp_path / "redis", redis_server.url)
+    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in stdout
+    assert redis["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
+    assert set(redis["stems"]) == {"vocals", "drums", "bass", "other"}
+    assert all(Path(p).is_file() for p in redis["stems"].values())
+    assert [v["number"] for v in redis["versions"]] == [1, 2, 3]
+    assert all(v["rendered"] for v in redis["versions"])
     assert _deterministic(redis, tmp_path / "redis") == _deterministic(inline, tmp_path / "inline")
     log = workers.log_text()
     assert "on separate: separate" in log and "on render: analyze" in log  # each queue its worker
