@@ -277,20 +277,29 @@ def measure_render(
         "stereo_width": stereo_width(master),
         "bands_db": band_levels_db(master, sample_rate=sample_rate),
     }
-    per_track: dict[str, dict[str, float]] = {}
-    for name, audio in (tracks or {}).items():
-        numbers = {
-            "track_level_db": track_level_db(audio, sample_rate=sample_rate),
-            "spectral_centroid_hz": spectral_centroid_hz(audio, sample_rate=sample_rate),
-            "low_end_db": low_end_db(audio, sample_rate=sample_rate),
-        }
-        if unducked and name in unducked and hit_times_s is not None:
-            numbers["ducking_depth_db"] = ducking_depth_db(
-                audio, sample_rate=sample_rate, hit_times_s=hit_times_s,
-                reference=unducked[name])
-        per_track[name] = numbers
-    result["tracks"] = per_track
+    result["tracks"] = {
+        name: measure_track(audio, sample_rate=sample_rate, hit_times_s=hit_times_s,
+                            unducked=(unducked or {}).get(name))
+        for name, audio in (tracks or {}).items()}
     return result
+
+
+def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarray | None = None,
+                  unducked: np.ndarray | None = None) -> dict[str, float]:
+    """One track's numbers after its chain: level, brightness, low end and, when ducked, the dip.
+
+    A function of the track alone, so a render can keep it with the track's cached chain and
+    re-measure only the tracks a change touched.
+    """
+    numbers = {
+        "track_level_db": track_level_db(audio, sample_rate=sample_rate),
+        "spectral_centroid_hz": spectral_centroid_hz(audio, sample_rate=sample_rate),
+        "low_end_db": low_end_db(audio, sample_rate=sample_rate),
+    }
+    if unducked is not None and hit_times_s is not None:
+        numbers["ducking_depth_db"] = ducking_depth_db(
+            audio, sample_rate=sample_rate, hit_times_s=hit_times_s, reference=unducked)
+    return numbers
 
 
 def swept_centroid_by_bar(

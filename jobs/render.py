@@ -152,6 +152,17 @@ class _Cache:
             path.unlink(missing_ok=True)
             return None
 
+    def load_numbers(self, key: str) -> dict[str, float] | None:
+        path = self.root / "mixed" / f"{key}.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def store_numbers(self, key: str, numbers: dict[str, float]) -> None:
+        write_json_atomic(self.root / "mixed" / f"{key}.json", numbers)
+
     def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         path = self.root / "mixed" / f"{key}.npz"
         fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".npz", dir=path.parent)
@@ -252,6 +263,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     """Render every track, mix, master, write the outputs and measure them against the spec."""
     from jobs.instruments import render_instrument, render_transitions
     from jobs.master import master
+    from jobs.measure import measure_track
     from jobs.mix import mix_down, process_track
     from jobs.patterns import generate_track, kick_times
 
@@ -273,8 +285,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
 
     processed: dict[str, Any] = {}
-    unducked: dict[str, np.ndarray] = {}
     unswept: dict[str, np.ndarray] = {}
+    track_numbers: dict[str, dict[str, float]] = {}
     for index, track in enumerate(tracks):
         step = 0.05 + 0.6 * index / max(1, len(tracks))
         progress(step, f"rendering {track.name}")
@@ -301,11 +313,18 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             stats.mix_cached.append(track.name)
         processed[track.name] = _processed(arrays)
-        # references for measuring what a chain does: the same chain without the ducking
-        # (the dip is read against it) and without the filter sweep (brightness relative to it)
-        if hits is not None:
-            unducked[track.name] = _variant(cache, raw, raw_key, track.model_copy(
-                update={"sidechain": None}), spec=spec, layout=layout, hits=None)
+        if track.name != "transitions":  # the track's own numbers, kept with its chain
+            numbers = cache.load_numbers(mix_key)
+            if numbers is None:
+                # a ducked track's dip is read against the same chain without the ducking
+                unducked = None if hits is None else _variant(
+                    cache, raw, raw_key, track.model_copy(update={"sidechain": None}),
+                    spec=spec, layout=layout, hits=None)
+                numbers = measure_track(processed[track.name].dry, sample_rate=sr,
+                                        hit_times_s=hits, unducked=unducked)
+                cache.store_numbers(mix_key, {k: float(v) for k, v in numbers.items()})
+            track_numbers[track.name] = numbers
+        # a sweep's brightness is read against the same chain without the sweep
         if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
             unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
@@ -317,7 +336,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.85, "writing the master and the preview")
     outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
-    measurements = _measure(spec, mastered, processed, unducked, unswept, kicks, sr)
+    measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr)
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
@@ -441,7 +460,7 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
 
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
-             unducked: dict[str, np.ndarray], unswept: dict[str, np.ndarray], kicks: np.ndarray,
+             track_numbers: dict[str, dict[str, float]], unswept: dict[str, np.ndarray],
              sr: int) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
@@ -451,10 +470,8 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
     from jobs.analysis import analyze
     from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
-    out: dict[str, Any] = measure_render(
-        mastered.audio, sample_rate=sr,
-        tracks={name: result.dry for name, result in processed.items()},
-        hit_times_s=kicks if kicks.size else None, unducked=unducked or None)
+    out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr)
+    out["tracks"] = dict(track_numbers)
     report = analyze(mastered.audio, sample_rate=sr)
     out["tempo_bpm"] = report.tempo.bpm
     out["tempo_alternative_bpm"] = report.tempo.alternative_bpm if report.tempo.ambiguous else None
