@@ -12,7 +12,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import replies as say
 from core.analysis import AnalysisReport
@@ -63,6 +63,9 @@ from core.production import MaestroState, PendingJob, Production, RequestRecord,
 from core.spec import ProductionSpec
 from core.store import Store
 
+if TYPE_CHECKING:
+    from core.claude_chef import ClaudeChefAdvisor
+
 __all__ = ["TRANSITIONS", "Maestro", "MaestroLimits", "production_dir_name"]
 
 logger = logging.getLogger(__name__)
@@ -112,11 +115,15 @@ class Maestro:
         Where heavy work goes.
     limits : MaestroLimits
         Upload size, song length, data directory.
+    advisor : ClaudeChefAdvisor or None
+        Lets Claude tune each rule Chef's patch inside the same typed bounds (rules on failure).
     """
 
     def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
-                 store: Store, queue: JobQueue, limits: MaestroLimits) -> None:
+                 store: Store, queue: JobQueue, limits: MaestroLimits,
+                 advisor: ClaudeChefAdvisor | None = None) -> None:
         self.brain = brain
+        self.advisor = advisor
         self.chefs = {chef.domain: chef for chef in chefs}
         self.genres = {g.id: g for g in genres}
         self.store = store
@@ -219,7 +226,10 @@ class Maestro:
             if u.intents == [Intent.SET_LEVEL]:
                 return [TextReply(text=say.level_set(u.level))]
         if u.has(Intent.REVERT) or u.has(Intent.COMPARE) or u.has(Intent.MERGE):
-            return self._version_command(production, u, record)
+            replies = self._version_command(production, u, record)
+            if u.has(Intent.COMPARE) and not u.has(Intent.REVERT) and not u.has(Intent.MERGE):
+                replies += await self._compare_clips(production, u)
+            return replies
 
         if audio is not None:
             error = self._accept_upload(production, audio)
@@ -615,6 +625,10 @@ class Maestro:
                 continue
             patch = chef.consult(spec=spec, request=item, measurements=current.measurements,
                                  genre=genre)
+            if self.advisor is not None:
+                patch = await self.advisor.advise(chef=chef, request=item, spec=spec,
+                                                  measurements=current.measurements,
+                                                  rule_patch=patch)
             if not patch.ops:
                 patches.append(patch)
                 continue
@@ -700,6 +714,25 @@ class Maestro:
         record.version = version.number
         return [TextReply(text=say.merged(version, u.merge))]
 
+    async def _compare_clips(self, production: Production, u: Understanding) -> list[Reply]:
+        """Queue two loudness-matched clips of the same section, when both versions rendered."""
+        numbers = (u.versions[:2] if len(u.versions) >= 2
+                   else [production.current - 1, production.current])
+        a, b = (production.version(n) for n in numbers)
+        if a is None or b is None or not self.queue.supports(JobKind.COMPARE):
+            return []
+        if "master.wav" not in a.artifacts or "master.wav" not in b.artifacts:
+            return [TextReply(text=say.compare_needs_renders(a, b))]
+        section = next((f.section for f in u.feedback if f.section), "")
+        return await self._enqueue(production, JobKind.COMPARE, {
+            "a": {"version": a.number, "master": a.artifacts["master.wav"],
+                  "spec": a.spec.model_dump(mode="json")},
+            "b": {"version": b.number, "master": b.artifacts["master.wav"],
+                  "spec": b.spec.model_dump(mode="json")},
+            "section": section,
+            "out_dir": self._production_dir(production, f"compare-v{a.number}-v{b.number}"),
+        }, version=b.number, required=False)
+
     # --- control -------------------------------------------------------------------------
 
     async def _stop(self, production: Production) -> list[Reply]:
@@ -769,6 +802,8 @@ class Maestro:
                                     level=production.levels.get(author, "intermediate"))
             if rendered is not None:
                 replies += await self._export(production, rendered)
+        elif kind is JobKind.COMPARE:
+            replies += say.comparison(event.result)
         elif kind is JobKind.EXPORT:
             exported = production.version(event.version)
             path = str(event.result.get("artifacts", {}).get("project.zip", ""))
