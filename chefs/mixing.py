@@ -14,6 +14,7 @@ from core.patch import (
     Operation,
     SetCompression,
     SetEQBand,
+    SetMaster,
     SetSend,
     SetSidechain,
     SpecPatch,
@@ -77,7 +78,27 @@ class MixingChef(Chef):
         if handler is None:
             return super().consult(spec=spec, request=request, measurements=measurements,
                                    genre=genre)
+        if request.aspect is Aspect.PUNCH:
+            return self._punch(spec, request, measurements)
+        if request.aspect is Aspect.BRIGHTNESS:
+            return self._eq(spec, request, measurements)
+        if request.aspect is Aspect.WIDTH and request.target in ("", "master"):
+            return self._master_width(spec, request)
         return handler(spec, request)
+
+    def _master_width(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:
+        """"Wider" with no track named is about the whole mix: the master's stereo width."""
+        up = request.direction == "up"
+        before = spec.master.width
+        width = min(2.0, before + 0.2) if up else max(0.0, before - 0.2)
+        return SpecPatch(
+            chef=self.name, request=request.text, ops=[SetMaster(width=width)],
+            rationale="Widening the sides of the whole mix spreads it out; the low end stays "
+                      "mono so it still hits on a club system." if up else
+                      "Narrowing the sides of the whole mix pulls it towards the centre.",
+            expected=[ExpectedEffect(metric="stereo_width", direction="up" if up else "down",
+                                     text=f"stereo width {before:.0%} → {width:.0%}")],
+        )
 
     def _level(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:
         step = min(request.amount or DEFAULT_STEP_DB, 12.0)
@@ -116,7 +137,8 @@ class MixingChef(Chef):
             "Lighter ducking keeps the low end steadier between kicks.",
         )
 
-    def _eq(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:
+    def _eq(self, spec: ProductionSpec, request: Feedback,
+            measurements: dict[str, Any] | None = None) -> SpecPatch:
         aspect = request.aspect
         default = {Aspect.THIN: "bass", Aspect.MUDDY: "music", Aspect.HARSH: "vocals",
                    Aspect.BRIGHTNESS: "music"}[aspect]
@@ -140,20 +162,32 @@ class MixingChef(Chef):
             why = ("A high shelf from 8 kHz adds air and sparkle." if up
                    else "A high shelf cut from 8 kHz darkens and warms the sound.")
             metric, direction = "spectral_centroid_hz", "up" if up else "down"
-        ops: list[Operation] = [SetEQBand(track=t.name, band=band) for t in tracks]
+        ops: list[Operation] = [SetEQBand(track=t.name, band=_shelf_for(band, t.name, measurements))
+                                for t in tracks]
+        if aspect is Aspect.BRIGHTNESS and any(
+                op.band.freq_hz != band.freq_hz for op in ops if isinstance(op, SetEQBand)):
+            why += (" A dark sound has little up there, so the shelf starts where its own top "
+                    "end is (about four times its spectral centroid).")
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops, rationale=why,
-            expected=[ExpectedEffect(metric=metric, track=t.name, direction=direction,
-                                     text=f"{t.name} {band.kind.replace('_', ' ')} "
-                                          f"{band.gain_db:+g} dB at {band.freq_hz:g} Hz")
-                      for t in tracks],
+            expected=[ExpectedEffect(metric=metric, track=op.track, direction=direction,
+                                     text=f"{op.track} {op.band.kind.replace('_', ' ')} "
+                                          f"{op.band.gain_db:+g} dB at {op.band.freq_hz:g} Hz")
+                      for op in ops if isinstance(op, SetEQBand)],
         )
 
-    def _punch(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:
+    def _punch(self, spec: ProductionSpec, request: Feedback,
+               measurements: dict[str, Any] | None = None) -> SpecPatch:
         tracks = tracks_for(spec, request.target, default="drums")
-        comp = Compression(threshold_db=-20, ratio=4, attack_ms=30, release_ms=80)
         ops: list[Operation] = []
         for t in tracks:
+            # the threshold sits a few dB over the track's measured level, so the compressor
+            # shapes the hits instead of squashing a loud track (a kick at −12 LUFS under a
+            # −20 dB threshold lost 6 dB); −20 dB when the track was not measured
+            level = _measured(measurements, t.name, "track_level_db")
+            threshold = -20.0 if level is None else max(-40.0, min(-6.0, level + 4.0))
+            comp = Compression(threshold_db=round(threshold, 1), ratio=4, attack_ms=30,
+                               release_ms=80)
             ops.append(SetCompression(track=t.name, compression=comp))
             ops.append(AdjustGain(track=t.name, delta_db=1.5))
         return SpecPatch(
@@ -180,3 +214,19 @@ class MixingChef(Chef):
             rationale=f"Sending more to the {bus} return adds {what} without smearing the dry "
                       "signal." if up else f"Less {bus} brings the sound forward and drier.",
         )
+
+
+def _measured(measurements: dict[str, Any] | None, track: str, metric: str) -> float | None:
+    value = ((measurements or {}).get("tracks") or {}).get(track, {}).get(metric)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _shelf_for(band: EQBand, track: str, measurements: dict[str, Any] | None) -> EQBand:
+    """A brightening shelf moved down to where a dark track's top end is (never below 1.5 kHz).
+
+    An 8 kHz shelf on a pad whose centroid is 330 Hz changes nothing audible or measurable.
+    """
+    centroid = _measured(measurements, track, "spectral_centroid_hz")
+    if band.kind != "high_shelf" or band.gain_db <= 0 or centroid is None or centroid <= 0:
+        return band
+    return band.model_copy(update={"freq_hz": float(min(band.freq_hz, max(1500.0, round(4 * centroid, -2))))})

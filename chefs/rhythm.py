@@ -7,7 +7,7 @@ from typing import Any
 from core.brain import Aspect, Domain, Feedback
 from core.chef import Chef, tracks_for
 from core.genre import GenreProfile
-from core.patch import Operation, SetPattern, SpecPatch
+from core.patch import ExpectedEffect, Operation, SetPattern, SpecPatch
 from core.spec import ProductionSpec
 
 __all__ = ["BassChef", "DrumChef"]
@@ -31,6 +31,7 @@ class _PatternChef(Chef):
                 swing = min(0.5, t.pattern.swing + SWING_STEP) if up else max(0.0, t.pattern.swing - SWING_STEP)
                 ops.append(SetPattern(track=t.name, swing=round(swing, 3),
                                       velocity_humanize=0.2 if up else None))
+            expected: list[ExpectedEffect] = []
             why = ("More swing pushes every second 16th late, so the groove rolls instead of "
                    "marching." if up else "Straighter timing tightens the groove.")
         elif request.aspect is Aspect.BUSIER:
@@ -40,10 +41,19 @@ class _PatternChef(Chef):
                 ops.append(SetPattern(track=t.name, density=round(density, 3)))
             why = ("More notes fill the gaps with ghost hits and rolls." if up
                    else "Fewer notes leave room for the vocal and the kick.")
+            expected = [ExpectedEffect(metric="track_level_db", track=op.track,
+                                       direction="up" if up else "down",
+                                       text=f"{op.track} density {t.pattern.density:g} → "
+                                            f"{op.density:g} ({'more' if up else 'fewer'} hits, "
+                                            f"{'more' if up else 'less'} energy)")
+                        for t, op in zip(tracks, ops, strict=True)
+                        if isinstance(op, SetPattern) and t.pattern is not None
+                        and op.density is not None and op.density != t.pattern.density]
         else:
             return super().consult(spec=spec, request=request, measurements=measurements,
                                    genre=genre)
-        return SpecPatch(chef=self.name, request=request.text, ops=ops, rationale=why)
+        return SpecPatch(chef=self.name, request=request.text, ops=ops, rationale=why,
+                         expected=expected)
 
 
 class DrumChef(_PatternChef):
