@@ -34,6 +34,7 @@ class JobKind(StrEnum):
     SEPARATE = "separate"  #: stems with Demucs (GPU-capable queue)
     RENDER = "render"  #: spec -> stems, mix, master, preview, picture
     EXPORT = "export"  #: spec + renders -> Live set, DAWproject, MIDI, zip
+    COMPARE = "compare"  #: two renders -> the same section of each, loudness-matched
 
 
 class JobStatus(StrEnum):
@@ -117,7 +118,7 @@ class JobQueue(Protocol):
 
 QUEUES: dict[str, frozenset[JobKind]] = {
     "separate": frozenset({JobKind.SEPARATE}),
-    "render": frozenset({JobKind.ANALYZE, JobKind.RENDER, JobKind.EXPORT}),
+    "render": frozenset({JobKind.ANALYZE, JobKind.RENDER, JobKind.EXPORT, JobKind.COMPARE}),
 }
 """Worker queues by name: ``separate`` wants a GPU, ``render`` (render, export, analysis) a CPU."""
 

@@ -36,6 +36,7 @@ __all__ = [
     "AnalyzePayload",
     "SeparatePayload",
     "analyze_task",
+    "compare_task",
     "export_task",
     "render_task",
     "separate_task",
@@ -209,10 +210,18 @@ def export_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     return run(request, progress)
 
 
+def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Two versions' same section, loudness-matched, as clips (``jobs.compare``)."""
+    from jobs.compare import compare_task as run
+
+    return run(request, progress)
+
+
 TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], dict[str, Any]]] = {
     JobKind.ANALYZE: analyze_task,
     JobKind.SEPARATE: separate_task,
     JobKind.RENDER: render_task,
     JobKind.EXPORT: export_task,
+    JobKind.COMPARE: compare_task,
 }
 """Job functions by kind, imported lazily so a worker loads only the engine it runs."""

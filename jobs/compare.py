@@ -1,0 +1,115 @@
+"""Compare two versions by ear: the same section of each, matched to equal loudness.
+
+A louder clip sounds better to almost everyone, so an honest A/B gives both clips the same
+integrated loudness (the quieter one's, so nothing is pushed into the limiter) before the
+director listens. The clips are short MP3s that play inline in a chat thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.jobs import JobRequest, ProgressFn
+from core.spec import ProductionSpec
+
+__all__ = ["ClipSide", "ComparePayload", "compare_task", "section_window_s"]
+
+_MAX_CLIP_S = 30.0
+_FADE_S = 0.05
+
+
+class ClipSide(BaseModel):
+    """One version to cut a clip from."""
+
+    version: int = Field(ge=1)
+    master: str  #: the version's master.wav
+    spec: ProductionSpec
+
+
+class ComparePayload(BaseModel):
+    """Two rendered versions, the section to play and where the clips go."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    a: ClipSide
+    b: ClipSide
+    section: str = ""  #: a section name or kind; empty: the first drop (else the loudest part)
+    out_dir: str
+
+
+def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, str]:
+    """Start and end (seconds) of the section to compare, at most 30 s, and its name.
+
+    The named section when there is one, else the first drop or chorus (where differences in
+    the mix are easiest to hear), else the start of the song.
+    """
+    from jobs.mix import bar_start_s
+
+    span = spec.section_named(section) if section else None
+    if span is None:
+        span = next((s for s in spec.section_bars() if s[0].kind in ("drop", "chorus")), None)
+    if span is None:
+        span = spec.section_bars()[0] if spec.sections else None
+    if span is None:
+        return 0.0, _MAX_CLIP_S, "the start"
+    start = bar_start_s(spec, span[1])
+    end = min(bar_start_s(spec, span[2] + 1), start + _MAX_CLIP_S)
+    return start, end, span[0].name
+
+
+def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+    """Cut the same section from both masters, match their loudness and write two MP3 clips.
+
+    Returns
+    -------
+    dict
+        ``{"clips": [{"version", "path", "lufs", "gain_db", "start_s", "end_s"}, …],
+        "section": name}``; both clips' ``lufs`` are equal within a few hundredths of a LU.
+    """
+    import soundfile as sf
+
+    from jobs.loudness import integrated_loudness
+    from jobs.preview import preview_mp3
+
+    payload = ComparePayload.model_validate(request.payload)
+    progress(0.0, "cutting the clips")
+    clips = []
+    name = ""
+    for side in (payload.a, payload.b):
+        start_s, end_s, name = section_window_s(side.spec, payload.section)
+        info = sf.info(side.master)
+        start = round(start_s * info.samplerate)
+        stop = min(info.frames, round(end_s * info.samplerate))
+        data, rate = sf.read(side.master, start=start, stop=max(start + 1, stop),
+                             dtype="float32", always_2d=True)
+        audio = np.ascontiguousarray(data.T)
+        clips.append((side, audio, rate, start_s, end_s))
+    loudness = [integrated_loudness(audio, sample_rate=rate) for _, audio, rate, _, _ in clips]
+    target = min(loudness)  # the quieter one's level: turning down never clips
+    out_dir = Path(payload.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for (side, audio, rate, start_s, end_s), lufs in zip(clips, loudness, strict=True):
+        gain_db = target - lufs
+        matched = audio * np.float32(10 ** (gain_db / 20))
+        fade = min(matched.shape[1] // 2, round(_FADE_S * rate))
+        if fade > 0:
+            ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+            matched[:, :fade] *= ramp
+            matched[:, -fade:] *= ramp[::-1]
+        path = out_dir / f"v{side.version}-{_slug(name)}.mp3"
+        preview_mp3(matched, sample_rate=rate, path=path, max_bytes=8 * 1024 * 1024)
+        results.append({"version": side.version, "path": str(path),
+                        "lufs": round(integrated_loudness(matched, sample_rate=rate), 2),
+                        "gain_db": round(gain_db, 2), "start_s": round(start_s, 2),
+                        "end_s": round(end_s, 2)})
+    progress(1.0, "clips ready")
+    return {"clips": results, "section": name}
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-") or "clip"
