@@ -226,7 +226,10 @@ class Maestro:
             if u.intents == [Intent.SET_LEVEL]:
                 return [TextReply(text=say.level_set(u.level))]
         if u.has(Intent.REVERT) or u.has(Intent.COMPARE) or u.has(Intent.MERGE):
-            return self._version_command(production, u, record)
+            replies = self._version_command(production, u, record)
+            if u.has(Intent.COMPARE) and not u.has(Intent.REVERT) and not u.has(Intent.MERGE):
+                replies += await self._compare_clips(production, u)
+            return replies
 
         if audio is not None:
             error = self._accept_upload(production, audio)
@@ -711,6 +714,25 @@ class Maestro:
         record.version = version.number
         return [TextReply(text=say.merged(version, u.merge))]
 
+    async def _compare_clips(self, production: Production, u: Understanding) -> list[Reply]:
+        """Queue two loudness-matched clips of the same section, when both versions rendered."""
+        numbers = (u.versions[:2] if len(u.versions) >= 2
+                   else [production.current - 1, production.current])
+        a, b = (production.version(n) for n in numbers)
+        if a is None or b is None or not self.queue.supports(JobKind.COMPARE):
+            return []
+        if "master.wav" not in a.artifacts or "master.wav" not in b.artifacts:
+            return [TextReply(text=say.compare_needs_renders(a, b))]
+        section = next((f.section for f in u.feedback if f.section), "")
+        return await self._enqueue(production, JobKind.COMPARE, {
+            "a": {"version": a.number, "master": a.artifacts["master.wav"],
+                  "spec": a.spec.model_dump(mode="json")},
+            "b": {"version": b.number, "master": b.artifacts["master.wav"],
+                  "spec": b.spec.model_dump(mode="json")},
+            "section": section,
+            "out_dir": self._production_dir(production, f"compare-v{a.number}-v{b.number}"),
+        }, version=b.number, required=False)
+
     # --- control -------------------------------------------------------------------------
 
     async def _stop(self, production: Production) -> list[Reply]:
@@ -780,6 +802,8 @@ class Maestro:
                                     level=production.levels.get(author, "intermediate"))
             if rendered is not None:
                 replies += await self._export(production, rendered)
+        elif kind is JobKind.COMPARE:
+            replies += say.comparison(event.result)
         elif kind is JobKind.EXPORT:
             exported = production.version(event.version)
             path = str(event.result.get("artifacts", {}).get("project.zip", ""))

@@ -6,6 +6,8 @@ ones that were decided or measured, with their units.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from core.analysis import AnalysisReport
 from core.brief import Brief
 from core.change_card import CardLine, card_lines
@@ -29,6 +31,7 @@ _STEP_NAMES = {
     JobKind.SEPARATE: "Separating stems",
     JobKind.RENDER: "Rendering",
     JobKind.EXPORT: "Exporting the project",
+    JobKind.COMPARE: "Cutting comparison clips",
 }
 AUDIO_FORMATS = "WAV, FLAC, MP3, OGG or M4A"
 
@@ -314,6 +317,31 @@ def compare(a: Version, b: Version) -> str:
         changes = _spec_differences(a.spec, b.spec)
     body = "\n".join(f"  • {c}" for c in changes) or "  • no differences in the plan"
     return f"v{a.number} → v{b.number}:\n{body}"
+
+
+def compare_needs_renders(a: Version, b: Version) -> str:
+    missing = [f"v{v.number}" for v in (a, b) if "master.wav" not in v.artifacts]
+    return (f"I can't play {' and '.join(missing)} side by side: "
+            f"{'it has' if len(missing) == 1 else 'they have'} no render yet.")
+
+
+def comparison(result: dict[str, object]) -> list[Reply]:
+    """The A/B post: the same section of both versions, at the same loudness, together."""
+    clips = result.get("clips")
+    if not isinstance(clips, list) or len(clips) != 2:
+        return []
+    section = str(result.get("section") or "the same section")
+    lufs = clips[0].get("lufs")
+    level = f" at {lufs:.1f} LUFS" if isinstance(lufs, int | float) else ""
+    replies: list[Reply] = [TextReply(text=(
+        f"Listen to {section} of v{clips[0]['version']} and v{clips[1]['version']}, matched{level} "
+        "so the louder one doesn't win by default."))]
+    for clip in clips:
+        replies.append(FileReply(
+            attachment=Attachment(name=Path(str(clip["path"])).name, path=str(clip["path"]),
+                                  kind=AttachmentKind.AUDIO, content_type="audio/mpeg"),
+            caption=f"v{clip['version']} — {section} ({clip['gain_db']:+.1f} dB to match)"))
+    return replies
 
 
 def _spec_differences(a: ProductionSpec, b: ProductionSpec) -> list[str]:

@@ -310,3 +310,48 @@ async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
         assert "Plan v1" in texts(replies)
     finally:
         await store.close()
+
+
+class CompareQueue(AnalysisOnlyQueue):
+    """Accepts comparison jobs only: the versions below carry their masters already."""
+
+    def supports(self, kind: JobKind) -> bool:
+        return kind is JobKind.COMPARE
+
+
+async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
+    from core.conversation import FileReply
+    from core.jobs import JobStatus
+    from core.production import Version
+
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    queue = CompareQueue()
+    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
+                store=store, queue=queue,
+                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                     data_dir=str(tmp_path)))
+    try:
+        for line in SEED[:3]:
+            await say(m, line, song=line == SEED[0], cid="local:ab")
+        p = await production(m, "local:ab")
+        p.versions.append(Version(number=2, spec=p.versions[0].spec, parent=1))
+        for v in p.versions:
+            v.rendered, v.artifacts = True, {"master.wav": f"/data/v{v.number}/master.wav"}
+        p.state = MaestroState.REVIEWING
+        await m.store.put(p)
+        replies = await say(m, "compare v1 and v2", cid="local:ab")
+        assert "v1 → v2" in texts(replies)
+        job = queue.requests[-1]
+        assert job.kind is JobKind.COMPARE
+        assert (job.payload["a"]["master"], job.payload["b"]["master"]) == (
+            "/data/v1/master.wav", "/data/v2/master.wav")
+        clips = [{"version": n, "path": f"/clips/v{n}.mp3", "lufs": -14.0, "gain_db": g,
+                  "start_s": 30.0, "end_s": 60.0} for n, g in ((1, 0.0), (2, -2.5))]
+        replies = await m.on_event(JobEvent(job_id=job.job_id, production_id="local:ab",
+                                            kind=JobKind.COMPARE, status=JobStatus.DONE,
+                                            result={"clips": clips, "section": "drop 1"}))
+        files = [r for r in replies if isinstance(r, FileReply)]
+        assert [f.attachment.path for f in files] == ["/clips/v1.mp3", "/clips/v2.mp3"]
+        assert "matched at -14.0 LUFS" in texts(replies)
+    finally:
+        await store.close()
