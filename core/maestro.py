@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from core import replies as say
 from core.analysis import AnalysisReport
@@ -201,6 +202,10 @@ class Maestro:
                                text=turn.text or f"[pressed {turn.press.option_id if turn.press else ''}]",
                                intent=",".join(i.value for i in understanding.intents))
         production.history.append(record)
+        if turn.text and turn.author.id not in production.levels:
+            inferred = _infer_level(turn.text)  # remembered; "explain like a pro" overrides it
+            if inferred:
+                production.levels[turn.author.id] = inferred
         del production.history[:-500]
         audio = next((a for a in turn.attachments if _is_audio(a)), None)
         if turn.attachments and audio is None:
@@ -853,6 +858,24 @@ class Maestro:
 
     def _production_dir(self, production: Production, leaf: str) -> str:
         return f"{self.limits.data_dir}/productions/{production_dir_name(production.id)}/{leaf}"
+
+
+_PRO_WORDS = re.compile(r"\b(lufs|dbtp|true[- ]peak|transients?|q of|ratio|attack|release|"
+                        r"side-?chain(?:ed)? (?:release|attack)|multiband|stereo image|m/s|"
+                        r"low[- ]shelf|high[- ]shelf|bus|\d+(?:\.\d+)? ?(?:db|hz|khz|ms))\b",
+                        re.IGNORECASE)
+_BEGINNER_WORDS = re.compile(r"\b(i'?m new|beginner|no idea|don'?t know (?:much|anything)|"
+                             r"what(?:'s| is) (?:a |an )?(?:sidechain|lufs|eq|compressor)|"
+                             r"make it sound (?:better|good|nice))\b", re.IGNORECASE)
+
+
+def _infer_level(text: str) -> Literal["beginner", "pro"] | None:
+    """A first guess at how technical to be with someone, from how they talk."""
+    if _BEGINNER_WORDS.search(text):
+        return "beginner"
+    if len(_PRO_WORDS.findall(text)) >= 2:
+        return "pro"
+    return None
 
 
 _COMMAND_WORKFLOWS = {

@@ -200,6 +200,9 @@ def rendered(production: Production, version: Version | None, *,
         if card:
             lines.append(f"Change card, v{previous.number} → v{version.number} (measured on both renders):")
             lines += [f"• {_card_line(line)}" for line in card]
+            missed = [line for line in card if line.met is False]
+            if missed:
+                lines.append(_missed(missed))
     elif version.patch is None:
         lines += _first_render_notes(spec, m, level)
     for problem in m.get("mismatches", []):
@@ -239,6 +242,13 @@ def _artifact_name(spec: ProductionSpec, version: Version, name: str) -> str:
 
 def _num(value: object) -> str:
     return f"{value:.1f}" if isinstance(value, int | float) else "?"
+
+
+def _missed(lines: list[CardLine]) -> str:
+    """Said plainly when a measured change fell short of what was asked."""
+    what = "; ".join(line.text for line in lines)
+    return (f"I couldn't get all the way there ({what}): the render measured less than I "
+            "aimed for. Say \"more\" to push it further, or \"go back\" to undo it.")
 
 
 def _card_line(line: CardLine) -> str:
