@@ -1,4 +1,4 @@
-"""The ``vyke`` command line: chat, demo, analyze, models, worker, discord, slack."""
+"""The ``vyke`` command line: chat, demo, analyze, models, worker, discord, slack, web."""
 
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("discord", help="run the Maestro on Discord (needs DISCORD_TOKEN)")
     sub.add_parser("slack", help="run the Maestro in Slack (Socket Mode with SLACK_APP_TOKEN, "
                                  "else HTTP mode with SLACK_SIGNING_SECRET)")
+    sub.add_parser("web", help="serve signed downloads and production pages (needs "
+                               "VYKE_LINK_SECRET), and Slack's HTTP mode when configured")
     return parser
 
 
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.slack_bot import run_slack
 
         return asyncio.run(run_slack(settings))
+    if args.command == "web":
+        from bot.web import run_web
+
+        return asyncio.run(run_web(settings))
     return 2
 
 

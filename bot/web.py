@@ -1,0 +1,403 @@
+"""``vyke web``: signed downloads and the production page, and Slack's HTTP mode.
+
+Everything here is reached through a link signed by :mod:`bot.links`. Files are streamed
+from disk (``sendfile`` where the OS has it, else in 256 KiB chunks) with HTTP Range
+support, so a browser's audio player can seek and a 1 GB project never sits in memory.
+A production page shows one version: its numbers, the arrangement picture, a player for
+its master and for each earlier version's, loudness-matched, the change card and the
+downloads. A link that was edited or has expired gets one 403 page that says nothing
+about what it pointed to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import math
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot import links
+from bot.settings import Settings
+from core.change_card import CardLine, card_lines
+from core.production import Production, Version
+from core.store import SqliteStore, Store
+
+__all__ = ["WebServer", "loudness_gains_db", "open_web", "run_web", "slack_http_mode", "web_app"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_BYTES = 256 * 1024
+"""Read size when ``sendfile`` is unavailable: the most of a file held in memory at once."""
+
+_DOWNLOADS = (("project.zip", "Ableton Live project (Live 11+), DAWproject, MIDI and stems"),
+              ("master.wav", "Master, full length (WAV, 24-bit)"),
+              ("preview.mp3", "Preview (MP3)"))
+
+_SCRIPT = ("for(const a of document.querySelectorAll('audio[data-gain-db]'))"
+           "{a.volume=Math.min(1,Math.pow(10,parseFloat(a.dataset.gainDb)/20));}")
+"""Sets each player's volume to its loudness-matching gain (the only script on the page)."""
+
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+
+_CSP = ("default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'")
+
+_PAGE_HEADERS = {"Content-Security-Policy": _CSP, "Referrer-Policy": "no-referrer",
+                 "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+"""Signed URLs are secrets: never sent as a referrer, never cached by a shared proxy."""
+
+_CSS = """
+body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;
+color:#1d1d1f;background:#fafafa}
+h1{margin:.2rem 0}h2{margin-top:2rem;font-size:1.15rem}
+.facts{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;padding:0;list-style:none}
+.facts li{background:#fff;border:1px solid #ddd;border-radius:.4rem;padding:.3rem .7rem}
+.facts b{display:block;font-size:.75rem;color:#666;font-weight:normal}
+img{max-width:100%;border:1px solid #ddd;border-radius:.4rem;background:#fff}
+audio{width:100%}.player{margin:.6rem 0}.player small{color:#666}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;
+border-bottom:1px solid #e5e5e5}.met{color:#137333}.missed{color:#b3261e}
+.downloads a{display:inline-block;margin:.3rem .5rem .3rem 0;padding:.5rem .9rem;
+border-radius:.4rem;background:#1d1d1f;color:#fff;text-decoration:none}
+.downloads a.stem{background:#555;font-size:.85rem}.warn{color:#b3261e}
+"""
+
+_DENIED = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Link expired or not valid</title><style>{css}</style></head>
+<body><h1>This link has expired or is not valid</h1>
+<p>Ask in the production's thread for a new link.</p></body></html>
+"""
+
+_GONE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>No longer here</title><style>{css}</style></head>
+<body><h1>This is no longer here</h1>
+<p>Productions are removed after a while without activity.</p></body></html>
+"""
+
+
+# --- loudness matching -----------------------------------------------------------------
+
+
+def loudness_gains_db(lufs: Sequence[float | None]) -> list[float]:
+    """Gain (dB, ≤ 0) per player so every version plays at the quietest one's loudness.
+
+    A version without a measured integrated loudness plays at 0 dB. The page applies each
+    gain as the player's volume, ``10 ** (gain_db / 20)``, so comparing versions compares
+    their sound and not their level.
+    """
+    known = [v for v in lufs if v is not None and math.isfinite(v)]
+    if not known:
+        return [0.0 for _ in lufs]
+    quietest = min(known)
+    return [round(quietest - v, 2) if v is not None and math.isfinite(v) else 0.0 for v in lufs]
+
+
+# --- the application -------------------------------------------------------------------
+
+
+def _denied() -> web.Response:
+    return web.Response(status=403, text=_DENIED.format(css=_CSS), content_type="text/html",
+                        headers=_PAGE_HEADERS)
+
+
+def _gone() -> web.Response:
+    return web.Response(status=404, text=_GONE.format(css=_CSS), content_type="text/html",
+                        headers=_PAGE_HEADERS)
+
+
+def _signature(request: web.Request) -> tuple[int, str] | None:
+    try:
+        return int(request.query["expires"]), request.query["sig"]
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Config:
+    data_dir: Path
+    secret: str
+    base_path: str  #: the public URL's own path ("/vyke" behind a proxy), for links on pages
+
+
+def web_app(*, settings: Settings, store: Store,
+            extra_routes: Sequence[web.RouteDef] = ()) -> web.Application:
+    """The aiohttp application: ``/files/…``, ``/p/…`` and any ``extra_routes`` (Slack's)."""
+    if settings.link_secret is None:
+        raise ValueError("vyke web needs VYKE_LINK_SECRET to check its links")
+    config = _Config(data_dir=settings.data_dir.resolve(),
+                     secret=settings.link_secret.get_secret_value(),
+                     base_path=urlsplit(settings.public_url).path.rstrip("/"))
+
+    async def file(request: web.Request) -> web.StreamResponse:
+        signed = _signature(request)
+        path = request.match_info["path"]
+        if signed is None or not links.verify(path, expires=signed[0], signature=signed[1],
+                                              secret=config.secret):
+            return _denied()
+        target = (config.data_dir / path).resolve()
+        if not target.is_relative_to(config.data_dir) or not target.is_file():
+            return _gone()
+        disposition = "inline" if target.suffix in (".wav", ".mp3", ".png") else "attachment"
+        ascii_name = target.name.encode("ascii", "replace").decode().replace('"', "'")
+        headers = {"Content-Disposition": f'{disposition}; filename="{ascii_name}"',
+                   "Cache-Control": f"private, max-age={max(0, signed[0] - int(time.time()))}",
+                   "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+        return web.FileResponse(target, chunk_size=_CHUNK_BYTES, headers=headers)
+
+    async def page(request: web.Request) -> web.Response:
+        signed = _signature(request)
+        production_id = request.match_info["production"]
+        try:
+            number = int(request.match_info["version"])
+        except ValueError:
+            return _denied()
+        if signed is None or not links.verify_page(production_id, number, expires=signed[0],
+                                                   signature=signed[1], secret=config.secret):
+            return _denied()
+        production = await store.get(production_id)
+        version = production.version(number) if production is not None else None
+        if production is None or version is None:
+            return _gone()
+        html = _page_html(production, version, config=config, expires=signed[0])
+        return web.Response(text=html, content_type="text/html", headers=_PAGE_HEADERS)
+
+    app = web.Application()
+    app.add_routes([web.get(links.LINK_PREFIX + "{path:.+}", file),
+                    web.get(links.PAGE_PREFIX + "{production}/v{version}", page),
+                    *extra_routes])
+    return app
+
+
+# --- the page --------------------------------------------------------------------------
+
+
+def _relative(path: str, data_dir: Path) -> str | None:
+    """``path`` relative to the data directory, or ``None`` when it is missing or outside it."""
+    try:
+        target = Path(path).resolve()
+        return target.relative_to(data_dir).as_posix() if target.is_file() else None
+    except (ValueError, OSError):
+        return None
+
+
+def _file_url(path: str | None, config: _Config, expires: int) -> str | None:
+    if path is None:
+        return None
+    relative = _relative(path, config.data_dir)
+    if relative is None:
+        return None
+    return links.sign(relative, secret=config.secret, expires_at=expires, base_url=config.base_path)
+
+
+def _num(value: object, digits: int = 1) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "?"
+
+
+def _fact(label: str, value: str) -> str:
+    return f"<li><b>{escape(label)}</b>{escape(value)}</li>"
+
+
+def _card_row(line: CardLine) -> str:
+    unit = f" {line.unit}" if line.unit else ""
+    if line.detail:
+        change = line.detail
+    elif line.before is not None and line.after is not None:
+        change = (f"{line.before:.1f} → {line.after:.1f}{unit} "
+                  f"({line.after - line.before:+.1f}{unit})")
+    else:
+        change = ""
+    verdict, css = {True: ("✓ on target", "met"), False: ("✗ missed", "missed"),
+                    None: ("could not measure", "")}[line.met]
+    return (f"<tr><td>{escape(line.text)}</td><td>{escape(change)}</td>"
+            f'<td class="{css}">{escape(verdict)}</td></tr>')
+
+
+def _player(version: Version, url: str, gain_db: float, *, label: str) -> str:
+    lufs = version.measurements.get("integrated_lufs")
+    matched = (f"played {gain_db:+.1f} dB to match the quietest version"
+               if gain_db < 0 else "the quietest version, played as rendered")
+    return (f'<div class="player"><div>{escape(label)} '
+            f"<small>({escape(_num(lufs))} LUFS; {escape(matched)})</small></div>"
+            f'<audio controls preload="metadata" id="v{version.number}" '
+            f'data-version="{version.number}" data-lufs="{escape(_num(lufs, 2))}" '
+            f'data-gain-db="{gain_db:.2f}" src="{escape(url)}"></audio></div>')
+
+
+def _page_html(production: Production, version: Version, *, config: _Config,
+               expires: int) -> str:
+    spec, m = version.spec, version.measurements
+    title = spec.title or "Untitled"
+    facts = [_fact("Version", f"v{version.number} of {len(production.versions)}"),
+             _fact("Genre", spec.genre.replace("_", " ")),
+             _fact("Tempo", f"{_num(m.get('tempo_bpm'))} BPM (planned {spec.tempo_bpm:g})"),
+             _fact("Key", str(m.get("key") or spec.key)),
+             _fact("Loudness", f"{_num(m.get('integrated_lufs'))} LUFS integrated"),
+             _fact("True peak", f"{_num(m.get('true_peak_dbtp'))} dBTP")]
+    body = [f"<h1>{escape(title)}</h1>", f'<ul class="facts">{"".join(facts)}</ul>']
+    if not version.rendered:
+        body.append(f'<p class="warn">Not rendered: {escape(version.note or "still rendering")}</p>')
+    body += [f'<p class="warn">Not as planned: {escape(str(p))}.</p>'
+             for p in m.get("mismatches", [])]
+
+    picture = _file_url(version.artifacts.get("arrangement.png"), config, expires)
+    if picture:
+        body.append(f'<h2>Arrangement</h2><img src="{escape(picture)}" '
+                    f'alt="Arrangement of {escape(title)} v{version.number}: sections and loudness">')
+
+    # this version's master first, then every earlier rendered version's
+    earlier = [v for v in production.versions if v.number < version.number]
+    players: list[tuple[Version, str]] = []
+    for v in [version, *reversed(earlier)]:
+        url = _file_url(v.artifacts.get("master.wav"), config, expires)
+        if url:
+            players.append((v, url))
+    if players:
+        gains = loudness_gains_db([p[0].measurements.get("integrated_lufs") for p in players])
+        body.append("<h2>Listen</h2><p><small>Every player is set to the quietest version's "
+                    "loudness (from each master's measured integrated LUFS), so you compare "
+                    "the sound, not the level.</small></p>")
+        for (v, url), gain in zip(players, gains, strict=True):
+            label = f"v{v.number} master" + (" (this version)" if v is version else "")
+            body.append(_player(v, url, gain, label=label))
+
+    parent = production.version(version.parent) if version.parent else None
+    if version.patch is not None:
+        body.append(f"<h2>Change card, v{parent.number if parent else '?'} → v{version.number}</h2>")
+        described = version.patch.describe()
+        if described:
+            body.append("<ul>" + "".join(f"<li>{escape(str(d))}</li>" for d in described) + "</ul>")
+        if version.patch.rationale:
+            body.append(f"<p><small>{escape(version.patch.rationale)}</small></p>")
+        if parent is not None and parent.measurements:
+            rows = card_lines(version.patch.expected, before=parent.measurements, after=m)
+            if rows:
+                body.append('<table class="card"><tr><th>Change</th><th>Measured on both '
+                            "renders</th><th></th></tr>" + "".join(map(_card_row, rows))
+                            + "</table>")
+
+    buttons = []
+    for name, label in _DOWNLOADS:
+        url = _file_url(version.artifacts.get(name), config, expires)
+        if url:
+            buttons.append(f'<a href="{escape(url)}" download data-artifact="{escape(name)}">'
+                           f"{escape(label)}</a>")
+    master = version.artifacts.get("master.wav")
+    tracks = sorted((Path(master).parent / "tracks").glob("*.wav")) if master else []
+    for track in tracks:
+        url = _file_url(str(track), config, expires)
+        if url:
+            buttons.append(f'<a class="stem" href="{escape(url)}" download '
+                           f'data-artifact="stem">Stem: {escape(track.stem)}</a>')
+    if buttons:
+        body.append(f'<h2>Downloads</h2><div class="downloads">{"".join(buttons)}</div>')
+    expiry = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
+    body.append(f"<p><small>This page and its links work until {escape(expiry)}.</small></p>")
+
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="robots" content="noindex">'
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{escape(title)} · v{version.number}</title><style>{_CSS}</style></head>"
+            f"<body>{''.join(body)}<script>{_SCRIPT}</script></body></html>")
+
+
+# --- running it ------------------------------------------------------------------------
+
+
+def slack_http_mode(settings: Settings) -> bool:
+    """Whether Slack is configured for HTTP mode, which this process then serves."""
+    return (settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+            and settings.slack_app_token is None)
+
+
+@dataclass
+class WebServer:
+    """A running web process: where it listens, and the Slack adapter when it serves Slack."""
+
+    url: str  #: the bound address, e.g. ``http://127.0.0.1:8080``
+    slack: Any | None = None
+
+
+@asynccontextmanager
+async def open_web(settings: Settings, *, slack_client: Any | None = None,
+                   port: int | None = None) -> AsyncIterator[WebServer]:
+    """Serve until the block ends: the signed routes, plus Slack's when in HTTP mode.
+
+    ``slack_client`` (an ``AsyncWebClient``) is for tests with a fake Slack Web API;
+    ``port`` overrides ``VYKE_WEB_PORT`` (0 picks a free one).
+    """
+    async with AsyncExitStack() as stack:
+        routes: list[web.RouteDef] = []
+        slack = None
+        if slack_http_mode(settings):
+            from bot.app import build_app
+            from bot.runtime import pump_events
+            from bot.slack_bot import open_slack, slack_routes
+
+            app = await stack.enter_async_context(build_app(settings))
+            slack = await stack.enter_async_context(open_slack(app, client=slack_client))
+            pump = asyncio.create_task(pump_events(app, slack.post), name="vyke-web-slack-events")
+            stack.push_async_callback(_cancel, pump)
+            routes = slack_routes(slack)
+            store: Store = app.store
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            sqlite = await SqliteStore(settings.database_path).open()
+            stack.push_async_callback(sqlite.close)
+            store = sqlite
+        runner = web.AppRunner(web_app(settings=settings, store=store, extra_routes=routes),
+                               access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, host=settings.web_host,
+                           port=settings.web_port if port is None else port)
+        await site.start()
+        bound = runner.addresses[0]
+        url = f"http://{settings.web_host}:{bound[1]}"
+        logger.info("serving signed links at %s (public address %s)%s", url, settings.public_url,
+                    "; Slack HTTP mode at /slack/events" if slack is not None else "")
+        yield WebServer(url=url, slack=slack)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def run_web(settings: Settings) -> int:
+    """Run ``vyke web`` until SIGINT or SIGTERM; returns the process exit status."""
+    if settings.link_secret is None:
+        print("vyke web needs VYKE_LINK_SECRET (the same secret the bots sign links with); "
+              "see docs/web.md.", file=sys.stderr)
+        return 2
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+    try:
+        async with open_web(settings):
+            await stopping.wait()
+    except OSError as error:  # the port is taken, or the host is not ours
+        print(f"vyke web could not listen on {settings.web_host}:{settings.web_port}: "
+              f"{error.strerror or error}.", file=sys.stderr)
+        return 1
+    return 0
