@@ -248,7 +248,8 @@ def _missed(lines: list[CardLine]) -> str:
     """Said plainly when a measured change fell short of what was asked."""
     what = "; ".join(line.text for line in lines)
     return (f"I couldn't get all the way there ({what}): the render measured less than I "
-            "aimed for. Say \"more\" to push it further, or \"go back\" to undo it.")
+            "aimed for. Ask for it again (\"even more sidechain\") to push it further, or say "
+            "\"go back\" to undo it.")
 
 
 def _card_line(line: CardLine) -> str:
