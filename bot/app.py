@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.inline_queue import InlineQueue
 from bot.redis_queue import RedisQueue
@@ -17,7 +18,10 @@ from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 
-__all__ = ["App", "build_app", "build_brain", "build_queue"]
+if TYPE_CHECKING:
+    from core.claude_chef import ClaudeChefAdvisor
+
+__all__ = ["App", "build_advisor", "build_app", "build_brain", "build_queue"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,19 @@ def build_brain(settings: Settings) -> Brain:
                        timeout_s=settings.anthropic_timeout_s, genres=load_genres())
 
 
+def build_advisor(settings: Settings) -> ClaudeChefAdvisor | None:
+    """Claude tuning the Chefs' operations when a key is set (rules on any error), else none."""
+    if settings.anthropic_api_key is None:
+        return None
+    from core.claude_chef import ClaudeChefAdvisor
+
+    logger.info("using Claude (%s) to tune the Chefs' operations, rules as fallback",
+                settings.anthropic_model)
+    return ClaudeChefAdvisor(api_key=settings.anthropic_api_key.get_secret_value(),
+                             model=settings.anthropic_model, base_url=settings.anthropic_base_url,
+                             timeout_s=settings.anthropic_timeout_s)
+
+
 def build_queue(settings: Settings) -> InlineQueue | RedisQueue:
     """Redis and its workers when ``REDIS_URL`` is set, else jobs in child processes here."""
     if settings.redis_url:
@@ -72,7 +89,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
     await queue.start()
     maestro = Maestro(
         brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,
-        queue=queue,
+        queue=queue, advisor=build_advisor(settings),
         limits=MaestroLimits(max_upload_bytes=settings.max_upload_bytes,
                              max_song_s=settings.max_song_minutes * 60,
                              data_dir=str(settings.data_dir.resolve()),
