@@ -50,6 +50,7 @@ __all__ = [
     "DecodedAudio",
     "downmix_to_stereo",
     "file_sha256",
+    "publish_file",
     "read_audio",
     "resample",
     "sniff_format",
@@ -441,6 +442,24 @@ def write_wav(
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def publish_file(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+    """Place a cached file at ``target`` atomically: a hard link when possible, else a copy.
+
+    A version's folder then shares its bytes with the cache, and a reader never sees half a file.
+    """
+    import shutil
+
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+    return target
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:

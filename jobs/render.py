@@ -31,7 +31,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.jobs import JobRequest, ProgressFn
 from core.spec import ProductionSpec, TrackRole, TrackSpec
-from jobs.audio_io import ENGINE_SAMPLE_RATE, file_sha256, resample, write_json_atomic, write_wav
+from jobs.audio_io import (
+    ENGINE_SAMPLE_RATE,
+    file_sha256,
+    publish_file,
+    resample,
+    write_json_atomic,
+    write_wav,
+)
 from jobs.mix import bar_duration_s
 
 __all__ = [
@@ -301,7 +308,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             raw = _fit(raw, length)
             stats.raw_cached.append(track.name)
-        _publish(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
+        publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
         arrays = cache.load_mixed(mix_key)
@@ -427,19 +434,6 @@ def _master_spec(spec: ProductionSpec, payload: RenderPayload, mix: np.ndarray, 
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)[:60] or "track"
-
-
-def _publish(source: Path, target: Path) -> None:
-    """Hard-link a cached file into a version's folder (a copy where links are impossible)."""
-    import shutil
-
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copy2(source, tmp)
-    os.replace(tmp, target)
 
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -132,7 +130,7 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
         ``{"stems": {name: path}, "model": str, "fallback": bool, "cached": bool}``; the
         stems are copied (hard-linked where possible) into ``out_dir``.
     """
-    from jobs.audio_io import file_sha256, read_audio, write_json_atomic
+    from jobs.audio_io import file_sha256, publish_file, read_audio, write_json_atomic
     from jobs.separation import STEM_NAMES, separate_to_files, weights_available
 
     payload = SeparatePayload.model_validate(request.payload)
@@ -164,7 +162,7 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
         write_json_atomic(meta_path, meta)
     out_dir = Path(payload.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stems = {stem: str(_publish(entry / f"{stem}.wav", out_dir / f"{stem}.wav"))
+    stems = {stem: str(publish_file(entry / f"{stem}.wav", out_dir / f"{stem}.wav"))
              for stem in STEM_NAMES}
     progress(1.0, "stems ready" if not cached else "stems (from the cache)")
     return {"stems": stems, "model": meta["model"], "fallback": bool(meta["fallback"]),
@@ -182,18 +180,6 @@ def _read_meta(meta_path: Path, stems: tuple[str, ...]) -> dict[str, Any] | None
     except ValueError:
         return None
     return meta if isinstance(meta, dict) and "model" in meta and "fallback" in meta else None
-
-
-def _publish(source: Path, target: Path) -> Path:
-    """Place a cached file at ``target`` atomically: a hard link when possible, else a copy."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copy2(source, tmp)
-    os.replace(tmp, target)
-    return target
 
 
 def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
