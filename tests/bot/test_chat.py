@@ -65,6 +65,34 @@ def test_seed_script_runs_unattended(song: Path, tmp_path: Path) -> None:
     for name in ("preview.mp3", "master.wav", "arrangement.png", "project.zip",
                  "stems/vocals.wav"):
         assert (out / name).stat().st_size > 0, name
+    _assert_live_set_reads_back(out / "project.zip", tmp_path, tracks=len(session["versions"][2]["spec"]["tracks"]))
+
+
+def _assert_live_set_reads_back(project: Path, tmp_path: Path, *, tracks: int) -> None:
+    """The seed's export passes our checker, and a reader that is not ours (pyableton) finds
+    the tempo and an audio and a MIDI track per pattern track."""
+    import zipfile
+
+    from pyableton import Ableton
+
+    from jobs.export.checker import check_live_set
+
+    with zipfile.ZipFile(project) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".als"))
+        data = archive.read(name)
+    assert check_live_set(data).ok
+    als = tmp_path / "seed.als"
+    als.write_bytes(data)
+    cwd = Path.cwd()
+    os.chdir(tmp_path)  # pyableton writes temp.xml into the working folder
+    try:
+        live_set = Ableton(str(als)).live_set
+    finally:
+        os.chdir(cwd)
+    assert live_set.master_track.device_chain.mixer.tempo.manual == 126
+    kinds = [type(t).__name__ for t in live_set.tracks]
+    assert kinds.count("AudioTrack") == tracks and kinds.count("ReturnTrack") == 2
+    assert kinds.count("MidiTrack") == tracks - 1  # every track but the vocal has its pattern
 
 
 @pytest.mark.slow
