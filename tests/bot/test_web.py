@@ -2,7 +2,8 @@
 Slack's HTTP mode, and a 100 MB download that never sits in the server's memory.
 
 The page is built from a real rendered production (a short house track, v1 and a v2 with
-"bass down" from the Mixing Chef, v2 exported as a Live project), rendered once for the module.
+"bass down" from the Mixing Chef and "louder" from the Mastering Chef, v2 exported as a Live
+project), rendered once for the module.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> Production:
-    """A house track rendered for real as v1, "bass down" as v2, v2 exported; stored in SQLite.
+    """A house track rendered for real as v1, "bass down, master louder" as v2, v2 exported.
 
     Laid out as the Maestro lays it out: ``<data>/productions/<id>/v<n>/`` with the export
-    in ``v<n>/export``; returns the stored :class:`Production`.
+    in ``v<n>/export``, and stored in SQLite; returns the stored :class:`Production`.
     """
     from chefs import all_chefs, load_genres
     from core.brain import Aspect, Domain, Feedback
@@ -82,10 +83,18 @@ def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> 
         return result
 
     first = render(spec, 1)
-    patch = chefs[Domain.MIXING].consult(
+    # "Bass too loud, and the master louder": one turn, two Chefs, one version
+    bass = chefs[Domain.MIXING].consult(
         spec=spec, request=Feedback(domain=Domain.MIXING, aspect=Aspect.LEVEL, target="bass",
                                     direction="down", text="Bass too loud"),
         measurements=first["measurements"], genre=genre)
+    louder = chefs[Domain.MASTERING].consult(
+        spec=spec, request=Feedback(domain=Domain.MASTERING, aspect=Aspect.LOUDNESS,
+                                    target="master", direction="up", text="and the master louder"),
+        measurements=first["measurements"], genre=genre)
+    patch = bass.model_copy(update={"ops": [*bass.ops, *louder.ops],
+                                    "rationale": f"{bass.rationale} {louder.rationale}",
+                                    "expected": [*bass.expected, *louder.expected]})
     spec2 = apply_patch(spec, patch)
     second = render(spec2, 2)
     exported = export_task(JobRequest(job_id="export-v2", production_id=production_id,
@@ -266,10 +275,11 @@ async def test_the_page_shows_the_version_with_its_numbers_players_card_and_down
     assert [p[0] for p in players] == ["2", "1"]  # this version first, then the earlier one
     gains = loudness_gains_db([v2.measurements["integrated_lufs"], v1.measurements["integrated_lufs"]])
     assert [float(p[1]) for p in players] == pytest.approx(gains, abs=0.01)
-    assert max(gains) == 0.0 and all(g <= 0 for g in gains)
+    assert gains[1] == 0.0 and gains[0] < -1.0  # v2 is louder: it plays turned down
     assert "Change card, v1 → v2" in html
     card = re.search(r'<table class="card">(.*?)</table>', html, re.S)
     assert card is not None and "bass" in card.group(1).lower() and " dB" in card.group(1)
+    assert "LUFS" in card.group(1)
     downloads = set(re.findall(r'data-artifact="([^"]+)"', html))
     assert {"project.zip", "master.wav", "preview.mp3", "stem"} <= downloads
 
