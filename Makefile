@@ -20,7 +20,8 @@ tools:
 demo: $(STAMP) tools
 	$(BIN)/vyke demo --out $(OUT)
 
-test: $(STAMP) tools
+test: $(STAMP)
+	@bash scripts/check-tools.sh --with-browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy core chefs
 	@# compile librosa's numba cache once, in one process, before tests and their worker
