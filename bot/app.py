@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +50,21 @@ def build_brain(settings: Settings) -> Brain:
                        timeout_s=settings.anthropic_timeout_s, genres=load_genres())
 
 
+def page_link_maker(settings: Settings) -> Callable[[str, int], str] | None:
+    """Signed links to a version's page on ``vyke web``; ``None`` without a link secret."""
+    if settings.link_secret is None:
+        return None
+    from bot import links
+
+    secret = settings.link_secret.get_secret_value()
+
+    def page_link(production_id: str, version: int) -> str:
+        return links.sign_page(production_id, version, secret=secret,
+                               ttl_s=settings.link_ttl_hours * 3600, base_url=settings.public_url)
+
+    return page_link
+
+
 def build_advisor(settings: Settings) -> ClaudeChefAdvisor | None:
     """Claude tuning the Chefs' operations when a key is set (rules on any error), else none."""
     if settings.anthropic_api_key is None:
@@ -89,7 +104,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
     await queue.start()
     maestro = Maestro(
         brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,
-        queue=queue, advisor=build_advisor(settings),
+        queue=queue, advisor=build_advisor(settings), page_link=page_link_maker(settings),
         limits=MaestroLimits(max_upload_bytes=settings.max_upload_bytes,
                              max_song_s=settings.max_song_minutes * 60,
                              data_dir=str(settings.data_dir.resolve()),

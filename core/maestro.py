@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from core import replies as say
@@ -122,9 +122,12 @@ class Maestro:
 
     def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
                  store: Store, queue: JobQueue, limits: MaestroLimits,
-                 advisor: ClaudeChefAdvisor | None = None) -> None:
+                 advisor: ClaudeChefAdvisor | None = None,
+                 page_link: Callable[[str, int], str | None] | None = None) -> None:
         self.brain = brain
         self.advisor = advisor
+        #: (production id, version) -> a signed link to the version's page, when one is served
+        self.page_link = page_link
         self.chefs = {chef.domain: chef for chef in chefs}
         self.genres = {g.id: g for g in genres}
         self.store = store
@@ -803,8 +806,11 @@ class Maestro:
                 self._go(production, S.REVIEWING)
             previous = production.version(rendered.parent) if rendered and rendered.parent else None
             author = rendered.author if rendered else production.owner
+            page = (self.page_link(production.id, rendered.number)
+                    if self.page_link is not None and rendered is not None else None)
             replies += say.rendered(production, rendered, previous=previous,
-                                    level=production.levels.get(author, "intermediate"))
+                                    level=production.levels.get(author, "intermediate"),
+                                    page_url=page)
             if rendered is not None:
                 replies += await self._export(production, rendered)
         elif kind is JobKind.COMPARE:

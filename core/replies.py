@@ -184,7 +184,8 @@ def separated(production: Production) -> str:
 
 
 def rendered(production: Production, version: Version | None, *,
-             previous: Version | None = None, level: str = "intermediate") -> list[Reply]:
+             previous: Version | None = None, level: str = "intermediate",
+             page_url: str | None = None) -> list[Reply]:
     """The result post: what was measured, the change card, a tip, then the preview and picture."""
     if version is None:
         return []
@@ -199,7 +200,7 @@ def rendered(production: Production, version: Version | None, *,
         card = card_lines(version.patch.expected, before=previous.measurements, after=m)
         if card:
             lines.append(f"Change card, v{previous.number} → v{version.number} (measured on both renders):")
-            lines += [f"• {_card_line(line)}" for line in card]
+            lines += [f"• {card_line_text(line)}" for line in card]
             missed = [line for line in card if line.met is False]
             if missed:
                 lines.append(_missed(missed))
@@ -209,6 +210,8 @@ def rendered(production: Production, version: Version | None, *,
         lines.append(f"⚠️ Not as planned: {problem}.")
     if m.get("master_note"):
         lines.append(f"⚠️ {m['master_note']}")
+    if page_url:
+        lines.append(f"Listen to the full master, compare versions and download: {page_url}")
     replies: list[Reply] = [TextReply(text="\n".join(lines))]
     for name in ("preview.mp3", "arrangement.png"):
         path = version.artifacts.get(name)
@@ -252,7 +255,7 @@ def _missed(lines: list[CardLine]) -> str:
             "\"go back\" to undo it.")
 
 
-def _card_line(line: CardLine) -> str:
+def card_line_text(line: CardLine) -> str:
     mark = {True: "✓", False: "✗ missed", None: "(could not measure)"}[line.met]
     if line.detail:
         return f"{line.text}: {line.detail} {mark}"

@@ -144,6 +144,7 @@ _CREATE_RE = re.compile(
     r"\b(make|produce|create|generate|write|build|compose|give me|i want|i need)\b(?:.*\b(track|"
     r"beat|song|tune|banger|instrumental|loop)\b)?"
 )
+_DESCRIBED_TRACK_RE = re.compile(r"^\s*(?:an?|some)\b.*\b(track|beat|song|tune|banger|instrumental)\b")
 _SOURCE_RE = re.compile(
     r"\b(?:remix|rework|flip)\s+(.+?)\s+(?:to|into|as|in(?:to)? (?:an?|the) style of|in)\s+"
 )
@@ -409,6 +410,9 @@ class RuleBrain:
                 u.source_description = said[:1].upper() + said[1:]
         elif u.genre and _CREATE_RE.search(t):
             u.workflow = Workflow.TEXT_TO_TRACK
+        elif u.genre and _DESCRIBED_TRACK_RE.search(t) and not context.has_song \
+                and not context.has_version and not context.pending_topic:
+            u.workflow = Workflow.TEXT_TO_TRACK  # "a 124 BPM deep house track in A minor"
         elif u.genre and context.has_song and not context.has_version and not context.pending_topic:
             u.workflow = Workflow.REMIX  # "Afro house please" with a song attached
         if u.workflow is not None:

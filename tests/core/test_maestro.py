@@ -355,3 +355,36 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
         assert "matched at -14.0 LUFS" in texts(replies)
     finally:
         await store.close()
+
+
+class RenderQueue(AnalysisOnlyQueue):
+    def supports(self, kind: JobKind) -> bool:
+        return kind is JobKind.RENDER
+
+
+async def test_rendered_post_links_the_version_page(tmp_path: Path) -> None:
+    from core.jobs import JobStatus
+
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    queue = RenderQueue()
+    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
+                store=store, queue=queue,
+                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                     data_dir=str(tmp_path)),
+                page_link=lambda pid, n: f"https://vyke.example/p/{pid}/v{n}?sig=x")
+    try:
+        await say(m, "a 124 BPM deep house track in A minor", cid="local:page")
+        p = await production(m, "local:page")
+        while p.pending_question is not None:  # agree to whatever is suggested
+            await say(m, "yes", cid="local:page")
+            p = await production(m, "local:page")
+        job = next(r for r in queue.requests if r.kind is JobKind.RENDER)
+        measurements = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
+                        "true_peak_dbtp": -1.2, "tracks": {}}
+        replies = await m.on_event(JobEvent(
+            job_id=job.job_id, production_id="local:page", kind=JobKind.RENDER,
+            status=JobStatus.DONE, version=1,
+            result={"artifacts": {}, "measurements": measurements, "mismatches": []}))
+        assert "https://vyke.example/p/local:page/v1?sig=x" in texts(replies)
+    finally:
+        await store.close()
