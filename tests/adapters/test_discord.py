@@ -201,9 +201,17 @@ async def test_remix_defers_opens_a_thread_asks_with_buttons_and_a_press_is_a_tu
         assert production.brief.key is not None and production.brief.key.author == director["id"]
 
         if bot.app.queue.supports(JobKind.RENDER):  # the audio engine renders: results posted
-            await api.wait_until(lambda: any(
-                f.filename.endswith(".mp3") for m in api.messages_in(thread_id) for f in m.files),
-                timeout_s=240)
+            def posted(suffix: str) -> bool:
+                return any(f.filename.endswith(suffix)
+                           for m in api.messages_in(thread_id) for f in m.files)
+
+            def project_offered() -> bool:  # the zip itself, or a signed link when over 10 MiB
+                return posted(".zip") or any("https://vyke.example/files/" in m.content
+                                             and "project" in m.content.lower()
+                                             for m in api.messages_in(thread_id))
+
+            await api.wait_until(project_offered, timeout_s=300)
+            assert posted(".mp3") and posted(".png")
         else:  # no render step in this build: said plainly, nothing faked
             assert any("nothing was faked" in m.content for m in api.messages_in(thread_id))
             assert not any(m.files for m in api.messages_in(thread_id))

@@ -265,11 +265,13 @@ async def test_remix_song_questions_buttons_and_results_through_the_real_maestro
 
     # then the version renders into the thread, or the thread says plainly it cannot
     if world.app.queue.supports(JobKind.RENDER):
+        # preview and picture come with the render, the project zip after its export
         uploads = await slack.wait_for(lambda s: s.uploads_in(channel, thread.thread_ts)
-                                       if len(s.uploads_in(channel, thread.thread_ts)) >= 2
+                                       if any(f.name.endswith(".zip")
+                                              for f in s.uploads_in(channel, thread.thread_ts))
                                        else None, timeout_s=300)
         names = [f.name for f in uploads]
-        assert any(n.endswith(".mp3") for n in names) and any(n.endswith(".zip") for n in names)
+        assert any(n.endswith(".mp3") for n in names) and any(n.endswith(".png") for n in names)
     else:
         texts = [m.text for m in slack.thread(channel, thread.thread_ts)]
         assert any("not available in this installation" in t for t in texts)
