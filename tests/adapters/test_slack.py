@@ -137,9 +137,12 @@ class World:
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     data_dir = tmp_path_factory.mktemp("slack-data")
     async with FakeSlackAPI(closed_channels=frozenset({"C0CLOSED"})) as slack:
+        # one director starts many productions in this module, some still analysing when the
+        # next test begins: the per-person limit is not what these tests are about
         settings = Settings(_env_file=None, data_dir=data_dir, anthropic_api_key=None,
                             redis_url=None, slack_bot_token=slack.bot_token,
-                            slack_signing_secret=SECRET, max_upload_mb=MAX_UPLOAD_MB)
+                            slack_signing_secret=SECRET, max_upload_mb=MAX_UPLOAD_MB,
+                            jobs_per_user=50, productions_per_server=50)
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
         async with build_app(settings) as app, \
                 open_slack(app, client=client, download_hosts=frozenset({"127.0.0.1"}),
