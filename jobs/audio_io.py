@@ -17,6 +17,7 @@ each a sentence for the person who uploaded the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -438,6 +439,13 @@ def write_wav(
     try:
         sf.write(tmp, audio.T, sample_rate, subtype=subtype, format="WAV")
         os.replace(tmp, path)
+    except sf.LibsndfileError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        # libsndfile reports a full disk as "System error."; say what it is, so the job's
+        # sentence tells the thread the disk is full instead of "failed unexpectedly"
+        if shutil.disk_usage(path.parent).free < audio.nbytes:
+            raise OSError(errno.ENOSPC, "no space left on the device", str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
