@@ -33,6 +33,7 @@ from core.jobs import JobRequest, ProgressFn
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
+    _wav_is_truncated,
     file_sha256,
     publish_file,
     resample,
@@ -128,6 +129,8 @@ class _Cache:
         if not path.is_file():
             return None
         try:
+            if _wav_is_truncated(path):  # libsndfile would quietly read the part that is left
+                raise ValueError("cut short")
             return _read_wav(path)
         except Exception:  # a corrupt entry is recomputed, never served
             logger.warning("ignoring an unreadable render cache entry %s", path.name)
