@@ -294,6 +294,10 @@ class Maestro:
     def _accept_upload(self, production: Production, audio: Attachment) -> str:
         if audio.size_bytes > self.limits.max_upload_bytes:
             return say.upload_too_large(audio, self.limits.max_upload_bytes)
+        if production.versions and production.source is not None:
+            # the versions were made from the first song: swapping it under them would leave
+            # them without stems; a new song starts a new production
+            return say.song_already_set(production, audio)
         production.source = audio
         production.analysis = None
         production.stems = {}

@@ -134,6 +134,13 @@ def plan_summary(production: Production, spec: ProductionSpec, consulted: list[s
     return "\n".join(lines)
 
 
+def song_already_set(production: Production, audio: Attachment) -> str:
+    source = production.source.name if production.source else "the first song"
+    return (f"This production is built on {source}, and its versions depend on it, so I didn't "
+            f"swap in {audio.name}. Say \"start over\" and send it again to remix it (the "
+            "versions here are replaced), or send it in a new thread.")
+
+
 def waiting_for_reference() -> str:
     return ("I'm measuring the reference first (tempo, key, structure, loudness, tonal balance); "
             "the plan follows as soon as that is done.")

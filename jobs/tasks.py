@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.analysis import AnalysisReport
-from core.errors import AudioTooLarge
+from core.errors import AudioTooLarge, AudioTooLong
 from core.jobs import JobKind, JobRequest, ProgressFn
 
 __all__ = [
@@ -107,6 +107,9 @@ def analyze_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
         except ValueError:
             logger.warning("ignoring an unreadable analysis cache entry %s", entry)
         else:
+            if report.duration_s > payload.max_duration_s:  # the limit may have been lowered
+                raise AudioTooLong(filename=path.name, duration_s=report.duration_s,
+                                   max_duration_s=payload.max_duration_s)
             progress(1.0, "analysis (from the cache)")
             return {"report": report.model_dump(mode="json"), "cached": True}
     progress(0.1, "analysing tempo, key and loudness")

@@ -388,3 +388,16 @@ async def test_rendered_post_links_the_version_page(tmp_path: Path) -> None:
         assert "https://vyke.example/p/local:page/v1?sig=x" in texts(replies)
     finally:
         await store.close()
+
+
+async def test_a_second_song_does_not_pull_the_first_from_under_its_versions(
+        maestro: Maestro) -> None:
+    for line in SEED[:3]:
+        await say(maestro, line, song=line == SEED[0], cid="local:two-songs")
+    other = Attachment(name="other.wav", path="/songs/other.wav", size_bytes=1000,
+                       content_type="audio/wav")
+    replies = await maestro.handle(Turn(conversation_id="local:two-songs", author=DEE,
+                                        text="now this one", attachments=[other]))
+    assert "start over" in texts(replies) and "other.wav" in texts(replies)
+    p = await production(maestro, "local:two-songs")
+    assert p.source is not None and p.source.name == "song.wav" and p.versions

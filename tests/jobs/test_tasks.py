@@ -63,6 +63,11 @@ def test_analysis_is_served_from_the_cache_the_second_time(
     second = analyze_task(_request(JobKind.ANALYZE, payload), progress)
     assert second == {**first, "cached": True}
     assert len(list((tmp_path / "cache" / "analysis").rglob("*.json"))) == 1
+    # a cached song is still held to today's length limit (an operator may have lowered it)
+    from core.errors import AudioTooLong
+
+    with pytest.raises(AudioTooLong):
+        analyze_task(_request(JobKind.ANALYZE, {**payload, "max_duration_s": 1.0}), progress)
 
 
 @pytest.mark.parametrize(
