@@ -27,7 +27,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -153,8 +154,11 @@ class SlackAdapter:
         self.app = AsyncApp(client=client, signing_secret=signing_secret, name="vyke",
                             logger=logging.getLogger("slack_bolt"))
         self._tasks: set[asyncio.Task[None]] = set()
-        self._turn_locks: dict[str, asyncio.Lock] = {}
-        self._post_locks: dict[str, asyncio.Lock] = {}
+        # one lock per thread, kept only while someone holds or waits for it
+        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
+        self._post_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary())
         self._progress: dict[str, _ProgressMessage] = {}
         self._session: aiohttp.ClientSession | None = None
         self.app.middleware(self._on_event_request)
@@ -192,8 +196,11 @@ class SlackAdapter:
         except Exception:  # one thread's failure must not take the others down
             logger.exception("%s failed", name)
 
-    def _lock(self, locks: dict[str, asyncio.Lock], key: str) -> asyncio.Lock:
-        return locks.setdefault(key, asyncio.Lock())
+    def _lock(self, locks: MutableMapping[str, asyncio.Lock], key: str) -> asyncio.Lock:
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        return lock
 
     # --- converters ------------------------------------------------------------------------
 

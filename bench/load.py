@@ -127,7 +127,7 @@ async def _bot(args: argparse.Namespace) -> None:
     terminals: dict[str, _Terminal] = {}
     handled: list[tuple[str, str, str, bool]] = []  # job, status, production, posted
 
-    async with build_app(settings) as app, \
+    async with build_app(settings, platforms=("slack", "local")) as app, \
             open_slack(app, client=client, download_hosts=frozenset({"127.0.0.1"})) as slack:
         async def post(conversation_id: str, reply: Any) -> None:
             if conversation_id in terminals:

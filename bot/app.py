@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,18 +78,24 @@ def build_advisor(settings: Settings) -> ClaudeChefAdvisor | None:
                              timeout_s=settings.anthropic_timeout_s)
 
 
-def build_queue(settings: Settings) -> InlineQueue | RedisQueue:
-    """Redis and its workers when ``REDIS_URL`` is set, else jobs in child processes here."""
+def build_queue(settings: Settings, *, platforms: Sequence[str] = ("local",)
+                ) -> InlineQueue | RedisQueue:
+    """Redis and its workers when ``REDIS_URL`` is set, else jobs in child processes here.
+
+    ``platforms`` are the conversations this process serves: on Redis it reads only their
+    results, so a Discord bot and a Slack bot can share one Redis and its workers.
+    """
     if settings.redis_url:
         logger.info("jobs go to the workers through Redis")
-        return RedisQueue(settings.redis_url, consumer=settings.bot_consumer)
+        return RedisQueue(settings.redis_url, consumer=settings.bot_consumer, platforms=platforms)
     return InlineQueue(workers=settings.inline_workers, timeouts_s=settings.job_timeouts_s,
                        max_tries=settings.job_max_tries,
                        retry_backoff_s=settings.job_retry_backoff_s)
 
 
 @asynccontextmanager
-async def build_app(settings: Settings) -> AsyncIterator[App]:
+async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
+                    ) -> AsyncIterator[App]:
     """Open the store and the queue, build the Maestro; close everything on exit."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SqliteStore(settings.database_path).open()
@@ -100,7 +106,7 @@ async def build_app(settings: Settings) -> AsyncIterator[App]:
         logger.info("removed the files of expired production %s", production_id)
     if expired:
         artifacts.collect()
-    queue = build_queue(settings)
+    queue = build_queue(settings, platforms=platforms)
     await queue.start()
     maestro = Maestro(
         brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,

@@ -68,7 +68,7 @@ def link_maker(settings: Settings) -> LinkMaker | None:
 async def open_discord(settings: Settings, *, message_content: bool = True,
                        **client_options: Any) -> AsyncIterator[DiscordBot]:
     """Build everything the Discord bot needs; close it all on exit (not yet logged in)."""
-    async with build_app(settings) as app:
+    async with build_app(settings, platforms=("discord",)) as app:
         server_settings = await ServerSettingsStore(
             settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
         adapter = DiscordAdapter(maestro=app.maestro, store=app.store,

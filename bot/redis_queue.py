@@ -19,7 +19,7 @@ import asyncio
 import collections
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from arq.connections import ArqRedis, create_pool
@@ -71,11 +71,17 @@ class RedisQueue:
     consumer : str
         This bot's name in the consumer group; keep it stable across restarts so the bot
         picks up the events it had read but not yet posted.
+    platforms : sequence of str
+        The platforms whose productions this bot serves (``local``, ``discord``, ``slack``):
+        it reads only their event streams, so bots of other platforms on the same Redis
+        never take its results.
     """
 
-    def __init__(self, redis_url: str, *, consumer: str = "bot") -> None:
+    def __init__(self, redis_url: str, *, consumer: str = "bot",
+                 platforms: Sequence[str] = ("local",)) -> None:
         self.redis_url = redis_url
         self.consumer = consumer
+        self.streams = [RedisKeys.events(p) for p in dict.fromkeys(platforms)]
         self._redis: ArqRedis | None = None
         self._kinds: set[JobKind] = set()
         self._buffer: collections.deque[JobEvent] = collections.deque()
@@ -160,8 +166,9 @@ class RedisQueue:
     async def ack(self, event: JobEvent) -> None:
         if not event.receipt:
             return
+        stream, _, entry_id = event.receipt.rpartition("|")
         try:
-            await self._pool().xack(RedisKeys.EVENTS, RedisKeys.GROUP, event.receipt)
+            await self._pool().xack(stream, RedisKeys.GROUP, entry_id)
         except _UNAVAILABLE as error:  # delivered again later; the Maestro drops the repeat
             logger.warning("could not acknowledge %s: %s", event.receipt, error)
 
@@ -177,12 +184,12 @@ class RedisQueue:
         return self._redis
 
     async def _ensure_group(self) -> None:
-        try:
-            await self._pool().xgroup_create(RedisKeys.EVENTS, RedisKeys.GROUP, id="0",
-                                             mkstream=True)
-        except ResponseError as error:
-            if "BUSYGROUP" not in str(error):
-                raise
+        for stream in self.streams:
+            try:
+                await self._pool().xgroup_create(stream, RedisKeys.GROUP, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
         self._group_ready = True
 
     async def _read(self) -> None:
@@ -193,7 +200,7 @@ class RedisQueue:
                 await self._ensure_group()
             start = "0" if self._backlog else ">"
             reply = await redis.xreadgroup(RedisKeys.GROUP, self.consumer,
-                                           {RedisKeys.EVENTS: start}, count=100,
+                                           dict.fromkeys(self.streams, start), count=100,
                                            block=None if self._backlog else 1000)
         except ResponseError as error:
             if "NOGROUP" in str(error):  # Redis came back empty: start the group again
@@ -207,16 +214,18 @@ class RedisQueue:
         if self._down_since is not None:
             logger.info("Redis is back after %.0f s", time.monotonic() - self._down_since)
             self._down_since = None
-        entries = reply[0][1] if reply else []
+        entries = [(_text(stream), entry_id, fields)
+                   for stream, stream_entries in (reply or []) for entry_id, fields in stream_entries]
         if self._backlog and not entries:
             self._backlog = False
-        for entry_id, fields in entries:
+        for stream, entry_id, fields in entries:
             raw = fields.get(b"event") if fields else None
             if raw is None:  # an entry deleted by trimming while still pending
-                await redis.xack(RedisKeys.EVENTS, RedisKeys.GROUP, entry_id)
+                await redis.xack(stream, RedisKeys.GROUP, entry_id)
                 continue
             event = JobEvent.model_validate_json(raw)
-            self._buffer.append(event.model_copy(update={"receipt": _text(entry_id)}))
+            receipt = f"{stream}|{_text(entry_id)}"  # ack needs the stream as well as the id
+            self._buffer.append(event.model_copy(update={"receipt": receipt}))
 
     def _note_down(self, error: BaseException) -> None:
         if self._down_since is None:
@@ -224,7 +233,7 @@ class RedisQueue:
             logger.warning("Redis unavailable (%s); retrying", error)
 
     async def _publish(self, event: JobEvent) -> None:
-        await self._pool().xadd(RedisKeys.EVENTS,
+        await self._pool().xadd(RedisKeys.events_of(event.production_id),
                                 {"event": event.model_dump_json(exclude={"receipt"})},
                                 maxlen=RedisKeys.EVENTS_MAXLEN, approximate=True)
 

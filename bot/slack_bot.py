@@ -90,7 +90,7 @@ async def run_slack(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stopping.set)
-    async with build_app(settings) as app, open_slack(app) as slack:
+    async with build_app(settings, platforms=("slack",)) as app, open_slack(app) as slack:
         pump = asyncio.create_task(pump_events(app, slack.post), name="vyke-slack-job-events")
         try:
             if settings.slack_app_token is not None:

@@ -351,7 +351,7 @@ async def open_web(settings: Settings, *, slack_client: Any | None = None,
             from bot.runtime import pump_events
             from bot.slack_bot import open_slack, slack_routes
 
-            app = await stack.enter_async_context(build_app(settings))
+            app = await stack.enter_async_context(build_app(settings, platforms=("slack",)))
             slack = await stack.enter_async_context(open_slack(app, client=slack_client))
             pump = asyncio.create_task(pump_events(app, slack.post), name="vyke-web-slack-events")
             stack.push_async_callback(_cancel, pump)

@@ -132,12 +132,27 @@ class RedisKeys:
     """Key names the bot and the workers share on Redis (arq's own keys are arq's)."""
 
     PREFIX = "vyke"
-    EVENTS = "vyke:events"  #: the stream of :class:`JobEvent`, field ``event``
-    GROUP = "vyke-bot"  #: the bot's consumer group on :attr:`EVENTS`
+    GROUP = "vyke-bot"  #: the bots' consumer group on each platform's event stream
     KINDS = "vyke:kinds"  #: set of job kinds some worker has offered
     DURATIONS = "vyke:durations"  #: hash kind -> typical run time (s), for ETAs
     RUNNING = "vyke:running"  #: hash job id -> worker name, while a worker runs it
     EVENTS_MAXLEN = 100_000  #: the stream is trimmed (approximately) to this many entries
+
+    @staticmethod
+    def events(platform: str) -> str:
+        """The stream of :class:`JobEvent` (field ``event``) for one platform's bot.
+
+        One stream per platform, so a Discord bot, a Slack bot and a terminal sharing a Redis
+        each read only their own productions' results (a production id starts with its
+        platform: ``discord:…``, ``slack:…``, ``local:…``).
+        """
+        return f"vyke:events:{platform}"
+
+    @staticmethod
+    def events_of(production_id: str) -> str:
+        """The event stream a production's events go to."""
+        platform, sep, _ = production_id.partition(":")
+        return RedisKeys.events(platform if sep and platform else "local")
 
     @staticmethod
     def queue(name: str) -> str:

@@ -202,7 +202,8 @@ async def run_in_process(request: JobRequest, on_progress: ProgressSink, *,
 
 async def publish(redis: Any, event: JobEvent) -> None:
     """Append an event to the stream the bot reads."""
-    await redis.xadd(RedisKeys.EVENTS, {"event": event.model_dump_json(exclude={"receipt"})},
+    await redis.xadd(RedisKeys.events_of(event.production_id),
+                     {"event": event.model_dump_json(exclude={"receipt"})},
                      maxlen=RedisKeys.EVENTS_MAXLEN, approximate=True)
 
 

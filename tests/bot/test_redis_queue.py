@@ -46,7 +46,7 @@ async def test_duplicate_enqueue_is_a_no_op(queue: RedisQueue) -> None:
     assert await queue.enqueue(request) == 1
     redis = queue._pool()
     assert await redis.zcard(RedisKeys.queue("render")) == 1
-    assert await redis.xlen(RedisKeys.EVENTS) == 1  # one "queued" event
+    assert await redis.xlen(RedisKeys.events("local")) == 1  # one "queued" event
 
 
 async def test_a_productions_jobs_wait_behind_its_running_one(queue: RedisQueue) -> None:
@@ -91,7 +91,7 @@ async def test_unacknowledged_events_come_back_after_a_restart(server: RedisServ
     await again.close()
     third = RedisQueue(server.url, consumer="bot")
     await third.start()
-    assert await third._pool().xpending(RedisKeys.EVENTS, RedisKeys.GROUP) == {
+    assert await third._pool().xpending(RedisKeys.events("local"), RedisKeys.GROUP) == {
         "pending": 0, "min": None, "max": None, "consumers": []}
     await third.close()
 
@@ -103,3 +103,27 @@ async def test_unreachable_redis_is_a_sentence(server: RedisServer) -> None:
     with pytest.raises(QueueUnavailable, match="The job queue is unavailable right now"):
         await queue.enqueue(_request("p1", JobKind.ANALYZE))
     await queue.close()
+
+
+async def test_each_platform_bot_reads_only_its_own_productions_results(
+        server: RedisServer) -> None:
+    """A Discord bot and a Slack bot on one Redis: neither takes (and acks) the other's events."""
+    discord = RedisQueue(server.url, consumer="discord-bot", platforms=("discord",))
+    slack = RedisQueue(server.url, consumer="slack-bot", platforms=("slack",))
+    await discord.start()
+    await slack.start()
+    try:
+        await discord.enqueue(_request("discord:g:1", JobKind.ANALYZE))
+        await slack.enqueue(_request("slack:T:C:1.0", JobKind.ANALYZE))
+        (from_discord,) = await _take(discord, 1)
+        (from_slack,) = await _take(slack, 1)
+        assert from_discord.production_id == "discord:g:1"
+        assert from_slack.production_id == "slack:T:C:1.0"
+        await discord.ack(from_discord)
+        await slack.ack(from_slack)
+        pending = await slack._pool().xpending(RedisKeys.events("slack"), RedisKeys.GROUP)
+        assert pending["pending"] == 0
+        assert discord.pending() == 0 and slack.pending() == 0
+    finally:
+        await discord.close()
+        await slack.close()
