@@ -42,7 +42,7 @@ class Settings(BaseSettings):
 
     anthropic_api_key: SecretStr | None = Field(default=None,
                                                 validation_alias=_env("ANTHROPIC_API_KEY"))
-    anthropic_model: str = Field(default="claude-sonnet-4-5",
+    anthropic_model: str = Field(default="claude-sonnet-4-6",
                                  validation_alias=_env("ANTHROPIC_MODEL"))
     anthropic_base_url: str | None = Field(default=None,
                                            validation_alias=_env("ANTHROPIC_BASE_URL"))
