@@ -116,7 +116,9 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              data_dir=str(settings.data_dir.resolve()),
                              separation=settings.separation_payload(),
                              productions_per_person=settings.jobs_per_user,
-                             productions_per_server=settings.productions_per_server),
+                             productions_per_server=settings.productions_per_server,
+                             turns_per_minute=settings.turns_per_minute,
+                             server_turns_per_minute=settings.server_turns_per_minute),
     )
     try:
         yield App(settings=settings, maestro=maestro, store=store, queue=queue)

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=100.0, gt=0, validation_alias=_env("VYKE_MAX_UPLOAD_MB"))
     max_song_minutes: float = Field(default=12.0, gt=0,
                                     validation_alias=_env("VYKE_MAX_SONG_MINUTES"))
+    turns_per_minute: int = Field(default=30, ge=0, validation_alias=_env("VYKE_TURNS_PER_MINUTE"))
+    server_turns_per_minute: int = Field(default=600, ge=0,
+                                         validation_alias=_env("VYKE_SERVER_TURNS_PER_MINUTE"))
     jobs_per_user: int = Field(default=2, ge=1, validation_alias=_env("VYKE_JOBS_PER_USER"))
     idle_expiry_hours: float = Field(default=24.0, gt=0,
                                      validation_alias=_env("VYKE_IDLE_EXPIRY_HOURS"))

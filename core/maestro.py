@@ -61,6 +61,7 @@ from core.jobs import JobEvent, JobKind, JobQueue, JobRequest, JobStatus, job_id
 from core.patch import SpecPatch, apply_patch
 from core.planner import base_spec
 from core.production import MaestroState, PendingJob, Production, RequestRecord, Version
+from core.rate_limit import RateLimiter, server_of
 from core.spec import ProductionSpec
 from core.store import Store
 
@@ -90,13 +91,16 @@ class MaestroLimits:
 
     def __init__(self, *, max_upload_bytes: int, max_song_s: float, data_dir: str,
                  separation: dict[str, Any] | None = None, productions_per_person: int = 0,
-                 productions_per_server: int = 0) -> None:
+                 productions_per_server: int = 0, turns_per_minute: int = 0,
+                 server_turns_per_minute: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
         self.separation = separation or {}
         self.productions_per_person = productions_per_person  #: working at once; 0 = no limit
         self.productions_per_server = productions_per_server  #: working at once; 0 = no limit
+        self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit
+        self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
 
 
 class Maestro:
@@ -133,6 +137,8 @@ class Maestro:
         self.store = store
         self.queue = queue
         self.limits = limits
+        self._person_rate = RateLimiter(limits.turns_per_minute)
+        self._server_rate = RateLimiter(limits.server_turns_per_minute)
         # one turn or event at a time per production: each reads, awaits, then saves it
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -145,7 +151,15 @@ class Maestro:
     # --- entry points ----------------------------------------------------------------------
 
     async def handle(self, turn: Turn) -> list[Reply]:
-        """Answer one turn; the production is saved before this returns."""
+        """Answer one turn; the production is saved before this returns.
+
+        Over the per-person or per-server message rate, the turn is answered with one
+        sentence and not processed (nothing changes, nothing is queued).
+        """
+        if not self._person_rate.allow(turn.author.id):
+            return [TextReply(text=say.slow_down(yours=True))]
+        if not self._server_rate.allow(server_of(turn.conversation_id)):
+            return [TextReply(text=say.slow_down(yours=False))]
         async with self._lock(turn.conversation_id):
             return await self._handle_locked(turn)
 

@@ -134,6 +134,14 @@ def plan_summary(production: Production, spec: ProductionSpec, consulted: list[s
     return "\n".join(lines)
 
 
+def slow_down(*, yours: bool) -> str:
+    if yours:
+        return ("You're sending messages faster than I can produce; give me a minute and say it "
+                "again. Nothing was changed.")
+    return ("This server is sending me more messages than I can take right now; try again in a "
+            "minute. Nothing was changed.")
+
+
 def song_already_set(production: Production, audio: Attachment) -> str:
     source = production.source.name if production.source else "the first song"
     return (f"This production is built on {source}, and its versions depend on it, so I didn't "
