@@ -212,8 +212,9 @@ async def test_twenty_productions_five_people_two_workers(short_song: Path, tmp_
     seen: list[JobEvent] = []
     refusals = 0
     busiest: dict[str, int] = defaultdict(int)
+    # each refused start is said again at once: the message rate limit is not under test here
     settings = _settings(tmp_path / "data", redis_server.url, jobs_per_user=2,
-                         productions_per_server=8)
+                         productions_per_server=8, turns_per_minute=0)
     async with build_app(settings) as app:
         waiting = list(threads)
         while waiting:
