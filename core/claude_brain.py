@@ -94,13 +94,8 @@ Known genres (id: names a director may use):
 """
 
 
-def understanding_tool_schema() -> dict[str, Any]:
-    """The JSON schema of :class:`Understanding` with every ``$ref`` inlined and titles dropped.
-
-    A self-contained schema is what tool ``input_schema`` handles best; the titles only add
-    tokens.
-    """
-    schema = Understanding.model_json_schema()
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every ``$ref`` inlined and titles and definitions' descriptions dropped."""
     definitions = schema.pop("$defs", {})
 
     def inline(node: Any) -> Any:
@@ -116,6 +111,16 @@ def understanding_tool_schema() -> dict[str, Any]:
         return node
 
     result: dict[str, Any] = inline(schema)
+    return result
+
+
+def understanding_tool_schema() -> dict[str, Any]:
+    """The JSON schema of :class:`Understanding` with every ``$ref`` inlined and titles dropped.
+
+    A self-contained schema is what tool ``input_schema`` handles best; the titles only add
+    tokens.
+    """
+    result = inline_refs(Understanding.model_json_schema())
     result.pop("description", None)
     return result
 

@@ -44,6 +44,7 @@ from pydantic import BaseModel, ValidationError
 
 from core.brain import Domain, Feedback
 from core.chef import Chef, tracks_for
+from core.claude_brain import inline_refs
 from core.errors import RequestError
 from core.patch import (
     AddAutomation,
@@ -130,28 +131,8 @@ with the numbers (dB, Hz, LUFS). No markdown.
 """
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with every ``$ref`` inlined and titles and descriptions of definitions dropped."""
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = dict(definitions[ref.removeprefix("#/$defs/")])
-                target.pop("description", None)
-                return inline(target)
-            return {k: inline(v) for k, v in node.items() if k != "title"}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    result: dict[str, Any] = inline(schema)
-    return result
-
-
 def _op_schema(kind: str, automation: Iterable[str]) -> dict[str, Any]:
-    schema = _inline(OP_CLASSES[kind].model_json_schema())
+    schema = inline_refs(OP_CLASSES[kind].model_json_schema())
     schema["properties"]["op"] = {"type": "string", "const": kind}
     schema["required"] = ["op", *[r for r in schema.get("required", []) if r != "op"]]
     if kind == "add_automation":
