@@ -13,6 +13,7 @@ from core.genre import GenreProfile
 from core.music import parse_key
 from core.patch import ExpectedEffect, SetKey, SetTempo, SpecPatch
 from core.spec import ProductionSpec
+from core.tonal import honesty_problems
 
 __all__ = ["GENRE_DIR", "GenreChef", "genre_by_id", "load_genres"]
 
@@ -21,7 +22,8 @@ GENRE_DIR = Path(__file__).with_name("genres")
 
 @cache
 def load_genres(directory: Path = GENRE_DIR) -> tuple[GenreProfile, ...]:
-    """Every genre profile in ``directory``, validated (keys parse, default BPM in range)."""
+    """Every genre profile in ``directory``, validated (keys parse, default BPM in range, tonal
+    target within the limits of :func:`core.tonal.honesty_problems`)."""
     genres = []
     for path in sorted(directory.glob("*.toml")):
         genre = GenreProfile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
@@ -30,6 +32,9 @@ def load_genres(directory: Path = GENRE_DIR) -> tuple[GenreProfile, ...]:
                 raise ValueError(f"{path.name}: {key!r} is not a key")
         if not genre.bpm_min <= genre.default_bpm <= genre.bpm_max:
             raise ValueError(f"{path.name}: default_bpm outside bpm_min..bpm_max")
+        problems = honesty_problems(genre.tonal)
+        if problems:
+            raise ValueError(f"{path.name}: tonal target strays too far: {'; '.join(problems)}")
         genres.append(genre)
     return tuple(genres)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from core.music import Key, parse_key
+from core.tonal import TonalTarget
 
 __all__ = ["GenreProfile", "SectionTemplate"]
 
@@ -39,6 +40,7 @@ class GenreProfile(BaseModel):
     destination: str = "streaming"
     signature: list[str] = Field(default_factory=list)
     structure: list[SectionTemplate]
+    tonal: TonalTarget  #: the master's target tonal balance, width and dynamics
 
     @property
     def default_key(self) -> Key:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.signal import welch
 
 from core.spec import ProductionSpec
+from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ
 from jobs.audio_io import ENGINE_SAMPLE_RATE, valid_audio
 from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
 from jobs.mix import bar_start_s
@@ -22,11 +23,19 @@ from jobs.mix import bar_start_s
 __all__ = [
     "BANDS_HZ",
     "LOW_END_HZ",
+    "OCTAVES_HZ",
     "band_energy_db",
     "band_levels_db",
     "ducking_depth_db",
+    "levels_from_powers",
+    "low_band_correlation",
     "low_end_db",
     "measure_render",
+    "octave_levels_db",
+    "octave_powers",
+    "plr_db",
+    "power_share_below",
+    "side_mid_ratio",
     "spectral_centroid_by_bar",
     "spectral_centroid_hz",
     "stereo_width",
@@ -240,6 +249,136 @@ def stereo_width(audio: np.ndarray) -> float:
     return float(np.sqrt(np.mean(side**2)) / mid_rms) if mid_rms > 1e-12 else 0.0
 
 
+OCTAVES_HZ: tuple[int, ...] = (63, 125, 250, 500, 1000, 2000, 4000, 8000)
+"""Octave centres measured, the 1 kHz reference included (edges at centre/√2 and centre·√2)."""
+
+_OCTAVE_NPERSEG = 8192  # 5.4 Hz bins at 44.1 kHz: the 63 Hz octave (44–89 Hz) gets 8 of them
+
+
+def _mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power per bin of the mid signal ``(L + R) / 2`` (mono audio is its own mid)."""
+    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    mid = x.mean(axis=0)
+    nperseg = min(_OCTAVE_NPERSEG, mid.size)
+    if nperseg < 16:
+        return np.zeros(1), np.zeros(1)
+    freqs, psd = welch(mid, fs=sample_rate, nperseg=nperseg, scaling="density")
+    return freqs, psd * (sample_rate / nperseg)
+
+
+def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """Mean power of the mid signal in each octave of :data:`OCTAVES_HZ` (linear, not dB).
+
+    Linear powers add when uncorrelated tracks are summed, which is what gain staging needs to
+    predict a mix from its tracks.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    np.ndarray, float64, shape (8,)
+    """
+    freqs, power = _mid_spectrum(audio, sample_rate=sample_rate)
+    edges = [(c / math.sqrt(2.0), c * math.sqrt(2.0)) for c in OCTAVES_HZ]
+    return np.array([float(np.sum(power[(freqs >= lo) & (freqs < hi)])) for lo, hi in edges])
+
+
+def octave_levels_db(audio: np.ndarray, *, sample_rate: int) -> dict[int, float]:
+    """Tonal balance: octave-band power of the mid signal re the 1 kHz octave, in dB.
+
+    The definition of Elowsson & Friberg's commercial mean (see :mod:`core.tonal`), over the
+    whole signal: compare a master with its genre's :class:`core.tonal.TonalTarget`.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    dict of int to float
+        Octave centre (Hz) in :data:`core.tonal.OCTAVE_CENTRES_HZ` → dB re 1 kHz; all −120.0
+        when the 1 kHz octave is silent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> pink_ish = rng.standard_normal((2, 44100 * 4)).astype(np.float32)  # white: +3 dB/octave
+    >>> round(octave_levels_db(pink_ish, sample_rate=44100)[2000])
+    3
+    """
+    return levels_from_powers(octave_powers(audio, sample_rate=sample_rate))
+
+
+def levels_from_powers(powers: np.ndarray) -> dict[int, float]:
+    """Octave powers of :func:`octave_powers` as dB re the 1 kHz octave."""
+    reference = float(powers[OCTAVES_HZ.index(1000)])
+    if reference <= 1e-20:
+        return {c: _FLOOR_DB for c in OCTAVE_CENTRES_HZ}
+    return {c: 10.0 * math.log10(max(float(powers[OCTAVES_HZ.index(c)]), 1e-20) / reference)
+            for c in OCTAVE_CENTRES_HZ}
+
+
+def side_mid_ratio(audio: np.ndarray) -> float:
+    """Width: side/mid RMS amplitude ratio, √((1 − r)/(1 + r)) for equal channels of correlation r.
+
+    0 is mono; 0.16 is a correlation of 0.95, 0.23 of 0.9. The same number as
+    :func:`stereo_width`, under the name the tonal targets use.
+    """
+    return stereo_width(audio)
+
+
+def low_band_correlation(
+    audio: np.ndarray, *, sample_rate: int, cutoff_hz: float = LOW_MONO_HZ
+) -> float:
+    """Correlation of left and right below ``cutoff_hz``: 1 is a mono low end, 0 unrelated.
+
+    A low end that is not mono loses bass when summed to mono (club systems, phones) and
+    wanders between the speakers. Silence or mono audio reads 1.0.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (2, samples)
+    sample_rate : int > 0, Hz
+    cutoff_hz : float > 0, Hz
+        Fourth-order Butterworth low-pass before the correlation.
+    """
+    from scipy.signal import butter, sosfilt
+
+    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    if x.shape[0] < 2 or x.shape[1] < 16:
+        return 1.0
+    low = sosfilt(butter(4, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos"), x, axis=1)
+    left, right = low[0] - low[0].mean(), low[1] - low[1].mean()
+    norm = math.sqrt(float(np.sum(left**2)) * float(np.sum(right**2)))
+    return float(np.sum(left * right) / norm) if norm > 1e-12 else 1.0
+
+
+def plr_db(audio: np.ndarray, *, sample_rate: int) -> float:
+    """Peak-to-loudness ratio: true peak (dBTP) minus integrated loudness (LUFS), in dB.
+
+    How much punch the limiter left: about 13 dB for a gentle −14 LUFS master, 6 dB or less for
+    a crushed one.
+    """
+    x = valid_audio(audio)
+    return true_peak_dbtp(x, sample_rate=sample_rate) - integrated_loudness(x, sample_rate=sample_rate)
+
+
+def power_share_below(audio: np.ndarray, *, sample_rate: int, cutoff_hz: float = 80.0) -> float:
+    """Share (0–1) of the mid signal's power below ``cutoff_hz``: 0.75 means the sub is all you hear.
+
+    The mean commercial track has about 1 % below 60 Hz (Elowsson & Friberg 2017).
+    """
+    freqs, power = _mid_spectrum(audio, sample_rate=sample_rate)
+    total = float(np.sum(power[freqs >= 20.0]))
+    low = float(np.sum(power[(freqs >= 20.0) & (freqs < cutoff_hz)]))
+    return low / total if total > 1e-20 else 0.0
+
+
 def measure_render(
     master: np.ndarray,
     *,
@@ -265,7 +404,9 @@ def measure_render(
     -------
     dict
         ``integrated_lufs``, ``true_peak_dbtp``, ``loudness_range_lu``, ``spectral_centroid_hz``,
-        ``low_end_db``, ``stereo_width``, ``bands_db`` and ``tracks``: name → ``track_level_db``,
+        ``low_end_db``, ``stereo_width``, ``bands_db``, ``octaves_db`` (octave levels re 1 kHz,
+        keyed by centre in Hz as a string), ``side_mid_ratio``, ``low_band_correlation``,
+        ``share_below_80_hz``, ``plr_db`` and ``tracks``: name → ``track_level_db``,
         ``spectral_centroid_hz``, ``low_end_db`` and, when ducked, ``ducking_depth_db``.
     """
     result: dict[str, object] = {
@@ -276,7 +417,13 @@ def measure_render(
         "low_end_db": low_end_db(master, sample_rate=sample_rate),
         "stereo_width": stereo_width(master),
         "bands_db": band_levels_db(master, sample_rate=sample_rate),
+        "octaves_db": {str(c): v for c, v in
+                       octave_levels_db(master, sample_rate=sample_rate).items()},
+        "side_mid_ratio": side_mid_ratio(master),
+        "low_band_correlation": low_band_correlation(master, sample_rate=sample_rate),
+        "share_below_80_hz": power_share_below(master, sample_rate=sample_rate),
     }
+    result["plr_db"] = float(result["true_peak_dbtp"]) - float(result["integrated_lufs"])  # type: ignore[arg-type]
     result["tracks"] = {
         name: measure_track(audio, sample_rate=sample_rate, hit_times_s=hit_times_s,
                             unducked=(unducked or {}).get(name))
