@@ -10,19 +10,37 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.analysis import AnalysisReport
+from core.spec import ProductionSpec
 
 __all__ = [
+    "AnalyzeRequest",
+    "AnalyzeResult",
+    "ClipResult",
+    "ClipSide",
+    "CompareRequest",
+    "CompareResult",
+    "ExportProvenance",
+    "ExportRequest",
+    "ExportResult",
     "JobEvent",
     "JobKind",
+    "JobPayload",
     "JobQueue",
     "JobRequest",
     "JobStatus",
     "ProgressFn",
     "RedisKeys",
+    "RenderRequest",
+    "RenderResult",
+    "SeparateRequest",
+    "SeparateResult",
     "job_id_for",
+    "payload_of",
     "queue_for",
 ]
 
@@ -61,14 +79,188 @@ def job_id_for(production_id: str, version: int, kind: JobKind, *, attempt: str 
     return f"{kind}-v{version}-{digest[:16]}"
 
 
+# --- what each job needs (the Maestro builds these; ``jobs/`` runs them) -------------------
+# Paths are strings because the bot and its workers share a data folder; ``extra="ignore"``
+# lets a worker one release behind the bot still take a request with a field it lacks.
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class AnalyzeRequest(_Payload):
+    """An analysis job: the upload, a cache folder and the intake limits."""
+
+    job: Literal["analyze"] = "analyze"
+    audio_path: str
+    cache_dir: str
+    max_duration_s: float = Field(gt=0)
+    max_size_bytes: int = Field(gt=0)
+
+
+class SeparateRequest(_Payload):
+    """A separation job; the Demucs settings have Demucs' own defaults."""
+
+    job: Literal["separate"] = "separate"
+    audio_path: str
+    cache_dir: str
+    out_dir: str
+    model: Literal["htdemucs", "htdemucs_ft", "hdemucs_mmi", "demucs_unittest"] = "htdemucs"
+    weights_dir: str | None = None
+    segment_s: float | None = Field(default=None, gt=0, le=60)
+    overlap: float = Field(default=0.25, ge=0, lt=1)
+    shifts: int = Field(default=1, ge=0, le=10)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    max_duration_s: float = Field(default=15 * 60.0, gt=0)
+    max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+
+
+class RenderRequest(_Payload):
+    """A render job: the spec, the stems it uses and where to write."""
+
+    job: Literal["render"] = "render"
+    spec: ProductionSpec
+    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> WAV path
+    out_dir: str
+    cache_dir: str
+    source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
+    preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
+    reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
+
+
+class ExportProvenance(BaseModel):
+    """Where a project came from, written into its ``manifest.json`` and README."""
+
+    stems: dict[str, str] = Field(default_factory=dict)
+    stems_model: str = ""  #: ``demucs`` or ``dsp-fallback``
+    source: str | None = None  #: the uploaded song's file name
+    patch: list[str] = Field(default_factory=list)  #: the change that made this version
+
+
+class ExportRequest(_Payload):
+    """An export job: the spec, the render's folder, where the zip goes, provenance."""
+
+    job: Literal["export"] = "export"
+    spec: ProductionSpec
+    render_dir: str
+    out_dir: str
+    provenance: ExportProvenance = Field(default_factory=ExportProvenance)
+
+
+class ClipSide(BaseModel):
+    """One version to cut a comparison clip from."""
+
+    version: int = Field(ge=1)
+    master: str  #: the version's master.wav
+    spec: ProductionSpec
+
+
+class CompareRequest(_Payload):
+    """Two rendered versions, the section to play and where the clips go."""
+
+    job: Literal["compare"] = "compare"
+    a: ClipSide
+    b: ClipSide
+    section: str = ""  #: a section name or kind; empty: the first drop (else the loudest part)
+    out_dir: str
+
+
+JobPayload = Annotated[
+    AnalyzeRequest | SeparateRequest | RenderRequest | ExportRequest | CompareRequest,
+    Field(discriminator="job"),
+]
+"""What any job needs; ``job`` names the kind, so a payload cannot reach the wrong task."""
+
+
+# --- what each job returns (``JobEvent.result`` on the wire; read through these) -----------
+
+
+class AnalyzeResult(BaseModel):
+    """An analysis: the report, and whether it came from the cache."""
+
+    report: AnalysisReport
+    cached: bool = False
+
+
+class SeparateResult(BaseModel):
+    """Four stems copied into the production's folder."""
+
+    stems: dict[str, str]  #: stem name -> WAV path
+    model: str
+    fallback: bool = False  #: the DSP fallback ran: rough stems, and the thread is told
+    cached: bool = False
+
+
+class RenderResult(BaseModel):
+    """A rendered version: its files, what it measured, and how it missed its spec."""
+
+    artifacts: dict[str, str] = Field(default_factory=dict)  #: file name -> path
+    measurements: dict[str, Any] = Field(default_factory=dict)
+    mismatches: list[str] = Field(default_factory=list)  #: sentences for the thread
+    cache: dict[str, list[str]] = Field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+class ExportResult(BaseModel):
+    """A project zip and the checker's verdicts."""
+
+    artifacts: dict[str, str] = Field(default_factory=dict)  #: ``project.zip`` -> path
+    checks: list[Any] = Field(default_factory=list)
+    size_bytes: int = 0
+    skipped: list[str] = Field(default_factory=list)
+
+
+class ClipResult(BaseModel):
+    """One loudness-matched comparison clip."""
+
+    version: int
+    path: str
+    gain_db: float = 0.0  #: applied to match the other clip's loudness
+    lufs: float | None = None
+    start_s: float = 0.0
+    end_s: float = 0.0
+
+
+class CompareResult(BaseModel):
+    """The same section of two versions, matched to equal loudness."""
+
+    clips: list[ClipResult] = Field(default_factory=list)
+    section: str = ""
+
+
 class JobRequest(BaseModel):
-    """One unit of heavy work for a worker; ``payload`` is validated by the job itself."""
+    """One unit of heavy work for a worker, with the typed payload of its kind."""
 
     job_id: str
     production_id: str
     kind: JobKind
     version: int = Field(default=0, ge=0)
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JobPayload
+
+    @model_validator(mode="before")
+    @classmethod
+    def _payload_kind(cls, data: Any) -> Any:
+        """A payload given as a mapping takes its discriminator from ``kind``."""
+        if isinstance(data, dict) and isinstance(data.get("payload"), dict) \
+                and "job" not in data["payload"] and data.get("kind") is not None:
+            data = {**data, "payload": {**data["payload"], "job": str(data["kind"])}}
+        return data
+
+    @model_validator(mode="after")
+    def _kind_matches(self) -> JobRequest:
+        if self.payload.job != self.kind.value:
+            raise ValueError(f"a {self.kind.value} job cannot carry a {self.payload.job} payload")
+        return self
+
+
+_P = TypeVar("_P", bound=_Payload)
+
+
+def payload_of(request: JobRequest, model: type[_P]) -> _P:
+    """``request``'s payload as ``model``; a task handed another kind's payload refuses it."""
+    if not isinstance(request.payload, model):
+        raise TypeError(f"{model.__name__} expected, got {type(request.payload).__name__}")
+    return request.payload
 
 
 class JobEvent(BaseModel):

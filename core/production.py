@@ -15,11 +15,14 @@ from core.patch import SpecPatch
 from core.spec import ProductionSpec
 
 __all__ = [
+    "Awaiting",
     "Level",
     "MaestroState",
     "PendingJob",
+    "PendingVote",
     "Production",
     "RequestRecord",
+    "Topic",
     "Version",
 ]
 
@@ -35,6 +38,24 @@ class MaestroState(StrEnum):
     REVIEWING = "reviewing"  #: a version is out; waiting for the director's word
     ITERATING = "iterating"  #: applying a change to make the next version
     COMPLETE = "complete"  #: the director is happy
+
+
+class Awaiting(StrEnum):
+    """What a production in a state is waiting for before it can go on (a sub-state)."""
+
+    NOTHING = ""  #: nothing: the state says all
+    SONG = "song"  #: gathering: a remix or reproduction needs an upload first
+    ANALYSIS = "analysis"  #: gathering: a reproduction needs the reference's numbers
+    RENDER = "render"  #: executing: the version waits for the stems before rendering
+
+
+class Topic(StrEnum):
+    """What an open question settles (a sub-state of gathering and reviewing)."""
+
+    GENRE = "genre"
+    KEY_BPM = "key_bpm"
+    VOCAL = "vocal"
+    VOTE = "vote"  #: two directors asked opposite changes; the thread chooses
 
 
 Level = Literal["beginner", "intermediate", "pro"]
@@ -76,6 +97,15 @@ class PendingJob(BaseModel):
     step: str = ""
 
 
+class PendingVote(BaseModel):
+    """The change a vote would apply: exactly the patches shown in the question."""
+
+    author: str  #: who asked for the change
+    author_name: str = ""
+    base_version: int = Field(ge=1)  #: the version the patches apply to
+    patches: list[SpecPatch]  #: as the Chefs made them when the vote was asked
+
+
 class Production(BaseModel):
     """Everything a thread's production is: state, brief, versions, history.
 
@@ -102,7 +132,8 @@ class Production(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     question_seq: int = 0
-    awaiting: str = ""  #: "song" (waiting for an upload) or "render" (waiting for stems)
+    awaiting: Awaiting = Awaiting.NOTHING
+    pending_vote: PendingVote | None = None  #: set while a vote question is open
     trail: list[str] = Field(default_factory=list)  #: state transitions, "idle->gathering_params"
 
     @property

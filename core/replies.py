@@ -20,7 +20,7 @@ from core.conversation import (
     TextReply,
 )
 from core.genre import GenreProfile
-from core.jobs import JobEvent, JobKind, JobStatus
+from core.jobs import CompareResult, JobEvent, JobKind, JobStatus
 from core.patch import SpecPatch
 from core.production import Production, Version
 from core.spec import ProductionSpec
@@ -354,22 +354,22 @@ def compare_needs_renders(a: Version, b: Version) -> str:
             f"{'it has' if len(missing) == 1 else 'they have'} no render yet.")
 
 
-def comparison(result: dict[str, object]) -> list[Reply]:
+def comparison(result: CompareResult) -> list[Reply]:
     """The A/B post: the same section of both versions, at the same loudness, together."""
-    clips = result.get("clips")
-    if not isinstance(clips, list) or len(clips) != 2:
+    clips = result.clips
+    if len(clips) != 2:
         return []
-    section = str(result.get("section") or "the same section")
-    lufs = clips[0].get("lufs")
-    level = f" at {lufs:.1f} LUFS" if isinstance(lufs, int | float) else ""
+    section = result.section or "the same section"
+    lufs = clips[0].lufs
+    level = f" at {lufs:.1f} LUFS" if lufs is not None else ""
     replies: list[Reply] = [TextReply(text=(
-        f"Listen to {section} of v{clips[0]['version']} and v{clips[1]['version']}, matched{level} "
+        f"Listen to {section} of v{clips[0].version} and v{clips[1].version}, matched{level} "
         "so the louder one doesn't win by default."))]
     for clip in clips:
         replies.append(FileReply(
-            attachment=Attachment(name=Path(str(clip["path"])).name, path=str(clip["path"]),
+            attachment=Attachment(name=Path(clip.path).name, path=clip.path,
                                   kind=AttachmentKind.AUDIO, content_type="audio/mpeg"),
-            caption=f"v{clip['version']} — {section} ({clip['gain_db']:+.1f} dB to match)"))
+            caption=f"v{clip.version} — {section} ({clip.gain_db:+.1f} dB to match)"))
     return replies
 
 

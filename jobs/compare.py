@@ -11,34 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from core.jobs import JobRequest, ProgressFn
+from core.jobs import CompareRequest, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
 
-__all__ = ["ClipSide", "ComparePayload", "compare_task", "section_window_s"]
+__all__ = ["compare_task", "section_window_s"]
 
 _MAX_CLIP_S = 30.0
 _FADE_S = 0.05
-
-
-class ClipSide(BaseModel):
-    """One version to cut a clip from."""
-
-    version: int = Field(ge=1)
-    master: str  #: the version's master.wav
-    spec: ProductionSpec
-
-
-class ComparePayload(BaseModel):
-    """Two rendered versions, the section to play and where the clips go."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    a: ClipSide
-    b: ClipSide
-    section: str = ""  #: a section name or kind; empty: the first drop (else the loudest part)
-    out_dir: str
 
 
 def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, str]:
@@ -75,7 +55,7 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     from jobs.loudness import integrated_loudness
     from jobs.preview import preview_mp3
 
-    payload = ComparePayload.model_validate(request.payload)
+    payload = payload_of(request, CompareRequest)
     progress(0.0, "cutting the clips")
     clips = []
     name = ""

@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
-from core.jobs import JobRequest, ProgressFn
+from core.jobs import JobRequest, ProgressFn, RenderRequest, payload_of
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
@@ -62,18 +61,8 @@ TAIL_S = 2.0
 _FADE_S = 0.01  # layer gates open and close over 10 ms: no clicks at section borders
 
 
-class RenderPayload(BaseModel):
-    """What a render job needs: the spec, the stems it uses and where to write."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    spec: ProductionSpec
-    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> WAV path
-    out_dir: str
-    cache_dir: str
-    source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
-    preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
-    reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
+RenderPayload = RenderRequest
+"""The render job's payload, defined in ``core.jobs`` where the Maestro builds it."""
 
 
 @dataclass
@@ -522,5 +511,5 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
 
 def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     """The worker job: validate the payload and render (see :func:`render_spec`)."""
-    payload = RenderPayload.model_validate(request.payload)
+    payload = payload_of(request, RenderRequest)
     return render_spec(payload, progress)

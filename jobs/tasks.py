@@ -19,20 +19,23 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from core.analysis import AnalysisReport
 from core.errors import AudioTooLarge, AudioTooLong
-from core.jobs import JobKind, JobRequest, ProgressFn
+from core.jobs import (
+    AnalyzeRequest,
+    JobKind,
+    JobRequest,
+    ProgressFn,
+    SeparateRequest,
+    payload_of,
+)
 
 __all__ = [
     "ANALYSIS_VERSION",
     "SEPARATION_VERSION",
     "TASKS",
-    "AnalyzePayload",
-    "SeparatePayload",
     "analyze_task",
     "compare_task",
     "export_task",
@@ -47,35 +50,6 @@ ANALYSIS_VERSION = "analysis-v2"
 
 SEPARATION_VERSION = "stems-v1"
 """Bumped when separation changes its results."""
-
-
-class AnalyzePayload(BaseModel):
-    """What an analysis job needs: the upload, a cache folder and the intake limits."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    audio_path: str
-    cache_dir: str
-    max_duration_s: float = Field(gt=0)
-    max_size_bytes: int = Field(gt=0)
-
-
-class SeparatePayload(BaseModel):
-    """What a separation job needs; the Demucs settings have Demucs' own defaults."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    audio_path: str
-    cache_dir: str
-    out_dir: str
-    model: Literal["htdemucs", "htdemucs_ft", "hdemucs_mmi", "demucs_unittest"] = "htdemucs"
-    weights_dir: str | None = None
-    segment_s: float | None = Field(default=None, gt=0, le=60)
-    overlap: float = Field(default=0.25, ge=0, lt=1)
-    shifts: int = Field(default=1, ge=0, le=10)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    max_duration_s: float = Field(default=15 * 60.0, gt=0)
-    max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
 
 
 def _check_size(path: Path, *, max_size_bytes: int) -> None:
@@ -96,7 +70,7 @@ def analyze_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     from jobs.analysis import analyze_file
     from jobs.audio_io import file_sha256, write_json_atomic
 
-    payload = AnalyzePayload.model_validate(request.payload)
+    payload = payload_of(request, AnalyzeRequest)
     path = Path(payload.audio_path)
     _check_size(path, max_size_bytes=payload.max_size_bytes)
     progress(0.0, "checking the file")
@@ -136,7 +110,7 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     from jobs.audio_io import file_sha256, publish_file, read_audio, write_json_atomic
     from jobs.separation import STEM_NAMES, separate_to_files, weights_available
 
-    payload = SeparatePayload.model_validate(request.payload)
+    payload = payload_of(request, SeparateRequest)
     path = Path(payload.audio_path)
     weights_dir = Path(payload.weights_dir) if payload.weights_dir else None
     _check_size(path, max_size_bytes=payload.max_size_bytes)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from jobs.export.checker import CheckReport, SampleInfo, check_live_set
 from jobs.export.project import ExportCheckFailed, ExportResult, export_project
-from jobs.export.task import ExportPayload, export_task
+from jobs.export.task import export_task
 
 __all__ = [
     "CheckReport",
     "ExportCheckFailed",
-    "ExportPayload",
     "ExportResult",
     "SampleInfo",
     "check_live_set",

@@ -13,29 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pretty_midi
-from pydantic import BaseModel, ConfigDict
 
-from core.jobs import JobRequest, ProgressFn
+from core.jobs import ExportRequest, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
 from jobs.export.project import export_project
 
-__all__ = ["ExportPayload", "MidiSource", "export_task", "find_track_files"]
+__all__ = ["MidiSource", "export_task", "find_track_files"]
 
 logger = logging.getLogger(__name__)
 
 MidiSource = Callable[[ProductionSpec], pretty_midi.PrettyMIDI]
 """Makes a spec's patterns as MIDI (``jobs.patterns.generate_midi``)."""
-
-
-class ExportPayload(BaseModel):
-    """What an export job needs: the spec, the render's folder, where the zip goes, provenance."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    spec: ProductionSpec
-    render_dir: str
-    out_dir: str
-    provenance: dict[str, Any] = {}
 
 
 def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
@@ -70,7 +58,7 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
         ``{"artifacts": {"project.zip": path}, "checks": [...], "size_bytes": n,
         "skipped": [...]}``; ``checks`` lists each checker rule and whether it passed.
     """
-    payload = ExportPayload.model_validate(request.payload)
+    payload = payload_of(request, ExportRequest)
     spec = payload.spec
     render_dir = Path(payload.render_dir)
     progress(0.0, "collecting the rendered tracks")
@@ -81,7 +69,7 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
     master = render_dir / "master.wav"
     progress(0.4, "writing the Live set and DAWproject")
     provenance = {"production_id": request.production_id, "version": request.version,
-                  **payload.provenance}
+                  **payload.provenance.model_dump(mode="json")}
     result = export_project(spec, tracks=tracks, midi=midi,
                             master=master if master.is_file() else None,
                             out_dir=Path(payload.out_dir), provenance=provenance)

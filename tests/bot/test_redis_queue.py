@@ -31,8 +31,10 @@ async def queue(server: RedisServer) -> AsyncIterator[RedisQueue]:
 
 
 def _request(production: str, kind: JobKind, version: int = 0) -> JobRequest:
+    payload = {"audio_path": "/nowhere.wav", "cache_dir": "/nowhere", "out_dir": "/nowhere",
+               "max_duration_s": 60, "max_size_bytes": 1000}
     return JobRequest(job_id=job_id_for(production, version, kind), production_id=production,
-                      kind=kind, version=version, payload={"audio_path": "/nowhere.wav"})
+                      kind=kind, version=version, payload=payload)
 
 
 async def _take(queue: RedisQueue, count: int) -> list[JobEvent]:

@@ -15,8 +15,9 @@ from chefs import all_chefs, load_genres
 from core.brief import Provenance, VocalMode
 from core.conversation import Attachment, Author, ButtonPress, QuestionReply, Reply, TextReply, Turn
 from core.errors import IllegalTransition
-from core.jobs import JobEvent, JobKind, JobRequest
+from core.jobs import CompareRequest, JobEvent, JobKind, JobRequest
 from core.maestro import TRANSITIONS, Maestro, MaestroLimits
+from core.maestro.machine import go
 from core.music import parse_key
 from core.production import MaestroState, Production
 from core.rule_brain import RuleBrain
@@ -169,10 +170,10 @@ async def test_every_recorded_transition_is_legal(maestro: Maestro) -> None:
         assert target in TRANSITIONS[source]
 
 
-async def test_illegal_transition_raises(maestro: Maestro) -> None:
+async def test_illegal_transition_raises() -> None:
     p = Production(id="local:x")
     with pytest.raises(IllegalTransition):
-        maestro._go(p, MaestroState.REVIEWING)
+        go(p, MaestroState.REVIEWING)
 
 
 async def test_remix_without_a_song_asks_for_the_track(maestro: Maestro) -> None:
@@ -343,7 +344,8 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
         assert "v1 → v2" in texts(replies)
         job = queue.requests[-1]
         assert job.kind is JobKind.COMPARE
-        assert (job.payload["a"]["master"], job.payload["b"]["master"]) == (
+        assert isinstance(job.payload, CompareRequest)
+        assert (job.payload.a.master, job.payload.b.master) == (
             "/data/v1/master.wav", "/data/v2/master.wav")
         clips = [{"version": n, "path": f"/clips/v{n}.mp3", "lufs": -14.0, "gain_db": g,
                   "start_s": 30.0, "end_s": 60.0} for n, g in ((1, 0.0), (2, -2.5))]

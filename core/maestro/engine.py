@@ -1,0 +1,327 @@
+"""The Maestro: one conversation engine for every platform.
+
+It reads a :class:`Turn`, asks the brain what it means, moves the production through the
+seed's eight states (only along :data:`core.maestro.machine.TRANSITIONS`), consults Chefs,
+enqueues jobs and answers with :class:`Reply` values. Job events come back through
+:meth:`Maestro.on_event`. It never blocks: heavy work is the queue's.
+
+The steps live in their own modules (gathering, planning, iterating, versions, events);
+this one holds the entry points, the locks and the dispatch of a message by intent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+from core import replies as say
+from core.brain import Brain, Intent, Understanding
+from core.brief import Brief, Workflow
+from core.chef import Chef
+from core.conversation import Attachment, Reply, TextReply, Turn, utcnow
+from core.errors import VykeError
+from core.genre import GenreProfile
+from core.jobs import JobEvent, JobQueue
+from core.maestro import events
+from core.maestro.gathering import gather, start
+from core.maestro.iterating import iterate, vote
+from core.maestro.machine import go
+from core.maestro.parts import MaestroLimits, Parts, brain_context
+from core.maestro.versions import compare_clips, version_command
+from core.production import Awaiting, MaestroState, Production, RequestRecord, Topic
+from core.rate_limit import RateLimiter, server_of
+from core.store import Store
+
+if TYPE_CHECKING:
+    from core.claude_chef import ClaudeChefAdvisor
+
+__all__ = ["Maestro"]
+
+logger = logging.getLogger(__name__)
+
+S = MaestroState
+_Step = Callable[[Parts, Production], Awaitable[list[Reply]]]
+
+
+class Maestro:
+    """Runs every production's conversation.
+
+    Parameters
+    ----------
+    brain : Brain
+        Understands messages (rules offline, Claude with a key).
+    chefs : sequence of Chef
+        One per domain; feedback is routed by :class:`core.brain.Domain`.
+    genres : sequence of GenreProfile
+        Genre knowledge, for suggestions and plans.
+    store : Store
+        Where productions live between turns (they survive restarts).
+    queue : JobQueue
+        Where heavy work goes.
+    limits : MaestroLimits
+        Upload size, song length, data directory.
+    advisor : ClaudeChefAdvisor or None
+        Lets Claude tune each rule Chef's patch inside the same typed bounds (rules on failure).
+    """
+
+    def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
+                 store: Store, queue: JobQueue, limits: MaestroLimits,
+                 advisor: ClaudeChefAdvisor | None = None,
+                 page_link: Callable[[str, int], str | None] | None = None) -> None:
+        self.parts = Parts(brain=brain, chefs={chef.domain: chef for chef in chefs},
+                           genres={g.id: g for g in genres}, store=store, queue=queue,
+                           limits=limits, advisor=advisor, page_link=page_link)
+        self._person_rate = RateLimiter(limits.turns_per_minute)
+        self._server_rate = RateLimiter(limits.server_turns_per_minute)
+        # one turn or event at a time per production: each reads, awaits, then saves it
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # the injected parts, by name, for the bot and the tests
+    @property
+    def brain(self) -> Brain:
+        return self.parts.brain
+
+    @property
+    def store(self) -> Store:
+        return self.parts.store
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.parts.queue
+
+    @property
+    def limits(self) -> MaestroLimits:
+        return self.parts.limits
+
+    @property
+    def genres(self) -> dict[str, GenreProfile]:
+        return self.parts.genres
+
+    def _lock(self, production_id: str) -> asyncio.Lock:
+        lock = self._locks.get(production_id)
+        if lock is None:
+            lock = self._locks[production_id] = asyncio.Lock()
+        return lock
+
+    # --- entry points ----------------------------------------------------------------------
+
+    async def handle(self, turn: Turn) -> list[Reply]:
+        """Answer one turn; the production is saved before this returns.
+
+        Over the per-person or per-server message rate, the turn is answered with one
+        sentence and not processed (nothing changes, nothing is queued).
+        """
+        if not self._person_rate.allow(turn.author.id):
+            return [TextReply(text=say.slow_down(yours=True))]
+        if not self._server_rate.allow(server_of(turn.conversation_id)):
+            return [TextReply(text=say.slow_down(yours=False))]
+        async with self._lock(turn.conversation_id):
+            production = await self.store.get(turn.conversation_id)
+            if production is None:
+                production = Production(id=turn.conversation_id, owner=turn.author.id)
+            try:
+                replies = await self._handle(production, turn)
+            except VykeError as error:
+                replies = [TextReply(text=str(error))]
+            production.updated_at = utcnow()
+            await self.store.put(production)
+            return replies
+
+    async def on_event(self, event: JobEvent) -> list[Reply]:
+        """Answer a job event for its production; duplicates and strays yield nothing.
+
+        Progress is a reply only: the production is stored when a job ends, not on every
+        progress tick.
+        """
+        async with self._lock(event.production_id):
+            production = await self.store.get(event.production_id)
+            if production is None:
+                return []
+            if not any(j.job_id == event.job_id for j in production.pending_jobs):
+                return []  # already handled (at-least-once delivery) or cancelled
+            if events.is_progress(event):
+                return [say.progress(event)]
+            try:
+                replies = await events.on_finished(self.parts, production, event)
+            except VykeError as error:
+                replies = [TextReply(text=str(error))]
+            production.updated_at = utcnow()
+            await self.store.put(production)
+            return replies
+
+    # --- turns -----------------------------------------------------------------------------
+
+    async def _handle(self, production: Production, turn: Turn) -> list[Reply]:
+        if turn.press is not None:
+            understanding = _press(production, turn)
+            if understanding is None:
+                return [TextReply(text=say.stale_press())]
+        else:
+            understanding = await self.brain.understand(turn.text,
+                                                        context=brain_context(production))
+        record = RequestRecord(author=turn.author.id, author_name=turn.author.name,
+                               text=turn.text or f"[pressed {turn.press.option_id if turn.press else ''}]",
+                               intent=",".join(i.value for i in understanding.intents))
+        production.history.append(record)
+        del production.history[:-500]
+        if turn.text and turn.author.id not in production.levels:
+            inferred = _infer_level(turn.text)  # remembered; "explain like a pro" overrides it
+            if inferred:
+                production.levels[turn.author.id] = inferred
+        audio = next((a for a in turn.attachments if _is_audio(a)), None)
+        if turn.attachments and audio is None:
+            return [TextReply(text=say.not_audio(turn.attachments[0].name))]
+        u = understanding
+        if turn.command is not None:
+            u.workflow = _COMMAND_WORKFLOWS[turn.command]
+            if Intent.REQUEST not in u.intents:
+                u.intents.append(Intent.REQUEST)
+
+        for intent, step in _AT_ONCE.items():
+            if u.has(intent):
+                return await step(self.parts, production)
+        if u.level is not None:
+            production.levels[turn.author.id] = u.level
+            if u.intents == [Intent.SET_LEVEL]:
+                return [TextReply(text=say.level_set(u.level))]
+        if u.has(Intent.REVERT) or u.has(Intent.COMPARE) or u.has(Intent.MERGE):
+            replies = version_command(production, u, record)
+            if u.has(Intent.COMPARE) and not u.has(Intent.REVERT) and not u.has(Intent.MERGE):
+                replies += await compare_clips(self.parts, production, u)
+            return replies
+        if audio is not None:
+            error = self._accept_upload(production, audio)
+            if error:
+                return [TextReply(text=error)]
+        return await self._by_state(production, u, turn, record, has_audio=audio is not None)
+
+    async def _by_state(self, production: Production, u: Understanding, turn: Turn,
+                        record: RequestRecord, *, has_audio: bool) -> list[Reply]:
+        """What a message means depends on where the production is."""
+        state = production.state
+        if state in (S.IDLE, S.COMPLETE, S.REVIEWING) and u.has(Intent.REQUEST) \
+                and not production.versions:
+            return await start(self.parts, production, u, turn.author)
+        if state is S.IDLE and (has_audio or production.brief.prompt):
+            return await start(self.parts, production, u, turn.author)
+        if state is S.GATHERING_PARAMS:
+            return await gather(self.parts, production, u, turn.author)
+        question = production.pending_question
+        if question is not None and question.topic == Topic.VOTE and u.option_id is not None \
+                and state in (S.REVIEWING, S.COMPLETE):
+            return await vote(self.parts, production, question, u.option_id, record)
+        if state in (S.REVIEWING, S.COMPLETE) and (u.feedback or u.bpm or u.key):
+            return await iterate(self.parts, production, u, turn.author, record)
+        if u.has(Intent.APPROVE) and state is S.REVIEWING:
+            go(production, S.COMPLETE)
+            return [TextReply(text=say.approved(production))]
+        if state in (S.EXECUTING, S.PLANNING, S.CONSULTING, S.ITERATING):
+            return [TextReply(text=say.busy(production))]
+        if state is S.IDLE:
+            return [TextReply(text=say.not_understood_idle())]
+        return [TextReply(text=say.not_understood(state is S.COMPLETE))]
+
+    def _accept_upload(self, production: Production, audio: Attachment) -> str:
+        if audio.size_bytes > self.limits.max_upload_bytes:
+            return say.upload_too_large(audio, self.limits.max_upload_bytes)
+        if production.versions and production.source is not None:
+            # the versions were made from the first song: swapping it under them would leave
+            # them without stems; a new song starts a new production
+            return say.song_already_set(production, audio)
+        production.source = audio
+        production.analysis = None
+        production.stems = {}
+        return ""
+
+
+# --- steps that act at once, whatever the state --------------------------------------------
+
+
+async def _help(parts: Parts, production: Production) -> list[Reply]:
+    return [TextReply(text=say.help_text(sorted(g.name for g in parts.genres.values())))]
+
+
+async def _status(parts: Parts, production: Production) -> list[Reply]:
+    return [TextReply(text=say.status(production))]
+
+
+async def _versions(parts: Parts, production: Production) -> list[Reply]:
+    return [TextReply(text=say.versions(production))]
+
+
+async def _stop(parts: Parts, production: Production) -> list[Reply]:
+    cancelled = await parts.queue.cancel(production.id)
+    steps = [j.kind for j in production.pending_jobs if j.job_id in cancelled]
+    production.pending_jobs = [j for j in production.pending_jobs if j.job_id not in cancelled]
+    if production.state is S.EXECUTING:
+        go(production, S.REVIEWING if production.versions else S.IDLE)
+    return [TextReply(text=say.stopped(steps, production))]
+
+
+async def _start_over(parts: Parts, production: Production) -> list[Reply]:
+    await parts.queue.cancel(production.id)
+    production.pending_jobs = []
+    production.pending_question = None
+    production.pending_vote = None
+    production.asked = []
+    production.brief = Brief()
+    production.awaiting = Awaiting.NOTHING
+    if production.state is not S.IDLE:
+        go(production, S.IDLE)
+    return [TextReply(text=say.started_over(production))]
+
+
+_AT_ONCE: dict[Intent, _Step] = {
+    Intent.HELP: _help,
+    Intent.STATUS: _status,
+    Intent.STOP: _stop,
+    Intent.VERSIONS: _versions,
+    Intent.START_OVER: _start_over,
+}
+"""Intents answered at once in any state, in this order of precedence."""
+
+
+def _press(production: Production, turn: Turn) -> Understanding | None:
+    """A button press as an understanding, or ``None`` when the question is not open."""
+    assert turn.press is not None
+    question = production.pending_question
+    if question is None or question.id != turn.press.question_id:
+        return None
+    if turn.press.option_id not in {o.id for o in question.options}:
+        return None
+    return Understanding(intents=[Intent.ANSWER], option_id=turn.press.option_id)
+
+
+_PRO_WORDS = re.compile(r"\b(lufs|dbtp|true[- ]peak|transients?|q of|ratio|attack|release|"
+                        r"side-?chain(?:ed)? (?:release|attack)|multiband|stereo image|m/s|"
+                        r"low[- ]shelf|high[- ]shelf|bus|\d+(?:\.\d+)? ?(?:db|hz|khz|ms))\b",
+                        re.IGNORECASE)
+_BEGINNER_WORDS = re.compile(r"\b(i'?m new|beginner|no idea|don'?t know (?:much|anything)|"
+                             r"what(?:'s| is) (?:a |an )?(?:sidechain|lufs|eq|compressor)|"
+                             r"make it sound (?:better|good|nice))\b", re.IGNORECASE)
+
+
+def _infer_level(text: str) -> Literal["beginner", "pro"] | None:
+    """A first guess at how technical to be with someone, from how they talk."""
+    if _BEGINNER_WORDS.search(text):
+        return "beginner"
+    if len(_PRO_WORDS.findall(text)) >= 2:
+        return "pro"
+    return None
+
+
+_COMMAND_WORKFLOWS = {
+    "remix": Workflow.REMIX,
+    "produce": Workflow.TEXT_TO_TRACK,
+    "reproduce": Workflow.REPRODUCE,
+}
+
+
+def _is_audio(attachment: Attachment) -> bool:
+    name = attachment.name.lower()
+    return attachment.content_type.startswith("audio/") or name.endswith(
+        (".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff"))

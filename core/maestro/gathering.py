@@ -1,0 +1,214 @@
+"""Starting a production and gathering what it needs, one question at a time."""
+
+from __future__ import annotations
+
+from core import replies as say
+from core.brain import BpmChange, Understanding
+from core.brief import DESTINATIONS, Brief, Param, Provenance, VocalMode, VocalTreatment, Workflow
+from core.conversation import Author, Option, Question, QuestionReply, Reply, TextReply
+from core.jobs import JobKind
+from core.maestro.machine import go
+from core.maestro.parts import Parts, ask, genre_of, has_vocal
+from core.maestro.planning import plan
+from core.maestro.queueing import analyze_request, enqueue, separate_request
+from core.production import Awaiting, MaestroState, Production, Topic
+
+__all__ = ["apply_params", "gather", "next_question", "resolve_bpm", "start"]
+
+S = MaestroState
+
+
+async def start(parts: Parts, production: Production, u: Understanding,
+                author: Author) -> list[Reply]:
+    """Begin (or restart) gathering: record the request, analyse the song, ask what's missing."""
+    brief = production.brief if production.brief.prompt else Brief()
+    if not brief.prompt:
+        brief.prompt = production.history[-1].text if production.history else ""
+    if u.workflow:
+        brief.workflow = Param(value=u.workflow, source=Provenance.USER, author=author.id)
+    if u.source_description:
+        brief.source_description = u.source_description
+    if u.genre:
+        brief.genre = Param(value=u.genre, source=Provenance.USER, author=author.id)
+        brief.genre_label = u.genre_label
+    if brief.workflow is None:
+        workflow = Workflow.REMIX if production.source else Workflow.TEXT_TO_TRACK
+        brief.workflow = Param(value=workflow, source=Provenance.DEFAULT, confidence=0.5)
+    production.brief = brief
+    apply_params(parts, production, u, author)
+    production.owner = production.owner or author.id
+    go(production, S.GATHERING_PARAMS)
+    replies: list[Reply] = []
+    needs_song = brief.workflow.value in (Workflow.REMIX, Workflow.REPRODUCE)
+    if needs_song and production.source is None:
+        production.awaiting = Awaiting.SONG
+        return [TextReply(text=say.need_song(brief))]
+    production.awaiting = Awaiting.NOTHING
+    if production.source is not None and production.analysis is None:
+        replies += await enqueue(parts, production, JobKind.ANALYZE,
+                                 analyze_request(parts, production), required=False)
+    replies += await next_question(parts, production)
+    return replies
+
+
+def apply_params(parts: Parts, production: Production, u: Understanding, author: Author) -> None:
+    """Record what the director said in the brief, marking it as theirs."""
+    brief = production.brief
+    genre = genre_of(parts, production)
+    if u.key is not None:
+        brief.key = Param(value=u.key, source=Provenance.USER, author=author.id)
+    elif u.keep_key and production.analysis is not None:
+        brief.key = Param(value=production.analysis.key.key, source=Provenance.USER,
+                          author=author.id)
+    if u.bpm is not None:
+        base = brief.bpm.value if brief.bpm else genre.default_bpm
+        source_bpm = production.analysis.tempo.bpm if production.analysis else None
+        brief.bpm = Param(value=resolve_bpm(u.bpm, base=base, source_bpm=source_bpm),
+                          source=Provenance.USER, author=author.id)
+    if u.vocal is not None:
+        current = brief.vocal.value if brief.vocal else VocalTreatment()
+        update = {k: v for k, v in u.vocal.model_dump().items() if v not in (None, [])}
+        brief.vocal = Param(value=current.model_copy(update=update), source=Provenance.USER,
+                            author=author.id)
+    destination = DESTINATIONS.get(u.destination or "")
+    if destination is not None:
+        brief.destination = Param(value=destination, source=Provenance.USER, author=author.id)
+
+
+async def gather(parts: Parts, production: Production, u: Understanding,
+                 author: Author) -> list[Reply]:
+    """A message while gathering: the awaited song, an answer to the open question, or a nudge."""
+    if production.awaiting is Awaiting.SONG:
+        if production.source is None:
+            if u.genre or u.workflow:
+                return await start(parts, production, u, author)
+            return [TextReply(text=say.need_song(production.brief))]
+        go(production, S.IDLE)
+        return await start(parts, production, u, author)
+    question = production.pending_question
+    if question is None:
+        return await next_question(parts, production)
+    topic = Topic(question.topic)
+    if u.option_id == "other":
+        return [TextReply(text=say.ask_free_text(topic))]
+    if not _answer(parts, production, question, u, author):
+        return [TextReply(text=say.did_not_catch()), QuestionReply(question=question)]
+    production.pending_question = None
+    production.asked.append(topic)
+    replies: list[Reply] = [TextReply(text=say.recorded(production, topic))]
+    separating = any(j.kind == JobKind.SEPARATE.value for j in production.pending_jobs)
+    if Topic.KEY_BPM in production.asked and production.source is not None \
+            and not production.stems and not separating and has_vocal(production):
+        # from the key/tempo answer on; again on a later answer if the queue was down
+        replies += await enqueue(parts, production, JobKind.SEPARATE,
+                                 separate_request(parts, production), required=False)
+    replies += await next_question(parts, production)
+    return replies
+
+
+def _answer(parts: Parts, production: Production, question: Question, u: Understanding,
+            author: Author) -> bool:
+    """Record ``u`` as the answer to ``question``; ``False`` when it does not answer it."""
+    brief = production.brief
+    genre = genre_of(parts, production)
+    if question.topic == Topic.KEY_BPM:
+        said = u.key is not None or u.bpm is not None or u.keep_key
+        if u.option_id == "agree" or u.agree is True or said:
+            if u.option_id == "agree" or u.agree:
+                # agreeing turns the suggestion into the director's choice
+                for name in ("key", "bpm"):
+                    param = getattr(brief, name)
+                    if param is not None and param.source is Provenance.SUGGESTED:
+                        setattr(brief, name, param.model_copy(update={
+                            "source": Provenance.USER, "author": author.id}))
+            apply_params(parts, production, u, author)
+            return True
+        if u.option_id == "keep" and production.analysis is not None:
+            report = production.analysis
+            brief.key = Param(value=report.key.key, source=Provenance.USER, author=author.id)
+            brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.USER,
+                              author=author.id)
+            return True
+        if u.option_id == "keep":
+            brief.key = Param(value=genre.default_key, source=Provenance.DEFAULT, confidence=0.3)
+            return True
+        return False
+    if question.topic == Topic.VOCAL:
+        mode = {"keep": VocalMode.KEEP_LYRICS, "chops": VocalMode.CHOPS,
+                "instrumental": VocalMode.INSTRUMENTAL}.get(u.option_id or "")
+        if mode is not None:
+            current = brief.vocal.value if brief.vocal else VocalTreatment()
+            brief.vocal = Param(value=current.model_copy(update={"mode": mode}),
+                                source=Provenance.USER, author=author.id)
+            return True
+        if u.vocal is not None or u.agree is True:
+            if u.vocal is None:
+                brief.vocal = Param(value=VocalTreatment(), source=Provenance.USER, author=author.id)
+            apply_params(parts, production, u, author)
+            return True
+        return False
+    if question.topic == Topic.GENRE:
+        chosen = u.genre or (u.option_id if u.option_id in parts.genres else None)
+        if chosen:
+            brief.genre = Param(value=chosen, source=Provenance.USER, author=author.id)
+            brief.genre_label = brief.genre_label or parts.genres[chosen].name
+            return True
+        return False
+    return False
+
+
+async def next_question(parts: Parts, production: Production) -> list[Reply]:
+    """Ask the next missing thing, one at a time; plan when nothing is missing."""
+    brief = production.brief
+    if brief.genre is None:
+        return [ask(production, Topic.GENRE, say.ask_genre(), [
+            Option(id=g, label=parts.genres[g].name) for g in list(parts.genres)[:5]
+        ] + [Option(id="other", label="Something else…")])]
+    genre = genre_of(parts, production)
+    if brief.workflow is not None and brief.workflow.value is Workflow.REPRODUCE:
+        # a reproduction takes the reference's key and tempo unless the director set them
+        report = production.analysis
+        if report is None:
+            production.awaiting = Awaiting.ANALYSIS
+            return [TextReply(text=say.waiting_for_reference())]
+        if brief.key is None or brief.key.source is not Provenance.USER:
+            brief.key = Param(value=report.key.key, source=Provenance.DETECTED,
+                              confidence=report.key.confidence)
+        if brief.bpm is None or brief.bpm.source is not Provenance.USER:
+            brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.DETECTED,
+                              confidence=report.tempo.confidence)
+        production.asked.append(Topic.KEY_BPM)
+    if Topic.KEY_BPM not in production.asked \
+            and not (brief.is_settled("key") and brief.is_settled("bpm")):
+        if brief.key is None:
+            brief.key = Param(value=genre.default_key, source=Provenance.SUGGESTED,
+                              confidence=0.6, note=genre.mood)
+        if brief.bpm is None:
+            brief.bpm = Param(value=genre.default_bpm, source=Provenance.SUGGESTED,
+                              confidence=0.6, note=genre.mood)
+        options = [Option(id="agree", label=f"Yes: {brief.key.value} at {brief.bpm.value:g} BPM",
+                          suggested=True)]
+        if production.source is not None:
+            options.append(Option(id="keep", label="Keep the song's key and tempo"))
+        options.append(Option(id="other", label="Something else…"))
+        return [ask(production, Topic.KEY_BPM, say.suggest_key_bpm(brief, genre), options)]
+    if has_vocal(production) and Topic.VOCAL not in production.asked \
+            and not brief.is_settled("vocal"):
+        return [ask(production, Topic.VOCAL, say.ask_vocal(production), [
+            Option(id="keep", label="Keep the lyrics", suggested=True),
+            Option(id="chops", label="Make chops"),
+            Option(id="instrumental", label="Instrumental (drop the vocal)"),
+        ])]
+    return await plan(parts, production)
+
+
+def resolve_bpm(change: BpmChange, *, base: float, source_bpm: float | None) -> float:
+    """The tempo a :class:`BpmChange` asks for, from ``base`` (clamped to 40–220 BPM)."""
+    value = {
+        "absolute": change.value,
+        "relative": base + change.value,
+        "half": base / 2,
+        "double": base * 2,
+        "keep": source_bpm or base,
+    }[change.kind]
+    return round(max(40.0, min(220.0, value)), 2)

@@ -1,0 +1,126 @@
+"""What the Maestro works with: the injected parts, its limits, and small shared rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.brain import Brain, BrainContext, Domain
+from core.brief import VocalMode, Workflow
+from core.chef import Chef
+from core.conversation import Option, Question, QuestionReply
+from core.genre import GenreProfile
+from core.jobs import JobQueue
+from core.production import Production, Topic
+from core.store import Store
+
+if TYPE_CHECKING:
+    from core.claude_chef import ClaudeChefAdvisor
+
+__all__ = [
+    "MaestroLimits",
+    "Parts",
+    "ask",
+    "brain_context",
+    "genre_of",
+    "has_vocal",
+    "production_dir_name",
+    "upload_cap_bytes",
+]
+
+
+class MaestroLimits:
+    """Limits the Maestro enforces in the thread (from the settings)."""
+
+    def __init__(self, *, max_upload_bytes: int, max_song_s: float, data_dir: str,
+                 separation: dict[str, Any] | None = None, productions_per_person: int = 0,
+                 productions_per_server: int = 0, turns_per_minute: int = 0,
+                 server_turns_per_minute: int = 0) -> None:
+        self.max_upload_bytes = max_upload_bytes
+        self.max_song_s = max_song_s
+        self.data_dir = data_dir
+        self.separation = separation or {}
+        self.productions_per_person = productions_per_person  #: working at once; 0 = no limit
+        self.productions_per_server = productions_per_server  #: working at once; 0 = no limit
+        self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit
+        self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
+
+
+@dataclass
+class Parts:
+    """The pieces ``bot/`` injects, shared by every step of the conversation."""
+
+    brain: Brain
+    chefs: dict[Domain, Chef]
+    genres: dict[str, GenreProfile]
+    store: Store
+    queue: JobQueue
+    limits: MaestroLimits
+    advisor: ClaudeChefAdvisor | None = None
+    #: (production id, version) -> a signed link to the version's page, when one is served
+    page_link: Callable[[str, int], str | None] | None = field(default=None)
+
+    def cache_dir(self) -> str:
+        """Where analysis, stems and renders are cached, shared by every production."""
+        return f"{self.limits.data_dir}/cache"
+
+    def production_dir(self, production: Production, leaf: str) -> str:
+        """A folder of one production (expiry removes it with the production)."""
+        return f"{self.limits.data_dir}/productions/{production_dir_name(production.id)}/{leaf}"
+
+
+def genre_of(parts: Parts, production: Production) -> GenreProfile:
+    """The production's genre profile (house until one is chosen)."""
+    genre_id = production.brief.genre.value if production.brief.genre else "house"
+    return parts.genres.get(genre_id) or next(iter(parts.genres.values()))
+
+
+def has_vocal(production: Production) -> bool:
+    """Whether the production uses the song's vocal (a remix that keeps it in some form)."""
+    brief = production.brief
+    if brief.workflow is None or brief.workflow.value is not Workflow.REMIX:
+        return False
+    return brief.vocal is None or brief.vocal.value.mode is not VocalMode.INSTRUMENTAL
+
+
+def ask(production: Production, topic: Topic, text: str, options: list[Option]) -> QuestionReply:
+    """Open a question (one at a time per production) and return it as a reply."""
+    production.question_seq += 1
+    question = Question(id=f"q{production.question_seq}", text=text, options=options,
+                        topic=topic.value)
+    production.pending_question = question
+    return QuestionReply(question=question)
+
+
+def brain_context(production: Production) -> BrainContext:
+    """What the brain needs to read a message in this production's situation."""
+    question = production.pending_question
+    spec = production.current_version.spec if production.current_version else None
+    return BrainContext(
+        pending_topic=question.topic if question else None,
+        option_ids=[o.id for o in question.options] if question else [],
+        option_labels=[o.label for o in question.options] if question else [],
+        has_song=production.source is not None,
+        has_version=bool(production.versions),
+        track_names=[t.name for t in spec.tracks] if spec else [],
+        section_names=[s.name for s in spec.sections] if spec else [],
+    )
+
+
+_UPLOAD_CAPS = {"discord": 10 * 1024 * 1024, "slack": 1024 * 1024 * 1024}
+
+
+def upload_cap_bytes(conversation_id: str) -> int:
+    """The largest file the conversation's platform takes, less a margin for the message.
+
+    Discord takes 10 MiB from bots by default, Slack 1 GB; the terminal has no limit, but a
+    preview over 20 MB is no preview.
+    """
+    platform = conversation_id.split(":", 1)[0]
+    return int(_UPLOAD_CAPS.get(platform, 20 * 1024 * 1024) * 0.95)
+
+
+def production_dir_name(identifier: str) -> str:
+    """A folder name for a production id that cannot escape the data directory."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]

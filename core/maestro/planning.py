@@ -1,0 +1,73 @@
+"""From a settled brief to the first version, and from any version to the render queue."""
+
+from __future__ import annotations
+
+from core import replies as say
+from core.conversation import Reply, TextReply
+from core.errors import StepUnavailable
+from core.jobs import JobKind
+from core.maestro.machine import go
+from core.maestro.parts import Parts, genre_of, has_vocal
+from core.maestro.queueing import enqueue, render_request
+from core.patch import apply_patch
+from core.planner import base_spec
+from core.production import Awaiting, MaestroState, Production, Version
+
+__all__ = ["plan", "render"]
+
+S = MaestroState
+
+
+async def plan(parts: Parts, production: Production) -> list[Reply]:
+    """Make v1 from the brief: the planner's spec, then every Chef's say, then render it."""
+    go(production, S.PLANNING)
+    genre = genre_of(parts, production)
+    analysis = production.analysis
+    spec = base_spec(
+        production_id=production.id,
+        brief=production.brief,
+        genre=genre,
+        source_key=analysis.key.key if analysis else None,
+        source_tempo_bpm=analysis.tempo.bpm if analysis else None,
+        stems=production.stems,
+        reference=analysis,
+    )
+    go(production, S.CONSULTING)
+    notes: list[str] = []
+    consulted: list[str] = []
+    for chef in parts.chefs.values():
+        patch = chef.plan(brief=production.brief, spec=spec, genre=genre)
+        if patch is None:
+            continue
+        spec = apply_patch(spec, patch)
+        consulted.append(chef.name)
+        if patch.rationale:
+            notes.append(patch.rationale)
+    version = Version(number=len(production.versions) + 1, spec=spec, author=production.owner)
+    production.versions.append(version)
+    production.current = version.number
+    if production.history:
+        production.history[-1].routed_to = consulted
+        production.history[-1].version = version.number
+    replies: list[Reply] = [TextReply(text=say.plan_summary(production, spec, consulted, notes))]
+    replies += await render(parts, production, version)
+    return replies
+
+
+async def render(parts: Parts, production: Production, version: Version) -> list[Reply]:
+    """Send ``version`` to rendering, or say plainly that this installation cannot."""
+    go(production, S.EXECUTING)
+    if not parts.queue.supports(JobKind.RENDER):
+        version.note = "not rendered: rendering is not available in this installation"
+        go(production, S.REVIEWING)
+        return [TextReply(text=str(StepUnavailable(
+            "rendering the audio",
+            detail="This build has no audio engine for mixing and mastering yet, so there "
+                   "is no preview; nothing was faked.")))]
+    if production.source is not None and has_vocal(production) and not production.stems:
+        production.awaiting = Awaiting.RENDER
+        return [TextReply(text=say.waiting_for_stems())]
+    production.awaiting = Awaiting.NOTHING
+    return await enqueue(parts, production, JobKind.RENDER,
+                         render_request(parts, production, version),
+                         version=version.number, required=True)
