@@ -24,7 +24,14 @@ from core.spec import (
     VoiceSpec,
 )
 
-__all__ = ["base_spec", "production_title", "sections_like"]
+__all__ = ["DESIGN_GAIN_DB", "base_spec", "production_title", "sections_like"]
+
+DESIGN_GAIN_DB: dict[TrackRole, float] = {
+    TrackRole.KICK: 0.0, TrackRole.DRUMS: -3.0, TrackRole.PERCUSSION: -6.0,
+    TrackRole.BASS: -4.0, TrackRole.MUSIC: -8.0, TrackRole.VOCALS: -2.0, TrackRole.FX: -8.0,
+}
+"""Each role's fader as the production is laid out: a level the director changes is measured
+from here (gain staging balances the designed levels, never the director's own moves)."""
 
 _SAFE_TITLE = re.compile(r"[^A-Za-z0-9 _-]+")
 
@@ -70,24 +77,28 @@ def base_spec(
         TrackSpec(name="kick", role=TrackRole.KICK, source="pattern",
                   pattern=PatternSpec(style=f"{genre.drum_grammar}_kick", seed=seed),
                   voice=VoiceSpec(name=genre.kick_voice)),
-        TrackSpec(name="drums", role=TrackRole.DRUMS, source="pattern", gain_db=-3,
+        TrackSpec(name="drums", role=TrackRole.DRUMS, source="pattern",
+                  gain_db=DESIGN_GAIN_DB[TrackRole.DRUMS],
                   pattern=PatternSpec(style=genre.drum_grammar, seed=seed + 1, swing=genre.swing),
                   voice=VoiceSpec(name="drum_kit")),
-        TrackSpec(name="percussion", role=TrackRole.PERCUSSION, source="pattern", gain_db=-6,
+        TrackSpec(name="percussion", role=TrackRole.PERCUSSION, source="pattern",
+                  gain_db=DESIGN_GAIN_DB[TrackRole.PERCUSSION],
                   pattern=PatternSpec(style=genre.percussion or "shaker_16ths", seed=seed + 2,
                                       swing=genre.swing),
                   voice=VoiceSpec(name="percussion_kit"), sends_db={"reverb": -20}),
-        TrackSpec(name="bass", role=TrackRole.BASS, source="pattern", gain_db=-4,
+        TrackSpec(name="bass", role=TrackRole.BASS, source="pattern",
+                  gain_db=DESIGN_GAIN_DB[TrackRole.BASS],
                   pattern=PatternSpec(style=genre.bass_style, seed=seed + 3),
                   voice=VoiceSpec(name=genre.bass_voice)),
-        TrackSpec(name="music", role=TrackRole.MUSIC, source="pattern", gain_db=-8,
+        TrackSpec(name="music", role=TrackRole.MUSIC, source="pattern",
+                  gain_db=DESIGN_GAIN_DB[TrackRole.MUSIC],
                   pattern=PatternSpec(style="chords", seed=seed + 4),
                   voice=VoiceSpec(name="pad"), sends_db={"reverb": -14, "delay": -22}),
     ]
     if has_vocal:
         tracks.append(
             TrackSpec(name="vocals", role=TrackRole.VOCALS, source="stem", stem="vocals",
-                      gain_db=-2, highpass_hz=120, sends_db={"reverb": -16, "delay": -20})
+                      gain_db=DESIGN_GAIN_DB[TrackRole.VOCALS], highpass_hz=120, sends_db={"reverb": -16, "delay": -20})
         )
     names = {t.role.value: t.name for t in tracks}
     sections: list[Section] = []

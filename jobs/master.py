@@ -2,11 +2,17 @@
 
 The chain, in order:
 
+0. the tonal stage: a graphic EQ (a low shelf for the 63 Hz octave, peaks at 125 Hz–4 kHz, a
+   high shelf for 8 kHz) that moves each octave at most :data:`MAX_TONAL_CORRECTION_DB` toward
+   the genre's target (:class:`core.tonal.TonalTarget`). Gain staging has already put the mix
+   near its range; this stage corrects only what is left, and :attr:`MasterResult.tonal_note`
+   names any band it could not bring into range;
 1. tilt EQ around 1 kHz (``tilt_db``: + brighter, − darker), two gentle pedalboard shelves;
 2. glue compression (pedalboard ``Compressor``). Its threshold is meant for a mix at
    :data:`GLUE_REFERENCE_LUFS`, so the mix is brought there first and the same spec glues a
    quiet mix as much as a hot one;
-3. width in mid/side (``width``: 0 mono, 1 as mixed, 2 twice the side);
+3. width in mid/side (``width``: 0 mono, 1 as mixed, 2 twice the side), with the side signal
+   high-passed at :data:`core.tonal.LOW_MONO_HZ` so the low end is mono on every system;
 4. drive gain, a soft clipper that rounds the few highest peaks, and pedalboard's
    ``BrickwallLimiter`` with lookahead and a 4×-oversampled (true-peak) sidechain.
 
@@ -21,7 +27,8 @@ loudness stops rising with more drive, the master stops at the loudest clean res
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 from pedalboard import (
@@ -32,18 +39,24 @@ from pedalboard import (
     Pedalboard,
     Plugin,
 )
+from scipy.signal import butter, sosfilt, sosfreqz
 
 from core.spec import MasterSpec
+from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ, TonalTarget, band_label
 from core.units import db_to_gain
 from jobs.audio_io import valid_audio
 from jobs.loudness import integrated_loudness, true_peak_dbtp
+from jobs.measure import OCTAVES_HZ, mid_spectrum
 
 __all__ = [
     "GLUE_REFERENCE_LUFS",
     "MAX_LIMITING_DB",
+    "MAX_TONAL_CORRECTION_DB",
     "TOLERANCE_LU",
     "MasterResult",
     "master",
+    "octave_eq_sos",
+    "tonal_correction",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +66,9 @@ GLUE_REFERENCE_LUFS = -18.0
 
 MAX_LIMITING_DB = 14.0
 """Most drive (dB) past the point where the peaks touch the ceiling, before drums flatten."""
+
+MAX_TONAL_CORRECTION_DB = 4.0
+"""Most the tonal stage moves an octave band: more would mean the mix, not the master, is wrong."""
 
 TOLERANCE_LU = 0.1
 """How close to the target the drive search aims (the promise to the director is ±0.5 LU)."""
@@ -79,6 +95,8 @@ class MasterResult:
     reached: bool  #: loudness within 0.5 LU of the target and true peak under the ceiling
     note: str = ""  #: why the target was not reached, for the change card
     iterations: int = 0  #: limiter passes the search took
+    tonal_gains_db: dict[int, float] | None = None  #: the tonal stage's EQ gain per octave
+    tonal_note: str = ""  #: bands the tonal stage could not bring into range, for the card
 
     @property
     def loudness_error_lu(self) -> float:
@@ -92,6 +110,7 @@ def master(
     *,
     sample_rate: int,
     max_limiting_db: float = MAX_LIMITING_DB,
+    tonal_gains_db: dict[int, float] | None = None,
 ) -> MasterResult:
     """Master a mix to ``spec.target_lufs`` with its true peak at or under ``spec.ceiling_dbtp``.
 
@@ -103,6 +122,8 @@ def master(
     sample_rate : int > 0, Hz
     max_limiting_db : float ≥ 0, dB
         Most drive past the point where the peaks reach the ceiling.
+    tonal_gains_db : dict of octave centre (Hz) to dB, optional
+        The tonal stage's EQ, from :func:`tonal_correction`; ``None`` leaves the tone alone.
 
     Returns
     -------
@@ -130,10 +151,126 @@ def master(
                             gain_db=0.0, target_lufs=spec.target_lufs,
                             ceiling_dbtp=spec.ceiling_dbtp, reached=False,
                             note="The mix is silent, so there is nothing to master.")
+    if tonal_gains_db:
+        x = _graphic_eq(x, tonal_gains_db, sample_rate=sample_rate)
     x = _tone_and_glue(x * db_to_gain(GLUE_REFERENCE_LUFS - loudness), spec,
                        sample_rate=sample_rate)
-    x = _width(x, spec.width)
-    return _limit_to_target(x, spec, sample_rate=sample_rate, max_limiting_db=max_limiting_db)
+    x = _width(x, spec.width, sample_rate=sample_rate)
+    result = _limit_to_target(x, spec, sample_rate=sample_rate, max_limiting_db=max_limiting_db)
+    if tonal_gains_db:
+        result = replace(result, tonal_gains_db=dict(tonal_gains_db))
+    return result
+
+
+def _biquad(kind: str, centre_hz: float, gain_db: float, *, sample_rate: int) -> np.ndarray:
+    """One RBJ-cookbook biquad (peak Q √2 = one octave, or a shelf of slope 1) as an SOS row."""
+    a = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * centre_hz / sample_rate
+    cos_w0, sin_w0 = math.cos(w0), math.sin(w0)
+    if kind == "peak":
+        alpha = sin_w0 / (2.0 * math.sqrt(2.0))
+        b = [1 + alpha * a, -2 * cos_w0, 1 - alpha * a]
+        den = [1 + alpha / a, -2 * cos_w0, 1 - alpha / a]
+    else:
+        alpha = sin_w0 / 2.0 * math.sqrt(2.0)
+        k = 2.0 * math.sqrt(a) * alpha
+        if kind == "low_shelf":
+            b = [a * ((a + 1) - (a - 1) * cos_w0 + k), 2 * a * ((a - 1) - (a + 1) * cos_w0),
+                 a * ((a + 1) - (a - 1) * cos_w0 - k)]
+            den = [(a + 1) + (a - 1) * cos_w0 + k, -2 * ((a - 1) + (a + 1) * cos_w0),
+                   (a + 1) + (a - 1) * cos_w0 - k]
+        else:
+            b = [a * ((a + 1) + (a - 1) * cos_w0 + k), -2 * a * ((a - 1) + (a + 1) * cos_w0),
+                 a * ((a + 1) + (a - 1) * cos_w0 - k)]
+            den = [(a + 1) - (a - 1) * cos_w0 + k, 2 * ((a - 1) - (a + 1) * cos_w0),
+                   (a + 1) - (a - 1) * cos_w0 - k]
+    return np.array([*(v / den[0] for v in b), 1.0, den[1] / den[0], den[2] / den[0]])
+
+
+def octave_eq_sos(gains_db: dict[int, float], *, sample_rate: int) -> np.ndarray:
+    """A graphic EQ by octave: low shelf at 88 Hz (63 Hz octave), peaks (Q √2), high shelf at 5.7 kHz.
+
+    Parameters
+    ----------
+    gains_db : dict of octave centre (Hz, of :data:`core.tonal.OCTAVE_CENTRES_HZ`) to dB
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    np.ndarray, shape (7, 6): second-order sections for ``scipy.signal.sosfilt``
+    """
+    rows = []
+    for centre in OCTAVE_CENTRES_HZ:
+        gain = gains_db.get(centre, 0.0)
+        if centre == 63:
+            rows.append(_biquad("low_shelf", 88.0, gain, sample_rate=sample_rate))
+        elif centre == 8000:
+            rows.append(_biquad("high_shelf", 5657.0, gain, sample_rate=sample_rate))
+        else:
+            rows.append(_biquad("peak", float(centre), gain, sample_rate=sample_rate))
+    return np.array(rows)
+
+
+def _graphic_eq(x: np.ndarray, gains_db: dict[int, float], *, sample_rate: int) -> np.ndarray:
+    sos = octave_eq_sos(gains_db, sample_rate=sample_rate)
+    return sosfilt(sos, np.asarray(x, dtype=np.float64), axis=1).astype(np.float32)
+
+
+def tonal_correction(
+    mix: np.ndarray, target: TonalTarget, *, sample_rate: int
+) -> tuple[dict[int, float], dict[int, float], str]:
+    """The tonal stage for ``mix``: EQ gains, the octave levels they give, and what stays out.
+
+    The EQ is solved on the mix's measured spectrum (the filters' exact responses applied to
+    it), so the octave levels it predicts are what the stage does to this mix. Each band moves
+    toward the centre of its target range by at most :data:`MAX_TONAL_CORRECTION_DB`.
+
+    Parameters
+    ----------
+    mix : np.ndarray, float32, shape (2, samples)
+    target : core.tonal.TonalTarget
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    (gains_db, levels_db, note)
+        EQ gain per octave centre (Hz), the predicted octave levels re 1 kHz after it, and a
+        sentence naming the bands still out of range ("" when none).
+    """
+    freqs, power = mid_spectrum(mix, sample_rate=sample_rate)
+    edges = [(c / math.sqrt(2.0), c * math.sqrt(2.0)) for c in OCTAVES_HZ]
+    masks = [(freqs >= lo) & (freqs < hi) for lo, hi in edges]
+    reference = OCTAVES_HZ.index(1000)
+
+    def levels(response: np.ndarray) -> dict[int, float]:
+        bands = [max(float(np.sum(power[m] * response[m])), 1e-30) for m in masks]
+        return {c: 10.0 * math.log10(bands[OCTAVES_HZ.index(c)] / bands[reference])
+                for c in OCTAVE_CENTRES_HZ}
+
+    def response(gains: dict[int, float]) -> np.ndarray:
+        _, h = sosfreqz(octave_eq_sos(gains, sample_rate=sample_rate), worN=freqs, fs=sample_rate)
+        return np.abs(h) ** 2
+
+    before = levels(np.ones_like(power))
+    limit = MAX_TONAL_CORRECTION_DB
+    wanted = {c: float(np.clip(target.bands_db[c] - before[c], -limit, limit))
+              for c in OCTAVE_CENTRES_HZ}
+    gains = dict(wanted)
+    for _ in range(8):  # neighbouring filters overlap: correct the gains by what each band got
+        now = levels(response(gains))
+        for c in OCTAVE_CENTRES_HZ:
+            got = now[c] - before[c]
+            gains[c] = float(np.clip(gains[c] + wanted[c] - got, -1.5 * limit, 1.5 * limit))
+    after = levels(response(gains))
+    gains = {c: round(g, 2) for c, g in gains.items()}
+    misses = target.out_of_range(after)
+    note = ""
+    if misses:
+        parts = [f"{band_label(c)} {'+' if d > 0 else '−'}{abs(d):.1f} dB "
+                 f"{'over' if d > 0 else 'under'} its range" for c, d in misses.items()]
+        note = ("The tonal stage could not bring every band into the genre's range within "
+                f"±{limit:g} dB: " + ", ".join(parts) + ".")
+    return gains, after, note
 
 
 def _tone_and_glue(x: np.ndarray, spec: MasterSpec, *, sample_rate: int) -> np.ndarray:
@@ -148,11 +285,16 @@ def _tone_and_glue(x: np.ndarray, spec: MasterSpec, *, sample_rate: int) -> np.n
     return Pedalboard(plugins)(x, sample_rate)
 
 
-def _width(x: np.ndarray, width: float) -> np.ndarray:
-    """Scale the side signal: 0 folds to mono, 1 leaves the mix as it is, 2 doubles the side."""
-    if width == 1:
-        return x
+def _width(x: np.ndarray, width: float, *, sample_rate: int) -> np.ndarray:
+    """Scale the side signal (0 folds to mono, 1 as mixed, 2 doubles it); no side below 120 Hz.
+
+    The side signal is high-passed at :data:`core.tonal.LOW_MONO_HZ` (4th-order Butterworth):
+    bass that differs between the speakers cancels on a mono club system and smears the kick.
+    """
     mid, side = (x[0] + x[1]) / 2.0, (x[0] - x[1]) / 2.0 * width
+    if width > 0:
+        sos = butter(4, LOW_MONO_HZ, btype="highpass", fs=sample_rate, output="sos")
+        side = sosfilt(sos, side)
     return np.stack([mid + side, mid - side]).astype(np.float32)
 
 

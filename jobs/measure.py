@@ -31,6 +31,7 @@ __all__ = [
     "low_band_correlation",
     "low_end_db",
     "measure_render",
+    "mid_spectrum",
     "octave_levels_db",
     "octave_powers",
     "plr_db",
@@ -255,7 +256,7 @@ OCTAVES_HZ: tuple[int, ...] = (63, 125, 250, 500, 1000, 2000, 4000, 8000)
 _OCTAVE_NPERSEG = 8192  # 5.4 Hz bins at 44.1 kHz: the 63 Hz octave (44–89 Hz) gets 8 of them
 
 
-def _mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+def mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch power per bin of the mid signal ``(L + R) / 2`` (mono audio is its own mid)."""
     x = np.asarray(valid_audio(audio), dtype=np.float64)
     mid = x.mean(axis=0)
@@ -281,7 +282,7 @@ def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     -------
     np.ndarray, float64, shape (8,)
     """
-    freqs, power = _mid_spectrum(audio, sample_rate=sample_rate)
+    freqs, power = mid_spectrum(audio, sample_rate=sample_rate)
     edges = [(c / math.sqrt(2.0), c * math.sqrt(2.0)) for c in OCTAVES_HZ]
     return np.array([float(np.sum(power[(freqs >= lo) & (freqs < hi)])) for lo, hi in edges])
 
@@ -373,7 +374,7 @@ def power_share_below(audio: np.ndarray, *, sample_rate: int, cutoff_hz: float =
 
     The mean commercial track has about 1 % below 60 Hz (Elowsson & Friberg 2017).
     """
-    freqs, power = _mid_spectrum(audio, sample_rate=sample_rate)
+    freqs, power = mid_spectrum(audio, sample_rate=sample_rate)
     total = float(np.sum(power[freqs >= 20.0]))
     low = float(np.sum(power[(freqs >= 20.0) & (freqs < cutoff_hz)]))
     return low / total if total > 1e-20 else 0.0

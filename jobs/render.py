@@ -52,7 +52,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RENDER_VERSION = "render-v1"
+RENDER_VERSION = "render-v2"
 """Bumped when rendering changes its results, so old cache entries are not served."""
 
 TAIL_S = 2.0
@@ -261,7 +261,7 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
 def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     """Render every track, mix, master, write the outputs and measure them against the spec."""
     from jobs.instruments import render_instrument, render_transitions
-    from jobs.master import master
+    from jobs.master import master, tonal_correction
     from jobs.measure import measure_track
     from jobs.mix import mix_down, process_track
     from jobs.patterns import generate_track, kick_times
@@ -286,6 +286,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     processed: dict[str, Any] = {}
     unswept: dict[str, np.ndarray] = {}
     track_numbers: dict[str, dict[str, float]] = {}
+    octave_keys: dict[str, str] = {}
     for index, track in enumerate(tracks):
         step = 0.05 + 0.6 * index / max(1, len(tracks))
         progress(step, f"rendering {track.name}")
@@ -312,6 +313,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             stats.mix_cached.append(track.name)
         processed[track.name] = _processed(arrays)
+        octave_keys[track.name] = mix_key
         if track.name != "transitions":  # the track's own numbers, kept with its chain
             numbers = cache.load_numbers(mix_key)
             if numbers is None:
@@ -329,22 +331,148 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
                 spec=spec, layout=layout, hits=hits, kick_key=kick_key)
     progress(0.7, "mixing")
+    target = _tonal_target(spec)
+    staging: dict[str, Any] = {}
+    tonal_gains: dict[int, float] | None = None
+    tonal_note = ""
+    if target is not None:
+        staging = _staging_gains(spec, processed, octave_keys, cache, target, sr)
+        processed = {name: _staged(t, staging[name], sr) if name in staging else t
+                     for name, t in processed.items()}
     mixed = mix_down(processed, spec=spec, sample_rate=sr)
+    if target is not None:
+        design = _design_mix(spec, processed, mixed.audio, sr)
+        tonal_gains, _, tonal_note = tonal_correction(design, target, sample_rate=sr)
     progress(0.78, "mastering")
-    mastered = master(mixed.audio, _master_spec(spec, payload, mixed.audio, sr), sample_rate=sr)
+    mastered = master(mixed.audio, _master_spec(spec, payload, mixed.audio, sr), sample_rate=sr,
+                      tonal_gains_db=tonal_gains)
     progress(0.85, "writing the master and the preview")
     outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
     measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr)
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
+    if target is not None:
+        measurements["staging"] = {name: {"gain_db": st.gain_db,
+                                          "tilt_db_per_oct": st.tilt_db_per_oct}
+                                   for name, st in staging.items()}
+        measurements["tonal_eq_db"] = {str(c): g for c, g in (tonal_gains or {}).items()}
+        octaves = {int(c): float(v) for c, v in measurements["octaves_db"].items()}
+        measurements["tonal_out_of_range_db"] = {
+            str(c): round(d, 1) for c, d in target.out_of_range(octaves).items()}
+        measurements["tonal_target"] = {
+            "bands_db": {str(c): v for c, v in target.bands_db.items()},
+            "tolerance_db": {str(c): v for c, v in target.tolerance_db.items()},
+            "side_mid_min": target.side_mid_min, "side_mid_max": target.side_mid_max,
+            "low_correlation_min": target.low_correlation_min}
+        if tonal_note:
+            measurements["tonal_note"] = tonal_note
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
-    mismatches = _mismatches(spec, measurements)
+    mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
     write_json_atomic(out_dir / "measurements.json", measurements)
     progress(1.0, "rendered")
     return {"artifacts": outputs, "measurements": measurements, "mismatches": mismatches,
             "cache": stats.as_dict(), "duration_s": round(length / sr, 3)}
+
+
+def _tonal_target(spec: ProductionSpec) -> Any:
+    """The genre's tonal target, or ``None`` for a genre without one (nothing is staged)."""
+    from chefs.genre import genre_by_id
+
+    try:
+        return genre_by_id(spec.genre).tonal
+    except KeyError:
+        return None
+
+
+def _design_offset_db(track: TrackSpec | None) -> float:
+    """How far the director moved a track's fader from its designed level (0 when unmoved)."""
+    from core.planner import DESIGN_GAIN_DB
+
+    if track is None or track.role not in DESIGN_GAIN_DB:
+        return 0.0
+    return track.gain_db - DESIGN_GAIN_DB[track.role]
+
+
+def _staging_gains(spec: ProductionSpec, processed: dict[str, Any], keys: dict[str, str],
+                   cache: _Cache, target: Any, sr: int) -> dict[str, Any]:
+    """Gain staging (``jobs.balance``): each track's octave powers at its designed level, solved
+    toward the genre's target. The powers are cached with the track's chain."""
+    from jobs.balance import stage_gains
+    from jobs.measure import OCTAVES_HZ, octave_powers
+
+    contributions = {}
+    for name, track in processed.items():
+        key = f"{keys[name]}-octaves"
+        numbers = cache.load_numbers(key)
+        if numbers is None or len(numbers) != len(OCTAVES_HZ):
+            powers = octave_powers(track.dry, sample_rate=sr)
+            numbers = {str(c): float(p) for c, p in zip(OCTAVES_HZ, powers, strict=True)}
+            cache.store_numbers(key, numbers)
+        offset = _design_offset_db(spec.track(name))
+        contributions[name] = np.array([numbers[str(c)] for c in OCTAVES_HZ]) * 10 ** (-offset / 10)
+    vocals = frozenset(t.name for t in spec.tracks if t.role is TrackRole.VOCALS)
+    return stage_gains(contributions, target=target, fixed=frozenset({"transitions"}),
+                       vocals=vocals)
+
+
+def _scaled(track: Any, gain_db: float) -> Any:
+    """A processed track (dry and sends) with ``gain_db`` more level."""
+    from jobs.mix import ProcessedTrack
+
+    if gain_db == 0:
+        return track
+    g = np.float32(10 ** (gain_db / 20))
+    return ProcessedTrack(dry=track.dry * g, sends={k: v * g for k, v in track.sends.items()})
+
+
+def _staged(track: Any, staging: Any, sr: int) -> Any:
+    """A processed track (dry and sends) through its gain staging (``jobs.balance``)."""
+    from jobs.balance import apply_staging
+    from jobs.mix import ProcessedTrack
+
+    if staging.tilt_db_per_oct == 0:
+        return _scaled(track, staging.gain_db)
+    return ProcessedTrack(dry=apply_staging(track.dry, staging, sample_rate=sr),
+                          sends={k: apply_staging(v, staging, sample_rate=sr)
+                                 for k, v in track.sends.items()})
+
+
+def _design_mix(spec: ProductionSpec, processed: dict[str, Any], mix: np.ndarray,
+                sr: int) -> np.ndarray:
+    """The staged mix at the designed levels: what the master's tonal stage is solved on.
+
+    A fader the director moved stays moved: solving the tonal stage on their mix would balance
+    their change away (a bass 3 dB down would come back up in the master's EQ).
+    """
+    from jobs.mix import mix_down
+
+    offsets = {name: _design_offset_db(spec.track(name)) for name in processed}
+    if not any(offsets.values()):
+        return mix
+    design = {name: _scaled(t, -offsets[name]) for name, t in processed.items()}
+    return mix_down(design, spec=spec, sample_rate=sr).audio
+
+
+def _tonal_mismatches(target: Any, m: dict[str, Any]) -> list[str]:
+    """Sentences for every band, width or low-end correlation out of the genre's range."""
+    from core.tonal import band_label
+
+    if target is None:
+        return []
+    problems = []
+    for centre, miss in m.get("tonal_out_of_range_db", {}).items():
+        problems.append(f"the {band_label(int(centre))} octave is {abs(miss):.1f} dB "
+                        f"{'over' if miss > 0 else 'under'} the genre's range")
+    width = m["side_mid_ratio"]
+    if not target.side_mid_min <= width <= target.side_mid_max:
+        problems.append(f"the stereo width (side/mid {width:.2f}) is outside the genre's "
+                        f"{target.side_mid_min:g}–{target.side_mid_max:g}")
+    if m["low_band_correlation"] < target.low_correlation_min:
+        problems.append(f"the low end is not mono (correlation {m['low_band_correlation']:.2f} "
+                        f"below 120 Hz)")
+    return problems
 
 
 def _variant(cache: _Cache, raw: np.ndarray, raw_key: str, track: TrackSpec, *,
