@@ -25,6 +25,7 @@ import discord
 from discord import app_commands
 
 from core import replies as say
+from core.artifacts import safe_file_name, upload_path
 from core.brief import DESTINATIONS, Param, Provenance
 from core.conversation import (
     Attachment,
@@ -39,7 +40,7 @@ from core.conversation import (
     TextReply,
     Turn,
 )
-from core.maestro import Maestro, production_dir_name
+from core.maestro import Maestro
 from core.production import Production
 from core.server_settings import ServerSettings, ServerSettingsStore
 from core.store import Store
@@ -175,8 +176,9 @@ class DiscordAdapter:
         Productions, read to check a press against the open question.
     server_settings : ServerSettingsStore
         Each server's defaults (who may answer, loudness, song-size limit).
-    uploads_dir : Path
-        Where songs people attach are saved for the audio engine.
+    data_dir : Path
+        The data folder: songs people attach are saved in their production's folder there
+        (so they expire with it).
     max_song_bytes : int
         The installation's song-size limit (a server may set a lower one).
     link_for : callable, optional
@@ -189,13 +191,13 @@ class DiscordAdapter:
     """
 
     def __init__(self, *, maestro: Maestro, store: Store, server_settings: ServerSettingsStore,
-                 uploads_dir: Path, max_song_bytes: int, link_for: LinkMaker | None = None,
+                 data_dir: Path, max_song_bytes: int, link_for: LinkMaker | None = None,
                  progress_interval_s: float = 15.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.maestro = maestro
         self.store = store
         self.server_settings = server_settings
-        self.uploads_dir = uploads_dir
+        self.data_dir = data_dir
         self.max_song_bytes = max_song_bytes
         self.link_for = link_for
         self.progress_interval_s = progress_interval_s
@@ -381,9 +383,9 @@ class DiscordAdapter:
         await self.store.put(production)
 
     async def _download(self, attachment: discord.Attachment, conversation_id: str) -> Attachment:
-        folder = self.uploads_dir / production_dir_name(conversation_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{attachment.id}-{_safe_name(attachment.filename)}"
+        path = upload_path(self.data_dir, conversation_id, attachment.filename,
+                           unique=str(attachment.id))
+        path.parent.mkdir(parents=True, exist_ok=True)
         await attachment.save(path)
         described = _describe(attachment)
         described.path = str(path.resolve())
@@ -438,7 +440,7 @@ class DiscordAdapter:
         if size <= self.upload_limit(guild_id):
             name = attachment.name if Path(attachment.name).suffix else path.name
             await thread.send(content=caption[:MESSAGE_LIMIT],
-                              file=discord.File(path, filename=_safe_name(name)))
+                              file=discord.File(path, filename=safe_file_name(name)))
             return
         link = None
         if self.link_for is not None:
@@ -599,11 +601,6 @@ def _describe(attachment: discord.Attachment) -> Attachment:
 def _looks_like_audio(attachment: discord.Attachment) -> bool:
     return (attachment.content_type or "").startswith("audio/") or attachment.filename.lower(
     ).endswith((".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff"))
-
-
-def _safe_name(name: str) -> str:
-    cleaned = "".join(ch if ch.isalnum() or ch in "-_. " else "_" for ch in name).strip(" .")
-    return cleaned[:100] or "file"
 
 
 def _thread_name(command: str | None, prompt: str, audio: discord.Attachment | None) -> str:

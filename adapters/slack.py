@@ -40,6 +40,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core.artifacts import upload_path
 from core.conversation import (
     Attachment,
     AttachmentKind,
@@ -54,7 +55,7 @@ from core.conversation import (
     Turn,
 )
 from core.errors import AudioTooLarge
-from core.maestro import Maestro, production_dir_name
+from core.maestro import Maestro
 from core.server_settings import ServerSettingsStore
 from core.store import Store
 
@@ -429,8 +430,7 @@ class SlackAdapter:
                                                   max_size_bytes=limit)))
                 continue
             url = str(info.get("url_private_download") or info.get("url_private") or "")
-            path = (self.data_dir / "productions" / production_dir_name(conversation_id)
-                    / "uploads" / _safe_name(f"{info['id']}-{name}"))
+            path = upload_path(self.data_dir, conversation_id, name, unique=str(info["id"]))
             try:
                 size = await self._download(url, path, limit=limit, name=name)
             except AudioTooLarge as error:
@@ -546,10 +546,6 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 def _mrkdwn(text: str) -> str:
     """The Maestro's Markdown in Slack's mrkdwn (``**bold**`` is ``*bold*`` there)."""
     return _BOLD.sub(r"*\1*", text)
-
-
-def _safe_name(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:160]
 
 
 # --- what the adapter itself says (Slack mechanics only, never music) ------------------------

@@ -73,7 +73,7 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
             settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
         adapter = DiscordAdapter(maestro=app.maestro, store=app.store,
                                  server_settings=server_settings,
-                                 uploads_dir=settings.data_dir / "uploads",
+                                 data_dir=settings.data_dir,
                                  max_song_bytes=settings.max_upload_bytes,
                                  link_for=link_maker(settings))
         client = VykeClient(adapter, intents=intents(message_content=message_content),

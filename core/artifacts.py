@@ -33,6 +33,8 @@ __all__ = [
     "LocalArtifactStore",
     "atomic_target",
     "folder_name",
+    "safe_file_name",
+    "upload_path",
     "write_bytes_atomic",
 ]
 
@@ -74,6 +76,28 @@ class ArtifactStore(Protocol):
 def folder_name(identifier: str) -> str:
     """A folder name for a production id that cannot escape the store."""
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
+
+
+def safe_file_name(name: str, *, fallback: str = "file", max_length: int = 100) -> str:
+    """A file name made from anything a person typed or uploaded, safe in any folder.
+
+    Letters, digits, ``-``, ``_``, ``.`` and spaces are kept, everything else (slashes,
+    NUL, control characters) becomes ``_``; leading and trailing dots and spaces go, so
+    the name is never ``.``, ``..`` or hidden. The one rule for every file name the
+    product derives from outside input (uploads, attachments it posts back).
+    """
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_. " else "_" for ch in name).strip(" .")
+    return cleaned[:max_length].strip(" .") or fallback
+
+
+def upload_path(root: Path, production_id: str, name: str, *, unique: str) -> Path:
+    """Where an upload to a production is saved: inside the production's folder.
+
+    Every platform saves there, so expiring a production removes its uploads too.
+    ``unique`` (the platform's file id) keeps two uploads of the same name apart.
+    """
+    return (root / "productions" / folder_name(production_id) / "uploads"
+            / safe_file_name(f"{unique}-{name}", max_length=160))
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from core.artifacts import folder_name
 from core.brain import Brain, BrainContext, Domain
 from core.brief import VocalMode, Workflow
 from core.chef import Chef
@@ -123,4 +124,4 @@ def upload_cap_bytes(conversation_id: str) -> int:
 
 def production_dir_name(identifier: str) -> str:
     """A folder name for a production id that cannot escape the data directory."""
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in identifier)[:120]
+    return folder_name(identifier)

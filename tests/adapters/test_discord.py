@@ -28,6 +28,7 @@ from bot.links import parse, verify
 from bot.runtime import pump_events
 from bot.settings import Settings
 from core import replies as say
+from core.artifacts import folder_name
 from core.conversation import Attachment, FileReply, ProgressReply, TextReply
 from core.jobs import JobKind
 from tests.fakes.discord_api import FakeDiscordAPI, FakeMessage
@@ -181,6 +182,9 @@ async def test_remix_defers_opens_a_thread_asks_with_buttons_and_a_press_is_a_tu
         production = await bot.app.store.get(conversation)
         assert production is not None and production.source is not None
         assert Path(production.source.path).read_bytes() == song_bytes
+        # saved in the production's own folder, so it expires with the production
+        uploads = tmp_path.resolve() / "productions" / folder_name(conversation) / "uploads"
+        assert Path(production.source.path).parent == uploads
         assert production.owner == director["id"]
         progress = await api.wait_until(lambda: [
             m for m in api.messages_in(thread_id) if m.content.startswith("✅ Analysing")])

@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters import discord as discord_adapter
-from adapters import slack as slack_adapter
+from core.artifacts import upload_path
 from core.spec import ProductionSpec
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.reliability.harness import Thread, open_app, reply_texts, settings_for
@@ -98,10 +97,10 @@ async def test_injection_changes_nothing_outside_typed_operations_and_leaks_noth
 
 @given(name=st.text(min_size=0, max_size=300))
 def test_saved_upload_names_stay_in_their_folder(name: str) -> None:
-    """Discord saves ``<id>-<safe name>``, Slack ``<safe id-name>`` in the production's folder."""
+    """Every platform saves ``<id>-<safe name>`` inside the production's uploads folder."""
     folder = Path("/data/productions/local_x/uploads")
-    for saved in (f"123456789-{discord_adapter._safe_name(name)}",
-                  slack_adapter._safe_name(f"F0123ABC-{name}")):
-        assert "/" not in saved and "\\" not in saved and "\x00" not in saved
-        assert saved not in ("", ".", "..")
-        assert (folder / saved).resolve().parent == folder
+    for unique in ("123456789", "F0123ABC", "..", "../.."):
+        saved = upload_path(Path("/data"), "local:x", name, unique=unique)
+        assert saved.parent == folder
+        assert "\x00" not in saved.name and saved.name not in ("", ".", "..")
+        assert saved.resolve().parent == folder
