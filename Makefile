@@ -30,6 +30,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q -p no:xdist
 
 bench: $(STAMP) tools
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

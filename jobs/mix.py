@@ -4,10 +4,8 @@ A track runs through, in order:
 
 1. high-pass (``highpass_hz``, or its automation), a 12 dB/octave Butterworth;
 2. EQ bands, compression and saturation (pedalboard);
-   then the stereo voice: chords and pads (role ``music``) go through a chorus with a different
-   rate and delay on each side, so they spread across the field as a unison would; every
-   track's side signal is high-passed at :data:`core.tonal.LOW_MONO_HZ`, so the low end stays
-   mono (:func:`stereo_voice`);
+   chords and pads arrive as stereo voices (:func:`stereo_unison`, applied when the render
+   plays their part); the master keeps everything below 120 Hz mono;
 3. low-pass sweeps (``filter_cutoff_hz`` automation), a 24 dB/octave Butterworth;
 4. fader: ``gain_db`` plus its automation, times the sidechain ducking envelope;
 5. pan (constant power, unity in the centre);
@@ -48,15 +46,7 @@ from pedalboard import (
 )
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
-from core.spec import (
-    Automation,
-    AutomationParameter,
-    ProductionSpec,
-    Sidechain,
-    TrackRole,
-    TrackSpec,
-)
-from core.tonal import LOW_MONO_HZ
+from core.spec import Automation, AutomationParameter, ProductionSpec, Sidechain, TrackSpec
 from core.units import bars_to_seconds, beats_to_seconds, db_to_gain, gain_to_db
 from jobs.audio_io import valid_audio
 
@@ -72,7 +62,7 @@ __all__ = [
     "mix_down",
     "process_track",
     "sidechain_gain",
-    "stereo_voice",
+    "stereo_unison",
 ]
 
 logger = logging.getLogger(__name__)
@@ -250,7 +240,6 @@ def process_track(
     board = _insert_chain(track)
     if len(board):
         x = board(x, sample_rate)
-    x = stereo_voice(x, role=track.role, sample_rate=sample_rate)
     x = _moving_filter(x, _cutoffs(track, "filter_cutoff_hz", spec=spec, sample_rate=sample_rate,
                                    n=n),
                        btype="lowpass", order=_LOWPASS_ORDER, sample_rate=sample_rate)
@@ -278,41 +267,37 @@ def process_track(
     return ProcessedTrack(dry=x.astype(np.float32), sends=sends)
 
 
-_CHORUS = ((0.43, 7.0), (0.61, 11.0))  # (rate Hz, centre delay ms) of the left and right chorus
+_CHORUS = ((0.43, 7.0), (0.61, 11.0))  # (rate Hz, centre delay ms) of the left and right voice
 
 
-def stereo_voice(x: np.ndarray, *, role: TrackRole, sample_rate: int) -> np.ndarray:
-    """Spread chords and pads across the field; keep every track's low end mono.
+def stereo_unison(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """A chord or pad part as a wide unison: a chorus with its own rate and delay on each side.
 
-    A ``music`` track goes through a chorus whose rate and delay differ between left and right:
-    the two sides drift apart by a few cents and milliseconds, so the part sounds like a
-    detuned unison spread wide instead of one voice in the middle. Then, for every track, the
-    side signal below :data:`core.tonal.LOW_MONO_HZ` is removed (4th-order Butterworth), so
-    nothing under 120 Hz differs between the speakers.
+    The two sides drift apart by a few cents and milliseconds, so the part sounds like two
+    detuned players left and right instead of one voice in the middle; summed to mono it is
+    the same part with a gentle chorus.
 
     Parameters
     ----------
     x : np.ndarray, float32, shape (2, samples)
-    role : core.spec.TrackRole
     sample_rate : int > 0, Hz
 
     Returns
     -------
     np.ndarray, float32, shape (2, samples)
     """
-    if role is TrackRole.MUSIC and x.shape[1] > 0:
-        sides = []
-        for channel, (rate_hz, delay_ms) in enumerate(_CHORUS):
-            chorus = Chorus(rate_hz=rate_hz, depth=0.3, centre_delay_ms=delay_ms, feedback=0.0,
-                            mix=0.5)
-            sides.append(chorus(x[channel : channel + 1].astype(np.float32), sample_rate)[0])
-        x = np.stack(sides)
-    mid, side = (x[0] + x[1]) / 2.0, (x[0] - x[1]) / 2.0
-    if not np.any(side):
-        return x.astype(np.float32)
-    sos = butter(4, LOW_MONO_HZ, btype="highpass", fs=sample_rate, output="sos")
-    side = sosfilt(sos, np.asarray(side, dtype=np.float64))
-    return np.stack([mid + side, mid - side]).astype(np.float32)
+    x = valid_audio(x)
+    if x.shape[0] == 1:
+        x = np.repeat(x, 2, axis=0)
+    if x.shape[1] == 0:
+        return x
+    sides = []
+    for channel, (rate_hz, delay_ms) in enumerate(_CHORUS):
+        chorus = Chorus(rate_hz=rate_hz, depth=0.3, centre_delay_ms=delay_ms, feedback=0.0,
+                        mix=0.5)
+        sides.append(chorus(np.ascontiguousarray(x[channel : channel + 1], dtype=np.float32),
+                            sample_rate)[0])
+    return np.stack(sides).astype(np.float32)
 
 
 def mix_down(

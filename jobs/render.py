@@ -518,9 +518,14 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
     def make() -> np.ndarray:
         instrument = generate_track(spec, track)
         assert track.voice is not None
-        return render_instrument(instrument, track.voice, duration_s=duration_s, sample_rate=sr,
+        part = render_instrument(instrument, track.voice, duration_s=duration_s, sample_rate=sr,
                                  seed=track.pattern.seed if track.pattern else 0,
                                  tonic=spec.key.tonic)
+        if track.role is TrackRole.MUSIC:  # chords and pads are stereo voices
+            from jobs.mix import stereo_unison
+
+            part = stereo_unison(part, sample_rate=sr)
+        return part
 
     return key, make
 
