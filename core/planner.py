@@ -134,6 +134,7 @@ def base_spec(
     if brief.destination is not None:
         master = MasterSpec(target_lufs=brief.destination.value.target_lufs,
                             ceiling_dbtp=brief.destination.value.ceiling_dbtp)
+    master.tonal_target = genre.tonal
     return ProductionSpec(
         title=production_title(brief, genre),
         genre=genre.id,

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from core.music import Key
+from core.tonal import TonalTarget
 
 __all__ = [
     "Automation",
@@ -183,6 +184,9 @@ class MasterSpec(BaseModel):
     width: float = Field(default=1, ge=0, le=2)  #: 1 = as mixed, 0 = mono
     tilt_db: float = Field(default=0, ge=-6, le=6)  #: + brighter, − darker
     glue: Compression = Field(default_factory=lambda: Compression(threshold_db=-10, ratio=2))
+    #: the genre's tonal balance, width and dynamics the mix is staged toward (from the genre
+    #: file, set by the planner); ``None``: nothing is staged
+    tonal_target: TonalTarget | None = None
 
 
 class ProductionSpec(BaseModel):

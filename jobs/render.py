@@ -377,13 +377,11 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
 
 
 def _tonal_target(spec: ProductionSpec) -> Any:
-    """The genre's tonal target, or ``None`` for a genre without one (nothing is staged)."""
-    from chefs.genre import genre_by_id
+    """The genre's tonal target the planner put in the spec, or ``None`` (nothing is staged).
 
-    try:
-        return genre_by_id(spec.genre).tonal
-    except KeyError:
-        return None
+    It travels in the spec, not looked up here: workers import no genre files (``chefs/``).
+    """
+    return spec.master.tonal_target
 
 
 def _design_offset_db(track: TrackSpec | None) -> float:
