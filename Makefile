@@ -23,7 +23,8 @@ demo: $(STAMP) tools
 test: $(STAMP)
 	@bash scripts/check-tools.sh --with-browser
 	$(BIN)/ruff check .
-	$(BIN)/mypy core chefs
+	$(BIN)/mypy core chefs adapters bot
+	$(BIN)/lint-imports
 	@# compile librosa's numba cache once, in one process, before tests and their worker
 	@# processes use it (two processes compiling it at once corrupted it on a fresh install)
 	$(BIN)/python -c "from jobs.demo_song import render_demo_song; from jobs.analysis import analyze; analyze(render_demo_song(duration_s=8.0), sample_rate=44100)"

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, TypeVar
 
 from arq.connections import ArqRedis, create_pool
 from arq.constants import abort_jobs_ss
@@ -28,6 +29,16 @@ from redis.exceptions import RedisError, ResponseError
 
 from core.errors import QueueUnavailable
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, RedisKeys, queue_for
+
+_T = TypeVar("_T")
+
+
+async def _run(result: Awaitable[_T] | _T) -> _T:
+    """A Redis command's result: redis-py types its commands for the sync and async clients
+    alike (``Awaitable[T] | T``); ours is async, so this awaits and keeps the type."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
 
 __all__ = ["RedisQueue"]
 
@@ -122,8 +133,8 @@ class RedisQueue:
         body = request.model_dump_json()
         active, waiting, ids = RedisKeys.chain(request.production_id)
         try:
-            placed = _text(await redis.eval(_ENQUEUE, 3, active, waiting, ids, request.job_id,
-                                            body))
+            placed = _text(await _run(redis.eval(_ENQUEUE, 3, active, waiting, ids,
+                                                  request.job_id, body)))
             position = await self._position(request, placed)
             if placed == "duplicate":
                 return position
@@ -143,8 +154,8 @@ class RedisQueue:
     async def cancel(self, production_id: str) -> list[str]:
         redis = self._pool()
         try:
-            ids = [_text(i) for i in await redis.eval(_CANCEL, 3,
-                                                      *RedisKeys.chain(production_id))]
+            ids = [_text(i) for i in await _run(redis.eval(_CANCEL, 3,
+                                                           *RedisKeys.chain(production_id)))]
             if ids:
                 await redis.zadd(abort_jobs_ss, {ids[0]: int(time.time() * 1000)})
             for job_id in ids:
@@ -245,12 +256,12 @@ class RedisQueue:
         if placed == "submit":
             return int(await redis.zcard(queue)) + 1
         active, waiting, _ = RedisKeys.chain(request.production_id)
-        head = _text(await redis.hget(active, "id") or b"")
+        head = _text(await _run(redis.hget(active, "id")) or b"")
         rank = await redis.zrank(queue, head) if head else None
         ahead = int(rank) + 1 if rank is not None else 1
         if head == request.job_id:
             return ahead
-        bodies = await redis.lrange(waiting, 0, -1)
+        bodies = await _run(redis.lrange(waiting, 0, -1))
         place = next((i for i, b in enumerate(bodies) if request.job_id in _text(b)),
                      len(bodies))
         return ahead + place + 1
@@ -258,7 +269,7 @@ class RedisQueue:
     async def _eta(self, kind: JobKind, position: int) -> float | None:
         """Seconds until done: jobs ahead times the typical run time, over the workers."""
         redis = self._pool()
-        typical = await redis.hget(RedisKeys.DURATIONS, kind.value)
+        typical = await _run(redis.hget(RedisKeys.DURATIONS, kind.value))
         if typical is None:
             return None
         workers = 0
@@ -267,7 +278,7 @@ class RedisQueue:
         return round(float(typical) * position / max(1, workers), 1)
 
     async def _load_kinds(self) -> None:
-        members = {_text(m) for m in await self._pool().smembers(RedisKeys.KINDS)}
+        members = {_text(m) for m in await _run(self._pool().smembers(RedisKeys.KINDS))}
         self._kinds = {kind for kind in JobKind if kind.value in members}
 
     async def _refresh_kinds(self) -> None:
@@ -283,7 +294,7 @@ class RedisQueue:
         """Submit every chain's running job again (a no-op unless the bot died in between)."""
         redis = self._pool()
         async for key in redis.scan_iter(match="vyke:chain:*:active", count=500):
-            body = await redis.hget(key, "req")
+            body = await _run(redis.hget(key, "req"))
             if body is None:
                 continue
             request = JobRequest.model_validate_json(body)
