@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus
+from core.progress import ProgressClock
 
 __all__ = ["InlineQueue"]
 
@@ -142,14 +143,16 @@ class InlineQueue:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])
             async with self._slots:
-                await self._emit(request, JobStatus.STARTED, fraction=0.0)
+                clock = ProgressClock(typical_s=self._durations.get(request.kind))
+                await self._emit(request, JobStatus.STARTED, fraction=0.0,
+                                 eta_s=clock.eta_s(0.0))
                 started = time.monotonic()
 
                 def progress(fraction: float, step: str) -> None:
                     self._events.put_nowait(JobEvent(
                         job_id=request.job_id, production_id=request.production_id,
                         kind=request.kind, version=request.version, status=JobStatus.PROGRESS,
-                        fraction=fraction, step=step))
+                        fraction=fraction, step=step, eta_s=clock.eta_s(fraction)))
 
                 for attempt in range(1, self.max_tries + 1):
                     outcome = await run_in_process(request, progress,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -15,7 +16,7 @@ import aiosqlite
 
 from core.production import Production
 
-__all__ = ["MIGRATIONS", "SqliteStore", "Store"]
+__all__ = ["MIGRATIONS", "ProductionSummary", "SqliteStore", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,17 @@ MIGRATIONS: list[str] = [
     """,
 ]
 """Schema migrations, applied in order; ``PRAGMA user_version`` is the count applied."""
+
+
+@dataclass(frozen=True)
+class ProductionSummary:
+    """One line of a list of productions: enough to pick one to resume, without loading it."""
+
+    id: str  #: the conversation id, e.g. ``local:my-song-2026-12-01-2142``
+    state: str  #: the Maestro state it stopped in
+    updated_at: float  #: seconds since the epoch of its last save
+    song: str  #: the uploaded file's name, ``""`` when none was given
+    versions: int  #: how many versions it has
 
 
 class Store(Protocol):
@@ -135,6 +147,20 @@ class SqliteStore:
         async with self.db.execute(query, params) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def summaries(self, *, prefix: str = "") -> list[ProductionSummary]:
+        """Productions whose id starts with ``prefix``, the most recently saved first.
+
+        Read with SQLite's JSON functions, so listing many productions parses none of them.
+        """
+        query = ("SELECT id, state, updated_at, "
+                 "coalesce(json_extract(data, '$.source.name'), ''), "
+                 "coalesce(json_array_length(data, '$.versions'), 0) "
+                 "FROM productions WHERE substr(id, 1, ?) = ? ORDER BY updated_at DESC")
+        async with self.db.execute(query, (len(prefix), prefix)) as cursor:
+            rows = await cursor.fetchall()
+        return [ProductionSummary(id=str(r[0]), state=str(r[1]), updated_at=float(r[2]),
+                                  song=str(r[3]), versions=int(r[4])) for r in rows]
 
     async def close(self) -> None:
         if self._db is not None:

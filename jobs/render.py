@@ -260,6 +260,7 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
 
 def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     """Render every track, mix, master, write the outputs and measure them against the spec."""
+    progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
     from jobs.instruments import render_instrument, render_transitions
     from jobs.master import master, tonal_correction
     from jobs.measure import measure_track
@@ -287,9 +288,11 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     unswept: dict[str, np.ndarray] = {}
     track_numbers: dict[str, dict[str, float]] = {}
     octave_keys: dict[str, str] = {}
+    share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
-        step = 0.05 + 0.6 * index / max(1, len(tracks))
-        progress(step, f"rendering {track.name}")
+        step = 0.05 + share * index
+        where = f"{track.name} ({index + 1} of {len(tracks)})"
+        progress(step, f"{where}, playing its part")
         raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
                                         stem_hashes=stem_hashes, render_instrument=render_instrument,
                                         generate_track=generate_track,
@@ -306,6 +309,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
         arrays = cache.load_mixed(mix_key)
         if arrays is None:
+            progress(step + 0.6 * share, f"{where}, mixing its chain")
             result = process_track(raw, track, spec=spec, sample_rate=sr, sidechain_hits_s=hits)
             arrays = {"dry": result.dry, **{f"send_{k}": v for k, v in result.sends.items()}}
             cache.store_mixed(mix_key, arrays)
@@ -317,6 +321,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         if track.name != "transitions":  # the track's own numbers, kept with its chain
             numbers = cache.load_numbers(mix_key)
             if numbers is None:
+                progress(step + 0.85 * share, f"{where}, measuring it")
                 # a ducked track's dip is read against the same chain without the ducking
                 unducked = None if hits is None else _variant(
                     cache, raw, raw_key, track.model_copy(update={"sidechain": None}),

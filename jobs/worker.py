@@ -47,6 +47,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import VykeError
 from core.jobs import QUEUES, JobEvent, JobKind, JobRequest, JobStatus, RedisKeys, queue_for
+from core.progress import ProgressClock
 
 __all__ = [
     "DEFAULT_TIMEOUTS_S",
@@ -239,6 +240,18 @@ async def _finish(redis: ArqRedis, request: JobRequest) -> None:
                                 _queue_name=RedisKeys.queue(queue_for(nxt.kind)))
 
 
+async def _typical_duration(redis: ArqRedis, kind: JobKind) -> float | None:
+    """How long jobs of ``kind`` usually take (s), for the ETA; ``None`` before the first."""
+    try:
+        value = await redis.hget(RedisKeys.DURATIONS, kind.value)
+    except (RedisError, OSError):  # an ETA is a nicety; the job runs without one
+        return None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 async def _record_duration(redis: ArqRedis, kind: JobKind, seconds: float) -> None:
     """Keep a moving average of run times per kind, for queue ETAs."""
     old = await redis.hget(RedisKeys.DURATIONS, kind.value)
@@ -290,8 +303,9 @@ async def run_job(ctx: dict[str, Any], request_json: str) -> str:
         await _finish(redis, request)
         return "failed: out of tries"
     await redis.hset(RedisKeys.RUNNING, request.job_id, config.name)
+    clock = ProgressClock(typical_s=await _typical_duration(redis, request.kind))
     await publish(redis, _event(request, JobStatus.STARTED, fraction=0.0,
-                                step="retrying" if attempt > 1 else ""))
+                                step="retrying" if attempt > 1 else "", eta_s=clock.eta_s(0.0)))
     outbox: asyncio.Queue[JobEvent | None] = asyncio.Queue()
     sender = asyncio.create_task(_send_in_order(redis, outbox))
     last = [0.0]
@@ -301,7 +315,8 @@ async def run_job(ctx: dict[str, Any], request_json: str) -> str:
         if now - last[0] < 0.5 and fraction < 1.0:
             return  # a few updates a second is plenty for a message edited in place
         last[0] = now
-        outbox.put_nowait(_event(request, JobStatus.PROGRESS, fraction=fraction, step=step))
+        outbox.put_nowait(_event(request, JobStatus.PROGRESS, fraction=fraction, step=step,
+                                 eta_s=clock.eta_s(fraction)))
 
     started = time.monotonic()
     try:

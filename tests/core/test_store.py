@@ -41,3 +41,20 @@ async def test_a_retried_event_is_seen_once(tmp_path: Path) -> None:
     assert await store.first_time("evt-1")
     assert not await store.first_time("evt-1")
     await store.close()
+
+
+async def test_summaries_list_one_platforms_productions_most_recent_first(tmp_path: Path) -> None:
+    from core.conversation import Attachment
+
+    store = await SqliteStore(tmp_path / "v.sqlite").open()
+    older = Production(id="local:older", updated_at=datetime.now(UTC) - timedelta(hours=2),
+                       source=Attachment(name="a.wav", path="/a.wav", size_bytes=1,
+                                         content_type="audio/wav"))
+    await store.put(older)
+    await store.put(Production(id="local:newer"))
+    await store.put(Production(id="discord:1:2"))
+    summaries = await store.summaries(prefix="local:")
+    assert [s.id for s in summaries] == ["local:newer", "local:older"]
+    assert (summaries[1].song, summaries[1].versions, summaries[0].song) == ("a.wav", 0, "")
+    assert len(await store.summaries()) == 3
+    await store.close()
