@@ -10,15 +10,77 @@ import asyncio
 import json
 import mimetypes
 import os
+import re
 import shutil
+import sys
+from datetime import datetime
 from pathlib import Path
 
 from adapters.terminal import TerminalAdapter
 from bot.app import App
 from core.conversation import Attachment, AttachmentKind, Author
 from core.production import Production
+from core.store import ProductionSummary
 
-__all__ = ["read_script", "run_chat"]
+__all__ = ["LOCAL_PREFIX", "conversation_name", "greeting", "list_lines", "read_script", "run_chat"]
+
+LOCAL_PREFIX = "local:"
+"""Conversation ids of the terminal start with this; the rest is the name people type."""
+
+_QUIT_WORDS = frozenset({"quit", "exit", "bye"})
+
+
+def conversation_name(*, song: Path | None, now: datetime, taken: set[str]) -> str:
+    """A readable name for a new conversation: the song's name and the local time.
+
+    ``my song (final).wav`` at 21:42 on 1 December 2026 becomes
+    ``my-song-final-2026-12-01-2142``; a name already in ``taken`` gets ``-2``, ``-3``…, so
+    two runs in the same minute never share a conversation.
+    """
+    stem = re.sub(r"[^a-z0-9]+", "-", song.stem.lower()).strip("-")[:32].strip("-") if song else ""
+    base = f"{stem or 'chat'}-{now:%Y-%m-%d-%H%M}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def greeting(*, name: str, audio: Path | None, resumed: Production | None,
+             interactive: bool) -> str:
+    """The first thing ``vyke chat`` prints: which conversation this is and what to type."""
+    if resumed is not None:
+        song = resumed.source.name if resumed.source else "no song yet"
+        versions = len(resumed.versions)
+        lines = [f"Continuing the conversation {name} ({song}, {versions} "
+                 f"version{'s' if versions != 1 else ''} so far)."]
+    else:
+        lines = [f"A new conversation: {name}."]
+        if audio is not None:
+            lines.append(f"Your song {audio.name} goes with your first message.")
+    if interactive:
+        if resumed is None:
+            lines.append('Tell me what to make, e.g. "Remix this to Afro House"'
+                         if audio is not None else
+                         'Tell me what to make, e.g. "Make a deep house track at 122 BPM" '
+                         "(to remix a song, start with --audio FILE)")
+        lines.append("Answer a question with its number or in your own words; "
+                     "type quit to stop.")
+    lines.append(f"Continue it later with: vyke chat --resume {name}")
+    return "\n".join(lines)
+
+
+def list_lines(summaries: list[ProductionSummary]) -> list[str]:
+    """``vyke chat --list``: one line per terminal conversation, the most recent first."""
+    if not summaries:
+        return ["No conversations yet. Start one with: vyke chat --audio my-song.wav"]
+    rows = []
+    for s in summaries:
+        when = datetime.fromtimestamp(s.updated_at).strftime("%Y-%m-%d %H:%M")
+        versions = f"{s.versions} version{'s' if s.versions != 1 else ''}"
+        rows.append(f"{s.id.removeprefix(LOCAL_PREFIX)}  {when}  {s.song or 'no song'}  "
+                    f"{versions}  {s.state.replace('_', ' ')}")
+    return [*rows, "Continue one with: vyke chat --resume NAME"]
 
 
 def read_script(path: Path) -> list[str]:
@@ -31,6 +93,17 @@ def _attachment(path: Path) -> Attachment:
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return Attachment(name=path.name, path=str(path.resolve()), size_bytes=path.stat().st_size,
                       content_type=content_type, kind=AttachmentKind.AUDIO)
+
+
+def _ask() -> str:
+    """Prompt on standard output and read one line.
+
+    ``input("You: ")`` would print its prompt on standard error when both ends are a
+    terminal, and ``vyke chat`` sends standard error to its log file (see ``bot.cli``).
+    """
+    sys.stdout.write("You: ")
+    sys.stdout.flush()
+    return input()
 
 
 async def _drain(app: App, adapter: TerminalAdapter, conversation_id: str) -> None:
@@ -47,14 +120,19 @@ async def _drain(app: App, adapter: TerminalAdapter, conversation_id: str) -> No
 
 
 async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
-                   script: list[str] | None) -> int:
-    """Run a conversation; writes ``transcript.md`` and ``session.json`` into ``out_dir``."""
+                   script: list[str] | None, intro: str = "") -> int:
+    """Run a conversation; writes ``transcript.md`` and ``session.json`` into ``out_dir``.
+
+    ``intro`` (the :func:`greeting`) is printed before the first prompt.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    conversation_id = f"local:{name}"
+    conversation_id = f"{LOCAL_PREFIX}{name}"
     adapter = TerminalAdapter(conversation_id=conversation_id,
                               author=Author(id="local-director", name="You"),
                               transcript=out_dir / "transcript.md")
     await adapter.start()
+    if intro:
+        print(intro, flush=True)
     pending_audio = [_attachment(audio)] if audio is not None else []
     try:
         feed = iter(script) if script is not None else None
@@ -66,11 +144,13 @@ async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
                 print(f"You: {line}")
             else:
                 try:
-                    line = await asyncio.to_thread(input, "You: ")
+                    line = await asyncio.to_thread(_ask)
                 except EOFError:
                     break
-                if line.strip().lower() in {"quit", "exit", "bye"}:
+                if line.strip().lower() in _QUIT_WORDS:
                     break
+                if not line.strip():
+                    continue
             turn = adapter.to_turn(line, attachments=pending_audio)
             pending_audio = []
             for reply in await app.maestro.handle(turn):

@@ -104,9 +104,11 @@ def test_restart_between_scripted_turns_loses_nothing(song: Path, tmp_path: Path
     for i, line in enumerate(lines):
         script = tmp_path / f"part{i}.txt"
         script.write_text(line + "\n")
-        args = ["chat", "--script", str(script), "--out", str(tmp_path / "out"), "--name", "r"]
-        if i == 0:
-            args += ["--audio", str(song)]
+        args = ["chat", "--script", str(script), "--out", str(tmp_path / "out")]
+        if i == 0:  # a new conversation called r, then resumed by name
+            args += ["--name", "r", "--audio", str(song)]
+        else:
+            args += ["--resume", "r"]
         result = vyke(*args, data_dir=data)
         assert result.returncode == 0, result.stderr
     session = json.loads((tmp_path / "out" / "session.json").read_text())

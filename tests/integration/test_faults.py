@@ -159,7 +159,7 @@ def test_bot_killed_while_job_runs_result_posted_once(long_song: Path, tmp_path:
     again = tmp_path / "again.txt"
     again.write_text("status\n")
     outputs = [vyke("chat", "--script", str(again), "--out", str(tmp_path / f"o{i}"),
-                    "--name", "b", env=env) for i in (2, 3)]
+                    "--resume", "b", env=env) for i in (2, 3)]
     for result in outputs:
         assert result.returncode == 0, result.stderr
     assert outputs[0].stdout.count("Analysed the song") == 1
