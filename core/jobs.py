@@ -37,6 +37,7 @@ __all__ = [
     "RedisKeys",
     "RenderRequest",
     "RenderResult",
+    "SampleSources",
     "SeparateRequest",
     "SeparateResult",
     "job_id_for",
@@ -115,6 +116,16 @@ class SeparateRequest(_Payload):
     max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
 
 
+class SampleSources(BaseModel):
+    """Where a render may find recorded instruments (the settings decide; the worker looks).
+
+    With neither, every drum and percussion hit is the synthesised vault's.
+    """
+
+    library: bool = False  #: free libraries the system installed (Hydrogen kits, GM SoundFonts)
+    vault_dir: str | None = None  #: the director's own Sound Vault folder (``VYKE_SAMPLES_DIR``)
+
+
 class RenderRequest(_Payload):
     """A render job: the spec, the stems it uses and where to write."""
 
@@ -126,6 +137,7 @@ class RenderRequest(_Payload):
     source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
     preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
     reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
+    samples: SampleSources = Field(default_factory=SampleSources)  #: recorded instruments
 
 
 class ExportProvenance(BaseModel):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 import pretty_midi
@@ -24,7 +25,7 @@ from jobs.patterns import GM, steps_per_bar
 from jobs.synth import add_at
 from jobs.vault import BASS_VOICES, KICK_VOICES, KIT_VOICES, MUSIC_VOICES, fx, one_shot, tone
 
-__all__ = ["DRUM_KIT", "PERCUSSION_KIT", "render_instrument", "render_transitions"]
+__all__ = ["DRUM_KIT", "PERCUSSION_KIT", "Sampler", "render_instrument", "render_transitions"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,10 @@ DRUM_KIT: dict[int, str] = {
 
 PERCUSSION_KIT: dict[int, str] = {**DRUM_KIT, GM.FLOOR_TOM: "surdo", 43: "surdo"}
 """The ``percussion_kit``: the drum kit with the low floor toms played as a samba surdo."""
+
+Sampler = Callable[[str, VoiceSpec, float, int], np.ndarray | None]
+"""Plays a recorded hit for a one-shot name: ``(name, voice, velocity, variant)`` → stereo float32
+``(2, samples)``, or ``None`` to use the synthesised vault (``jobs.sampler.Palette.hit``)."""
 
 # pan of each one-shot, −1 left … +1 right
 _PAN = {
@@ -89,6 +94,7 @@ def render_instrument(
     sample_rate: int,
     seed: int = 0,
     tonic: int | None = None,
+    sampler: Sampler | None = None,
 ) -> np.ndarray:
     """Play a MIDI part on a vault voice.
 
@@ -105,6 +111,9 @@ def render_instrument(
         Picks the round-robin variant of each drum hit.
     tonic : int 0–11, optional
         The song's key: kicks and pitched percussion are tuned to its tonic or fifth.
+    sampler : Sampler, optional
+        Drum and percussion hits it answers are played from recorded samples (in stereo, panned
+        like the synth hit); the ones it declines stay synthesised.
 
     Returns
     -------
@@ -122,12 +131,12 @@ def render_instrument(
     if kit is None and voice.name not in BASS_VOICES + MUSIC_VOICES:
         raise ValueError(f"unknown voice {voice.name!r}; the vault knows: {', '.join(known)}")
     buses: dict[float, np.ndarray] = defaultdict(lambda: np.zeros(n, dtype=np.float32))
+    out = np.zeros((2, n), dtype=np.float32)
     if kit is not None:
         _render_hits(instrument, voice, kit, buses, sample_rate=sample_rate, seed=seed,
-                     tonic=tonic)
+                     tonic=tonic, sampler=sampler, stereo=out)
     else:
         _render_notes(instrument, voice, buses, sample_rate=sample_rate)
-    out = np.zeros((2, n), dtype=np.float32)
     for pan, bus in buses.items():
         left, right = _pan_gains(pan)
         out[0] += left * bus
@@ -142,6 +151,7 @@ def render_instrument(
 def _render_hits(
     instrument: pretty_midi.Instrument, voice: VoiceSpec, kit: dict[int, str],
     buses: dict[float, np.ndarray], *, sample_rate: int, seed: int, tonic: int | None = None,
+    sampler: Sampler | None = None, stereo: np.ndarray | None = None,
 ) -> None:
     rng = np.random.default_rng([seed % 2**32, 7])
     skipped: set[int] = set()
@@ -150,10 +160,17 @@ def _render_hits(
         if name is None:
             skipped.add(note.pitch)
             continue
-        sound = one_shot(name, voice, velocity=_velocity_step(note.velocity),
-                         sample_rate=sample_rate, variant=int(rng.integers(_VARIANTS)),
-                         tonic=tonic)
-        add_at(buses[_PAN.get(name, 0.0)], sound, round(note.start * sample_rate))
+        velocity, variant = _velocity_step(note.velocity), int(rng.integers(_VARIANTS))
+        at = round(note.start * sample_rate)
+        recorded = sampler(name, voice, velocity, variant) if sampler is not None else None
+        if recorded is not None and stereo is not None:
+            left, right = _pan_gains(_PAN.get(name, 0.0))
+            add_at(stereo[0], recorded[0], at, left)
+            add_at(stereo[1], recorded[1], at, right)
+            continue
+        sound = one_shot(name, voice, velocity=velocity, sample_rate=sample_rate,
+                         variant=variant, tonic=tonic)
+        add_at(buses[_PAN.get(name, 0.0)], sound, at)
     if skipped:
         logger.debug("%s: no vault sound for drum notes %s", instrument.name, sorted(skipped))
 

@@ -24,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from jobs.audio_io import (
     write_wav,
 )
 from jobs.mix import bar_duration_s
+
+if TYPE_CHECKING:
+    from jobs.sampler import Palette
 
 __all__ = [
     "RENDER_VERSION",
@@ -266,6 +269,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     from jobs.measure import measure_track
     from jobs.mix import mix_down, process_track
     from jobs.patterns import generate_track, kick_times
+    from jobs.sampler import build_palette, track_samples
 
     spec = payload.spec
     sr = ENGINE_SAMPLE_RATE
@@ -283,6 +287,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     kicks = np.asarray(kick_times(spec), dtype=float)
     kick_key = _digest([round(float(t), 5) for t in kicks])
     stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
+    palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
+    sounded: set[str] = set()  # the samples every kit track played (named in the manifest)
 
     processed: dict[str, Any] = {}
     unswept: dict[str, np.ndarray] = {}
@@ -296,7 +302,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
                                         stem_hashes=stem_hashes, render_instrument=render_instrument,
                                         generate_track=generate_track,
-                                        render_transitions=render_transitions)
+                                        render_transitions=render_transitions, palette=palette)
         raw = cache.load_raw(raw_key)
         if raw is None:
             raw = cache.store_raw(raw_key, _fit(make_raw(), length))
@@ -304,6 +310,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             raw = _fit(raw, length)
             stats.raw_cached.append(track.name)
+        if track.voice is not None and palette.plays(track.voice):
+            sounded.update(track_samples(cache.raw_path(raw_key), palette,
+                                         fresh=track.name in stats.rendered))
         publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
@@ -374,6 +383,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
     mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
+    measurements["instruments"] = palette.describe(sorted(sounded))
+    write_json_atomic(out_dir / "samples.json", measurements["instruments"])
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
     write_json_atomic(out_dir / "measurements.json", measurements)
     progress(1.0, "rendered")
@@ -498,8 +509,10 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
                 layout: dict[str, Any], length: int, stem_hashes: dict[str, str],
                 render_instrument: Callable[..., np.ndarray],
                 generate_track: Callable[..., Any],
-                render_transitions: Callable[..., np.ndarray]) -> tuple[str, Callable[[], np.ndarray]]:
-    """The cache key of a track's raw audio and the function that makes it."""
+                render_transitions: Callable[..., np.ndarray],
+                palette: Palette | None = None) -> tuple[str, Callable[[], np.ndarray]]:
+    """The cache key of a track's raw audio and the function that makes it (a kit track's key
+    includes the samples it may play)."""
     sr = ENGINE_SAMPLE_RATE
     duration_s = length / sr
     if track.name == "transitions" and track.role is TrackRole.FX and track.source == "pattern" \
@@ -515,15 +528,18 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
         return key, lambda: _vocal_raw(spec, track, payload, length=length)
     if track.pattern is None or track.voice is None:
         raise ValueError(f"track {track.name!r} has no pattern or voice to render")
+    sampler = palette if palette is not None and palette.plays(track.voice) else None
     key = _digest("pattern", track.pattern.model_dump(mode="json"),
-                  track.voice.model_dump(mode="json"), track.name, track.role.value, layout, length)
+                  track.voice.model_dump(mode="json"), track.name, track.role.value, layout, length,
+                  *([sampler.digest()] if sampler is not None else []))
 
     def make() -> np.ndarray:
         instrument = generate_track(spec, track)
         assert track.voice is not None
         part = render_instrument(instrument, track.voice, duration_s=duration_s, sample_rate=sr,
                                  seed=track.pattern.seed if track.pattern else 0,
-                                 tonic=spec.key.tonic)
+                                 tonic=spec.key.tonic,
+                                 sampler=sampler.hit if sampler is not None else None)
         if track.role is TrackRole.MUSIC:  # chords and pads are stereo voices
             from jobs.mix import stereo_unison
 

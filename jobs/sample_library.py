@@ -298,15 +298,28 @@ def _render_soundfont(soundfont: Path, roles: list[str], out_dir: Path, fluidsyn
 
 
 def find_soundfont_kits(cache_dir: Path, *, dirs: tuple[str, ...] | list[str] = SOUNDFONT_DIRS,
+                        names: frozenset[str] | None = None,
                         fluidsynth: str | None = None) -> list[SampleKit]:
     """The reviewed SoundFonts' percussion as one-shot kits, rendered once into ``cache_dir``.
 
-    Needs the ``fluidsynth`` command (Debian ``fluidsynth``); without it, or when rendering
-    fails, SoundFonts are skipped with a log line and the vault's synthesised voices play.
+    Parameters
+    ----------
+    cache_dir : Path
+        Where the rendered notes are kept (``soundfont/<name>-<hash>/<role>.wav``).
+    dirs : sequence of str
+        Where to look for the SoundFont files.
+    names : frozenset of str, optional
+        Only these SoundFonts (by stem, e.g. ``FluidR3_GM``): rendering one the first time takes
+        a few seconds, so the palette asks only for the ones it will play.
+    fluidsynth : str, optional
+        The ``fluidsynth`` command (found on ``PATH`` by default). Without it, or when
+        rendering fails, SoundFonts are skipped with a log line and the synth vault plays.
     """
     tool = fluidsynth or shutil.which("fluidsynth")
     kits = []
     for path, licence in find_soundfonts(dirs):
+        if names is not None and path.stem not in names:
+            continue
         stat = path.stat()
         tag = hashlib.sha256(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()
         folder = cache_dir / "soundfont" / f"{path.stem}-{tag[:12]}"

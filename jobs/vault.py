@@ -37,6 +37,7 @@ __all__ = [
     "ONE_SHOTS",
     "fx",
     "one_shot",
+    "one_shot_level",
     "tone",
 ]
 
@@ -326,6 +327,20 @@ def _one_shot_cached(
 
 def _voice_key(voice: VoiceSpec) -> tuple[str, float, float, float]:
     return (voice.name, round(voice.brightness, 3), round(voice.decay, 3), round(voice.drive, 3))
+
+
+def one_shot_level(name: str) -> float:
+    """Peak of the one-shot ``name`` at full velocity, so a sample standing in for it sits at the
+    same level in the mix as the synthesised hit would.
+
+    Examples
+    --------
+    >>> one_shot_level("snare")
+    0.7
+    """
+    if name not in ONE_SHOTS:
+        raise _unknown("one-shot", name, ONE_SHOTS)
+    return _ONE_SHOT_LEVEL[name]
 
 
 def one_shot(
