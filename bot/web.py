@@ -262,11 +262,13 @@ def _page_html(production: Production, version: Version, *, config: _Config,
         body.append(f'<h2>Arrangement</h2><img src="{escape(picture)}" '
                     f'alt="Arrangement of {escape(title)} v{version.number}: sections and loudness">')
 
-    # this version's master first, then every earlier rendered version's
+    # this version's master first, then every earlier rendered version's; a player streams
+    # the MP3 preview (a few MB) rather than the WAV (tens of MB), which stays a download
     earlier = [v for v in production.versions if v.number < version.number]
     players: list[tuple[Version, str]] = []
     for v in [version, *reversed(earlier)]:
-        url = _file_url(v.artifacts.get("master.wav"), config, expires)
+        url = _file_url(v.artifacts.get("preview.mp3") or v.artifacts.get("master.wav"),
+                        config, expires)
         if url:
             players.append((v, url))
     if players:

@@ -273,6 +273,8 @@ async def test_the_page_shows_the_version_with_its_numbers_players_card_and_down
     assert "/arrangement.png?" in html
     players = re.findall(r'<audio[^>]*data-version="(\d)"[^>]*data-gain-db="([-0-9.]+)"', html)
     assert [p[0] for p in players] == ["2", "1"]  # this version first, then the earlier one
+    sources = re.findall(r'<audio[^>]*src="([^"]+)"', html)
+    assert len(sources) == 2 and all("preview.mp3" in s for s in sources)  # not the big WAV
     gains = loudness_gains_db([v2.measurements["integrated_lufs"], v1.measurements["integrated_lufs"]])
     assert [float(p[1]) for p in players] == pytest.approx(gains, abs=0.01)
     assert gains[1] == 0.0 and gains[0] < -1.0  # v2 is louder: it plays turned down
