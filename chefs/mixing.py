@@ -19,7 +19,7 @@ from core.patch import (
     SetSidechain,
     SpecPatch,
 )
-from core.spec import Compression, EQBand, ProductionSpec, Sidechain
+from core.spec import Compression, EQBand, ProductionSpec, Sidechain, TrackRole
 
 __all__ = ["MixingChef"]
 
@@ -106,13 +106,20 @@ class MixingChef(Chef):
         tracks = tracks_for(spec, request.target)
         ops: list[Operation] = [AdjustGain(track=t.name, delta_db=delta) for t in tracks]
         names = ", ".join(t.name for t in tracks) or request.target
+        expected = [ExpectedEffect(metric="track_level_db", track=t.name, change=delta,
+                                   direction="down" if delta < 0 else "up",
+                                   text=f"{t.name} {delta:+g} dB") for t in tracks]
+        if any(t.role is TrackRole.BASS for t in tracks):
+            # the fader is not what the director hears: check the master's bass region too
+            expected.append(ExpectedEffect(
+                metric="low_between_kicks_db", change=delta,
+                direction="down" if delta < 0 else "up",
+                text=f"the master's bass region between the kicks {delta:+g} dB"))
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops,
             rationale=f"{'Lowered' if delta < 0 else 'Raised'} {names} by {abs(delta):g} dB: "
                       "enough to hear the balance change without losing the groove.",
-            expected=[ExpectedEffect(metric="track_level_db", track=t.name, change=delta,
-                                     direction="down" if delta < 0 else "up",
-                                     text=f"{t.name} {delta:+g} dB") for t in tracks],
+            expected=expected,
         )
 
     def _sidechain(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:

@@ -3,6 +3,10 @@
 The Maestro never claims a change it did not measure. Each :class:`core.patch.ExpectedEffect`
 of a version's patch is looked up in the parent's and the new version's measurements (written
 by the render job) and becomes one :class:`CardLine` with both numbers and a verdict.
+
+A level or tone change is checked on the master as well as on the track: "bass −3 dB" comes
+with the master's bass region between the kicks (``low_between_kicks_db``), so the card says
+both what the fader did and what a listener hears.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ __all__ = ["CardLine", "card_lines", "metric_value"]
 
 _UNITS = {"track_level_db": "dB", "ducking_depth_db": "dB", "integrated_lufs": "LUFS",
           "spectral_centroid_hz": "Hz", "low_end_db": "dB", "tempo_bpm": "BPM",
-          "stereo_width": ""}
+          "stereo_width": "", "low_between_kicks_db": "dB"}
 
 _TOLERANCE = {"track_level_db": 1.0, "ducking_depth_db": 1.0, "integrated_lufs": 0.5,
-              "tempo_bpm": 0.5, "low_end_db": 1.0}
+              "tempo_bpm": 0.5, "low_end_db": 1.0, "low_between_kicks_db": 1.0}
 """How far a measured change may be from the intended one and still count as on target."""
 
 

@@ -381,6 +381,7 @@ class ExpectedEffect(BaseModel):
         "low_end_db",
         "tempo_bpm",
         "stereo_width",
+        "low_between_kicks_db",  #: the master's 40–160 Hz band between the kicks, re its LUFS
     ]
     track: str = ""
     change: float = 0.0  #: signed, in the metric's unit; 0 = "rises/falls" given by ``direction``

@@ -8,6 +8,7 @@ metric names :class:`core.patch.ExpectedEffect` uses.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 
@@ -22,10 +23,12 @@ from jobs.mix import bar_start_s
 
 __all__ = [
     "BANDS_HZ",
+    "LOW_BETWEEN_KICKS_HZ",
     "LOW_END_HZ",
     "OCTAVES_HZ",
     "band_energy_db",
     "band_levels_db",
+    "between_hits_band_db",
     "ducking_depth_db",
     "levels_from_powers",
     "low_band_correlation",
@@ -378,6 +381,62 @@ def power_share_below(audio: np.ndarray, *, sample_rate: int, cutoff_hz: float =
     total = float(np.sum(power[freqs >= 20.0]))
     low = float(np.sum(power[(freqs >= 20.0) & (freqs < cutoff_hz)]))
     return low / total if total > 1e-20 else 0.0
+
+
+LOW_BETWEEN_KICKS_HZ = (40.0, 160.0)
+"""The bass region a "bass too loud" is heard in, measured between the kicks."""
+
+
+def between_hits_band_db(
+    audio: np.ndarray,
+    *,
+    sample_rate: int,
+    hit_times_s: np.ndarray,
+    low_hz: float = LOW_BETWEEN_KICKS_HZ[0],
+    high_hz: float = LOW_BETWEEN_KICKS_HZ[1],
+) -> float | None:
+    """Level of a band between the kick hits, relative to the whole signal's loudness, in dB.
+
+    The kick owns the low end while it sounds; between the hits is where a bass change is
+    heard. The mid signal is band-passed (4th-order Butterworth), its power averaged over the
+    second half of every gap between hits (the kick's tail has died away by then; gaps longer
+    than a second are skipped), and given in dB relative to the integrated loudness (LUFS) of
+    ``audio``: a master is limited to a loudness target, so only the band's share of it says
+    whether a listener hears the change.
+
+    Parameters
+    ----------
+    audio : np.ndarray, float32, shape (channels, samples)
+    sample_rate : int > 0, Hz
+    hit_times_s : np.ndarray, shape (hits,), seconds
+    low_hz, high_hz : float, Hz
+
+    Returns
+    -------
+    float or None
+        dB (band power in dBFS minus LUFS); ``None`` with fewer than two hits or silence.
+    """
+    from scipy.signal import butter, sosfilt
+
+    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    hits = np.sort(np.round(np.asarray(hit_times_s, dtype=np.float64) * sample_rate))
+    hits = hits[(hits >= 0) & (hits < x.shape[1])].astype(np.int64)
+    if hits.size < 2:
+        return None
+    sos = butter(4, (low_hz, high_hz), btype="bandpass", fs=sample_rate, output="sos")
+    band = sosfilt(sos, x.mean(axis=0)) ** 2
+    total, count = 0.0, 0
+    for start, stop in itertools.pairwise(hits):
+        gap = int(stop - start)
+        if gap < 8 or gap > sample_rate:
+            continue
+        segment = band[start + gap // 2 : stop]
+        total += float(np.sum(segment))
+        count += segment.size
+    loudness = integrated_loudness(valid_audio(audio), sample_rate=sample_rate)
+    if count == 0 or total <= 0 or loudness <= -70:
+        return None
+    return 10.0 * math.log10(total / count) - loudness
 
 
 def measure_render(

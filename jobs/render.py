@@ -266,7 +266,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
     from jobs.instruments import render_instrument, render_transitions
     from jobs.master import master, tonal_correction
-    from jobs.measure import measure_track
+    from jobs.measure import between_hits_band_db, measure_track
     from jobs.mix import mix_down, process_track
     from jobs.patterns import generate_track, kick_times
     from jobs.sampler import build_palette, track_samples
@@ -365,6 +365,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.9, "measuring the result")
     measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr)
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
+    between = between_hits_band_db(mastered.audio, sample_rate=sr, hit_times_s=kicks)
+    if between is not None:  # the bass region between the kicks, re the master's loudness
+        measurements["low_between_kicks_db"] = round(between, 2)
     if target is not None:
         measurements["staging"] = {name: {"gain_db": st.gain_db,
                                           "tilt_db_per_oct": st.tilt_db_per_oct}
