@@ -115,6 +115,7 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              max_song_s=settings.max_song_minutes * 60,
                              data_dir=str(settings.data_dir.resolve()),
                              separation=settings.separation_payload(),
+                             samples=settings.samples_payload(),
                              productions_per_person=settings.jobs_per_user,
                              productions_per_server=settings.productions_per_server,
                              turns_per_minute=settings.turns_per_minute,

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     separation_shifts: int = Field(default=1, ge=0, le=10,
                                    validation_alias=_env("VYKE_SEPARATION_SHIFTS"))
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", validation_alias=_env("VYKE_DEVICE"))
+    #: the director's own Sound Vault: a folder of one-shots and loops the drums may play
+    samples_dir: Path | None = Field(default=None, validation_alias=_env("VYKE_SAMPLES_DIR"))
+    #: play sampled kits from the free libraries the system installed (Hydrogen kits, GM SoundFonts)
+    sample_library: bool = Field(default=True, validation_alias=_env("VYKE_SAMPLE_LIBRARY"))
 
     @property
     def max_upload_bytes(self) -> int:
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "vyke.sqlite"
+
+    def samples_payload(self) -> dict[str, object]:
+        """Where renders may find recorded instruments, as a job payload (see ``SampleSources``)."""
+        return {"library": self.sample_library,
+                "vault_dir": str(self.samples_dir.resolve()) if self.samples_dir else None}
 
     def separation_payload(self) -> dict[str, object]:
         """The separation settings as a job payload (jobs never read settings themselves)."""

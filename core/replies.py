@@ -7,6 +7,7 @@ ones that were decided or measured, with their units.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from core.analysis import AnalysisReport
 from core.brief import Brief
@@ -225,6 +226,9 @@ def rendered(production: Production, version: Version | None, *,
         lines.append(f"⚠️ Not as planned: {problem}.")
     if m.get("master_note"):
         lines.append(f"⚠️ {m['master_note']}")
+    instruments = instruments_line(production, version)
+    if instruments:
+        lines.append(instruments)
     if page_url:
         lines.append(f"Listen to the full master, compare versions and download: {page_url}")
     replies: list[Reply] = [TextReply(text="\n".join(lines))]
@@ -237,6 +241,35 @@ def rendered(production: Production, version: Version | None, *,
                                       kind=kind, content_type=_CONTENT_TYPES[name]),
                 caption=f"v{version.number} {'preview' if kind is AttachmentKind.AUDIO else 'arrangement'}"))
     return replies
+
+
+def instruments_line(production: Production, version: Version) -> str:
+    """Which vault played the drums, said when it changes: the sampled kits with their licences,
+    or, once per thread, that the synthesised vault played because no sample library is here."""
+    now = version.measurements.get("instruments")
+    if not isinstance(now, dict):
+        return ""
+    earlier: list[dict[str, Any]] = [
+        e for e in (v.measurements.get("instruments") for v in production.versions
+                    if v.number < version.number and v.rendered) if isinstance(e, dict)]
+    if now.get("vault") == "samples":
+        if earlier and earlier[-1].get("kits") == now.get("kits"):
+            return ""
+        licences: dict[str, str] = {}
+        for row in now.get("samples", []):
+            licences.setdefault(str(row.get("kit")), str(row.get("licence")))
+        kits = ", ".join(f"{kit} ({licence})" for kit, licence in sorted(licences.items()))
+        synth = [r.replace("_", " ") for r in now.get("synth_roles", [])]
+        rest = f"; the {' and '.join(synth)} {'is' if len(synth) == 1 else 'are'} synthesised" \
+            if synth else ""
+        return (f"🥁 Drums and percussion play recorded samples: {kits}{rest}. Every sample and "
+                "its licence is listed in the project's README and manifest.")
+    if any(e.get("vault") == "synth" for e in earlier):
+        return ""
+    why = str(now.get("note") or "no sample library is installed here")
+    return (f"🥁 Drums and percussion are the synthesised sound vault's: {why}. Installing "
+            "hydrogen-drumkits and fluid-soundfont-gm, or setting VYKE_SAMPLES_DIR to your own "
+            "sample folder, gives recorded kits.")
 
 
 def exported(version: Version, path: str, size_bytes: int) -> list[Reply]:

@@ -35,13 +35,15 @@ class MaestroLimits:
     """Limits the Maestro enforces in the thread (from the settings)."""
 
     def __init__(self, *, max_upload_bytes: int, max_song_s: float, data_dir: str,
-                 separation: dict[str, Any] | None = None, productions_per_person: int = 0,
+                 separation: dict[str, Any] | None = None, samples: dict[str, Any] | None = None,
+                 productions_per_person: int = 0,
                  productions_per_server: int = 0, turns_per_minute: int = 0,
                  server_turns_per_minute: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
         self.separation = separation or {}
+        self.samples = samples or {}  #: where renders find recorded instruments (SampleSources)
         self.productions_per_person = productions_per_person  #: working at once; 0 = no limit
         self.productions_per_server = productions_per_server  #: working at once; 0 = no limit
         self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit

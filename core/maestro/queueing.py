@@ -16,6 +16,7 @@ from core.jobs import (
     JobPayload,
     JobRequest,
     RenderRequest,
+    SampleSources,
     SeparateRequest,
     job_id_for,
 )
@@ -70,6 +71,7 @@ def render_request(parts: Parts, production: Production, version: Version) -> Re
         preview_max_bytes=upload_cap_bytes(production.id),
         reference_tilt_db_per_oct=(analysis.spectral_tilt_db_per_oct
                                    if reproduce and analysis else None),
+        samples=SampleSources.model_validate(parts.limits.samples),
     )
 
 

@@ -86,6 +86,7 @@ def export_project(
     master: Path | None,
     out_dir: Path,
     provenance: Mapping[str, Any],
+    instruments: Mapping[str, Any] | None = None,
 ) -> ExportResult:
     """Write ``<Name> Project.zip`` into ``out_dir`` and return it with the checker's report.
 
@@ -104,6 +105,9 @@ def export_project(
     provenance : mapping
         What the export was made from (production, version, models, settings); stored in
         ``manifest.json``.
+    instruments : mapping, optional
+        The render's account of its instruments (``samples.json``: which vault played and every
+        sample with its licence); the README credits each sample and the manifest lists them.
 
     Raises
     ------
@@ -153,8 +157,10 @@ def export_project(
                 put(midi_file_bytes(model, part), "MIDI", part.file_name)
             if master is not None:
                 put_file(Path(master), "master.wav")
-            put(_readme(model, name=name, has_master=master is not None).encode(), "README.txt")
-            put(json.dumps(_manifest(model, provenance, master=master), indent=1,
+            put(_readme(model, name=name, has_master=master is not None,
+                        instruments=instruments).encode(), "README.txt")
+            put(json.dumps(_manifest(model, provenance, master=master, instruments=instruments),
+                           indent=1,
                            sort_keys=True).encode(), "manifest.json")
         os.replace(tmp, target)
     except BaseException:
@@ -166,7 +172,8 @@ def export_project(
                         skipped=model.skipped)
 
 
-def _readme(model: ExportModel, *, name: str, has_master: bool) -> str:
+def _readme(model: ExportModel, *, name: str, has_master: bool,
+            instruments: Mapping[str, Any] | None = None) -> str:
     spec = model.spec
     num, den = spec.time_signature
     length_s = model.length_beats * 60.0 / spec.tempo_bpm
@@ -193,13 +200,34 @@ def _readme(model: ExportModel, *, name: str, has_master: bool) -> str:
               for m in model.markers]
     if model.skipped:
         lines += ["", "Not included:"] + [f"  {s}" for s in model.skipped]
+    lines += _credits(instruments)
     return "\n".join(lines) + "\n"
 
 
+def _credits(instruments: Mapping[str, Any] | None) -> list[str]:
+    """The README's account of the recorded samples in the music, each with its licence."""
+    if not instruments:
+        return []
+    samples = list(instruments.get("samples", []))
+    if not samples:
+        return ["", "Instruments: every drum and percussion sound is synthesised (no samples)."]
+    lines = ["", "Samples in this music (each licence allows its use in your music):"]
+    for row in samples:
+        lines.append(f"  {row['file']}  ({row['role']}): {row['licence']}, {row['attribution']}"
+                     + (f"; Debian package {row['package']}" if row.get("package") not in
+                        (None, "", "Sound Vault") else ""))
+    synth = list(instruments.get("synth_roles", []))
+    if synth:
+        lines.append(f"  Synthesised, not sampled: {', '.join(synth)}.")
+    return lines
+
+
 def _manifest(model: ExportModel, provenance: Mapping[str, Any], *,
-              master: Path | None) -> dict[str, Any]:
+              master: Path | None, instruments: Mapping[str, Any] | None = None) -> dict[str, Any]:
     spec = model.spec
+    extra = {} if instruments is None else {"instruments": dict(instruments)}
     return {
+        **extra,
         "format": "vyke-export-1",
         "title": spec.title,
         "spec_fingerprint": spec.fingerprint(),

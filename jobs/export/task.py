@@ -7,6 +7,7 @@ from a name), makes the MIDI from the spec, and writes the zip into ``out_dir``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,15 @@ def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
     return found
 
 
+def _instruments(render_dir: Path) -> dict[str, Any] | None:
+    """The render's ``samples.json`` (which vault played, every sample and its licence), if any."""
+    try:
+        data = json.loads((render_dir / "samples.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _generate_midi(spec: ProductionSpec) -> pretty_midi.PrettyMIDI:
     from jobs.patterns import generate_midi  # the pattern engine loads only when exporting
 
@@ -72,7 +82,8 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
                   **payload.provenance.model_dump(mode="json")}
     result = export_project(spec, tracks=tracks, midi=midi,
                             master=master if master.is_file() else None,
-                            out_dir=Path(payload.out_dir), provenance=provenance)
+                            out_dir=Path(payload.out_dir), provenance=provenance,
+                            instruments=_instruments(render_dir))
     progress(1.0, "project ready")
     return {"artifacts": {"project.zip": str(result.zip_path)},
             "checks": result.report.as_checks(), "size_bytes": result.size_bytes,
