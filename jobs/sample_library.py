@@ -94,6 +94,10 @@ HYDROGEN_KITS: dict[str, KitLicence] = {
         _GPL_EXCEPTION, "Marcos Guglielmetti", True,
         "GPL-2+ with an exception: a composition using the samples is not covered by the GPL",
         "hydrogen-drumkits", "http://www.musix.org.ar"),
+    "belofilms_GuitarStrums": KitLicence(
+        "CC-BY-3.0", "Gabriel Verdugo Soto (belofilms.com)", True,
+        "CC BY 3.0: allowed with attribution, which the export's README gives (guitar strums: "
+        "no drum roles, so never played as a kit)", "hydrogen-drumkits"),
     "circAfrique v4": KitLicence(
         "CC-BY-SA-3.0", "Jim Harney", False,
         "CC BY-SA 3.0: share-alike would bind the director's music to the same licence",

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 CLASSES = ("kick", "snare", "clap", "hat", "cymbal", "percussion", "loop")
 """What a Sound Vault file can be."""
 
-INDEX_VERSION = "sound-vault-1"
+INDEX_VERSION = "sound-vault-2"
 """Bumped when classification changes, so the index is rebuilt."""
 
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".mp3"})
@@ -239,7 +239,7 @@ def classify(features: SampleFeatures) -> tuple[str, str]:
 
 def _percussion_role(f: SampleFeatures) -> str:
     """Where a pitched or noisy hand-percussion hit sits among the vault's percussion roles."""
-    if f.noisiness >= 0.1:
+    if f.noisiness >= 0.3 and f.high >= 0.3:  # noise that is mostly bright: a shaker
         return "shaker"
     hz = f.dominant_hz
     if hz < 140:
