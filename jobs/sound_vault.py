@@ -340,31 +340,45 @@ def index_sound_vault(folder: Path, *, cache_dir: Path, use_names: bool = True) 
     index_path = cache_dir / "sound_vault" / "index.json"
     try:
         stored = json.loads(index_path.read_text(encoding="utf-8"))
-        known: dict[str, dict[str, Any]] = (stored.get("entries", {})
-                                            if stored.get("version") == INDEX_VERSION else {})
+        if stored.get("version") != INDEX_VERSION:
+            stored = {}
     except (OSError, ValueError):
-        known = {}
+        stored = {}
+    known: dict[str, dict[str, Any]] = stored.get("entries", {})  # content hash -> entry
+    hashes: dict[str, list[str]] = stored.get("hashes", {})  # path -> [size:mtime, hash]
     entries: list[VaultEntry] = []
     changed = False
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     for path in files:
-        size = path.stat().st_size
-        if size == 0 or size > _MAX_FILE_BYTES:
-            logger.info("Sound Vault: skipping %s (%d bytes)", path.name, size)
+        stat = path.stat()
+        if stat.st_size == 0 or stat.st_size > _MAX_FILE_BYTES:
+            logger.info("Sound Vault: skipping %s (%d bytes)", path.name, stat.st_size)
             continue
-        digest = file_sha256(path)
+        seen = f"{stat.st_size}:{stat.st_mtime_ns}"
+        cached = hashes.get(str(path))
+        if cached is not None and cached[0] == seen:
+            digest = cached[1]  # unchanged since it was hashed: no need to read it again
+        else:
+            digest = file_sha256(path)
+            hashes[str(path)] = [seen, digest]
+            changed = True
         record = known.get(digest)
         if record is None:
             try:
                 entry = analyse_file(path, sha256=digest)
             except Exception as exc:  # one bad file never stops the rest
                 logger.warning("Sound Vault: could not read %s: %s", path.name, exc)
+                known[digest] = {"error": str(exc)[:200]}  # said once, not on every render
+                changed = True
                 continue
             known[digest] = entry.as_dict()
             changed = True
+        elif "error" in record:
+            continue
         else:
             entry = VaultEntry(**{**record, "path": str(path)})
         entries.append(_named(entry, path.relative_to(folder)) if use_names else entry)
     if changed:
-        write_json_atomic(index_path, {"version": INDEX_VERSION, "entries": known})
+        write_json_atomic(index_path, {"version": INDEX_VERSION, "entries": known,
+                                       "hashes": hashes})
     return entries

@@ -78,10 +78,15 @@ def test_a_name_that_says_what_a_sample_is_wins(vault: tuple[Path, list[FixtureS
     assert (plain.kind, plain.by) == ("kick", "analysis")
 
 
-def test_unreadable_and_empty_files_are_skipped(tmp_path: Path) -> None:
+def test_unreadable_and_empty_files_are_skipped_and_not_retried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "vault"
     folder.mkdir()
     (folder / "empty.wav").write_bytes(b"")
     (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
     (folder / "notes.txt").write_text("not audio")
     assert index_sound_vault(folder, cache_dir=tmp_path / "cache") == []
+    calls: list[Path] = []
+    monkeypatch.setattr(sound_vault, "analyse_file", lambda path, **kw: calls.append(path))
+    assert index_sound_vault(folder, cache_dir=tmp_path / "cache") == []
+    assert calls == []  # the broken file's failure is remembered by its content hash
