@@ -26,7 +26,7 @@ from discord import app_commands
 
 from core import replies as say
 from core.artifacts import safe_file_name, upload_path
-from core.brief import DESTINATIONS, Param, Provenance
+from core.brief import DESTINATIONS
 from core.conversation import (
     Attachment,
     AttachmentKind,
@@ -41,7 +41,6 @@ from core.conversation import (
     Turn,
 )
 from core.maestro import Maestro
-from core.production import Production
 from core.server_settings import ServerSettings, ServerSettingsStore
 from core.store import Store
 
@@ -264,7 +263,7 @@ class DiscordAdapter:
         attachments = [await self._download(audio, conversation)] if audio is not None else []
         turn = Turn(conversation_id=conversation, author=_author(user), text=prompt,
                     attachments=attachments, command=command)
-        await self._converse(turn, settings)
+        await self._converse(turn)
 
     async def answer_status(self, interaction: discord.Interaction[Any],
                             what: Literal["status", "versions", "help"]) -> None:
@@ -310,23 +309,27 @@ class DiscordAdapter:
         if interaction.channel_id != thread_id or interaction.guild_id != guild_id:
             await _respond(interaction, _say_press_in_thread(), ephemeral=True)
             return
+        turn = Turn(conversation_id=conversation_id, author=_author(interaction.user),
+                    press=ButtonPress(question_id=question_id, option_id=option_id))
         async with self._lock(conversation_id):
-            production = await self.store.get(conversation_id)
-            question = production.pending_question if production else None
-            if production is None or question is None or question.id != question_id \
-                    or option_id not in {o.id for o in question.options}:
-                await _respond(interaction, say.stale_press(), ephemeral=True)
+            refusal = await self.maestro.check_press(turn)
+            if refusal is not None:
+                await _respond(interaction, refusal.text, ephemeral=True)
                 return
-            settings = await self.server_settings.get(PLATFORM, str(guild_id))
-            if settings.answerers == "owner" and str(interaction.user.id) != production.owner:
-                await _respond(interaction, _say_owner_answers(production.owner), ephemeral=True)
-                return
-            # acknowledging by showing the choice made, buttons disabled
-            await interaction.response.edit_message(
-                view=question_view(conversation_id, question, chosen=option_id))
-            turn = Turn(conversation_id=conversation_id, author=_author(interaction.user),
-                        press=ButtonPress(question_id=question_id, option_id=option_id))
-            await self._post_all(conversation_id, await self.maestro.handle(turn))
+            question = await self._open_question(conversation_id)
+            if question is not None:  # acknowledged by showing the choice made, buttons off
+                await interaction.response.edit_message(
+                    view=question_view(conversation_id, question, chosen=option_id))
+            replies = await self.maestro.handle(turn)
+            for reply in replies:  # a refusal decided only now (a press raced this one)
+                if isinstance(reply, TextReply) and reply.private:
+                    await interaction.followup.send(reply.text, ephemeral=True)
+            await self._post_all(conversation_id, [
+                r for r in replies if not (isinstance(r, TextReply) and r.private)])
+
+    async def _open_question(self, conversation_id: str) -> Question | None:
+        production = await self.store.get(conversation_id)
+        return production.pending_question if production else None
 
     async def on_message(self, message: discord.Message) -> None:
         """A message in a production's thread, or a mention that starts one."""
@@ -363,24 +366,12 @@ class DiscordAdapter:
             await self._post_all(conversation, [TextReply(text=say.upload_too_large(too_big, limit))])
             return
         await self._converse(Turn(conversation_id=conversation, author=_author(message.author),
-                                  text=text, attachments=attachments), settings)
+                                  text=text, attachments=attachments))
 
-    async def _converse(self, turn: Turn, settings: ServerSettings) -> None:
+    async def _converse(self, turn: Turn) -> None:
         async with self._lock(turn.conversation_id):
-            if settings.destination is not None:
-                await self._seed_destination(turn, settings.destination)
             replies = await self.maestro.handle(turn)
             await self._post_all(turn.conversation_id, replies)
-
-    async def _seed_destination(self, turn: Turn, destination: str) -> None:
-        """A new production starts with the server's loudness destination (as a default)."""
-        if not turn.text or await self.store.get(turn.conversation_id) is not None:
-            return  # without a prompt the Maestro starts from a fresh brief anyway
-        production = Production(id=turn.conversation_id, owner=turn.author.id)
-        production.brief.prompt = turn.text
-        production.brief.destination = Param(value=DESTINATIONS[destination],
-                                             source=Provenance.DEFAULT, note="server default")
-        await self.store.put(production)
 
     async def _download(self, attachment: discord.Attachment, conversation_id: str) -> Attachment:
         path = upload_path(self.data_dir, conversation_id, attachment.filename,
@@ -627,11 +618,6 @@ def _say_not_a_production_thread() -> str:
 
 def _say_press_in_thread() -> str:
     return "Answer this in the production's own thread."
-
-
-def _say_owner_answers(owner_id: str) -> str:
-    return (f"In this server only <@{owner_id}>, who started this production, answers its "
-            "questions. Tell them in the thread what you think!")
 
 
 def _say_managers_only() -> str:

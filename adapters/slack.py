@@ -365,31 +365,36 @@ class SlackAdapter:
             return
         user = str((body.get("user") or {}).get("id", ""))
         message = body.get("message") or {}
+        turn = Turn(conversation_id=conversation_id, author=_author(user),
+                    press=ButtonPress(question_id=question_id, option_id=option_id))
         async with self._lock(self._turn_locks, conversation_id):
             production = await self.store.get(conversation_id)
             question = production.pending_question if production else None
             open_question = question if question is not None and question.id == question_id else None
-            if production is not None and open_question is not None \
-                    and await self._answerers(thread.team) == "owner" and user != production.owner:
-                await respond(text=_owner_answers(production.owner), response_type="ephemeral",
-                              replace_original=False)
+            refusal = await self.maestro.check_press(turn)
+            if refusal is not None and open_question is not None:
+                # the question is open but not this person's to answer: it stays open
+                await self._tell_presser(respond, refusal)
                 return
-            turn = Turn(conversation_id=conversation_id, author=_author(user),
-                        press=ButtonPress(question_id=question_id, option_id=option_id))
-            replies = await self.maestro.handle(turn)
+            replies = [] if refusal is not None else await self.maestro.handle(turn)
             if message.get("ts"):
                 chosen = next((o.label for o in open_question.options if o.id == option_id),
                               None) if open_question else None
                 await self._close_question(thread, str(message["ts"]), message, user, chosen)
-            if open_question is None:
+            if refusal is not None:
                 # a stale button: only the presser hears about it, the thread stays clean
-                for reply in replies:
-                    if isinstance(reply, TextReply):
-                        await respond(text=_mrkdwn(reply.text), response_type="ephemeral",
-                                      replace_original=False)
+                await self._tell_presser(respond, refusal)
                 return
             for reply in replies:
-                await self.post(conversation_id, reply)
+                if isinstance(reply, TextReply) and reply.private:
+                    await self._tell_presser(respond, reply)
+                else:
+                    await self.post(conversation_id, reply)
+
+    @staticmethod
+    async def _tell_presser(respond: Callable[..., Awaitable[Any]], reply: TextReply) -> None:
+        """A message only the person who pressed sees (Slack's ephemeral response)."""
+        await respond(text=_mrkdwn(reply.text), response_type="ephemeral", replace_original=False)
 
     async def _close_question(self, thread: SlackThread, ts: str, message: dict[str, Any],
                               user: str, chosen: str | None) -> None:
@@ -480,10 +485,6 @@ class SlackAdapter:
         chosen = await self.server_settings.get(PLATFORM, team)
         return chosen.upload_limit_bytes(self.max_upload_bytes)
 
-    async def _answerers(self, team: str) -> str:
-        if self.server_settings is None:
-            return "thread"
-        return (await self.server_settings.get(PLATFORM, team)).answerers
 
 
 # --- pure helpers ----------------------------------------------------------------------------
@@ -562,10 +563,6 @@ def _cannot_post_here() -> str:
 def _download_failed(name: str) -> str:
     return (f"Slack wouldn't let me download '{name}'. Share it again in this thread; if it "
             "keeps failing, ask the operator to check the app's files:read permission.")
-
-
-def _owner_answers(owner: str) -> str:
-    return f"In this workspace only <@{owner}>, who started this production, answers its questions."
 
 
 def _chosen(user: str, label: str | None) -> str:

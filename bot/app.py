@@ -16,6 +16,7 @@ from core.artifacts import LocalArtifactStore
 from core.brain import Brain
 from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
+from core.server_settings import ServerSettings, ServerSettingsStore
 from core.store import SqliteStore
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class App:
     maestro: Maestro
     store: SqliteStore
     queue: InlineQueue | RedisQueue
+    server_settings: ServerSettingsStore  #: each server's choices (one table, same file)
 
 
 def build_brain(settings: Settings) -> Brain:
@@ -106,11 +108,14 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
         logger.info("removed the files of expired production %s", production_id)
     if expired:
         artifacts.collect()
+    server_settings = await ServerSettingsStore(
+        settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
     queue = build_queue(settings, platforms=platforms)
     await queue.start()
     maestro = Maestro(
         brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,
         queue=queue, advisor=build_advisor(settings), page_link=page_link_maker(settings),
+        server_settings=server_settings,
         limits=MaestroLimits(max_upload_bytes=settings.max_upload_bytes,
                              max_song_s=settings.max_song_minutes * 60,
                              data_dir=str(settings.data_dir.resolve()),
@@ -122,7 +127,9 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              server_turns_per_minute=settings.server_turns_per_minute),
     )
     try:
-        yield App(settings=settings, maestro=maestro, store=store, queue=queue)
+        yield App(settings=settings, maestro=maestro, store=store, queue=queue,
+                  server_settings=server_settings)
     finally:
         await queue.close()
+        await server_settings.close()
         await store.close()

@@ -25,7 +25,7 @@ from bot import links
 from bot.app import App, build_app
 from bot.runtime import pump_events
 from bot.settings import Settings
-from core.server_settings import ServerSettings, ServerSettingsStore
+from core.server_settings import ServerSettingsStore
 
 __all__ = ["DiscordBot", "intents", "link_maker", "open_discord", "run_discord", "serve"]
 
@@ -69,8 +69,7 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
                        **client_options: Any) -> AsyncIterator[DiscordBot]:
     """Build everything the Discord bot needs; close it all on exit (not yet logged in)."""
     async with build_app(settings, platforms=("discord",)) as app:
-        server_settings = await ServerSettingsStore(
-            settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
+        server_settings = app.server_settings
         adapter = DiscordAdapter(maestro=app.maestro, store=app.store,
                                  server_settings=server_settings,
                                  data_dir=settings.data_dir,
@@ -83,7 +82,6 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
                              client=client)
         finally:
             await client.close()
-            await server_settings.close()
 
 
 async def serve(bot: DiscordBot, token: str) -> None:

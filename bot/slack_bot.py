@@ -24,7 +24,6 @@ from adapters.slack import SlackAdapter
 from bot.app import App, build_app
 from bot.runtime import pump_events
 from bot.settings import Settings
-from core.server_settings import ServerSettings, ServerSettingsStore
 
 __all__ = ["EVENTS_PATH", "open_slack", "run_slack", "slack_routes"]
 
@@ -49,8 +48,7 @@ async def open_slack(app: App, *, client: AsyncWebClient | None = None,
             raise ValueError("SLACK_BOT_TOKEN is not set")
         client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value())
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    server_settings = await ServerSettingsStore(
-        settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
+    server_settings = app.server_settings
     extra = {"download_hosts": download_hosts} if download_hosts is not None else {}
     adapter = SlackAdapter(client=client, signing_secret=secret, maestro=app.maestro,
                            store=app.store, data_dir=settings.data_dir,
@@ -62,7 +60,6 @@ async def open_slack(app: App, *, client: AsyncWebClient | None = None,
         yield adapter
     finally:
         await adapter.stop()
-        await server_settings.close()
 
 
 def slack_routes(adapter: SlackAdapter, *, path: str = EVENTS_PATH) -> list[web.RouteDef]:

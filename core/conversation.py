@@ -109,6 +109,9 @@ class TextReply(BaseModel):
 
     kind: Literal["text"] = "text"
     text: str
+    #: only the person it answers sees it (an ephemeral message where the platform has them):
+    #: a refused button press is theirs to know about, not the thread's
+    private: bool = False
 
 
 class QuestionReply(BaseModel):

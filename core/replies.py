@@ -53,6 +53,13 @@ def stale_press() -> str:
     return "That question was already answered or belongs to an earlier step, so I ignored the press."
 
 
+def owner_answers(owner_id: str, *, platform: str) -> str:
+    """Why a press was refused: this server lets only the production's starter answer."""
+    where = "workspace" if platform == "slack" else "server"
+    return (f"In this {where} only <@{owner_id}>, who started this production, answers its "
+            "questions. Tell them in the thread what you think!")
+
+
 def not_audio(name: str) -> str:
     return f"'{name}' doesn't look like audio. Send the song as {AUDIO_FORMATS}."
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from core import replies as say
 from core.brain import Brain, Intent, Understanding
-from core.brief import Brief, Workflow
+from core.brief import DESTINATIONS, Brief, Param, Provenance, Workflow
 from core.chef import Chef
 from core.conversation import Attachment, Reply, TextReply, Turn, utcnow
 from core.errors import VykeError
@@ -34,6 +34,7 @@ from core.maestro.parts import MaestroLimits, Parts, brain_context
 from core.maestro.versions import compare_clips, version_command
 from core.production import Awaiting, MaestroState, Production, RequestRecord, Topic
 from core.rate_limit import RateLimiter, server_of
+from core.server_settings import ServerSettingsStore
 from core.store import Store
 
 if TYPE_CHECKING:
@@ -66,15 +67,21 @@ class Maestro:
         Upload size, song length, data directory.
     advisor : ClaudeChefAdvisor or None
         Lets Claude tune each rule Chef's patch inside the same typed bounds (rules on failure).
+    page_link : callable or None
+        Makes a signed link to a version's page, when ``vyke web`` serves them.
+    server_settings : ServerSettingsStore or None
+        Each server's choices: who may answer questions, the loudness of new productions.
     """
 
     def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
                  store: Store, queue: JobQueue, limits: MaestroLimits,
                  advisor: ClaudeChefAdvisor | None = None,
-                 page_link: Callable[[str, int], str | None] | None = None) -> None:
+                 page_link: Callable[[str, int], str | None] | None = None,
+                 server_settings: ServerSettingsStore | None = None) -> None:
         self.parts = Parts(brain=brain, chefs={chef.domain: chef for chef in chefs},
                            genres={g.id: g for g in genres}, store=store, queue=queue,
-                           limits=limits, advisor=advisor, page_link=page_link)
+                           limits=limits, advisor=advisor, page_link=page_link,
+                           server_settings=server_settings)
         self._person_rate = RateLimiter(limits.turns_per_minute)
         self._server_rate = RateLimiter(limits.server_turns_per_minute)
         # one turn or event at a time per production: each reads, awaits, then saves it
@@ -121,8 +128,12 @@ class Maestro:
             return [TextReply(text=say.slow_down(yours=False))]
         async with self._lock(turn.conversation_id):
             production = await self.store.get(turn.conversation_id)
+            if turn.press is not None:
+                refusal = await self._refuse_press(production, turn)
+                if refusal is not None:
+                    return [refusal]
             if production is None:
-                production = Production(id=turn.conversation_id, owner=turn.author.id)
+                production = await self._new_production(turn)
             try:
                 replies = await self._handle(production, turn)
             except VykeError as error:
@@ -130,6 +141,37 @@ class Maestro:
             production.updated_at = utcnow()
             await self.store.put(production)
             return replies
+
+    async def check_press(self, turn: Turn) -> TextReply | None:
+        """Whether a button press will be taken: ``None``, or the private sentence refusing it.
+
+        Adapters call this before acknowledging a press, so a stale or foreign press is
+        answered to the presser alone and changes nothing; :meth:`handle` checks again.
+        """
+        return await self._refuse_press(await self.store.get(turn.conversation_id), turn)
+
+    async def _refuse_press(self, production: Production | None, turn: Turn) -> TextReply | None:
+        assert turn.press is not None
+        question = production.pending_question if production else None
+        if production is None or question is None or question.id != turn.press.question_id \
+                or turn.press.option_id not in {o.id for o in question.options}:
+            return TextReply(text=say.stale_press(), private=True)
+        settings = await self.parts.settings_of(turn.conversation_id)
+        if settings.answerers == "owner" and turn.author.id != production.owner:
+            platform = turn.conversation_id.partition(":")[0]
+            return TextReply(text=say.owner_answers(production.owner, platform=platform),
+                             private=True)
+        return None
+
+    async def _new_production(self, turn: Turn) -> Production:
+        """A production for a new conversation, with its server's loudness destination."""
+        production = Production(id=turn.conversation_id, owner=turn.author.id)
+        destination = DESTINATIONS.get((await self.parts.settings_of(turn.conversation_id))
+                                       .destination or "")
+        if destination is not None:
+            production.brief.destination = Param(value=destination, source=Provenance.DEFAULT,
+                                                 note="server default")
+        return production
 
     async def on_event(self, event: JobEvent) -> list[Reply]:
         """Answer a job event for its production; duplicates and strays yield nothing.
@@ -156,10 +198,8 @@ class Maestro:
     # --- turns -----------------------------------------------------------------------------
 
     async def _handle(self, production: Production, turn: Turn) -> list[Reply]:
-        if turn.press is not None:
-            understanding = _press(production, turn)
-            if understanding is None:
-                return [TextReply(text=say.stale_press())]
+        if turn.press is not None:  # checked open and allowed by handle()
+            understanding = Understanding(intents=[Intent.ANSWER], option_id=turn.press.option_id)
         else:
             understanding = await self.brain.understand(turn.text,
                                                         context=brain_context(production))
@@ -283,17 +323,6 @@ _AT_ONCE: dict[Intent, _Step] = {
     Intent.START_OVER: _start_over,
 }
 """Intents answered at once in any state, in this order of precedence."""
-
-
-def _press(production: Production, turn: Turn) -> Understanding | None:
-    """A button press as an understanding, or ``None`` when the question is not open."""
-    assert turn.press is not None
-    question = production.pending_question
-    if question is None or question.id != turn.press.question_id:
-        return None
-    if turn.press.option_id not in {o.id for o in question.options}:
-        return None
-    return Understanding(intents=[Intent.ANSWER], option_id=turn.press.option_id)
 
 
 _PRO_WORDS = re.compile(r"\b(lufs|dbtp|true[- ]peak|transients?|q of|ratio|attack|release|"

@@ -21,7 +21,9 @@ S = MaestroState
 async def start(parts: Parts, production: Production, u: Understanding,
                 author: Author) -> list[Reply]:
     """Begin (or restart) gathering: record the request, analyse the song, ask what's missing."""
-    brief = production.brief if production.brief.prompt else Brief()
+    # a fresh brief keeps only the server's defaults (its loudness destination)
+    brief = production.brief if production.brief.prompt else Brief(
+        destination=production.brief.destination)
     if not brief.prompt:
         brief.prompt = production.history[-1].text if production.history else ""
     if u.workflow:

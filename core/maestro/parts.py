@@ -14,6 +14,7 @@ from core.conversation import Option, Question, QuestionReply
 from core.genre import GenreProfile
 from core.jobs import JobQueue
 from core.production import Production, Topic
+from core.server_settings import ServerSettings, ServerSettingsStore
 from core.store import Store
 
 if TYPE_CHECKING:
@@ -63,6 +64,15 @@ class Parts:
     advisor: ClaudeChefAdvisor | None = None
     #: (production id, version) -> a signed link to the version's page, when one is served
     page_link: Callable[[str, int], str | None] | None = field(default=None)
+    #: each server's choices (who answers, loudness destination); ``None``: the defaults
+    server_settings: ServerSettingsStore | None = None
+
+    async def settings_of(self, conversation_id: str) -> ServerSettings:
+        """The settings of the server (Discord guild, Slack team) a conversation is in."""
+        if self.server_settings is None:
+            return ServerSettings()
+        platform, _, rest = conversation_id.partition(":")
+        return await self.server_settings.get(platform, rest.split(":", 1)[0])
 
     def cache_dir(self) -> str:
         """Where analysis, stems and renders are cached, shared by every production."""
