@@ -21,8 +21,9 @@ from core.store import SqliteStore
 
 if TYPE_CHECKING:
     from core.claude_chef import ClaudeChefAdvisor
+    from core.claude_client import ClaudeTools
 
-__all__ = ["App", "build_advisor", "build_app", "build_brain", "build_queue"]
+__all__ = ["App", "build_advisor", "build_app", "build_brain", "build_claude", "build_queue"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,18 +39,27 @@ class App:
     server_settings: ServerSettingsStore  #: each server's choices (one table, same file)
 
 
-def build_brain(settings: Settings) -> Brain:
+def build_claude(settings: Settings) -> ClaudeTools | None:
+    """The one Claude client of this process (brain and Chef advisor share it), or ``None``."""
+    if settings.anthropic_api_key is None:
+        return None
+    from core.claude_client import ClaudeTools
+
+    return ClaudeTools(api_key=settings.anthropic_api_key.get_secret_value(),
+                       model=settings.anthropic_model, base_url=settings.anthropic_base_url,
+                       timeout_s=settings.anthropic_timeout_s)
+
+
+def build_brain(settings: Settings, claude: ClaudeTools | None = None) -> Brain:
     """Claude when a key is set (falling back to rules on any error), else the rules."""
     rules = RuleBrain(genres=load_genres())
-    if settings.anthropic_api_key is None:
+    claude = claude or build_claude(settings)
+    if claude is None:
         return rules
     from core.claude_brain import ClaudeBrain
 
     logger.info("using Claude (%s) for understanding, rules as fallback", settings.anthropic_model)
-    return ClaudeBrain(api_key=settings.anthropic_api_key.get_secret_value(),
-                       model=settings.anthropic_model, fallback=rules,
-                       base_url=settings.anthropic_base_url,
-                       timeout_s=settings.anthropic_timeout_s, genres=load_genres())
+    return ClaudeBrain(client=claude, fallback=rules, genres=load_genres())
 
 
 def page_link_maker(settings: Settings) -> Callable[[str, int], str] | None:
@@ -67,17 +77,17 @@ def page_link_maker(settings: Settings) -> Callable[[str, int], str] | None:
     return page_link
 
 
-def build_advisor(settings: Settings) -> ClaudeChefAdvisor | None:
+def build_advisor(settings: Settings, claude: ClaudeTools | None = None
+                  ) -> ClaudeChefAdvisor | None:
     """Claude tuning the Chefs' operations when a key is set (rules on any error), else none."""
-    if settings.anthropic_api_key is None:
+    claude = claude or build_claude(settings)
+    if claude is None:
         return None
     from core.claude_chef import ClaudeChefAdvisor
 
     logger.info("using Claude (%s) to tune the Chefs' operations, rules as fallback",
                 settings.anthropic_model)
-    return ClaudeChefAdvisor(api_key=settings.anthropic_api_key.get_secret_value(),
-                             model=settings.anthropic_model, base_url=settings.anthropic_base_url,
-                             timeout_s=settings.anthropic_timeout_s)
+    return ClaudeChefAdvisor(client=claude)
 
 
 def build_queue(settings: Settings, *, platforms: Sequence[str] = ("local",)
@@ -112,9 +122,10 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
         settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
     queue = build_queue(settings, platforms=platforms)
     await queue.start()
+    claude = build_claude(settings)
     maestro = Maestro(
-        brain=build_brain(settings), chefs=all_chefs(), genres=load_genres(), store=store,
-        queue=queue, advisor=build_advisor(settings), page_link=page_link_maker(settings),
+        brain=build_brain(settings, claude), chefs=all_chefs(), genres=load_genres(), store=store,
+        queue=queue, advisor=build_advisor(settings, claude), page_link=page_link_maker(settings),
         server_settings=server_settings,
         limits=MaestroLimits(max_upload_bytes=settings.max_upload_bytes,
                              max_song_s=settings.max_song_minutes * 60,
@@ -131,5 +142,7 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                   server_settings=server_settings)
     finally:
         await queue.close()
+        if claude is not None:
+            await claude.aclose()
         await server_settings.close()
         await store.close()

@@ -17,11 +17,10 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import anthropic
-from anthropic.types import MessageParam, ToolParam
-from pydantic import ValidationError
+from anthropic.types import ToolParam
 
 from core.brain import Brain, BrainContext, Intent, Understanding
+from core.claude_client import ClaudeTools, inline_refs
 from core.genre import GenreProfile
 from core.music import parse_key
 from core.rule_brain import MAX_TEXT_CHARS
@@ -94,26 +93,6 @@ Known genres (id: names a director may use):
 """
 
 
-def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` with every ``$ref`` inlined and titles and definitions' descriptions dropped."""
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                target = dict(definitions[ref.removeprefix("#/$defs/")])
-                target.pop("description", None)  # docstrings with doctests confuse more than help
-                return inline(target)
-            return {k: inline(v) for k, v in node.items() if k != "title"}
-        if isinstance(node, list):
-            return [inline(item) for item in node]
-        return node
-
-    result: dict[str, Any] = inline(schema)
-    return result
-
-
 def understanding_tool_schema() -> dict[str, Any]:
     """The JSON schema of :class:`Understanding` with every ``$ref`` inlined and titles dropped.
 
@@ -145,6 +124,9 @@ class ClaudeBrain:
     genres : sequence of GenreProfile
         The genre knowledge; Claude is told the ids and aliases, and a genre it returns that
         is not one of the ids is dropped.
+    client : ClaudeTools or None
+        A client to share (the bot gives the brain and the Chef advisor one); when given,
+        ``api_key``, ``model``, ``base_url`` and ``timeout_s`` are its own.
     """
 
     name = "claude"
@@ -152,18 +134,18 @@ class ClaudeBrain:
     def __init__(
         self,
         *,
-        api_key: str,
-        model: str,
+        api_key: str = "",
+        model: str = "",
         fallback: Brain,
         base_url: str | None = None,
         timeout_s: float = 20.0,
         genres: Sequence[GenreProfile],
+        client: ClaudeTools | None = None,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
-        self._model = model
+        self._claude = client or ClaudeTools(api_key=api_key, model=model, base_url=base_url,
+                                             timeout_s=timeout_s)
+        self._owns_client = client is None
         self._fallback = fallback
-        self._timeout_s = timeout_s
         self._genre_ids = frozenset(g.id for g in genres)
         self._system = _SYSTEM_PROMPT.format(
             tool=TOOL_NAME,
@@ -176,62 +158,26 @@ class ClaudeBrain:
             "description": "Record what the director's message means, as typed fields.",
             "input_schema": understanding_tool_schema(),
         }
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.close()
+        """Close the HTTP connections, unless the client is shared (its owner closes it)."""
+        if self._owns_client:
+            await self._claude.aclose()
 
     async def understand(self, text: str, *, context: BrainContext) -> Understanding:
         """Parse ``text`` with Claude; on any failure, the fallback brain's answer. Never raises."""
         text = text[:MAX_TEXT_CHARS]
+        user_turn = json.dumps(
+            {"context": context.model_dump(mode="json"), "message": text}, ensure_ascii=False)
         try:
-            async with asyncio.timeout(
-                self._timeout_s + 1.0
-            ):  # a trickling answer is a timeout too
-                tool_input = await self._ask(text, context)
+            async with asyncio.timeout(self._claude.timeout_s + 1.0):  # trickling is a timeout
+                tool_input = await self._claude.call(system=self._system, user=user_turn,
+                                                     tool=self._tool, max_tokens=_MAX_TOKENS)
             return self._bounded(Understanding.model_validate(_coerce(tool_input)), context)
-        except (TimeoutError, anthropic.APITimeoutError):
-            reason = f"no answer within {self._timeout_s:g} s (timeout)"
-        except anthropic.APIStatusError as error:
-            reason = f"HTTP {error.status_code} ({type(error).__name__})"
-        except anthropic.APIConnectionError as error:
-            reason = f"connection failed ({type(error).__name__})"
-        except ValidationError as error:
-            # the message would quote the input, which may quote the director: locations only
-            where = sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in error.errors()})
-            reason = f"tool input did not validate ({error.error_count()} errors at {', '.join(where[:5])})"
-        except _NoToolCall as error:
-            reason = str(error)
-        except ValueError as error:  # json.JSONDecodeError: the body was cut or was not JSON
-            reason = f"reply body was not JSON ({type(error).__name__})"
-        except Exception as error:  # a bad body, an SDK change: the director still gets an answer
-            reason = f"unexpected {type(error).__name__}"
+        except Exception as error:  # the director gets an answer whatever went wrong
+            reason = self._claude.failure_reason(error)
         logger.warning("Claude brain fell back to the %s brain: %s", self._fallback.name, reason)
         return await self._fallback.understand(text, context=context)
-
-    async def _ask(self, text: str, context: BrainContext) -> Any:
-        """One Messages API call forced to use the tool; returns the tool input."""
-        user_turn = json.dumps(
-            {"context": context.model_dump(mode="json"), "message": text}, ensure_ascii=False
-        )
-        messages: list[MessageParam] = [{"role": "user", "content": user_turn}]
-        message = await self._client.messages.create(
-            model=self._model,
-            max_tokens=_MAX_TOKENS,
-            system=self._system,
-            messages=messages,
-            tools=[self._tool],
-            tool_choice={"type": "tool", "name": TOOL_NAME},
-        )
-        content = message.content if isinstance(message.content, list) else []
-        for block in content:
-            if block.type == "tool_use" and block.name == TOOL_NAME:
-                return block.input
-        kinds = ", ".join(str(getattr(block, "type", "?")) for block in content) or "nothing"
-        raise _NoToolCall(f"reply had no {TOOL_NAME} call (got {kinds})")
 
     def _bounded(self, u: Understanding, context: BrainContext) -> Understanding:
         """``u`` with every value inside what the product can act on; the rest dropped."""
@@ -278,10 +224,6 @@ class ClaudeBrain:
             return Understanding(intents=[Intent.UNKNOWN])
         u.intents = intents or [Intent.UNKNOWN]
         return u
-
-
-class _NoToolCall(Exception):
-    """Claude answered without calling the tool."""
 
 
 def _coerce(tool_input: Any) -> Any:

@@ -38,13 +38,12 @@ import re
 from collections.abc import Iterable
 from typing import Any, get_args
 
-import anthropic
-from anthropic.types import MessageParam, ToolParam
-from pydantic import BaseModel, ValidationError
+from anthropic.types import ToolParam
+from pydantic import BaseModel
 
 from core.brain import Domain, Feedback
 from core.chef import Chef, tracks_for
-from core.claude_brain import inline_refs
+from core.claude_client import ClaudeTools, inline_refs
 from core.errors import RequestError
 from core.patch import (
     AddAutomation,
@@ -171,23 +170,23 @@ class ClaudeChefAdvisor:
         The API's address; ``None`` for Anthropic's. Tests point it at a loopback fake.
     timeout_s : float > 0
         Longest wait for one answer, in seconds; no retries (the rule patch answers at once).
+    client : ClaudeTools or None
+        A client to share (the bot gives the brain and the advisor one); when given,
+        ``api_key``, ``model``, ``base_url`` and ``timeout_s`` are its own.
     """
 
     name = "claude"
 
-    def __init__(self, *, api_key: str, model: str, base_url: str | None = None,
-                 timeout_s: float = 20.0) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"timeout_s must be > 0 seconds, got {timeout_s}")
-        self._model = model
-        self._timeout_s = timeout_s
-        self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
-        )
+    def __init__(self, *, api_key: str = "", model: str = "", base_url: str | None = None,
+                 timeout_s: float = 20.0, client: ClaudeTools | None = None) -> None:
+        self._claude = client or ClaudeTools(api_key=api_key, model=model, base_url=base_url,
+                                             timeout_s=timeout_s)
+        self._owns_client = client is None
 
     async def aclose(self) -> None:
-        """Close the HTTP connections."""
-        await self._client.close()
+        """Close the HTTP connections, unless the client is shared (its owner closes it)."""
+        if self._owns_client:
+            await self._claude.aclose()
 
     @staticmethod
     def allowed_ops(chef: Chef, rule_patch: SpecPatch) -> frozenset[str]:
@@ -206,30 +205,17 @@ class ClaudeChefAdvisor:
         allowed = self.allowed_ops(chef, rule_patch)
         automation = self.allowed_automation(chef, rule_patch)
         try:
-            async with asyncio.timeout(self._timeout_s + 1.0):  # a trickling answer too
+            async with asyncio.timeout(self._claude.timeout_s + 1.0):  # a trickling answer too
                 tool_input = await self._ask(chef, request, spec, measurements, rule_patch,
                                              allowed, automation)
             patch = self._validated(tool_input, chef=chef, spec=spec, rule_patch=rule_patch,
                                     allowed=allowed, automation=automation)
-        except (TimeoutError, anthropic.APITimeoutError):
-            reason = f"no answer within {self._timeout_s:g} s (timeout)"
-        except anthropic.APIStatusError as error:
-            reason = f"HTTP {error.status_code} ({type(error).__name__})"
-        except anthropic.APIConnectionError as error:
-            reason = f"connection failed ({type(error).__name__})"
-        except ValidationError as error:
-            # the message would quote the input: locations only
-            where = sorted({".".join(str(p) for p in e["loc"]) or "(root)" for e in error.errors()})
-            reason = (f"an operation did not validate ({error.error_count()} errors at "
-                      f"{', '.join(where[:5])})")
         except _Rejected as error:
             reason = str(error)
         except RequestError as error:
             reason = f"the operations do not apply to this spec ({type(error).__name__})"
-        except ValueError as error:  # json.JSONDecodeError: the body was cut or was not JSON
-            reason = f"reply body was not JSON ({type(error).__name__})"
-        except Exception as error:  # a bad body, an SDK change: the rules still answer
-            reason = f"unexpected {type(error).__name__}"
+        except Exception as error:  # the rules still answer whatever went wrong
+            reason = self._claude.failure_reason(error)
         else:
             logger.info("chef advice from claude for %s: %s", chef.name, "; ".join(patch.describe()))
             return patch
@@ -254,21 +240,9 @@ class ClaudeChefAdvisor:
                            "short rationale.",
             "input_schema": operations_tool_schema(allowed, automation=automation),
         }
-        messages: list[MessageParam] = [{"role": "user", "content": user_turn}]
-        message = await self._client.messages.create(
-            model=self._model,
-            max_tokens=_MAX_TOKENS,
-            system=_SYSTEM_PROMPT.format(chef=chef.name, domain=chef.domain.value, tool=TOOL_NAME),
-            messages=messages,
-            tools=[tool],
-            tool_choice={"type": "tool", "name": TOOL_NAME},
-        )
-        content = message.content if isinstance(message.content, list) else []
-        for block in content:
-            if block.type == "tool_use" and block.name == TOOL_NAME:
-                return block.input
-        kinds = ", ".join(str(getattr(block, "type", "?")) for block in content) or "nothing"
-        raise _Rejected(f"reply had no {TOOL_NAME} call (got {kinds})")
+        system = _SYSTEM_PROMPT.format(chef=chef.name, domain=chef.domain.value, tool=TOOL_NAME)
+        return await self._claude.call(system=system, user=user_turn, tool=tool,
+                                       max_tokens=_MAX_TOKENS)
 
     def _validated(self, tool_input: Any, *, chef: Chef, spec: ProductionSpec,
                    rule_patch: SpecPatch, allowed: frozenset[str],
