@@ -8,87 +8,74 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
 
 
-def _env(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class Settings(BaseSettings):
     """Every setting, with the environment variable that sets it (see the README's table)."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+    # every setting of ours is ``VYKE_<FIELD NAME>``; the platforms' and services' own
+    # variables (REDIS_URL, ANTHROPIC_API_KEY, DISCORD_TOKEN, SLACK_*) keep their usual names
+    model_config = SettingsConfigDict(env_prefix="VYKE_", env_file=".env",
+                                      env_file_encoding="utf-8", extra="ignore",
                                       populate_by_name=True)
 
-    data_dir: Path = Field(default=Path("data"), validation_alias=_env("VYKE_DATA_DIR"))
-    log_level: str = Field(default="INFO", validation_alias=_env("VYKE_LOG_LEVEL"))
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
 
-    redis_url: str | None = Field(default=None, validation_alias=_env("REDIS_URL"))
-    inline_workers: int = Field(default=1, ge=1, le=16, validation_alias=_env("VYKE_INLINE_WORKERS"))
-    worker_queues: str = Field(default="separate,render", validation_alias=_env("VYKE_WORKER_QUEUES"))
-    worker_jobs: int = Field(default=1, ge=1, le=32, validation_alias=_env("VYKE_WORKER_JOBS"))
-    job_timeouts_s: dict[str, float] = Field(default_factory=dict,
-                                             validation_alias=_env("VYKE_JOB_TIMEOUTS_S"))
-    job_max_tries: int = Field(default=3, ge=1, le=10, validation_alias=_env("VYKE_JOB_MAX_TRIES"))
-    job_retry_backoff_s: float = Field(default=2.0, ge=0,
-                                       validation_alias=_env("VYKE_JOB_RETRY_BACKOFF_S"))
-    bot_consumer: str = Field(default="bot", min_length=1, validation_alias=_env("VYKE_BOT_CONSUMER"))
-    productions_per_server: int = Field(default=8, ge=1,
-                                        validation_alias=_env("VYKE_PRODUCTIONS_PER_SERVER"))
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    inline_workers: int = Field(default=1, ge=1, le=16)
+    worker_queues: str = "separate,render"
+    worker_jobs: int = Field(default=1, ge=1, le=32)
+    job_timeouts_s: dict[str, float] = Field(default_factory=dict)
+    job_max_tries: int = Field(default=3, ge=1, le=10)
+    job_retry_backoff_s: float = Field(default=2.0, ge=0)
+    bot_consumer: str = Field(default="bot", min_length=1)
+    productions_per_server: int = Field(default=8, ge=1)
 
     anthropic_api_key: SecretStr | None = Field(default=None,
-                                                validation_alias=_env("ANTHROPIC_API_KEY"))
+                                                validation_alias="ANTHROPIC_API_KEY")
     anthropic_model: str = Field(default="claude-sonnet-4-6",
-                                 validation_alias=_env("ANTHROPIC_MODEL"))
+                                 validation_alias="ANTHROPIC_MODEL")
     anthropic_base_url: str | None = Field(default=None,
-                                           validation_alias=_env("ANTHROPIC_BASE_URL"))
-    anthropic_timeout_s: float = Field(default=20.0, gt=0,
-                                       validation_alias=_env("VYKE_ANTHROPIC_TIMEOUT_S"))
+                                           validation_alias="ANTHROPIC_BASE_URL")
+    anthropic_timeout_s: float = Field(default=20.0, gt=0)
 
-    discord_token: SecretStr | None = Field(default=None, validation_alias=_env("DISCORD_TOKEN"))
+    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     slack_bot_token: SecretStr | None = Field(default=None,
-                                              validation_alias=_env("SLACK_BOT_TOKEN"))
+                                              validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None,
-                                              validation_alias=_env("SLACK_APP_TOKEN"))
+                                              validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None,
-                                                   validation_alias=_env("SLACK_SIGNING_SECRET"))
+                                                   validation_alias="SLACK_SIGNING_SECRET")
 
-    public_url: str = Field(default="http://127.0.0.1:8080", validation_alias=_env("VYKE_PUBLIC_URL"))
-    web_host: str = Field(default="127.0.0.1", validation_alias=_env("VYKE_WEB_HOST"))
-    web_port: int = Field(default=8080, ge=1, le=65535, validation_alias=_env("VYKE_WEB_PORT"))
-    link_secret: SecretStr | None = Field(default=None, validation_alias=_env("VYKE_LINK_SECRET"))
-    link_ttl_hours: float = Field(default=24.0, gt=0, validation_alias=_env("VYKE_LINK_TTL_HOURS"))
-    answerers: Literal["thread", "owner"] = Field(default="thread",
-                                                  validation_alias=_env("VYKE_ANSWERERS"))
+    public_url: str = "http://127.0.0.1:8080"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=8080, ge=1, le=65535)
+    link_secret: SecretStr | None = None
+    link_ttl_hours: float = Field(default=24.0, gt=0)
+    answerers: Literal["thread", "owner"] = "thread"
 
-    max_upload_mb: float = Field(default=100.0, gt=0, validation_alias=_env("VYKE_MAX_UPLOAD_MB"))
-    max_song_minutes: float = Field(default=12.0, gt=0,
-                                    validation_alias=_env("VYKE_MAX_SONG_MINUTES"))
-    turns_per_minute: int = Field(default=30, ge=0, validation_alias=_env("VYKE_TURNS_PER_MINUTE"))
-    server_turns_per_minute: int = Field(default=600, ge=0,
-                                         validation_alias=_env("VYKE_SERVER_TURNS_PER_MINUTE"))
-    jobs_per_user: int = Field(default=2, ge=1, validation_alias=_env("VYKE_JOBS_PER_USER"))
-    idle_expiry_hours: float = Field(default=24.0, gt=0,
-                                     validation_alias=_env("VYKE_IDLE_EXPIRY_HOURS"))
+    max_upload_mb: float = Field(default=100.0, gt=0)
+    max_song_minutes: float = Field(default=12.0, gt=0)
+    turns_per_minute: int = Field(default=30, ge=0)
+    server_turns_per_minute: int = Field(default=600, ge=0)
+    jobs_per_user: int = Field(default=2, ge=1)
+    idle_expiry_hours: float = Field(default=24.0, gt=0)
 
-    demucs_model: str = Field(default="htdemucs", validation_alias=_env("VYKE_DEMUCS_MODEL"))
-    demucs_weights_dir: Path | None = Field(default=None,
-                                            validation_alias=_env("VYKE_DEMUCS_WEIGHTS_DIR"))
-    separation_segment_s: float | None = Field(default=None, gt=0, le=7.8,
-                                               validation_alias=_env("VYKE_SEPARATION_SEGMENT_S"))
-    separation_overlap: float = Field(default=0.25, ge=0, lt=1,
-                                      validation_alias=_env("VYKE_SEPARATION_OVERLAP"))
-    separation_shifts: int = Field(default=1, ge=0, le=10,
-                                   validation_alias=_env("VYKE_SEPARATION_SHIFTS"))
-    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", validation_alias=_env("VYKE_DEVICE"))
+    demucs_model: str = "htdemucs"
+    demucs_weights_dir: Path | None = None
+    separation_segment_s: float | None = Field(default=None, gt=0, le=7.8)
+    separation_overlap: float = Field(default=0.25, ge=0, lt=1)
+    separation_shifts: int = Field(default=1, ge=0, le=10)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     #: the director's own Sound Vault: a folder of one-shots and loops the drums may play
-    samples_dir: Path | None = Field(default=None, validation_alias=_env("VYKE_SAMPLES_DIR"))
+    samples_dir: Path | None = None
     #: play sampled kits from the free libraries the system installed (Hydrogen kits, GM SoundFonts)
-    sample_library: bool = Field(default=True, validation_alias=_env("VYKE_SAMPLE_LIBRARY"))
+    sample_library: bool = True
 
     @property
     def max_upload_bytes(self) -> int:
