@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.brain import Brain, BrainContext, Understanding
 from core.conversation import ButtonPress, QuestionReply, Reply, TextReply, Turn
 from core.maestro import Maestro
 from core.production import MaestroState, Production
@@ -116,3 +117,34 @@ async def test_different_changes_by_two_directors_are_not_a_vote(maestro: Maestr
     assert all(isinstance(r, TextReply) for r in replies)
     assert await bass_gain(maestro) == pytest.approx(v1 + 3)
     assert len((await production(maestro)).versions) == 3
+
+
+class _FickleBrain:
+    """Reads "bass too loud" as bass down once, and as "kick louder" every time after."""
+
+    name = "fickle"
+
+    def __init__(self, rules: Brain) -> None:
+        self.rules = rules
+        self.readings = 0
+
+    async def understand(self, text: str, *, context: BrainContext) -> Understanding:
+        if text == "bass too loud":
+            self.readings += 1
+            if self.readings > 1:
+                text = "kick louder"
+        return await self.rules.understand(text, context=context)
+
+
+async def test_a_vote_applies_the_change_it_showed_not_a_new_reading(maestro: Maestro) -> None:
+    fickle = _FickleBrain(maestro.brain)
+    maestro.parts.brain = fickle
+    v1, qid = await _conflict(maestro)
+    p = await production(maestro)
+    assert p.current_version is not None
+    kick_before = p.current_version.spec.track("kick")
+    await press(maestro, qid, "apply", author=DEE)
+    p = await production(maestro)
+    assert len(p.versions) == 3 and await bass_gain(maestro) == pytest.approx(v1)
+    assert p.versions[-1].spec.track("kick") == kick_before  # the kick was never in the vote
+    assert fickle.readings == 1  # the request was read once, when the vote was asked
