@@ -28,7 +28,9 @@ test: $(STAMP)
 	@# compile librosa's numba cache once, in one process, before tests and their worker
 	@# processes use it (two processes compiling it at once corrupted it on a fresh install)
 	$(BIN)/python -c "from jobs.demo_song import render_demo_song; from jobs.analysis import analyze; analyze(render_demo_song(duration_s=8.0), sample_rate=44100)"
-	$(BIN)/pytest -q -p no:xdist
+	@# two workers, one test file each at a time (a file's module fixtures, its renders, are
+	@# built once); the slowest tests are listed at the end
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30
 
 bench: $(STAMP) tools
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -13,6 +13,7 @@ every render shares one cache, so each row re-renders only the chains it changed
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 import numpy as np
@@ -113,9 +114,14 @@ def _short_spec(stems: dict[str, str]) -> ProductionSpec:
 
 
 def _render(spec: ProductionSpec, base: dict[str, Any], name: str) -> dict[str, Any]:
-    result = render_spec(RenderPayload(spec=spec, stems=base["stems"],
-                                       out_dir=str(base["tmp"] / name),
-                                       cache_dir=str(base["cache"])), lambda *_: None)
+    """Render and keep the numbers; the files go at once (30 renders would pile up on disk),
+    while the content-addressed cache the renders share stays."""
+    out_dir = base["tmp"] / name
+    try:
+        result = render_spec(RenderPayload(spec=spec, stems=base["stems"], out_dir=str(out_dir),
+                                           cache_dir=str(base["cache"])), lambda *_: None)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
     assert result["mismatches"] == [], result["mismatches"]
     return result
 
