@@ -18,7 +18,8 @@ from pathlib import Path
 
 from adapters.terminal import TerminalAdapter
 from bot.app import App
-from core.conversation import Attachment, AttachmentKind, Author
+from bot.runtime import Poster, handle_event
+from core.conversation import Attachment, AttachmentKind, Author, Reply
 from core.production import Production
 from core.store import ProductionSummary
 
@@ -114,9 +115,14 @@ async def _drain(app: App, adapter: TerminalAdapter, conversation_id: str) -> No
         if production is None or not production.pending_jobs:
             return
         event = await anext(events)
-        for reply in await app.maestro.on_event(event):
-            await adapter.post(reply)
-        await app.queue.ack(event)
+        await handle_event(app, event, _print_to(adapter))
+
+
+def _print_to(adapter: TerminalAdapter) -> Poster:
+    async def post(conversation_id: str, reply: Reply) -> None:
+        await adapter.post(reply)
+
+    return post
 
 
 async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,

@@ -291,6 +291,11 @@ class JobEvent(BaseModel):
     result: dict[str, Any] = Field(default_factory=dict)
     receipt: str = ""  #: set by the queue on delivery (a stream entry id); ``ack`` uses it
 
+    @property
+    def finished(self) -> bool:
+        """Whether the job ended (done, failed or stopped): its replies must all be delivered."""
+        return self.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
 
 class JobQueue(Protocol):
     """Runs heavy work off the bot's event loop and reports back through :meth:`events`."""

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from core.analysis import AnalysisReport
 from core.brief import Brief
-from core.conversation import Attachment, Question, utcnow
+from core.conversation import Attachment, Question, Reply, utcnow
 from core.patch import SpecPatch
 from core.spec import ProductionSpec
 
@@ -18,6 +18,7 @@ __all__ = [
     "Awaiting",
     "Level",
     "MaestroState",
+    "Outgoing",
     "PendingJob",
     "PendingVote",
     "Production",
@@ -97,6 +98,18 @@ class PendingJob(BaseModel):
     step: str = ""
 
 
+class Outgoing(BaseModel):
+    """A finished job's replies, kept until every one of them reached the thread.
+
+    Saved with the state change the job made, so a post that fails (a rate limit, an upload
+    timeout, a bot restart) is posted again from here, never lost and never posted twice.
+    """
+
+    job_id: str
+    replies: list[Reply]
+    posted: int = 0  #: how many of ``replies`` (in order) reached the platform
+
+
 class PendingVote(BaseModel):
     """The change a vote would apply: exactly the patches shown in the question."""
 
@@ -134,6 +147,7 @@ class Production(BaseModel):
     question_seq: int = 0
     awaiting: Awaiting = Awaiting.NOTHING
     pending_vote: PendingVote | None = None  #: set while a vote question is open
+    outbox: list[Outgoing] = Field(default_factory=list)  #: results not yet all delivered
     trail: list[str] = Field(default_factory=list)  #: state transitions, "idle->gathering_params"
 
     @property

@@ -71,6 +71,9 @@ class Store(Protocol):
     async def busy(self, *, owner: str | None = None, exclude: str = "") -> int:
         """Productions with work queued or running (of ``owner`` when given), except ``exclude``."""
 
+    async def with_outbox(self) -> list[str]:
+        """Productions holding finished jobs' replies not yet all posted."""
+
     async def close(self) -> None:
         """Close the connection."""
 
@@ -147,6 +150,12 @@ class SqliteStore:
         async with self.db.execute(query, params) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def with_outbox(self) -> list[str]:
+        query = ("SELECT id FROM productions "
+                 "WHERE json_array_length(json_extract(data, '$.outbox')) > 0")
+        async with self.db.execute(query) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
 
     async def summaries(self, *, prefix: str = "") -> list[ProductionSummary]:
         """Productions whose id starts with ``prefix``, the most recently saved first.

@@ -32,7 +32,14 @@ from core.maestro.iterating import iterate, vote
 from core.maestro.machine import go
 from core.maestro.parts import MaestroLimits, Parts, brain_context
 from core.maestro.versions import compare_clips, version_command
-from core.production import Awaiting, MaestroState, Production, RequestRecord, Topic
+from core.production import (
+    Awaiting,
+    MaestroState,
+    Outgoing,
+    Production,
+    RequestRecord,
+    Topic,
+)
 from core.rate_limit import RateLimiter, server_of
 from core.server_settings import ServerSettingsStore
 from core.store import Store
@@ -177,23 +184,54 @@ class Maestro:
         """Answer a job event for its production; duplicates and strays yield nothing.
 
         Progress is a reply only: the production is stored when a job ends, not on every
-        progress tick.
+        progress tick. A finished job's replies are stored with the change it made, in the
+        production's outbox, until :meth:`posted` says each reached the thread; an event
+        delivered again (its posting failed, the bot restarted) gets the replies not yet posted.
         """
         async with self._lock(event.production_id):
             production = await self.store.get(event.production_id)
             if production is None:
                 return []
             if not any(j.job_id == event.job_id for j in production.pending_jobs):
-                return []  # already handled (at-least-once delivery) or cancelled
+                waiting = next((o for o in production.outbox if o.job_id == event.job_id), None)
+                return list(waiting.replies[waiting.posted:]) if waiting else []
             if events.is_progress(event):
                 return [say.progress(event)]
             try:
                 replies = await events.on_finished(self.parts, production, event)
             except VykeError as error:
                 replies = [TextReply(text=str(error))]
+            production.outbox.append(Outgoing(job_id=event.job_id, replies=replies))
             production.updated_at = utcnow()
             await self.store.put(production)
             return replies
+
+    async def posted(self, production_id: str, job_id: str) -> None:
+        """One more of a finished job's replies reached the thread (they are posted in order)."""
+        async with self._lock(production_id):
+            production = await self.store.get(production_id)
+            waiting = next((o for o in production.outbox if o.job_id == job_id),
+                           None) if production else None
+            if production is None or waiting is None:
+                return
+            waiting.posted += 1
+            if waiting.posted >= len(waiting.replies):
+                production.outbox.remove(waiting)
+            await self.store.put(production)
+
+    async def undelivered(self) -> list[tuple[str, str, list[Reply]]]:
+        """Every finished job's replies not yet all posted: (production, job, replies left).
+
+        The bot posts these when it starts, so a result whose posting failed before a restart
+        still reaches its thread, even where the queue does not deliver events again.
+        """
+        found: list[tuple[str, str, list[Reply]]] = []
+        for production_id in await self.store.with_outbox():
+            production = await self.store.get(production_id)
+            for waiting in production.outbox if production else []:
+                found.append((production_id, waiting.job_id,
+                              list(waiting.replies[waiting.posted:])))
+        return found
 
     # --- turns -----------------------------------------------------------------------------
 
