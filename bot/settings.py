@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8080"
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=8080, ge=1, le=65535)
+    #: the port a Procfile platform (Heroku and the like) gives the web process; when set,
+    #: ``vyke web`` listens on it on every interface (unless VYKE_WEB_HOST says otherwise)
+    port: int | None = Field(default=None, ge=1, le=65535, validation_alias="PORT")
     link_secret: SecretStr | None = None
     link_ttl_hours: float = Field(default=24.0, gt=0)
     answerers: Literal["thread", "owner"] = "thread"
@@ -76,6 +79,14 @@ class Settings(BaseSettings):
     samples_dir: Path | None = None
     #: play sampled kits from the free libraries the system installed (Hydrogen kits, GM SoundFonts)
     sample_library: bool = True
+
+    @model_validator(mode="after")
+    def _platform_port(self) -> Settings:
+        if self.port is not None:
+            self.web_port = self.port
+            if "web_host" not in self.model_fields_set:
+                self.web_host = "0.0.0.0"  # the platform's router reaches the dyno from outside
+        return self
 
     @property
     def max_upload_bytes(self) -> int:

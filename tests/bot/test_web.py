@@ -436,3 +436,35 @@ async def test_a_100_mb_download_is_streamed_not_held_in_memory(sendfile: bool,
           f"(+{growth_mib:.1f} MiB) serving {size / 2**20:.0f} MiB, sendfile={sendfile}")
     assert growth_mib < 20, growth_mib  # a held copy would add 100 MiB
     assert process.returncode == 0  # SIGTERM is a clean stop
+
+
+def _listening_on_all_interfaces(port: int) -> bool:
+    """Whether some socket listens on 0.0.0.0:``port`` (read from /proc/net/tcp, no traffic)."""
+    wanted = f"00000000:{port:04X}"
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return any(row.split()[1] == wanted and row.split()[3] == "0A" for row in rows)  # 0A: LISTEN
+
+
+async def test_on_a_procfile_platform_vyke_web_listens_on_port_on_every_interface(
+        tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "VYKE_DATA_DIR": str(tmp_path), "VYKE_LINK_SECRET": SECRET,
+           "PORT": str(port), "VYKE_LOG_LEVEL": "INFO"}
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "REDIS_URL",
+                 "VYKE_WEB_HOST", "VYKE_WEB_PORT"):
+        env.pop(name, None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "web", cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert process.stderr is not None
+        async with asyncio.timeout(30):
+            while b"serving signed links" not in (line := await process.stderr.readline()):
+                assert line, "vyke web exited before serving"
+        assert _listening_on_all_interfaces(port)
+        async with aiohttp.ClientSession() as session, session.get(
+                f"http://127.0.0.1:{port}/files/x?expires=1&sig=0") as response:
+            assert response.status == 403  # it answers, and an unsigned request learns nothing
+    finally:
+        process.terminate()
+        await process.wait()
