@@ -224,8 +224,12 @@ async def _list(settings: Settings) -> int:
 
 
 async def _chat(settings: Settings, *, out: Path | None, name: str | None, resume: str | None,
-                audio: Path | None, script: list[str] | None) -> int:
-    """A new conversation (named ``name``, or after the song and the time), or ``resume``'s."""
+                audio: Path | None, script: list[str] | None, fresh_name: str = "") -> int:
+    """A new conversation (named ``name``, or after the song and the time), or ``resume``'s.
+
+    ``fresh_name`` names the new conversation when free, else gets ``-2``, ``-3``… (the demo:
+    the same name, so the same patterns, in a fresh folder every time).
+    """
     from bot.app import build_app
     from bot.chat import LOCAL_PREFIX, conversation_name, greeting, run_chat
 
@@ -249,6 +253,9 @@ async def _chat(settings: Settings, *, out: Path | None, name: str | None, resum
                       f"vyke chat --resume {name}, or choose another name.", file=sys.stderr)
                 return 2
             chosen = name
+        elif fresh_name:
+            chosen = next(n for n in (fresh_name, *(f"{fresh_name}-{i}" for i in range(2, 10**6)))
+                          if n not in taken)
         else:
             chosen = conversation_name(song=audio, now=datetime.now(), taken=taken)
         intro = greeting(name=chosen, audio=audio, resumed=resumed, interactive=script is None)
@@ -272,7 +279,7 @@ async def _demo(settings: Settings, *, out: Path) -> int:
     script_path.write_text(script_text, encoding="utf-8")
     demo_settings = settings.model_copy(update={"data_dir": out / "data"})
     return await _chat(demo_settings, out=out, name=None, resume=None, audio=song,
-                       script=read_script(script_path))
+                       script=read_script(script_path), fresh_name="demo")
 
 
 def _make_demo_song(path: str) -> str:

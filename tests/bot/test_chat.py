@@ -34,8 +34,9 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.timeout(900)
 def test_seed_script_runs_unattended(song: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
+    # named, so the patterns (seeded by the conversation's name) are the same every run
     result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
-                  data_dir=tmp_path / "data")
+                  "--name", "chat", data_dir=tmp_path / "data")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in result.stdout

@@ -33,8 +33,9 @@ def _deterministic(session: dict[str, Any], folder: Path) -> dict[str, Any]:
 
 def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str, Any], str]:
     out = folder / "out"
+    # the same conversation name on both queues: the name seeds the patterns
     result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
-                  env=vyke_env(folder / "data", redis_url), timeout_s=580)
+                  "--name", "chat", env=vyke_env(folder / "data", redis_url), timeout_s=580)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     return json.loads((out / "session.json").read_text()), result.stdout
