@@ -213,7 +213,7 @@ def _credits(instruments: Mapping[str, Any] | None) -> list[str]:
         return ["", "Instruments: every drum and percussion sound is synthesised (no samples)."]
     lines = ["", "Samples in this music (each licence allows its use in your music):"]
     for row in samples:
-        lines.append(f"  {row['file']}  ({row['role']}): {row['licence']}, {row['attribution']}"
+        lines.append(f"  {row['file']}  ({row['role']}): {row['attribution']}"
                      + (f"; Debian package {row['package']}" if row.get("package") not in
                         (None, "", "Sound Vault") else ""))
     synth = list(instruments.get("synth_roles", []))

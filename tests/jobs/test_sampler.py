@@ -164,7 +164,7 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
         readme = archive.read(next(n for n in names if n.endswith("README.txt"))).decode()
     listed = {row["file"]: row["licence"] for row in manifest["instruments"]["samples"]}
     assert listed == {f: row["licence"] for f, row in files.items()}
-    assert "Audiophob/snare.wav  (snare): CC0-1.0" in readme
+    assert "Audiophob/snare.wav  (snare): soundcloud.com/audiophobdubstep, CC0-1.0" in readme
     assert "Sound Vault/conga hit.wav" in readme and "Synthesised, not sampled: kick" in readme
 
     # the thread hears which vault played: the kits on a change, the synth fallback once
