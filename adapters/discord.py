@@ -252,10 +252,11 @@ class DiscordAdapter:
         channel = interaction.channel
         if channel is not None and getattr(channel, "type", None) in _THREAD_TYPES:
             thread_id = channel.id
-            await interaction.edit_original_response(content=_say_started(user.mention, prompt))
+            await interaction.edit_original_response(
+                content=_say_started(user.mention, prompt), allowed_mentions=_only(user))
         else:
             message = await interaction.edit_original_response(
-                content=_say_started(user.mention, prompt))
+                content=_say_started(user.mention, prompt), allowed_mentions=_only(user))
             thread = await message.create_thread(name=_thread_name(command, prompt, audio),
                                                  auto_archive_duration=1440)
             thread_id = thread.id
@@ -450,6 +451,9 @@ class VykeClient(discord.Client):
 
     def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents,
                  sync_commands: bool = True, **options: Any) -> None:
+        # nothing the bot posts pings anyone, whatever a prompt it echoes says ("@everyone",
+        # a role); the one message that names the director pings them alone (see on_command)
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         super().__init__(intents=intents, **options)
         self.adapter = adapter
         self.sync_commands = sync_commands
@@ -592,6 +596,11 @@ def _describe(attachment: discord.Attachment) -> Attachment:
 def _looks_like_audio(attachment: discord.Attachment) -> bool:
     return (attachment.content_type or "").startswith("audio/") or attachment.filename.lower(
     ).endswith((".wav", ".wave", ".flac", ".mp3", ".ogg", ".oga", ".m4a", ".aac", ".aif", ".aiff"))
+
+
+def _only(user: discord.abc.Snowflake) -> discord.AllowedMentions:
+    """Mentions that ping ``user`` and nobody else (no @everyone, no roles)."""
+    return discord.AllowedMentions(everyone=False, roles=False, users=[user], replied_user=False)
 
 
 def _thread_name(command: str | None, prompt: str, audio: discord.Attachment | None) -> str:

@@ -478,3 +478,24 @@ async def test_long_cards_are_embeds_and_ids_round_trip(tmp_path: Path,
     assert parse_custom_id("someone-else:button") is None
     with pytest.raises(ValueError):
         custom_id_for(conversation, "q1", "x" * 80)  # over Discord's 100 characters
+
+
+async def test_an_echoed_everyone_pings_nobody(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch):
+        director = api.user("maya")
+        produce = api.slash_command("produce", user=director,
+                                    prompt="@everyone <@&42> a techno track at 130")
+        await api.dispatch(produce)
+        [thread_id] = await api.wait_until(lambda: thread_ids(api))
+        await api.wait_until(lambda: api.messages_in(thread_id))
+        echoed = [r for r in api.requests if isinstance(r.body, dict)
+                  and "@everyone" in str(r.body.get("content") or r.body.get("data", {}))]
+        assert echoed  # the prompt is quoted back in the channel...
+        for request in echoed:  # ...and every such request says who may be pinged: the director
+            body = request.body.get("data") or request.body  # an interaction callback nests it
+            mentions = body.get("allowed_mentions")
+            assert mentions is not None, request.path
+            assert not {"everyone", "roles"} & set(mentions.get("parse", []))
+            assert {str(u) for u in mentions.get("users", [])} <= {str(director["id"])}
+            assert not mentions.get("roles")
