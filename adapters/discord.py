@@ -12,6 +12,7 @@ links when they do not. Progress is one message per job, edited in place a few t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -257,8 +258,12 @@ class DiscordAdapter:
         else:
             message = await interaction.edit_original_response(
                 content=_say_started(user.mention, prompt), allowed_mentions=_only(user))
-            thread = await message.create_thread(name=_thread_name(command, prompt, audio),
-                                                 auto_archive_duration=1440)
+            try:
+                thread = await message.create_thread(name=_thread_name(command, prompt, audio),
+                                                     auto_archive_duration=1440)
+            except discord.Forbidden:
+                await interaction.edit_original_response(content=_say_no_thread_here())
+                return
             thread_id = thread.id
         conversation = conversation_id_for(interaction.guild_id, thread_id)
         attachments = [await self._download(audio, conversation)] if audio is not None else []
@@ -355,17 +360,23 @@ class DiscordAdapter:
             return  # a resumed gateway replays events
         text = _MENTION_RE.sub("", message.content).strip()
         if not conversation:
-            thread = await message.create_thread(name=_thread_name(None, text, None),
-                                                 auto_archive_duration=1440)
+            try:
+                thread = await message.create_thread(name=_thread_name(None, text, None),
+                                                     auto_archive_duration=1440)
+            except discord.Forbidden:
+                with contextlib.suppress(discord.HTTPException):  # it may not even reply here
+                    await message.reply(_say_no_thread_here())
+                return
             conversation = conversation_id_for(message.guild.id, thread.id)
         settings = await self.server_settings.get(PLATFORM, str(message.guild.id))
+        limit = settings.upload_limit_bytes(self.max_song_bytes)
+        too_big = next((a for a in message.attachments if a.size > limit), None)
+        if too_big is not None:  # refused from its declared size, before any download
+            await self._post_all(conversation, [TextReply(text=say.upload_too_large(
+                _describe(too_big), limit))])
+            return
         attachments = [await self._download(a, conversation) if _looks_like_audio(a)
                        else _describe(a) for a in message.attachments]
-        limit = settings.upload_limit_bytes(self.max_song_bytes)
-        too_big = next((a for a in attachments if a.size_bytes > limit), None)
-        if too_big is not None:
-            await self._post_all(conversation, [TextReply(text=say.upload_too_large(too_big, limit))])
-            return
         await self._converse(Turn(conversation_id=conversation, author=_author(message.author),
                                   text=text, attachments=attachments))
 
@@ -623,6 +634,12 @@ def _say_servers_only() -> str:
 
 def _say_not_a_production_thread() -> str:
     return "Use this in a production's thread (start one with /remix or /produce)."
+
+
+def _say_no_thread_here() -> str:
+    return ("I can't open a thread in this channel, so I can't start a production here. Ask a "
+            "server admin to give me \"Create Public Threads\" and \"Send Messages in "
+            "Threads\" here, or use /remix in a channel where I have them.")
 
 
 def _say_press_in_thread() -> str:

@@ -499,3 +499,34 @@ async def test_an_echoed_everyone_pings_nobody(tmp_path: Path,
             assert not {"everyone", "roles"} & set(mentions.get("parse", []))
             assert {str(u) for u in mentions.get("users", [])} <= {str(director["id"])}
             assert not mentions.get("roles")
+
+
+async def test_a_channel_where_no_thread_may_be_opened_gets_a_sentence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+        api.threads_allowed = False
+        director = api.user("maya")
+        produce = api.slash_command("produce", user=director, prompt="a techno track at 130")
+        await api.dispatch(produce)
+        [original] = await api.wait_until(lambda: [
+            m for m in api.messages_in(api.channel_id) if "Create Public Threads" in m.content])
+        assert "can't open a thread" in original.content
+        assert thread_ids(api) == []
+        assert await bot.app.store.get(f"discord:{api.guild_id}:{original.payload['id']}") is None
+
+
+async def test_an_oversized_song_in_a_message_is_refused_before_it_is_downloaded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch):
+        director = api.user("lu")
+        song = api.attachment("huge mix.wav", b"RIFF" + bytes(64), "audio/x-wav")
+        song["size"] = 900_000_000  # what Discord declares for the file
+        mention = api.message_create(f"<@{api.application_id}> remix this to techno",
+                                     user=director, channel_id=api.channel_id,
+                                     mentions=[api.bot_user], attachments=[song])
+        api.deliver_message(mention)
+        [thread_id] = await api.wait_until(lambda: thread_ids(api))
+        [refusal] = await api.wait_until(lambda: [
+            m for m in api.messages_in(thread_id) if "the most I accept" in m.content])
+        assert "huge mix.wav" in refusal.content and "900 MB" in refusal.content
+        assert not any(r.path.startswith("/attachments") for r in api.requests)  # never fetched

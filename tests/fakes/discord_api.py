@@ -109,6 +109,8 @@ class FakeDiscordAPI:
         self.messages: dict[int, FakeMessage] = {}
         self.channel_of: dict[int, int] = {}  # message id -> channel id
         self.threads: dict[int, dict[str, Any]] = {}
+        #: the bot's role lacks Create Public Threads in the channel: thread creation is a 403
+        self.threads_allowed = True
         self.cdn: dict[str, bytes] = {}
         self.client: discord.Client | None = None
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> payload
@@ -457,6 +459,8 @@ class FakeDiscordAPI:
                        files: list[SentFile]) -> tuple[int, Any]:
         channel_id = int(parts[1])
         if method == "POST" and parts[-1] == "threads":
+            if not self.threads_allowed:
+                return 403, {"code": 50013, "message": "Missing Permissions"}
             return 201, await self.open_thread(channel_id, body)
         if channel_id != self.channel_id and channel_id not in self.threads:
             return 404, {"code": 10003, "message": "Unknown Channel"}
