@@ -261,6 +261,11 @@ def _page_html(production: Production, version: Version, *, config: _Config,
     if picture:
         body.append(f'<h2>Arrangement</h2><img src="{escape(picture)}" '
                     f'alt="Arrangement of {escape(title)} v{version.number}: sections and loudness">')
+    tonal = _file_url(version.artifacts.get("tonal.png"), config, expires)
+    if tonal:
+        body.append(f'<h2>Tonal balance</h2><img src="{escape(tonal)}" '
+                    f'alt="Tonal balance of {escape(title)} v{version.number}: the master\'s '
+                    "octave levels against the genre's range\">")
 
     # this version's master first, then every earlier rendered version's; a player streams
     # the MP3 preview (a few MB) rather than the WAV (tens of MB), which stays a download

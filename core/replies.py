@@ -239,14 +239,14 @@ def rendered(production: Production, version: Version | None, *,
     if page_url:
         lines.append(f"Listen to the full master, compare versions and download: {page_url}")
     replies: list[Reply] = [TextReply(text="\n".join(lines))]
-    for name in ("preview.mp3", "arrangement.png"):
+    for name in ("preview.mp3", "arrangement.png", "tonal.png"):
         path = version.artifacts.get(name)
         if path:
             kind = AttachmentKind.AUDIO if name.endswith(".mp3") else AttachmentKind.IMAGE
             replies.append(FileReply(
                 attachment=Attachment(name=_artifact_name(spec, version, name), path=path,
                                       kind=kind, content_type=_CONTENT_TYPES[name]),
-                caption=f"v{version.number} {'preview' if kind is AttachmentKind.AUDIO else 'arrangement'}"))
+                caption=f"v{version.number} {_CAPTIONS[name]}"))
     return replies
 
 
@@ -288,7 +288,11 @@ def exported(version: Version, path: str, size_bytes: int) -> list[Reply]:
                               "MIDI and stems")]
 
 
+_CAPTIONS = {"preview.mp3": "preview", "arrangement.png": "arrangement",
+             "tonal.png": "tonal balance against the genre's range"}
+
 _CONTENT_TYPES = {"preview.mp3": "audio/mpeg", "arrangement.png": "image/png",
+                  "tonal.png": "image/png",
                   "project.zip": "application/zip"}
 
 

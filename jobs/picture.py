@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.spec import Automation, ProductionSpec
+from core.tonal import BAND_LABELS, OCTAVE_CENTRES_HZ, TonalTarget
 from jobs.mix import bar_duration_s
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["PICTURE_SIZE_PX", "arrangement_png"]
+__all__ = ["PICTURE_SIZE_PX", "arrangement_png", "tonal_png"]
 
 PICTURE_SIZE_PX = (1200, 630)
 """Width and height of the picture in pixels."""
@@ -115,6 +116,97 @@ def arrangement_png(
     finally:
         plt.close(fig)
     return target
+
+
+def tonal_png(
+    octaves_db: dict[int, float],
+    target: TonalTarget,
+    path: str | os.PathLike[str],
+    *,
+    title: str,
+    side_mid: float | None = None,
+    low_correlation: float | None = None,
+) -> Path:
+    """Draw the master's tonal balance against the genre's range to a PNG at ``path``.
+
+    One column per octave (63 Hz … 8 kHz): the genre's target range as a shaded bar with its
+    centre marked, the master's level as a dot, green inside the range and red outside, with
+    the number beside it. The stereo width and the low end's correlation are written under the
+    title. Same size and look as :func:`arrangement_png`, so the two sit side by side in chat.
+
+    Parameters
+    ----------
+    octaves_db : dict of octave centre (Hz) to dB re 1 kHz
+        The master's octave levels (``measurements["octaves_db"]``).
+    target : core.tonal.TonalTarget
+    path : path-like
+        Destination ``.png``; its folder is created.
+    title : str
+    side_mid, low_correlation : float, optional
+        The master's side/mid ratio and correlation below 120 Hz.
+
+    Returns
+    -------
+    Path
+        The written file, :data:`PICTURE_SIZE_PX` pixels.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    width, height = PICTURE_SIZE_PX
+    fig = plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
+    ax = fig.add_axes((0.1, 0.12, 0.86, 0.68))
+    ax.set_facecolor(_BACKGROUND)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.tick_params(colors=_FOREGROUND, labelsize=14, length=0)
+    xs = np.arange(len(OCTAVE_CENTRES_HZ))
+    lows = [target.low_db(c) for c in OCTAVE_CENTRES_HZ]
+    highs = [target.high_db(c) for c in OCTAVE_CENTRES_HZ]
+    ax.bar(xs, np.subtract(highs, lows), bottom=lows, width=0.6, color="#374151",
+           label="genre's range")
+    ax.scatter(xs, [target.bands_db[c] for c in OCTAVE_CENTRES_HZ], marker="_", s=900,
+               color=_MUTED, zorder=3)
+    misses = target.out_of_range(octaves_db)
+    for x, centre in zip(xs, OCTAVE_CENTRES_HZ, strict=True):
+        level = octaves_db.get(centre)
+        if level is None:
+            continue
+        colour = "#ef4444" if centre in misses else "#34d399"
+        ax.scatter([x], [level], s=220, color=colour, zorder=4)
+        ax.text(x + 0.18, level, f"{level:+.1f}", color=colour, fontsize=14, va="center",
+                fontweight="bold")
+    ax.axhline(0, color=_MUTED, linewidth=1, linestyle=":")
+    ax.set_xticks(xs)
+    ax.set_xticklabels(list(BAND_LABELS))
+    ax.set_ylabel("dB re 1 kHz (mid)", color=_FOREGROUND, fontsize=14)
+    ax.grid(axis="y", color="#1f2937")
+    verdict = "every octave in range" if not misses else \
+        f"{len(misses)} octave{'s' if len(misses) > 1 else ''} out of range"
+    fig.suptitle(f"{title} · tonal balance", color=_FOREGROUND, fontsize=22,
+                 fontweight="bold", x=0.02, ha="left", y=0.97)
+    extra = [verdict]
+    if side_mid is not None:
+        extra.append(f"side/mid {side_mid:.2f} (range {target.side_mid_min:g}–"
+                     f"{target.side_mid_max:g})")
+    if low_correlation is not None:
+        extra.append(f"low end < 120 Hz correlation {low_correlation:.2f}")
+    fig.text(0.02, 0.86, " · ".join(extra), color=_FOREGROUND, fontsize=15, ha="left")
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp.png", dir=out.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=_DPI, facecolor=_BACKGROUND, format="png")
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return out
 
 
 def _draw_sections(top: Axes, lanes_ax: Axes, spec: ProductionSpec) -> None:

@@ -6,7 +6,7 @@ chain and the master bus, never the separation, the vocal processing or untouche
     pattern track:  spec slice (pattern, voice, layers, tempo, key, sections) ──▶ raw audio
     vocal track:    stem file hash + vocal processing + tempi + bar grid        ──▶ raw audio
     every track:    raw audio hash + the track's chain (+ the kick's hits)      ──▶ processed
-    mix bus ─▶ master ─▶ master.wav, preview.mp3, arrangement.png  (cheap: always redone)
+    mix bus ─▶ master ─▶ master.wav, preview.mp3, arrangement.png, tonal.png  (always redone)
 
 Raw tracks are cached as WAV files and hard-linked into the version's ``tracks/`` folder, so
 the export finds every track's audio without another copy. After the master is written it is
@@ -383,6 +383,12 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
             "low_correlation_min": target.low_correlation_min}
         if tonal_note:
             measurements["tonal_note"] = tonal_note
+        from jobs.picture import tonal_png
+
+        outputs["tonal.png"] = str(tonal_png(
+            octaves, target, out_dir / "tonal.png", title=spec.title,
+            side_mid=measurements["side_mid_ratio"],
+            low_correlation=measurements["low_band_correlation"]))
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
     mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)

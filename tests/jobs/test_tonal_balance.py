@@ -165,6 +165,8 @@ def test_masters_sit_in_their_genres_range(renders: dict[str, dict[str, Any]], g
     assert m["low_band_correlation"] >= 0.9, m["low_band_correlation"]
     assert m["share_below_80_hz"] < 0.5, m["share_below_80_hz"]  # it was 0.75 before staging
     assert not any("octave" in p or "stereo" in p for p in renders[genre]["mismatches"])
+    picture = Path(renders[genre]["artifacts"]["tonal.png"])  # posted beside the arrangement
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_bass_too_loud_is_heard_on_the_master(tmp_path: Path) -> None:
