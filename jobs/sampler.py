@@ -34,9 +34,16 @@ from jobs.sample_library import (
     find_soundfont_kits,
     genre_samples,
 )
-from jobs.vault import KICK_VOICES, KIT_VOICES, one_shot_level
+from jobs.vault import KICK_VOICES, KIT_VOICES, one_shot_level, tuned_hz
 
-__all__ = ["DRUM_ROLES", "SOUND_VAULT_LICENCE", "Palette", "build_palette", "track_samples"]
+__all__ = [
+    "DRUM_ROLES",
+    "SOUND_VAULT_LICENCE",
+    "TUNED_ROLES",
+    "Palette",
+    "build_palette",
+    "track_samples",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,10 @@ SOUND_VAULT_LICENCE = KitLicence("the director's own", "the director", True,
                                  "Sound Vault")
 
 _MAX_HIT_S = 3.0  # a crash rings longest; anything after this is cut with a fade
+TUNED_ROLES = frozenset({"kick", "tom_low", "tom_mid", "tom_high", "conga_low", "conga_high",
+                         "bongo", "surdo"})
+"""Pitched drums, tuned to the song's tonic or fifth like the synth vault's (a kick's body is a
+steady low note that fights the bass, and can pull a key detector, when it is off the key)."""
 _FADE_S = 0.01
 
 
@@ -112,11 +123,44 @@ def _shaped(audio: np.ndarray, voice: VoiceSpec, *, level: float) -> np.ndarray:
     return (level * x).astype(np.float32)
 
 
+def _pitch_hz(audio: np.ndarray) -> float:
+    """The body's pitch of a drum hit: the strongest 40–600 Hz component 20–200 ms after it."""
+    sr = ENGINE_SAMPLE_RATE
+    body = audio.mean(axis=0)[int(0.02 * sr): int(0.2 * sr)]
+    if body.size < int(0.05 * sr):
+        return 0.0
+    n = 8 * body.size
+    mag = np.abs(np.fft.rfft(body * np.hanning(body.size), n=n))
+    freqs = np.fft.rfftfreq(n, 1.0 / sr)
+    band = (freqs >= 40.0) & (freqs < 600.0)
+    return float(freqs[band][int(np.argmax(mag[band]))]) if mag[band].max() > 0 else 0.0
+
+
+def _retuned(audio: np.ndarray, tonic: int) -> np.ndarray:
+    """The hit played faster or slower (pitch and length together, as a sampler does) so its
+    body lands on the nearest tonic or fifth; left alone when no clear pitch is found."""
+    from fractions import Fraction
+
+    pitch = _pitch_hz(audio)
+    if pitch <= 0:
+        return audio
+    ratio = tuned_hz(pitch, tonic) / pitch
+    if abs(ratio - 1.0) < 0.01:
+        return audio
+    step = Fraction(ratio).limit_denominator(200)
+    out = signal.resample_poly(audio, step.denominator, step.numerator, axis=1)
+    return out.astype(np.float32)
+
+
 @lru_cache(maxsize=512)
-def _hit_cached(path: str, voice_key: tuple[str, float, float, float], level: float) -> np.ndarray:
+def _hit_cached(path: str, voice_key: tuple[str, float, float, float], level: float,
+                tonic: int | None = None) -> np.ndarray:
     voice = VoiceSpec(name=voice_key[0], brightness=voice_key[1], decay=voice_key[2],
                       drive=voice_key[3])
-    out = _shaped(_load(path), voice, level=level)
+    audio = _load(path)
+    if tonic is not None:
+        audio = _retuned(audio, tonic)
+    out = _shaped(audio, voice, level=level)
     out.setflags(write=False)
     return out
 
@@ -127,6 +171,7 @@ class Palette:
 
     choices: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
     synth_roles: frozenset[str] = frozenset()  #: roles the genre keeps synthesised
+    tonic: int | None = None  #: the song's key; pitched drums are tuned to it (TUNED_ROLES)
     note: str = ""  #: why nothing is sampled, when nothing is
     _used: dict[str, Sample] = field(default_factory=dict)
     _digest: str = ""
@@ -174,7 +219,7 @@ class Palette:
         try:
             audio = _hit_cached(str(sample.path), (voice.name, round(voice.brightness, 3),
                                                    round(voice.decay, 3), round(voice.drive, 3)),
-                                one_shot_level(name))
+                                one_shot_level(name), self.tonic if role in TUNED_ROLES else None)
         except Exception as exc:  # a damaged file falls back to the synth, never fails a render
             logger.warning("could not play sample %s: %s", sample.path.name, exc)
             return None
@@ -292,7 +337,7 @@ def build_palette(spec: ProductionSpec, sources: SampleSources, *, cache_dir: Pa
         if not sources.library and not sources.vault_dir:
             note = "sampled kits are switched off in this installation"
     return Palette(choices=choices, synth_roles=frozenset(prefs.synth_roles) - set(own),
-                   note=note)
+                   tonic=spec.key.tonic, note=note)
 
 
 def track_samples(raw_path: Path, palette: Palette, *, fresh: bool) -> list[str]:

@@ -39,6 +39,7 @@ __all__ = [
     "one_shot",
     "one_shot_level",
     "tone",
+    "tuned_hz",
 ]
 
 logger = logging.getLogger(__name__)

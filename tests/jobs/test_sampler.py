@@ -177,3 +177,21 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
     assert "synthesised sound vault's: sampled kits are switched off" in \
         instruments_line(production, v2)
     assert instruments_line(production, v3) == ""
+
+
+def test_a_sampled_kick_is_tuned_to_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "drumkits"
+    write_kit(root / "Audiophob", {"Kick": "kick.wav"})
+    t = np.arange(int(0.6 * SR)) / SR
+    body = 0.8 * np.sin(2 * np.pi * 70.0 * t) * np.exp(-t / 0.15)  # a 70 Hz kick: off F minor
+    sf.write(root / "Audiophob" / "kick.wav", np.stack([body, body], axis=1), SR)
+    monkeypatch.setattr(sample_library, "HYDROGEN_DIRS", (str(root),))
+    monkeypatch.setattr(sample_library, "SOUNDFONT_DIRS", (str(tmp_path / "none"),))
+    palette = build_palette(_spec("drum_and_bass"), SampleSources(library=True),
+                            cache_dir=tmp_path / "cache")
+    hit = palette.hit("kick_hard", VoiceSpec(name="kick_hard"), 1.0, 0)
+    assert hit is not None
+    mono = hit.mean(axis=0)[int(0.02 * SR): int(0.3 * SR)]
+    spectrum = np.abs(np.fft.rfft(mono * np.hanning(mono.size), 8 * mono.size))
+    pitch = np.argmax(spectrum) * SR / (8 * mono.size)
+    assert pitch == pytest.approx(65.41, rel=0.01)  # C, the fifth of F minor
