@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -296,9 +297,11 @@ def _render_soundfont(soundfont: Path, roles: list[str], out_dir: Path, fluidsyn
         hit = audio[i * hop:(i + 1) * hop]
         if float(np.max(np.abs(hit), initial=0.0)) < 1e-4:
             continue  # the SoundFont has no sound for this note
-        tmp_path = out_dir / f".{role}.wav.tmp"
-        sf.write(tmp_path, hit, rate, subtype="FLOAT", format="WAV")
-        tmp_path.replace(out_dir / f"{role}.wav")
+        # a unique temporary name: two workers rendering the same SoundFont never clash
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{role}.", suffix=".wav.tmp", dir=out_dir)
+        os.close(fd)
+        sf.write(tmp_name, hit, rate, subtype="FLOAT", format="WAV")
+        os.replace(tmp_name, out_dir / f"{role}.wav")
 
 
 def find_soundfont_kits(cache_dir: Path, *, dirs: tuple[str, ...] | list[str] = SOUNDFONT_DIRS,
