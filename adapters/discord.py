@@ -451,7 +451,7 @@ class DiscordAdapter:
                 link = self.link_for(path)
             except ValueError:
                 logger.warning("no download link for %s: outside the data directory", path.name)
-        await _send_text(thread, _say_link(caption, size, link))
+        await _send_text(thread, say.file_link(caption, size, link))
 
 
 # --- the client --------------------------------------------------------------------------
@@ -656,11 +656,3 @@ def _say_settings(settings: ServerSettings) -> str:
     upload = f"{settings.max_upload_mb:g} MB" if settings.max_upload_mb else "the installation's limit"
     return (f"This server's defaults: loudness for {destination}; questions answered by {who}; "
             f"songs up to {upload}.")
-
-
-def _say_link(caption: str, size_bytes: int, link: str | None) -> str:
-    size = f"{size_bytes / (1024 * 1024):.1f} MiB"
-    if link is None:
-        return (f"{caption} is {size}, over this server's upload limit, and download links are "
-                "not set up here (the operator sets VYKE_LINK_SECRET).")
-    return f"{caption} ({size}, over this server's upload limit): {link}"

@@ -38,8 +38,10 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from core import replies as say
 from core.artifacts import upload_path
 from core.conversation import (
     Attachment,
@@ -59,7 +61,7 @@ from core.maestro import Maestro
 from core.server_settings import ServerSettingsStore
 from core.store import Store
 
-__all__ = ["ACTION_PREFIX", "PLATFORM", "SlackAdapter", "SlackThread"]
+__all__ = ["ACTION_PREFIX", "PLATFORM", "UPLOAD_LIMIT_BYTES", "SlackAdapter", "SlackThread"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,11 @@ ACTION_PREFIX = "vyke_answer"
 """Every question button's ``action_id`` starts with this; the press handler matches it."""
 
 _SLACK_FILE_HOSTS = frozenset({"files.slack.com"})
+UPLOAD_LIMIT_BYTES = 50 * 1024 * 1024
+"""Files bigger than this go as a signed link: ``files_upload_v2`` reads a file whole into
+memory and sends it within the client's timeout, so a project of hundreds of MB would hold the
+bot's memory and time out (Slack itself takes up to 1 GB)."""
+
 _BUTTON_LABEL_MAX = 75  # Block Kit plain_text limit for a button
 _BUTTONS_MAX = 25  # elements in one actions block
 _SECTION_TEXT_MAX = 3000
@@ -137,14 +144,22 @@ class SlackAdapter:
     progress_interval_s : float
         Least time between two edits of one progress message (``chat.update`` is rate
         limited); the final state of a job is always shown.
+    link_for : callable, optional
+        Makes a signed download link for a file over :data:`UPLOAD_LIMIT_BYTES`; ``None``
+        when this installation has no link secret.
     """
 
     def __init__(self, *, client: AsyncWebClient, signing_secret: str, maestro: Maestro,
                  store: Store, data_dir: Path, max_upload_bytes: int,
                  server_settings: ServerSettingsStore | None = None,
                  download_hosts: frozenset[str] = _SLACK_FILE_HOSTS,
-                 progress_interval_s: float = 2.0) -> None:
+                 progress_interval_s: float = 2.0,
+                 link_for: Callable[[Path], str] | None = None) -> None:
+        if not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers):
+            # a 429 is waited out (Slack's Retry-After) and tried again, not dropped
+            client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
         self.client = client
+        self.link_for = link_for
         self.maestro = maestro
         self.store = store
         self.data_dir = data_dir
@@ -271,9 +286,25 @@ class SlackAdapter:
                 **self.to_message(reply, conversation_id=thread.conversation_id))
             return
         path = Path(attachment.path)
+        size = path.stat().st_size
+        if size > UPLOAD_LIMIT_BYTES:
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts,
+                text=_mrkdwn(say.file_link(reply.caption or attachment.name, size,
+                                           self._link(path))))
+            return
         await self.client.files_upload_v2(
             channel=thread.channel, thread_ts=thread.thread_ts, file=str(path),
             filename=path.name, title=reply.caption or attachment.name or path.name)
+
+    def _link(self, path: Path) -> str | None:
+        if self.link_for is None:
+            return None
+        try:
+            return self.link_for(path)
+        except ValueError:
+            logger.warning("no download link for %s: outside the data directory", path.name)
+            return None
 
     # --- /remix ----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.inline_queue import InlineQueue
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from core.claude_chef import ClaudeChefAdvisor
     from core.claude_client import ClaudeTools
 
-__all__ = ["App", "build_advisor", "build_app", "build_brain", "build_claude", "build_queue"]
+__all__ = ["App", "LinkMaker", "build_advisor", "build_app", "build_brain", "build_claude",
+           "build_queue", "link_maker"]
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,31 @@ def page_link_maker(settings: Settings) -> Callable[[str, int], str] | None:
                                ttl_s=settings.link_ttl_hours * 3600, base_url=settings.public_url)
 
     return page_link
+
+
+LinkMaker = Callable[[Path], str]
+"""Turns a file in the data directory into a signed download URL (``ValueError`` outside it)."""
+
+
+def link_maker(settings: Settings) -> LinkMaker | None:
+    """Signs download links for files in the data directory; ``None`` without a link secret.
+
+    Files over a platform's upload limit (a project zip of hundreds of MB) go as these links,
+    served by ``vyke web``.
+    """
+    if settings.link_secret is None:
+        return None
+    from bot import links
+
+    secret = settings.link_secret.get_secret_value()
+    root = settings.data_dir.resolve()
+
+    def link_for(path: Path) -> str:
+        relative = path.resolve().relative_to(root).as_posix()  # ValueError outside the data dir
+        return links.sign(relative, secret=secret, ttl_s=settings.link_ttl_hours * 3600,
+                          base_url=settings.public_url)
+
+    return link_for
 
 
 def build_advisor(settings: Settings, claude: ClaudeTools | None = None

@@ -15,19 +15,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import discord
 
-from adapters.discord import DiscordAdapter, LinkMaker, VykeClient
-from bot import links
-from bot.app import App, build_app
+from adapters.discord import DiscordAdapter, VykeClient
+from bot.app import App, build_app, link_maker
 from bot.runtime import pump_events
 from bot.settings import Settings
 from core.server_settings import ServerSettingsStore
 
-__all__ = ["DiscordBot", "intents", "link_maker", "open_discord", "run_discord", "serve"]
+__all__ = ["DiscordBot", "intents", "open_discord", "run_discord", "serve"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,21 +45,6 @@ def intents(*, message_content: bool) -> discord.Intents:
     chosen = discord.Intents.default()
     chosen.message_content = message_content
     return chosen
-
-
-def link_maker(settings: Settings) -> LinkMaker | None:
-    """Signs download links for files in the data directory; ``None`` without a link secret."""
-    if settings.link_secret is None:
-        return None
-    secret = settings.link_secret.get_secret_value()
-    root = settings.data_dir.resolve()
-
-    def link_for(path: Path) -> str:
-        relative = path.resolve().relative_to(root).as_posix()  # ValueError outside the data dir
-        return links.sign(relative, secret=secret, ttl_s=settings.link_ttl_hours * 3600,
-                          base_url=settings.public_url)
-
-    return link_for
 
 
 @asynccontextmanager

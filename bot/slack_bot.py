@@ -21,7 +21,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import SlackAdapter
-from bot.app import App, build_app
+from bot.app import App, build_app, link_maker
 from bot.runtime import pump_events
 from bot.settings import Settings
 
@@ -54,7 +54,8 @@ async def open_slack(app: App, *, client: AsyncWebClient | None = None,
                            store=app.store, data_dir=settings.data_dir,
                            max_upload_bytes=settings.max_upload_bytes,
                            server_settings=server_settings,
-                           progress_interval_s=progress_interval_s, **extra)
+                           progress_interval_s=progress_interval_s,
+                           link_for=link_maker(settings), **extra)
     await adapter.start()
     try:
         yield adapter

@@ -532,3 +532,12 @@ def vote_apply_label(name: str) -> str:
 
 def vote_kept(name: str, version: int) -> str:
     return f"Keeping {name}'s change: v{version} stays as it is."
+
+
+def file_link(caption: str, size_bytes: int, link: str | None) -> str:
+    """A file too big to upload into the thread: its signed link, or why there is none."""
+    size = f"{size_bytes / (1024 * 1024):.1f} MiB"
+    if link is None:
+        return (f"{caption} is {size}, over what I can upload here, and download links are "
+                "not set up (the operator sets VYKE_LINK_SECRET).")
+    return f"{caption} ({size}, over what I can upload here): {link}"

@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -142,7 +143,9 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
         settings = Settings(_env_file=None, data_dir=data_dir, anthropic_api_key=None,
                             redis_url=None, slack_bot_token=slack.bot_token,
                             slack_signing_secret=SECRET, max_upload_mb=MAX_UPLOAD_MB,
-                            jobs_per_user=50, productions_per_server=50)
+                            jobs_per_user=50, productions_per_server=50,
+                            link_secret=SecretStr("slack-test-links"),
+                            public_url="https://vyke.example")
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
         async with build_app(settings) as app, \
                 open_slack(app, client=client, download_hosts=frozenset({"127.0.0.1"}),
@@ -419,6 +422,25 @@ async def test_preview_picture_and_project_zip_are_uploaded_into_the_thread(
         ("C0FILES", thread.thread_ts)}
     link = world.slack.thread("C0FILES", thread.thread_ts)[-1]
     assert "Stems (v1)" in link.text and "https://vyke.example/files/stems.zip?sig=abc" in link.text
+
+
+async def test_a_300_mb_project_goes_as_a_signed_link_not_an_upload(world: World) -> None:
+    assert await world.remix("C0BIGZIP", "this into techno") == 200
+    thread = world.opened_thread("C0BIGZIP")
+    big = world.data_dir / "productions" / "big" / "v1" / "export" / "Big Project.zip"
+    big.parent.mkdir(parents=True, exist_ok=True)
+    with open(big, "wb") as sparse:  # 300 MB on paper, nothing on disk
+        sparse.truncate(300 * 1024 * 1024)
+    uploads_before = len(world.slack.made("files.getUploadURLExternal"))
+    await world.adapter.post(thread.conversation_id, FileReply(
+        caption="v1 Ableton Live project", attachment=Attachment(
+            name=big.name, path=str(big), size_bytes=big.stat().st_size,
+            kind=AttachmentKind.ARCHIVE)))
+    assert len(world.slack.made("files.getUploadURLExternal")) == uploads_before  # never read
+    [posted] = [m for m in world.slack.thread("C0BIGZIP", thread.thread_ts)
+                if "Ableton Live project" in m.text]
+    assert "300.0 MiB" in posted.text
+    assert "https://vyke.example/files/productions/big/v1/export/Big%20Project.zip?" in posted.text
 
 
 async def test_progress_is_one_message_per_job_edited_in_place(world: World) -> None:
