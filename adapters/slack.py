@@ -350,6 +350,11 @@ class SlackAdapter:
         team = str(body.get("team_id") or context.get("team_id") or "")
         bot_user_id = context.get("bot_user_id")
         kind = _event_kind(event, bot_user_id)
+        if kind == "mention" and not await self.store.first_time(
+                f"{PLATFORM}:message:{team}:{event.get('channel')}:{event.get('ts')}"):
+            # one message mentioning the bot may come as ``app_mention``, as ``message``, or
+            # as both (a file share often only as ``message``): whichever comes first is the turn
+            return BoltResponse(status=200, body="")
         if kind is not None and team:
             self._spawn(self._on_message(event, team=team, bot_user_id=bot_user_id, kind=kind),
                         name=f"slack-event-{event_id}")
@@ -527,13 +532,13 @@ def _event_kind(event: dict[str, Any], bot_user_id: str | None) -> Literal["ment
         return None
     if event.get("type") == "app_mention":
         return "mention"
-    if event.get("type") != "message" or not event.get("thread_ts"):
+    if event.get("type") != "message":
         return None
     if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
         return None  # edits, deletions, joins
     if bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""):
-        return None  # the app_mention event of the same message is the turn
-    return "thread"
+        return "mention"  # the same message's app_mention, if it comes too, is dropped
+    return "thread" if event.get("thread_ts") else None
 
 
 def _author(user_id: str) -> Author:

@@ -300,6 +300,35 @@ async def test_a_mention_with_a_file_starts_a_production_in_its_own_thread(world
     assert replies and all(m.thread_ts == message.ts for m in replies)
 
 
+async def test_a_mention_with_a_file_that_comes_only_as_a_message_starts_one_production(
+        world: World) -> None:
+    slack, channel = world.slack, "C0MSGONLY"
+    shared = slack.share_file(name="loop.mp3", data=tone_mp3(), mimetype="audio/mpeg",
+                              user=DIRECTOR)
+    message = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> remix this into "
+                                "techno", user=DIRECTOR, files=[shared["id"]])
+    # Slack sent no app_mention for this file share: the message event alone is the turn
+    assert await world.say(message, event_id="Ev-msg-only") == 200
+    conversation = SlackThread(TEAM, channel, message.ts).conversation_id
+    production = await world.app.store.get(conversation)
+    assert production is not None and production.source is not None
+    assert [r.text for r in production.history] == ["remix this into techno"]
+
+
+async def test_a_mention_with_a_file_sent_as_both_events_is_one_turn(world: World) -> None:
+    slack, channel = world.slack, "C0BOTHEV"
+    shared = slack.share_file(name="idea.mp3", data=tone_mp3(), mimetype="audio/mpeg",
+                              user=DIRECTOR)
+    message = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> remix this into "
+                                "techno", user=DIRECTOR, files=[shared["id"]])
+    assert await world.say(message, event_id="Ev-both-message") == 200
+    assert await world.say(message, event_id="Ev-both-mention", mention=True) == 200
+    conversation = SlackThread(TEAM, channel, message.ts).conversation_id
+    production = await world.app.store.get(conversation)
+    assert production is not None
+    assert len(production.history) == 1  # one production, one turn, whichever came first
+
+
 async def test_an_oversized_song_is_refused_before_it_is_downloaded(world: World) -> None:
     slack = world.slack
     assert await world.remix("C0BIG", "this into Afro Circuit") == 200
