@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import SeedRun
+
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "bot" / "scenarios" / "seed-remix.txt"
 
@@ -32,14 +34,12 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_seed_script_runs_unattended(song: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    # named, so the patterns (seeded by the conversation's name) are the same every run
-    result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
-                  "--name", "chat", data_dir=tmp_path / "data")
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in result.stdout
+def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
+    # the run is shared with tests/integration/test_seed_on_redis.py (see tests/conftest.py)
+    out = seed_run.out
+    assert seed_run.returncode == 0, seed_run.stderr
+    assert "Traceback" not in seed_run.stdout + seed_run.stderr
+    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in seed_run.stdout
     session = json.loads((out / "session.json").read_text())
     assert session["brief"]["key"]["value"] == {"tonic": 5, "mode": "minor"}
     assert session["brief"]["bpm"]["value"] == 126

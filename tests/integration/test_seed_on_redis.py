@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SeedRun
 from tests.integration.harness import SEED, RedisServer, Workers, vyke, vyke_env, wait_for_workers
 
 
@@ -44,8 +45,12 @@ def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # the seed twice, with renders
 def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_server: RedisServer,
-                                         workers: Workers) -> None:
-    inline, _ = _run_seed(song, tmp_path / "inline", None)
+                                         workers: Workers, seed_run: SeedRun) -> None:
+    # the inline run is the one tests/bot/test_chat.py checks (made once: tests/conftest.py),
+    # on the same generated song
+    assert seed_run.returncode == 0, seed_run.stderr
+    assert (seed_run.folder / "song.wav").read_bytes() == song.read_bytes()
+    inline = seed_run.session
     workers.env = vyke_env(tmp_path / "redis" / "data", redis_server.url)
     workers.start("separate")
     workers.start("render")
@@ -57,6 +62,6 @@ def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_serve
     assert all(Path(p).is_file() for p in redis["stems"].values())
     assert [v["number"] for v in redis["versions"]] == [1, 2, 3]
     assert all(v["rendered"] for v in redis["versions"])
-    assert _deterministic(redis, tmp_path / "redis") == _deterministic(inline, tmp_path / "inline")
+    assert _deterministic(redis, tmp_path / "redis") == _deterministic(inline, seed_run.folder)
     log = workers.log_text()
     assert "on separate: separate" in log and "on render: analyze" in log  # each queue its worker

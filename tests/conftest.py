@@ -1,0 +1,88 @@
+"""Fixtures shared across test folders, and across xdist workers when the suite runs on two.
+
+The seed conversation through ``vyke chat --script`` (three renders of a four-minute
+production) is the costliest thing the suite does. ``tests/bot/test_chat.py`` checks what it
+says and makes, and ``tests/integration/test_seed_on_redis.py`` compares it with the same
+conversation on the Redis queue; both read the one run made here. Under xdist the run is
+made once per session, by whichever worker asks first, in the session's shared base temp
+under a file lock; the other worker waits for it instead of rendering it again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "bot" / "scenarios" / "seed-remix.txt"
+SEED_SONG_S = 20.0
+"""The generated song the seed conversation remixes (C major, 118 BPM)."""
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One finished ``vyke chat --script seed-remix.txt`` on the inline queue."""
+
+    folder: Path  #: holds ``song.wav``, ``data/`` and ``out/`` (transcript, session, files)
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def out(self) -> Path:
+        return self.folder / "out"
+
+    @property
+    def session(self) -> dict[str, object]:
+        return dict(json.loads((self.out / "session.json").read_text(encoding="utf-8")))
+
+
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every xdist worker of this session sees (the session's base temp otherwise).
+
+    It goes with the base temp: removed after a green run, kept after a red one.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return root / name
+
+
+def vyke_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a ``vyke`` process: its own data folder, no Claude, no Redis."""
+    env = {**os.environ, "VYKE_DATA_DIR": str(data_dir), "VYKE_LOG_LEVEL": "WARNING", **extra}
+    env.pop("ANTHROPIC_API_KEY", None)
+    env.pop("REDIS_URL", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory: pytest.TempPathFactory) -> SeedRun:
+    """The seed conversation on the inline queue, run once per session (see the module)."""
+    folder = shared_folder(tmp_path_factory, "seed-run")
+    with FileLock(str(folder) + ".lock"):
+        record = folder / "run.json"
+        if not record.is_file():
+            from jobs.demo_song import make_demo_song
+
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            song = make_demo_song(folder / "song.wav", duration_s=SEED_SONG_S)
+            # named, so the patterns (seeded by the conversation's name) are the same every run
+            done = subprocess.run(
+                [sys.executable, "-m", "bot.cli", "chat", "--script", str(SEED), "--audio",
+                 str(song), "--out", str(folder / "out"), "--name", "chat"],
+                cwd=ROOT, env=vyke_env(folder / "data"), capture_output=True, text=True,
+                timeout=880, stdin=subprocess.DEVNULL)
+            record.write_text(json.dumps({"returncode": done.returncode, "stdout": done.stdout,
+                                          "stderr": done.stderr}), encoding="utf-8")
+        saved = json.loads(record.read_text(encoding="utf-8"))
+    return SeedRun(folder=folder, returncode=saved["returncode"], stdout=saved["stdout"],
+                   stderr=saved["stderr"])
