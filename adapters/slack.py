@@ -241,7 +241,7 @@ class SlackAdapter:
             return {"text": _progress_text(reply)}
         attachment = reply.attachment
         label = reply.caption or attachment.name
-        return {"text": f"{label}: {attachment.url or attachment.path}"}
+        return {"text": f"{_mrkdwn(label)}: {attachment.url or attachment.path}"}
 
     # --- posting ---------------------------------------------------------------------------
 
@@ -577,19 +577,27 @@ def _progress_text(reply: ProgressReply) -> str:
     return f"⏳ {reply.step} `{'▓' * filled}{'░' * (10 - filled)}` {reply.fraction:.0%}{where}"
 
 
+_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 
 
 def _mrkdwn(text: str) -> str:
-    """The Maestro's Markdown in Slack's mrkdwn (``**bold**`` is ``*bold*`` there)."""
-    return _BOLD.sub(r"*\1*", text)
+    """The Maestro's Markdown in Slack's mrkdwn (``**bold**`` is ``*bold*`` there).
+
+    ``&``, ``<`` and ``>`` are escaped as Slack requires, so an echoed prompt cannot make a
+    link or a ``<!channel>`` ping; a person's mention (``<@U…>``, how the Maestro names a
+    Slack director) stays a mention.
+    """
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _BOLD.sub(r"*\1*", _MENTION.sub(r"<@\1>", escaped))
 
 
 # --- what the adapter itself says (Slack mechanics only, never music) ------------------------
 
 
 def _thread_title(user: str, prompt: str) -> str:
-    return f"🎛️ Remix for <@{user}>" + (f": {prompt}" if prompt else "") + " (reply in this thread)"
+    said = f": {_mrkdwn(prompt)}" if prompt else ""
+    return f"🎛️ Remix for <@{user}>{said} (reply in this thread)"
 
 
 def _cannot_post_here() -> str:
@@ -602,4 +610,4 @@ def _download_failed(name: str) -> str:
 
 
 def _chosen(user: str, label: str | None) -> str:
-    return f"<@{user}> chose *{label}*" if label else "This question is closed."
+    return f"<@{user}> chose *{_mrkdwn(label)}*" if label else "This question is closed."

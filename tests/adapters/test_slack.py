@@ -519,3 +519,12 @@ async def test_vyke_slack_refuses_to_start_without_its_tokens(capsys: pytest.Cap
     assert await run_slack(Settings(_env_file=None, slack_bot_token="xoxb-1", slack_app_token=None,
                                     slack_signing_secret=None)) == 2
     assert "SLACK_APP_TOKEN" in capsys.readouterr().err
+
+
+async def test_an_echoed_prompt_cannot_ping_the_channel_or_make_a_link(world: World) -> None:
+    assert await world.remix("C0ESCAPE", "<!channel> remix & flip <https://evil.example|this>") == 200
+    thread = world.opened_thread("C0ESCAPE")
+    root = world.slack.message(thread.thread_ts)
+    assert "<!channel>" not in root.text and "<https://" not in root.text
+    assert "&lt;!channel&gt;" in root.text and "remix &amp; flip" in root.text
+    assert f"<@{DIRECTOR}>" in root.text  # the director's own mention is still a mention
