@@ -46,6 +46,8 @@ _BOUNDS_DB = (-24.0, 12.0)
 _VOCAL_BOUNDS_DB = (-6.0, 6.0)  # a vocal's level is set by the song, not the spectrum
 _STAY_WEIGHT = 0.004  # per dB² of moving a track from its designed level
 _PAIR_WEIGHT = 0.03  # per dB² of the bass's low-end share away from the kick's
+_WIDTH_WEIGHT = 0.2  # per dB² of side/mid outside the target's range
+_WIDTH_MARGIN = 1.4  # aim this far inside the width range: the master's mono bass narrows it
 _TILT_BOUND = 2.0  # dB per octave
 _TILT_WEIGHT = 0.1  # per (dB/octave)² of tilt
 _OCTAVES_FROM_1K = np.log2(np.array(OCTAVES_HZ, dtype=np.float64) / 1000.0)
@@ -82,6 +84,7 @@ def stage_gains(
     target: TonalTarget,
     fixed: frozenset[str] = frozenset(),
     vocals: frozenset[str] = frozenset(),
+    sides: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Staging]:
     """Level and tilt per track that bring the sum of ``contributions`` closest to ``target``.
 
@@ -95,6 +98,10 @@ def stage_gains(
         Tracks that keep their level (the transitions' FX); they still count in the sum.
     vocals : frozenset of str
         Tracks kept within ±6 dB of their designed level and never tilted.
+    sides : mapping of track name to np.ndarray, shape (8,), optional
+        Each track's octave powers of its side signal ``(L − R) / 2``. With them the mix's
+        side/mid ratio is predicted too and kept inside the target's width range, so a
+        balance is never bought by turning the stereo parts down until the mix is mono.
 
     Returns
     -------
@@ -126,6 +133,12 @@ def stage_gains(
     weights = np.array([1.0 / target.tolerance_db[c] ** 2 for c in OCTAVE_CENTRES_HZ])
     pair = [names.index(n) for n in PAIR if n in names]
     count = len(names)
+    side = None
+    side_base = 0.0
+    if sides is not None:
+        side = np.array([np.asarray(sides.get(n, np.zeros(len(OCTAVES_HZ))), dtype=np.float64)
+                         for n in names]) / scale
+        side_base = float(sum(np.sum(sides[n]) for n in fixed if n in sides)) / scale
 
     def cost(x: np.ndarray) -> float:
         gains, tilts = x[:count], x[count:]
@@ -135,6 +148,16 @@ def stage_gains(
         levels = 10.0 * np.log10(np.maximum(mix[centres], 1e-20) / max(mix[_REF], 1e-20))
         total = (float(np.sum(weights * (levels - wanted) ** 2)) + _STAY_WEIGHT * float(gains @ gains)
                  + _TILT_WEIGHT * float(tilts @ tilts))
+        if side is not None:
+            side_shaped = side * 10.0 ** ((gains[:, np.newaxis] + tilts[:, np.newaxis]
+                                           * _OCTAVES_FROM_1K[np.newaxis, :]) / 10.0)
+            ratio = math.sqrt((side_base + float(np.sum(side_shaped)))
+                              / max(float(np.sum(mix)), 1e-20))
+            low, high = target.side_mid_min * _WIDTH_MARGIN, target.side_mid_max / _WIDTH_MARGIN
+            if ratio < low:
+                total += _WIDTH_WEIGHT * (20.0 * math.log10(low / max(ratio, 1e-6))) ** 2
+            elif ratio > high:
+                total += _WIDTH_WEIGHT * (20.0 * math.log10(ratio / high)) ** 2
         if len(pair) == 2:
             kick, bass = (float(np.sum(shaped[i, _LOW])) for i in pair)
             if kick > 0 and bass > 0:

@@ -40,6 +40,7 @@ __all__ = [
     "plr_db",
     "power_share_below",
     "side_mid_ratio",
+    "side_octave_powers",
     "spectral_centroid_by_bar",
     "spectral_centroid_hz",
     "stereo_width",
@@ -288,6 +289,14 @@ def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     freqs, power = mid_spectrum(audio, sample_rate=sample_rate)
     edges = [(c / math.sqrt(2.0), c * math.sqrt(2.0)) for c in OCTAVES_HZ]
     return np.array([float(np.sum(power[(freqs >= lo) & (freqs < hi)])) for lo, hi in edges])
+
+
+def side_octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
+    """Like :func:`octave_powers`, for the side signal ``(L − R) / 2``: where the width lives."""
+    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    if x.shape[0] < 2:
+        return np.zeros(len(OCTAVES_HZ))
+    return octave_powers(((x[0] - x[1]) / 2.0)[np.newaxis, :], sample_rate=sample_rate)
 
 
 def octave_levels_db(audio: np.ndarray, *, sample_rate: int) -> dict[int, float]:

@@ -356,10 +356,22 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     mixed = mix_down(processed, spec=spec, sample_rate=sr)
     if target is not None:
         design = _design_mix(spec, processed, mixed.audio, sr)
-        tonal_gains, _, tonal_note = tonal_correction(design, target, sample_rate=sr)
+        tonal_gains, predicted, tonal_note = tonal_correction(design, target, sample_rate=sr)
     progress(0.78, "mastering")
-    mastered = master(mixed.audio, _master_spec(spec, payload, mixed.audio, sr), sample_rate=sr,
-                      tonal_gains_db=tonal_gains)
+    master_spec = _master_spec(spec, payload, mixed.audio, sr)
+    mastered = master(mixed.audio, master_spec, sample_rate=sr, tonal_gains_db=tonal_gains)
+    if target is not None:
+        # glue and limiter reshape the spectrum a little (they hold back transients, which
+        # carry the mids): when that pushes a band out, aim the tonal stage past it, once
+        from jobs.measure import octave_levels_db
+
+        actual = octave_levels_db(mastered.audio, sample_rate=sr)
+        if target.out_of_range(actual):
+            shifted = target.model_copy(update={"bands_db": {
+                c: target.bands_db[c] - (actual[c] - predicted[c]) for c in target.bands_db}})
+            tonal_gains, _, tonal_note = tonal_correction(design, shifted, sample_rate=sr)
+            mastered = master(mixed.audio, master_spec, sample_rate=sr,
+                              tonal_gains_db=tonal_gains)
     progress(0.85, "writing the master and the preview")
     outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
@@ -423,21 +435,24 @@ def _staging_gains(spec: ProductionSpec, processed: dict[str, Any], keys: dict[s
     """Gain staging (``jobs.balance``): each track's octave powers at its designed level, solved
     toward the genre's target. The powers are cached with the track's chain."""
     from jobs.balance import stage_gains
-    from jobs.measure import OCTAVES_HZ, octave_powers
+    from jobs.measure import OCTAVES_HZ, octave_powers, side_octave_powers
 
-    contributions = {}
+    contributions, sides = {}, {}
     for name, track in processed.items():
         key = f"{keys[name]}-octaves"
         numbers = cache.load_numbers(key)
-        if numbers is None or len(numbers) != len(OCTAVES_HZ):
-            powers = octave_powers(track.dry, sample_rate=sr)
-            numbers = {str(c): float(p) for c, p in zip(OCTAVES_HZ, powers, strict=True)}
+        if numbers is None or len(numbers) != 2 * len(OCTAVES_HZ):
+            mid = octave_powers(track.dry, sample_rate=sr)
+            side = side_octave_powers(track.dry, sample_rate=sr)
+            numbers = {**{str(c): float(p) for c, p in zip(OCTAVES_HZ, mid, strict=True)},
+                       **{f"side_{c}": float(p) for c, p in zip(OCTAVES_HZ, side, strict=True)}}
             cache.store_numbers(key, numbers)
-        offset = _design_offset_db(spec.track(name))
-        contributions[name] = np.array([numbers[str(c)] for c in OCTAVES_HZ]) * 10 ** (-offset / 10)
+        scale = 10 ** (-_design_offset_db(spec.track(name)) / 10)
+        contributions[name] = np.array([numbers[str(c)] for c in OCTAVES_HZ]) * scale
+        sides[name] = np.array([numbers[f"side_{c}"] for c in OCTAVES_HZ]) * scale
     vocals = frozenset(t.name for t in spec.tracks if t.role is TrackRole.VOCALS)
     return stage_gains(contributions, target=target, fixed=frozenset({"transitions"}),
-                       vocals=vocals)
+                       vocals=vocals, sides=sides)
 
 
 def _scaled(track: Any, gain_db: float) -> Any:
