@@ -317,15 +317,19 @@ class DiscordAdapter:
             return
         turn = Turn(conversation_id=conversation_id, author=_author(interaction.user),
                     press=ButtonPress(question_id=question_id, option_id=option_id))
-        async with self._lock(conversation_id):
-            refusal = await self.maestro.check_press(turn)
-            if refusal is not None:
-                await _respond(interaction, refusal.text, ephemeral=True)
-                return
-            question = await self._open_question(conversation_id)
-            if question is not None:  # acknowledged by showing the choice made, buttons off
-                await interaction.response.edit_message(
-                    view=question_view(conversation_id, question, chosen=option_id))
+        # answered before waiting for the thread: a turn still running must not make the
+        # press miss Discord's 3-second deadline ("This interaction failed")
+        refusal = await self.maestro.check_press(turn)
+        if refusal is not None:
+            await _respond(interaction, refusal.text, ephemeral=True)
+            return
+        question = await self._open_question(conversation_id)
+        if question is not None:  # acknowledged by showing the choice made, buttons off
+            await interaction.response.edit_message(
+                view=question_view(conversation_id, question, chosen=option_id))
+        else:
+            await interaction.response.defer()
+        async with self._lock(conversation_id):  # applied after the turn in progress
             replies = await self.maestro.handle(turn)
             for reply in replies:  # a refusal decided only now (a press raced this one)
                 if isinstance(reply, TextReply) and reply.private:

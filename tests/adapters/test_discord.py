@@ -530,3 +530,27 @@ async def test_an_oversized_song_in_a_message_is_refused_before_it_is_downloaded
             m for m in api.messages_in(thread_id) if "the most I accept" in m.content])
         assert "huge mix.wav" in refusal.content and "900 MB" in refusal.content
         assert not any(r.path.startswith("/attachments") for r in api.requests)  # never fetched
+
+
+async def test_a_press_during_a_running_turn_is_answered_at_once_and_applied_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+        director = api.user("maya")
+        await api.dispatch(api.slash_command("produce", user=director,
+                                             prompt="a techno track at 130"))
+        [thread_id] = await api.wait_until(lambda: thread_ids(api))
+        [question] = await api.wait_until(lambda: with_buttons(api.messages_in(thread_id)))
+        conversation = f"discord:{api.guild_id}:{thread_id}"
+        async with bot.adapter._lock(conversation):  # a long turn of this thread is running
+            press = api.press(int(question.payload["id"]), button(question, "agree"),
+                              user=director)
+            await api.dispatch(press)
+            answered = await api.wait_until(lambda: api.callbacks(press), timeout_s=2.5)
+            assert [(a.body["type"], a.status) for a in answered] == [(7, 200)]  # in time
+            production = await bot.app.store.get(conversation)
+            assert production is not None and not production.versions  # not applied yet
+        # applied once the running turn let go of the thread: the plan is posted
+        await api.wait_until(lambda: any("render" in m.content.lower() or m.embeds
+                                         for m in api.messages_in(thread_id)[-3:]))
+        production = await bot.app.store.get(conversation)
+        assert production is not None and production.versions
