@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import logging
 import re
 import time
@@ -26,7 +28,7 @@ import discord
 from discord import app_commands
 
 from core import replies as say
-from core.artifacts import safe_file_name, upload_path
+from core.artifacts import safe_file_name, upload_path, write_bytes_atomic
 from core.brief import DESTINATIONS
 from core.conversation import (
     Attachment,
@@ -465,22 +467,39 @@ class VykeClient(discord.Client):
     """The Discord client: slash commands, persistent buttons, messages to the adapter."""
 
     def __init__(self, adapter: DiscordAdapter, *, intents: discord.Intents,
-                 sync_commands: bool = True, **options: Any) -> None:
+                 sync_commands: bool = True, synced_file: Path | None = None,
+                 **options: Any) -> None:
         # nothing the bot posts pings anyone, whatever a prompt it echoes says ("@everyone",
         # a role); the one message that names the director pings them alone (see on_command)
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
         super().__init__(intents=intents, **options)
         self.adapter = adapter
         self.sync_commands = sync_commands
+        self.synced_file = synced_file
         adapter.client = self
         self.tree = app_commands.CommandTree(self)
         _register_commands(self.tree, adapter)
 
     async def setup_hook(self) -> None:
-        """Buttons of earlier runs keep working; the commands are published."""
+        """Buttons of earlier runs keep working; the commands are published when they changed.
+
+        Publishing is rate-limited and global commands take a while to reach every server, so
+        the published definition's hash is kept in ``synced_file`` and an unchanged set of
+        commands is not published again on every start (or reconnection).
+        """
         self.add_dynamic_items(QuestionButton)
-        if self.sync_commands:
-            await self.tree.sync()
+        if not self.sync_commands:
+            return
+        definition = json.dumps([c.to_dict(self.tree) for c in self.tree.get_commands()],
+                                sort_keys=True, default=str)
+        digest = hashlib.sha256(definition.encode()).hexdigest()
+        if self.synced_file is not None and self.synced_file.is_file() \
+                and self.synced_file.read_text(encoding="utf-8").strip() == digest:
+            logger.info("the slash commands are unchanged since they were last published")
+            return
+        await self.tree.sync()
+        if self.synced_file is not None:
+            write_bytes_atomic(self.synced_file, digest.encode())
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)

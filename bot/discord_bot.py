@@ -59,6 +59,7 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
                                  max_song_bytes=settings.max_upload_bytes,
                                  link_for=link_maker(settings))
         client = VykeClient(adapter, intents=intents(message_content=message_content),
+                            synced_file=settings.data_dir / "discord-commands.sha256",
                             **client_options)
         try:
             yield DiscordBot(app=app, server_settings=server_settings, adapter=adapter,

@@ -143,6 +143,24 @@ async def test_the_commands_are_published_with_their_options(tmp_path: Path,
     assert {"streaming", "club"} <= destinations
 
 
+async def test_unchanged_commands_are_not_published_again_on_the_next_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api:
+        def published() -> int:
+            return sum(1 for r in api.requests if r.method == "PUT" and r.path.endswith("/commands"))
+
+        async with running(make_settings(tmp_path), api, monkeypatch):
+            pass
+        assert published() == 1
+        async with running(make_settings(tmp_path), api, monkeypatch):
+            pass
+        assert published() == 1  # the same definition: nothing sent
+        (tmp_path / "discord-commands.sha256").write_text("an older definition")
+        async with running(make_settings(tmp_path), api, monkeypatch):
+            pass
+        assert published() == 2  # a changed definition is published
+
+
 # --- the remix flow, through the real Maestro ------------------------------------------------
 
 
