@@ -66,7 +66,8 @@ DEFAULT_UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 MESSAGE_LIMIT = 2000  #: characters in one message's content
 EMBED_LIMIT = 4096  #: characters in one embed's description
 CUSTOM_ID_LIMIT = 100  #: characters in a component's custom_id
-_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread)
+_THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
+                 discord.ChannelType.news_thread)  # a thread under an announcement channel
 _MENTION_RE = re.compile(r"<@!?\d+>")
 
 LinkMaker = Callable[[Path], str]
@@ -346,8 +347,12 @@ class DiscordAdapter:
     async def on_message(self, message: discord.Message) -> None:
         """A message in a production's thread, or a mention that starts one."""
         client = self.client
-        if client is None or client.user is None or message.author.bot \
-                or message.guild is None:
+        if client is None or client.user is None or message.author.bot:
+            return
+        if message.guild is None:  # a direct message: productions live in server threads
+            if await self.store.first_time(f"{PLATFORM}:message:{message.id}"):
+                with contextlib.suppress(discord.HTTPException):
+                    await message.channel.send(_say_servers_only())
             return
         mentioned = client.user in message.mentions
         if self.mention_only and not mentioned:
@@ -652,7 +657,8 @@ def _say_started(mention: str, prompt: str) -> str:
 
 
 def _say_servers_only() -> str:
-    return "I make music in servers: use this command in a server channel."
+    return ("I make music in servers: mention me or use /remix in a server channel, and we'll "
+            "talk in a thread there.")
 
 
 def _say_not_a_production_thread() -> str:

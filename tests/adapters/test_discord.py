@@ -572,3 +572,14 @@ async def test_a_press_during_a_running_turn_is_answered_at_once_and_applied_aft
                                          for m in api.messages_in(thread_id)[-3:]))
         production = await bot.app.store.get(conversation)
         assert production is not None and production.versions
+
+
+async def test_a_direct_message_gets_a_sentence_about_where_to_talk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+        dm = api.direct_message("remix my song into techno", user=api.user("lu"))
+        api.deliver_message(dm)
+        [answer] = await api.wait_until(lambda: api.messages_in(int(dm["channel_id"])))
+        assert "servers" in answer.content and "/remix" in answer.content
+        assert thread_ids(api) == []
+        assert await bot.app.store.get(f"discord:None:{dm['channel_id']}") is None

@@ -109,6 +109,7 @@ class FakeDiscordAPI:
         self.messages: dict[int, FakeMessage] = {}
         self.channel_of: dict[int, int] = {}  # message id -> channel id
         self.threads: dict[int, dict[str, Any]] = {}
+        self.dm_channels: set[int] = set()  #: direct-message channels people opened
         #: the bot's role lacks Create Public Threads in the channel: thread creation is a 403
         self.threads_allowed = True
         self.cdn: dict[str, bytes] = {}
@@ -230,6 +231,14 @@ class FakeDiscordAPI:
             "attachments": attachments or [], "embeds": [], "pinned": False, "type": 0,
             "flags": 0, "components": [],
         }
+
+    def direct_message(self, content: str, *, user: dict[str, Any]) -> dict[str, Any]:
+        """A MESSAGE_CREATE of a direct message to the bot (no guild; its own DM channel)."""
+        channel_id = self.snowflake()
+        self.dm_channels.add(channel_id)
+        payload = self.message_create(content, user=user, channel_id=channel_id)
+        del payload["guild_id"], payload["member"]
+        return payload
 
     async def dispatch(self, payload: dict[str, Any]) -> None:
         """Deliver an INTERACTION_CREATE through discord.py's own parser; starts the clock."""
@@ -462,7 +471,8 @@ class FakeDiscordAPI:
             if not self.threads_allowed:
                 return 403, {"code": 50013, "message": "Missing Permissions"}
             return 201, await self.open_thread(channel_id, body)
-        if channel_id != self.channel_id and channel_id not in self.threads:
+        if channel_id != self.channel_id and channel_id not in self.threads \
+                and channel_id not in self.dm_channels:
             return 404, {"code": 10003, "message": "Unknown Channel"}
         if method == "POST" and parts[2:] == ["messages"]:
             if self._too_big(files):
