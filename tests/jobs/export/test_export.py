@@ -205,7 +205,8 @@ def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
                          payload={"spec": tiny_spec().model_dump(mode="json"),
                                   "render_dir": str(render), "out_dir": str(tmp_path / "out"),
-                                  "provenance": {"model": "htdemucs"}})
+                                  "provenance": {"stems_model": "demucs",
+                                                 "source": "song.wav"}})
     steps: list[str] = []
     result = export_task(request, lambda fraction, step: steps.append(step),
                          midi_source=lambda spec: tiny_midi())
@@ -215,7 +216,8 @@ def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
     assert {c["name"] for c in result["checks"]} >= {"pointee ids", "sends and returns",
                                                     "clip slots and scenes", "notes"}
     manifest = json.loads(_read(zip_path)["Tiny Afro Remix Project/manifest.json"])
-    assert manifest["provenance"] == {"production_id": "p1", "version": 1, "model": "htdemucs"}
+    assert manifest["provenance"] == {"production_id": "p1", "version": 1, "stems": {},
+                                      "stems_model": "demucs", "source": "song.wav", "patch": []}
     assert steps[-1] == "project ready"
 
 
