@@ -33,7 +33,7 @@ def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1200)  # it may wait for the other worker's seed run (tests/conftest.py)
 def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
     # the run is shared with tests/integration/test_seed_on_redis.py (see tests/conftest.py)
     out = seed_run.out

@@ -43,7 +43,7 @@ def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # the seed twice, with renders
+@pytest.mark.timeout(1800)  # the seed twice, with renders (the inline one maybe on the other worker)
 def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_server: RedisServer,
                                          workers: Workers, seed_run: SeedRun) -> None:
     # the inline run is the one tests/bot/test_chat.py checks (made once: tests/conftest.py),
