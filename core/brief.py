@@ -123,6 +123,10 @@ class Brief(BaseModel):
     vocal: Param[VocalTreatment] | None = None
     destination: Param[Destination] | None = None
     structure: Param[list[tuple[str, int]]] | None = None  #: (section kind, bars) when asked for
+    #: the uploaded song's own key and tempo, when analysis was unsure and the director said
+    #: which reading is right (otherwise the analysis report's reading is used)
+    source_key: Param[Key] | None = None
+    source_bpm: Param[float] | None = None
 
     def is_settled(self, name: str) -> bool:
         """Whether ``name`` has a value the director agreed to or analysis is sure of."""

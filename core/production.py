@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from core.analysis import AnalysisReport
+from core.brain import Understanding
 from core.brief import Brief
 from core.conversation import Attachment, Question, Reply, utcnow
 from core.patch import SpecPatch
@@ -22,6 +23,7 @@ __all__ = [
     "PendingJob",
     "PendingVote",
     "Production",
+    "QueuedRequest",
     "RequestRecord",
     "Topic",
     "Version",
@@ -57,6 +59,8 @@ class Topic(StrEnum):
     KEY_BPM = "key_bpm"
     VOCAL = "vocal"
     VOTE = "vote"  #: two directors asked opposite changes; the thread chooses
+    SOURCE_KEY = "source_key"  #: analysis is unsure of the song's key: which of two is it?
+    SOURCE_TEMPO = "source_tempo"  #: analysis is unsure of the song's tempo octave
 
 
 Level = Literal["beginner", "intermediate", "pro"]
@@ -110,6 +114,15 @@ class Outgoing(BaseModel):
     posted: int = 0  #: how many of ``replies`` (in order) reached the platform
 
 
+class QueuedRequest(BaseModel):
+    """A change asked for while the production was busy, applied when it can be, in order."""
+
+    author: str
+    author_name: str = ""
+    text: str
+    understanding: Understanding  #: read once, when it was said
+
+
 class PendingVote(BaseModel):
     """The change a vote would apply: exactly the patches shown in the question."""
 
@@ -139,7 +152,8 @@ class Production(BaseModel):
     pending_question: Question | None = None
     asked: list[str] = Field(default_factory=list)  #: question topics already asked
     pending_jobs: list[PendingJob] = Field(default_factory=list)
-    pending_feedback: list[str] = Field(default_factory=list)  #: changes waiting for a render
+    #: changes asked for while a job ran or a question was open, applied after it, in order
+    queued: list[QueuedRequest] = Field(default_factory=list)
     history: list[RequestRecord] = Field(default_factory=list)
     levels: dict[str, Level] = Field(default_factory=dict)  #: author id -> explanation level
     created_at: datetime = Field(default_factory=utcnow)
@@ -147,6 +161,7 @@ class Production(BaseModel):
     question_seq: int = 0
     awaiting: Awaiting = Awaiting.NOTHING
     pending_vote: PendingVote | None = None  #: set while a vote question is open
+    reasked: str = ""  #: id of the question already asked again once (never a third time)
     outbox: list[Outgoing] = Field(default_factory=list)  #: results not yet all delivered
     trail: list[str] = Field(default_factory=list)  #: state transitions, "idle->gathering_params"
 

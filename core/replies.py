@@ -22,6 +22,7 @@ from core.conversation import (
 )
 from core.genre import GenreProfile
 from core.jobs import CompareResult, JobEvent, JobKind, JobStatus
+from core.music import Key
 from core.patch import SpecPatch
 from core.production import Production, Version
 from core.spec import ProductionSpec
@@ -95,7 +96,20 @@ def ask_free_text(topic: str) -> str:
         "key_bpm": "Tell me the key and tempo you want, e.g. \"Gm at 124 BPM\".",
         "vocal": "Tell me what to do with the vocal, e.g. \"keep the lyrics, stutter in the build\".",
         "genre": "Name the genre, e.g. \"tech house\" or \"amapiano\".",
+        "source_key": "Tell me the song's key, e.g. \"G# minor\".",
+        "source_tempo": "Tell me the song's tempo, e.g. \"174 BPM\".",
     }.get(topic, "Tell me in your own words.")
+
+
+def ask_source_key(first: Key, second: Key) -> str:
+    """Analysis is unsure of the uploaded song's key: the two readings it weighs."""
+    return (f"I hear {first.long_name} or {second.long_name}: which is it? (It decides how far "
+            "the vocal moves.)")
+
+
+def ask_source_tempo(first_bpm: int, second_bpm: int) -> str:
+    """Analysis is unsure of the uploaded song's tempo octave (half or double time)."""
+    return f"Is this {first_bpm} or {second_bpm} BPM? (Half-time drums can sound like either.)"
 
 
 def did_not_catch() -> str:
@@ -107,10 +121,14 @@ def ask_vocal(production: Production) -> str:
     target = brief.key.value if brief.key else None
     analysis = production.analysis
     if analysis is not None and target is not None:
-        shift = analysis.key.key.transposition_to(target)
-        move = (f"Original vocals are in {analysis.key.key.long_name}. I'll pitch-shift to "
+        # the director's word when they were asked, else the reading and how sure it is
+        told = brief.source_key
+        song_key = told.value if told is not None else analysis.key.key
+        sure = "" if told is not None else f" ({analysis.key.confidence:.0%} sure)"
+        shift = song_key.transposition_to(target)
+        move = (f"Original vocals are in {song_key.long_name}{sure}. I'll pitch-shift to "
                 f"{target} ({shift:+d} semitones) with formant preservation."
-                if shift else f"Original vocals are already in {analysis.key.key.long_name}.")
+                if shift else f"Original vocals are already in {song_key.long_name}{sure}.")
     elif target is not None:
         move = (f"I'll pitch-shift the vocal to {target} with formant preservation once the "
                 "analysis has found its key.")
@@ -127,6 +145,10 @@ def recorded(production: Production, topic: str) -> str:
         return f"✓ Vocal treatment: {brief.vocal.value.describe()}"
     if topic == "genre" and brief.genre:
         return f"✓ Genre: {brief.genre_label or brief.genre.value}"
+    if topic == "source_key" and brief.source_key:
+        return f"✓ The song is in {brief.source_key.value.long_name}"
+    if topic == "source_tempo" and brief.source_bpm:
+        return f"✓ The song is at {brief.source_bpm.value:g} BPM"
     return "✓ Noted."
 
 
@@ -188,12 +210,18 @@ def progress(event: JobEvent) -> ProgressReply:
 
 
 def analysed(report: AnalysisReport) -> str:
+    """What analysis read, each reading with how sure it is (calibrated: 90 % sure readings
+    are right about 9 times in 10) or, when unsure, the other reading."""
     tempo = f"{report.tempo.bpm:.1f} BPM"
     if report.tempo.ambiguous and report.tempo.alternative_bpm:
         tempo += f" (or {report.tempo.alternative_bpm:.1f} half/double time)"
+    else:
+        tempo += f" ({report.tempo.confidence:.0%} sure)"
     key = report.key.key.long_name
     if report.key.ambiguous and report.key.runner_up:
         key += f" (maybe {report.key.runner_up.long_name})"
+    else:
+        key += f" ({report.key.confidence:.0%} sure)"
     return (f"Analysed the song: {tempo}, {key}, {report.integrated_lufs:.1f} LUFS, "
             f"{seconds_to_timestamp(report.duration_s)} long.")
 

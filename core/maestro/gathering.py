@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from core import replies as say
-from core.brain import BpmChange, Understanding
+from core.analysis import ASK_BELOW_CONFIDENCE
+from core.brain import Understanding
 from core.brief import DESTINATIONS, Brief, Param, Provenance, VocalMode, VocalTreatment, Workflow
 from core.conversation import Author, Option, Question, QuestionReply, Reply, TextReply
 from core.jobs import JobKind
+from core.maestro.iterating import queue_request
 from core.maestro.machine import go
-from core.maestro.parts import Parts, ask, genre_of, has_vocal
+from core.maestro.parts import Parts, ask, genre_of, has_vocal, resolve_bpm
 from core.maestro.planning import plan
 from core.maestro.queueing import analyze_request, enqueue, separate_request
+from core.music import Key
 from core.production import Awaiting, MaestroState, Production, Topic
 
-__all__ = ["apply_params", "gather", "next_question", "resolve_bpm", "start"]
+__all__ = ["apply_params", "gather", "next_question", "source_bpm",
+           "source_key", "start"]
 
 S = MaestroState
 
@@ -59,13 +63,12 @@ def apply_params(parts: Parts, production: Production, u: Understanding, author:
     genre = genre_of(parts, production)
     if u.key is not None:
         brief.key = Param(value=u.key, source=Provenance.USER, author=author.id)
-    elif u.keep_key and production.analysis is not None:
-        brief.key = Param(value=production.analysis.key.key, source=Provenance.USER,
+    elif u.keep_key and source_key(production) is not None:
+        brief.key = Param(value=source_key(production), source=Provenance.USER,
                           author=author.id)
     if u.bpm is not None:
         base = brief.bpm.value if brief.bpm else genre.default_bpm
-        source_bpm = production.analysis.tempo.bpm if production.analysis else None
-        brief.bpm = Param(value=resolve_bpm(u.bpm, base=base, source_bpm=source_bpm),
+        brief.bpm = Param(value=resolve_bpm(u.bpm, base=base, source_bpm=source_bpm(production)),
                           source=Provenance.USER, author=author.id)
     if u.vocal is not None:
         current = brief.vocal.value if brief.vocal else VocalTreatment()
@@ -94,6 +97,13 @@ async def gather(parts: Parts, production: Production, u: Understanding,
     if u.option_id == "other":
         return [TextReply(text=say.ask_free_text(topic))]
     if not _answer(parts, production, question, u, author):
+        text = production.history[-1].text if production.history else ""
+        if u.feedback:  # a change for later, said while a question is open: kept, not refused
+            return [TextReply(text=queue_request(production, u, author, text)
+                              + " " + say.still_asking(question))]
+        if production.reasked == question.id:  # asked again once already: no third copy
+            return [TextReply(text=say.still_asking(question))]
+        production.reasked = question.id
         return [TextReply(text=say.did_not_catch()), QuestionReply(question=question)]
     production.pending_question = None
     production.asked.append(topic)
@@ -125,10 +135,10 @@ def _answer(parts: Parts, production: Production, question: Question, u: Underst
                             "source": Provenance.USER, "author": author.id}))
             apply_params(parts, production, u, author)
             return True
-        if u.option_id == "keep" and production.analysis is not None:
-            report = production.analysis
-            brief.key = Param(value=report.key.key, source=Provenance.USER, author=author.id)
-            brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.USER,
+        song_key, song_bpm = source_key(production), source_bpm(production)
+        if u.option_id == "keep" and song_key is not None and song_bpm is not None:
+            brief.key = Param(value=song_key, source=Provenance.USER, author=author.id)
+            brief.bpm = Param(value=round(song_bpm, 1), source=Provenance.USER,
                               author=author.id)
             return True
         if u.option_id == "keep":
@@ -149,6 +159,8 @@ def _answer(parts: Parts, production: Production, question: Question, u: Underst
             apply_params(parts, production, u, author)
             return True
         return False
+    if question.topic in (Topic.SOURCE_KEY, Topic.SOURCE_TEMPO):
+        return _answer_reading(production, question, u, author)
     if question.topic == Topic.GENRE:
         chosen = u.genre or (u.option_id if u.option_id in parts.genres else None)
         if chosen:
@@ -167,18 +179,22 @@ async def next_question(parts: Parts, production: Production) -> list[Reply]:
             Option(id=g, label=parts.genres[g].name) for g in list(parts.genres)[:5]
         ] + [Option(id="other", label="Something else…")])]
     genre = genre_of(parts, production)
+    unsure = _unsure_reading(production)
+    if unsure is not None:
+        return [unsure]
     if brief.workflow is not None and brief.workflow.value is Workflow.REPRODUCE:
         # a reproduction takes the reference's key and tempo unless the director set them
         report = production.analysis
         if report is None:
             production.awaiting = Awaiting.ANALYSIS
             return [TextReply(text=say.waiting_for_reference())]
-        if brief.key is None or brief.key.source is not Provenance.USER:
-            brief.key = Param(value=report.key.key, source=Provenance.DETECTED,
-                              confidence=report.key.confidence)
-        if brief.bpm is None or brief.bpm.source is not Provenance.USER:
-            brief.bpm = Param(value=round(report.tempo.bpm, 1), source=Provenance.DETECTED,
-                              confidence=report.tempo.confidence)
+        song_key, song_bpm = source_key(production), source_bpm(production)
+        if song_key is not None and (brief.key is None or brief.key.source is not Provenance.USER):
+            brief.key = Param(value=song_key, source=Provenance.DETECTED,
+                              confidence=_confidence(brief.source_key, report.key.confidence))
+        if song_bpm is not None and (brief.bpm is None or brief.bpm.source is not Provenance.USER):
+            brief.bpm = Param(value=round(song_bpm, 1), source=Provenance.DETECTED,
+                              confidence=_confidence(brief.source_bpm, report.tempo.confidence))
         production.asked.append(Topic.KEY_BPM)
     if Topic.KEY_BPM not in production.asked \
             and not (brief.is_settled("key") and brief.is_settled("bpm")):
@@ -204,13 +220,78 @@ async def next_question(parts: Parts, production: Production) -> list[Reply]:
     return await plan(parts, production)
 
 
-def resolve_bpm(change: BpmChange, *, base: float, source_bpm: float | None) -> float:
-    """The tempo a :class:`BpmChange` asks for, from ``base`` (clamped to 40–220 BPM)."""
-    value = {
-        "absolute": change.value,
-        "relative": base + change.value,
-        "half": base / 2,
-        "double": base * 2,
-        "keep": source_bpm or base,
-    }[change.kind]
-    return round(max(40.0, min(220.0, value)), 2)
+def source_key(production: Production) -> Key | None:
+    """The uploaded song's key: the director's word when they were asked, else analysis's."""
+    if production.brief.source_key is not None:
+        return production.brief.source_key.value
+    return production.analysis.key.key if production.analysis is not None else None
+
+
+def source_bpm(production: Production) -> float | None:
+    """The uploaded song's tempo: the director's word when they were asked, else analysis's."""
+    if production.brief.source_bpm is not None:
+        return production.brief.source_bpm.value
+    return production.analysis.tempo.bpm if production.analysis is not None else None
+
+
+def _confidence(confirmed: Param[Key] | Param[float] | None, detected: float) -> float:
+    return 1.0 if confirmed is not None else detected
+
+
+def _unsure_reading(production: Production) -> Reply | None:
+    """A question when analysis is unsure of the song's key or tempo octave, else ``None``.
+
+    The song's key decides how far the vocal is shifted and its tempo how far everything is
+    stretched: a wrong reading is heard in every version, so below the calibrated confidence
+    (:data:`core.analysis.ASK_BELOW_CONFIDENCE`) the director picks between the two readings.
+    Asked once each; the answer is recorded in the brief as the director's.
+    """
+    report = production.analysis
+    brief = production.brief
+    if report is None or production.source is None:
+        return None
+    reading = report.key
+    if Topic.SOURCE_KEY not in production.asked and brief.source_key is None \
+            and reading.runner_up is not None \
+            and (reading.ambiguous or reading.confidence < ASK_BELOW_CONFIDENCE):
+        first, second = reading.key, reading.runner_up
+        return ask(production, Topic.SOURCE_KEY, say.ask_source_key(first, second), [
+            Option(id="first", label=first.long_name, suggested=True),
+            Option(id="second", label=second.long_name),
+            Option(id="other", label="Something else…"),
+        ])
+    tempo = report.tempo
+    if Topic.SOURCE_TEMPO not in production.asked and brief.source_bpm is None \
+            and tempo.alternative_bpm is not None \
+            and (tempo.ambiguous or tempo.confidence < ASK_BELOW_CONFIDENCE):
+        first_bpm, second_bpm = round(tempo.bpm), round(tempo.alternative_bpm)
+        return ask(production, Topic.SOURCE_TEMPO, say.ask_source_tempo(first_bpm, second_bpm), [
+            Option(id="first", label=f"{first_bpm} BPM", suggested=True),
+            Option(id="second", label=f"{second_bpm} BPM"),
+            Option(id="other", label="Something else…"),
+        ])
+    return None
+
+
+def _answer_reading(production: Production, question: Question, u: Understanding,
+                    author: Author) -> bool:
+    """The director's word on the song's key or tempo, recorded as theirs in the brief."""
+    report = production.analysis
+    brief = production.brief
+    if report is None:
+        return False
+    if question.topic == Topic.SOURCE_KEY:
+        chosen = {"first": report.key.key, "second": report.key.runner_up}.get(
+            u.option_id or "", u.key)
+        if chosen is None:
+            return False
+        brief.source_key = Param(value=chosen, source=Provenance.USER, author=author.id)
+        return True
+    chosen_bpm = {"first": report.tempo.bpm, "second": report.tempo.alternative_bpm}.get(
+        u.option_id or "")
+    if chosen_bpm is None and u.bpm is not None and u.bpm.kind == "absolute":
+        chosen_bpm = u.bpm.value
+    if chosen_bpm is None:
+        return False
+    brief.source_bpm = Param(value=round(chosen_bpm, 1), source=Provenance.USER, author=author.id)
+    return True

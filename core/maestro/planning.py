@@ -23,12 +23,16 @@ async def plan(parts: Parts, production: Production) -> list[Reply]:
     go(production, S.PLANNING)
     genre = genre_of(parts, production)
     analysis = production.analysis
+    brief = production.brief
     spec = base_spec(
         production_id=production.id,
-        brief=production.brief,
+        brief=brief,
         genre=genre,
-        source_key=analysis.key.key if analysis else None,
-        source_tempo_bpm=analysis.tempo.bpm if analysis else None,
+        # the director's word on the song's key and tempo when analysis was unsure
+        source_key=(brief.source_key.value if brief.source_key
+                    else analysis.key.key if analysis else None),
+        source_tempo_bpm=(brief.source_bpm.value if brief.source_bpm
+                          else analysis.tempo.bpm if analysis else None),
         stems=production.stems,
         reference=analysis,
     )
