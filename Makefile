@@ -34,6 +34,7 @@ test: $(STAMP)
 
 bench: $(STAMP) tools
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	@bash scripts/check-tools.sh --with-soundfonts
 	$(BIN)/python -m bench
 
 clean:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the system tools the product uses and installs them where root may, else says what to do.
-# `--with-browser` (make test) also wants Chromium, which drives the production-page test.
+# `--with-browser` (make test) also wants Chromium, which drives the production-page test;
+# `--with-soundfonts` (make bench) the extra sound fonts of the analysis benchmark.
 set -euo pipefail
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
@@ -15,6 +16,12 @@ samples=()
 command -v fluidsynth >/dev/null 2>&1 || samples+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || samples+=(fluid-soundfont-gm)
 [ -f /usr/share/hydrogen/data/drumkits/Audiophob/drumkit.xml ] || samples+=(hydrogen-drumkits)
+# `--with-soundfonts` (make bench): two more General MIDI sound fonts for the analysis
+# benchmark's corpus (bench/corpus.py renders every piece through one of three)
+if [ "${1:-}" = "--with-soundfonts" ]; then
+  [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || samples+=(timgm6mb-soundfont)
+  [ -f /usr/share/sounds/sf3/MuseScore_General.sf3 ] || samples+=(musescore-general-soundfont)
+fi
 if [ ${#samples[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1 \
       && echo "Installing sample libraries: ${samples[*]} (about 300 MB)" \
