@@ -12,7 +12,14 @@ It behaves like Discord where the bot's correctness depends on it:
 * an interaction answered more than 3 s after it was dispatched gets ``404 Unknown
   interaction`` (10062), and a second answer gets ``400 already acknowledged`` (40060);
 * a file over the server's upload limit gets ``413 Request entity too large`` (40005);
-* opening a thread sends the bot ``THREAD_CREATE``, as the gateway does.
+* opening a thread sends the bot ``THREAD_CREATE``, as the gateway does;
+* a message, embed or component that breaks one of Discord's documented limits (see
+  :func:`limit_violations`) gets ``400 Invalid Form Body`` (50035), and is kept in
+  :attr:`FakeDiscordAPI.violations`, so a test can assert that the bot never broke one;
+* each route has a rate-limit bucket (``X-RateLimit-*`` headers, as discord.py reads them);
+  a request that finds its bucket empty gets ``429`` with ``retry_after``;
+* faults on demand (:attr:`FakeDiscordAPI.faults`, see ``tests/fakes/faults.py``): 429 and
+  5xx answers, requests held until the client gives up, dropped connections, slow uploads.
 
 Usage::
 
@@ -40,11 +47,42 @@ import discord
 import pytest
 from aiohttp import BodyPartReader, web
 
-__all__ = ["DEADLINE_S", "FakeDiscordAPI", "RecordedRequest", "SentFile"]
+from tests.fakes.faults import Fault, Faults, RateBuckets, Tier, hold
+
+__all__ = ["DEADLINE_S", "DISCORD_TIERS", "FakeDiscordAPI", "RecordedRequest", "SentFile",
+           "limit_violations"]
 
 DEADLINE_S = 3.0
 """Discord drops an interaction not answered within this long."""
 _MESSAGE_CONTENT = 1 << 15  # application flag: GATEWAY_MESSAGE_CONTENT
+
+# Discord's documented limits (discord.com/developers/docs: Message, Embed, Component, Thread)
+CONTENT_MAX = 2000  #: message content characters
+EMBEDS_MAX = 10  #: embeds per message
+EMBED_TITLE_MAX = 256
+EMBED_DESCRIPTION_MAX = 4096
+EMBED_FIELDS_MAX = 25
+EMBED_FIELD_NAME_MAX = 256
+EMBED_FIELD_VALUE_MAX = 1024
+EMBED_FOOTER_MAX = 2048
+EMBED_AUTHOR_MAX = 256
+EMBEDS_TOTAL_MAX = 6000  #: characters across every embed of one message
+ROWS_MAX = 5  #: action rows per message
+ROW_BUTTONS_MAX = 5  #: buttons per action row
+LABEL_MAX = 80  #: button label characters
+CUSTOM_ID_MAX = 100  #: custom_id characters (unique within a message)
+FILES_MAX = 10  #: attachments per message
+THREAD_NAME_MAX = 100
+
+DISCORD_TIERS: dict[str, Tier] = {
+    # per-route buckets Discord reports in X-RateLimit-* headers; a channel's messages and
+    # edits are about 5 per 5 s, reactions 1 per 0.25 s, and 50 requests a second in all
+    "POST messages": Tier(burst=5, per_s=1.0),
+    "PATCH messages": Tier(burst=5, per_s=1.0),
+    "POST threads": Tier(burst=10, per_s=1.0),
+    "PUT reactions": Tier(burst=1, per_s=4.0),
+    "global": Tier(burst=50, per_s=50.0),
+}
 
 
 @dataclass(frozen=True)
@@ -92,6 +130,63 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def limit_violations(body: dict[str, Any], files: list[SentFile]) -> list[str]:
+    """Every documented limit a message body (create or edit) breaks, as short sentences."""
+    broken: list[str] = []
+    content = body.get("content")
+    if isinstance(content, str) and len(content) > CONTENT_MAX:
+        broken.append(f"content is {len(content)} characters (max {CONTENT_MAX})")
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS_MAX:
+        broken.append(f"{len(embeds)} embeds (max {EMBEDS_MAX})")
+    total = 0
+    for embed in embeds:
+        for key, limit in (("title", EMBED_TITLE_MAX), ("description", EMBED_DESCRIPTION_MAX)):
+            text = str(embed.get(key) or "")
+            total += len(text)
+            if len(text) > limit:
+                broken.append(f"embed {key} is {len(text)} characters (max {limit})")
+        for key, limit in (("footer", EMBED_FOOTER_MAX), ("author", EMBED_AUTHOR_MAX)):
+            text = str((embed.get(key) or {}).get("text" if key == "footer" else "name") or "")
+            total += len(text)
+            if len(text) > limit:
+                broken.append(f"embed {key} is {len(text)} characters (max {limit})")
+        fields = embed.get("fields") or []
+        if len(fields) > EMBED_FIELDS_MAX:
+            broken.append(f"{len(fields)} embed fields (max {EMBED_FIELDS_MAX})")
+        for item in fields:
+            name, value = str(item.get("name") or ""), str(item.get("value") or "")
+            total += len(name) + len(value)
+            if len(name) > EMBED_FIELD_NAME_MAX or len(value) > EMBED_FIELD_VALUE_MAX:
+                broken.append("an embed field is too long")
+    if total > EMBEDS_TOTAL_MAX:
+        broken.append(f"embeds hold {total} characters (max {EMBEDS_TOTAL_MAX})")
+    rows = body.get("components") or []
+    if len(rows) > ROWS_MAX:
+        broken.append(f"{len(rows)} action rows (max {ROWS_MAX})")
+    custom_ids: list[str] = []
+    for row in rows:
+        items = row.get("components") or []
+        if len(items) > ROW_BUTTONS_MAX:
+            broken.append(f"{len(items)} buttons in a row (max {ROW_BUTTONS_MAX})")
+        for item in items:
+            label = str(item.get("label") or "")
+            if len(label) > LABEL_MAX:
+                broken.append(f"button label is {len(label)} characters (max {LABEL_MAX})")
+            if not label and not item.get("emoji"):
+                broken.append("a button has neither label nor emoji")
+            if "custom_id" in item:
+                custom_id = str(item["custom_id"])
+                custom_ids.append(custom_id)
+                if not 1 <= len(custom_id) <= CUSTOM_ID_MAX:
+                    broken.append(f"custom_id is {len(custom_id)} characters (max {CUSTOM_ID_MAX})")
+    if len(set(custom_ids)) != len(custom_ids):
+        broken.append("two components share a custom_id")
+    if len(files) > FILES_MAX:
+        broken.append(f"{len(files)} files (max {FILES_MAX})")
+    return broken
+
+
 class FakeDiscordAPI:
     """One guild with one text channel, one bot, any number of people."""
 
@@ -113,6 +208,10 @@ class FakeDiscordAPI:
         #: the bot's role lacks Create Public Threads in the channel: thread creation is a 403
         self.threads_allowed = True
         self.cdn: dict[str, bytes] = {}
+        #: every limit a request broke (each such request was answered 400)
+        self.violations: list[str] = []
+        self.faults = Faults()
+        self.rates = RateBuckets(dict(DISCORD_TIERS))
         self.client: discord.Client | None = None
         self._interactions: dict[str, dict[str, Any]] = {}  # token -> payload
         self._issued_at: dict[str, float] = {}
@@ -375,15 +474,87 @@ class FakeDiscordAPI:
             return web.Response(body=self.cdn[path], content_type="application/octet-stream")
         body, files = await self._read(request)
         api_path = path.removeprefix("/api/v10")
-        status, answer = await self._route(request.method, api_path, body or {}, files)
+        fault = self.faults.decide(f"{request.method} {api_path}")
+        if fault is not None and fault.kind != "slow":
+            return await self._fail(request, api_path, body, files, fault)
+        if fault is not None:
+            await hold(fault)
+        limited = self._rate_limited(request.method, api_path)
+        headers = {"Content-Type": "application/json"}
+        if limited is not None:
+            status, answer = 429, {"message": "You are being rate limited.",
+                                   "retry_after": limited, "global": False, "code": 0}
+            headers |= {"Retry-After": f"{limited:.3f}", "Via": "1.1 google"}
+        else:
+            status, answer = await self._route(request.method, api_path, body or {}, files)
+            headers |= self._rate_headers(request.method, api_path)
         self.requests.append(RecordedRequest(request.method, api_path, body, files, status))
         async with self._changed:
             self._changed.notify_all()
         if status == 204:
             return web.Response(status=204)
         # exactly "application/json": discord.py parses nothing else as JSON
-        return web.Response(body=json.dumps(answer).encode(), status=status,
-                            headers={"Content-Type": "application/json"})
+        return web.Response(body=json.dumps(answer).encode(), status=status, headers=headers)
+
+    async def _fail(self, request: web.Request, api_path: str, body: Any,
+                    files: list[SentFile], fault: Fault) -> web.StreamResponse:
+        """Answer a fault instead of the request; nothing of it is applied."""
+        await hold(fault)
+        status = fault.status if fault.kind == "status" else 0
+        self.requests.append(RecordedRequest(request.method, api_path, body, files, status))
+        async with self._changed:
+            self._changed.notify_all()
+        if fault.kind in ("timeout", "drop"):  # the connection breaks without an answer
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=499)  # never written: the connection is closed
+        answer: dict[str, Any] = {"message": "500: Internal Server Error", "code": 0}
+        headers = {"Content-Type": "application/json"}
+        if status == 429:  # the "Via" header tells discord.py it is not a Cloudflare ban
+            answer = {"message": "You are being rate limited.", "retry_after": fault.seconds,
+                      "global": False, "code": 0}
+            headers |= {"Retry-After": f"{fault.seconds:.3f}", "Via": "1.1 google"}
+        return web.Response(body=json.dumps(answer).encode(), status=status, headers=headers)
+
+    @staticmethod
+    def _bucket(method: str, api_path: str) -> tuple[str, str] | None:
+        """The rate-limit bucket of a request: (route, channel), or None when unlimited."""
+        parts = api_path.strip("/").split("/")
+        if parts[0] != "channels" or len(parts) < 3:
+            return None
+        kind = "reactions" if "reactions" in parts else "threads" if parts[-1] == "threads" \
+            else parts[2]
+        route = f"{method} {kind}"
+        return (route, parts[1]) if route in DISCORD_TIERS else None
+
+    def _rate_limited(self, method: str, api_path: str) -> float | None:
+        """Seconds to wait when the request's bucket (or the global one) is empty."""
+        if not api_path.startswith("/interactions/"):  # interactions skip the global limit
+            wait = self.rates.take("global")
+            if wait:
+                return wait
+        bucket = self._bucket(method, api_path)
+        if bucket is None:
+            return None
+        return self.rates.take(*bucket) or None
+
+    def _rate_headers(self, method: str, api_path: str) -> dict[str, str]:
+        bucket = self._bucket(method, api_path)
+        if bucket is None:
+            return {}
+        remaining, reset_after = self.rates.remaining(*bucket)
+        return {"X-RateLimit-Limit": str(DISCORD_TIERS[bucket[0]].burst),
+                "X-RateLimit-Remaining": str(remaining),
+                "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                "X-RateLimit-Bucket": f"{bucket[0].replace(' ', '-')}"}
+
+    def _refuse(self, body: dict[str, Any], files: list[SentFile]) -> tuple[int, Any] | None:
+        """``400 Invalid Form Body`` when the message breaks a limit (remembered)."""
+        broken = limit_violations(body, files)
+        if not broken:
+            return None
+        self.violations.extend(broken)
+        return 400, {"code": 50035, "message": "Invalid Form Body", "errors": broken}
 
     async def _route(self, method: str, path: str, body: dict[str, Any],
                      files: list[SentFile]) -> tuple[int, Any]:
@@ -422,6 +593,8 @@ class FakeDiscordAPI:
             return 400, {"code": 40060, "message": "Interaction has already been acknowledged."}
         if self._too_big(files):
             return 413, {"code": 40005, "message": "Request entity too large"}
+        if (refused := self._refuse(body.get("data") or {}, files)) is not None:
+            return refused
         self._answered.add(token)
         kind = body["type"]
         data = body.get("data") or {}
@@ -451,6 +624,8 @@ class FakeDiscordAPI:
             return 404, {"code": 10015, "message": "Unknown Webhook"}
         if self._too_big(files):
             return 413, {"code": 40005, "message": "Request entity too large"}
+        if (refused := self._refuse(body, files)) is not None:
+            return refused
         if method == "PATCH" and parts[-1] == "@original":
             message_id = self._original.get(token)
             if message_id is None:
@@ -470,6 +645,10 @@ class FakeDiscordAPI:
         if method == "POST" and parts[-1] == "threads":
             if not self.threads_allowed:
                 return 403, {"code": 50013, "message": "Missing Permissions"}
+            if not 1 <= len(str(body.get("name") or "")) <= THREAD_NAME_MAX:
+                self.violations.append(f"thread name is {len(str(body.get('name') or ''))} "
+                                       f"characters (1 to {THREAD_NAME_MAX})")
+                return 400, {"code": 50035, "message": "Invalid Form Body"}
             return 201, await self.open_thread(channel_id, body)
         if channel_id != self.channel_id and channel_id not in self.threads \
                 and channel_id not in self.dm_channels:
@@ -477,11 +656,15 @@ class FakeDiscordAPI:
         if method == "POST" and parts[2:] == ["messages"]:
             if self._too_big(files):
                 return 413, {"code": 40005, "message": "Request entity too large"}
+            if (refused := self._refuse(body, files)) is not None:
+                return refused
             return 200, self._new_message(channel_id, body, files).payload
         if method == "PATCH" and len(parts) == 4 and parts[2] == "messages":
             message = self.messages.get(int(parts[3]))
             if message is None or self.channel_of[int(parts[3])] != channel_id:
                 return 404, {"code": 10008, "message": "Unknown Message"}
+            if (refused := self._refuse(body, files)) is not None:
+                return refused
             self._edit(message, body, files)
             return 200, message.payload
         return 404, {"code": 0, "message": "unsupported channel route"}

@@ -7,6 +7,13 @@ Slack); files the bot uploads through the three-step ``files_upload_v2`` flow, w
 URL points back at the fake; ephemeral answers sent to a ``response_url``. Every request is
 recorded, so a test can assert what reached Slack.
 
+It is strict where the real Slack is: a message whose text or Block Kit breaks a documented
+limit (see :func:`block_violations`) is refused (``msg_too_long``, ``invalid_blocks``) and
+kept in :attr:`FakeSlackAPI.violations`; each method has its rate tier (``SLACK_TIERS``) and
+a request over it is answered ``429`` with ``Retry-After``; and faults come on demand
+(:attr:`FakeSlackAPI.faults`: 429 and 5xx, requests held until the client gives up, dropped
+connections, slow uploads; see ``tests/fakes/faults.py``).
+
 Served: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``files.getUploadURLExternal``,
 ``files.completeUploadExternal``, ``files.info``, the upload URL, the file download and
 ``response_url`` posts.
@@ -25,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -33,7 +41,41 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-__all__ = ["FakeFile", "FakeMessage", "FakeSlackAPI", "RecordedRequest"]
+from tests.fakes.faults import Fault, Faults, RateBuckets, Tier, hold
+
+__all__ = ["SLACK_TIERS", "FakeFile", "FakeMessage", "FakeSlackAPI", "RecordedRequest",
+           "block_violations"]
+
+# Slack's documented limits (docs.slack.dev: chat.postMessage, Block Kit blocks and elements)
+TEXT_MAX = 40_000  #: chat.postMessage / chat.update ``text``: longer is ``msg_too_long``
+BLOCKS_MAX = 50  #: blocks per message
+SECTION_TEXT_MAX = 3000  #: a section's text
+SECTION_FIELDS_MAX = 10  #: a section's fields
+FIELD_TEXT_MAX = 2000  #: each field's text
+HEADER_TEXT_MAX = 150  #: a header block's plain_text
+CONTEXT_ELEMENTS_MAX = 10  #: elements in a context block
+ACTIONS_ELEMENTS_MAX = 25  #: elements in an actions block
+BUTTON_TEXT_MAX = 75  #: a button's text
+ACTION_ID_MAX = 255  #: an element's action_id (unique within its block)
+BUTTON_VALUE_MAX = 2000  #: a button's value
+BUTTON_URL_MAX = 3000  #: a button's url
+BLOCK_ID_MAX = 255  #: a block_id (unique within the message)
+
+SLACK_TIERS: dict[str, Tier] = {
+    # docs.slack.dev/apis/web-api/rate-limits: tiers 2/3/4 are 20+/50+/100+ a minute;
+    # chat.postMessage is "special": about one message a second per channel, short bursts
+    "chat.postMessage": Tier(burst=4, per_s=1.0),
+    "chat.update": Tier.per_minute(50),
+    "chat.postEphemeral": Tier.per_minute(100),
+    "files.getUploadURLExternal": Tier.per_minute(100),
+    "files.completeUploadExternal": Tier.per_minute(100),
+    "files.info": Tier.per_minute(100),
+    "reactions.add": Tier.per_minute(50),
+    "reactions.get": Tier.per_minute(50),
+    "conversations.replies": Tier.per_minute(50),
+    "auth.test": Tier.per_minute(100),
+}
+_PER_CHANNEL = {"chat.postMessage"}  #: methods whose tier is counted per channel
 
 
 @dataclass(frozen=True)
@@ -87,6 +129,10 @@ class FakeSlackAPI:
         self.messages: list[FakeMessage] = []
         self.files: dict[str, FakeFile] = {}
         self.ephemeral: list[dict[str, Any]] = []  #: bodies posted to response URLs
+        #: every limit a request broke (each such request was refused)
+        self.violations: list[str] = []
+        self.faults = Faults()
+        self.rates = RateBuckets(dict(SLACK_TIERS))
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Condition()
@@ -185,7 +231,7 @@ class FakeSlackAPI:
         async with self._changed:
             self._changed.notify_all()
 
-    async def _api(self, request: web.Request) -> web.Response:
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         args: dict[str, Any] = dict(request.query)
         if request.method == "GET":
@@ -197,14 +243,42 @@ class FakeSlackAPI:
         await self._record(method, request, args)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get("token")
         try:
+            fault = self.faults.decide(method)
+            if fault is not None:
+                refused = await self._fault(request, fault)
+                if refused is not None:
+                    return refused
+            wait = self.rates.take(method, str(args.get("channel", ""))
+                                   if method in _PER_CHANNEL else "")
+            if wait:
+                return _rate_limited(wait)
             if token != self.bot_token:
                 return _ok(False, error="invalid_auth")
             handler = getattr(self, "_" + method.replace(".", "_"), None)
             if handler is None:
                 return _ok(False, error="unknown_method")
+            if method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
+                broken = _message_violations(args)
+                if broken:
+                    self.violations.extend(broken)
+                    return _ok(False, error="msg_too_long" if broken[0].startswith("text")
+                               else "invalid_blocks", errors=broken)
             return handler(args)  # type: ignore[no-any-return]
         finally:
             await self._notify()
+
+    async def _fault(self, request: web.Request, fault: Fault) -> web.Response | None:
+        """Answer a fault instead of the request (``None``: a slow one, now to be served)."""
+        await hold(fault)
+        if fault.kind == "slow":
+            return None
+        if fault.kind in ("timeout", "drop"):  # the connection breaks without an answer
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=499)  # never written: the connection is closed
+        if fault.status == 429:
+            return _rate_limited(fault.seconds)
+        return web.json_response({"ok": False, "error": "internal_error"}, status=fault.status)
 
     def _auth_test(self, args: dict[str, Any]) -> web.Response:
         return _ok(url="https://vyke-test.slack.com/", team="Vyke Test", user="vyke",
@@ -279,6 +353,11 @@ class FakeSlackAPI:
         await self._record("upload", request, {"file_id": request.match_info["file_id"],
                                                "length": len(data)})
         try:
+            fault = self.faults.decide("upload")
+            if fault is not None:
+                refused = await self._fault(request, fault)
+                if refused is not None:
+                    return refused
             if file is None or file.complete:
                 return web.Response(status=404, text="upload URL unknown or used")
             file.data = data
@@ -309,6 +388,85 @@ class FakeSlackAPI:
 
 def _ok(ok: bool = True, **fields: Any) -> web.Response:
     return web.json_response({"ok": ok, **fields})
+
+
+def _rate_limited(wait_s: float) -> web.Response:
+    """Slack's 429: whole seconds in Retry-After, ``ratelimited`` in the body."""
+    return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                             headers={"Retry-After": str(max(0, math.ceil(wait_s)))})
+
+
+def _message_violations(args: dict[str, Any]) -> list[str]:
+    text = str(args.get("text") or "")
+    broken = [f"text is {len(text)} characters (max {TEXT_MAX})"] if len(text) > TEXT_MAX else []
+    try:
+        blocks = _blocks(args.get("blocks"))
+    except ValueError:
+        return [*broken, "blocks are not JSON"]
+    return broken + block_violations(blocks)
+
+
+def _text_of(obj: Any) -> str:
+    return str(obj.get("text") or "") if isinstance(obj, dict) else ""
+
+
+def block_violations(blocks: list[dict[str, Any]]) -> list[str]:
+    """Every documented Block Kit limit ``blocks`` break, as short sentences."""
+    broken: list[str] = []
+    if len(blocks) > BLOCKS_MAX:
+        broken.append(f"{len(blocks)} blocks (max {BLOCKS_MAX})")
+    block_ids: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if "block_id" in block:
+            block_ids.append(str(block["block_id"]))
+            if len(str(block["block_id"])) > BLOCK_ID_MAX:
+                broken.append(f"block_id is longer than {BLOCK_ID_MAX}")
+        if kind == "section":
+            if not _text_of(block.get("text")) and not block.get("fields"):
+                broken.append("a section has neither text nor fields")
+            if len(_text_of(block.get("text"))) > SECTION_TEXT_MAX:
+                broken.append(f"section text is {len(_text_of(block.get('text')))} characters "
+                              f"(max {SECTION_TEXT_MAX})")
+            fields = block.get("fields") or []
+            if len(fields) > SECTION_FIELDS_MAX:
+                broken.append(f"{len(fields)} section fields (max {SECTION_FIELDS_MAX})")
+            if any(len(_text_of(f)) > FIELD_TEXT_MAX for f in fields):
+                broken.append(f"a section field is longer than {FIELD_TEXT_MAX}")
+        elif kind == "header":
+            if len(_text_of(block.get("text"))) > HEADER_TEXT_MAX:
+                broken.append(f"header text is longer than {HEADER_TEXT_MAX}")
+        elif kind == "context":
+            if len(block.get("elements") or []) > CONTEXT_ELEMENTS_MAX:
+                broken.append(f"context holds more than {CONTEXT_ELEMENTS_MAX} elements")
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if len(elements) > ACTIONS_ELEMENTS_MAX:
+                broken.append(f"{len(elements)} elements in an actions block "
+                              f"(max {ACTIONS_ELEMENTS_MAX})")
+            action_ids = [str(e.get("action_id")) for e in elements if "action_id" in e]
+            if len(set(action_ids)) != len(action_ids):
+                broken.append("two elements of one block share an action_id")
+            for element in elements:
+                broken.extend(_element_violations(element))
+    if len(set(block_ids)) != len(block_ids):
+        broken.append("two blocks share a block_id")
+    return broken
+
+
+def _element_violations(element: dict[str, Any]) -> list[str]:
+    broken = []
+    if len(str(element.get("action_id") or "")) > ACTION_ID_MAX:
+        broken.append(f"action_id is longer than {ACTION_ID_MAX}")
+    if element.get("type") == "button":
+        text = _text_of(element.get("text"))
+        if not text or len(text) > BUTTON_TEXT_MAX:
+            broken.append(f"button text is {len(text)} characters (1 to {BUTTON_TEXT_MAX})")
+        if len(str(element.get("value") or "")) > BUTTON_VALUE_MAX:
+            broken.append(f"button value is longer than {BUTTON_VALUE_MAX}")
+        if len(str(element.get("url") or "")) > BUTTON_URL_MAX:
+            broken.append(f"button url is longer than {BUTTON_URL_MAX}")
+    return broken
 
 
 def _blocks(raw: Any) -> list[dict[str, Any]]:
