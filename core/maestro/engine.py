@@ -28,7 +28,7 @@ from core.genre import GenreProfile
 from core.jobs import JobEvent, JobQueue
 from core.maestro import events
 from core.maestro.gathering import gather, start
-from core.maestro.iterating import iterate, vote
+from core.maestro.iterating import iterate, queue_request, vote
 from core.maestro.machine import go
 from core.maestro.parts import MaestroLimits, Parts, brain_context
 from core.maestro.versions import compare_clips, version_command
@@ -298,6 +298,8 @@ class Maestro:
             go(production, S.COMPLETE)
             return [TextReply(text=say.approved(production))]
         if state in (S.EXECUTING, S.PLANNING, S.CONSULTING, S.ITERATING):
+            if u.feedback or u.bpm or u.key:  # a change while a version renders: kept for it
+                return [TextReply(text=queue_request(production, u, turn.author, turn.text))]
             return [TextReply(text=say.busy(production))]
         if state is S.IDLE:
             return [TextReply(text=say.not_understood_idle())]

@@ -23,6 +23,7 @@ from core.jobs import (
     SeparateResult,
 )
 from core.maestro.gathering import next_question
+from core.maestro.iterating import apply_queued
 from core.maestro.machine import go
 from core.maestro.parts import Parts
 from core.maestro.queueing import enqueue, export_request, render_request
@@ -96,7 +97,7 @@ async def _rendered(parts: Parts, production: Production, event: JobEvent) -> li
         replies += await enqueue(parts, production, JobKind.EXPORT,
                                  export_request(parts, production, rendered),
                                  version=rendered.number, required=False)
-    return replies
+    return replies + await apply_queued(parts, production)  # changes asked while it rendered
 
 
 async def _compared(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:

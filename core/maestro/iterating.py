@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 from core import replies as say
-from core.brain import Aspect, Domain, Feedback, Understanding
+from core.brain import Aspect, Domain, Feedback, Intent, Understanding
 from core.conversation import Author, Option, Question, Reply, TextReply
 from core.errors import NothingProducedYet
-from core.maestro.gathering import resolve_bpm
 from core.maestro.machine import go
-from core.maestro.parts import Parts, ask, genre_of
+from core.maestro.parts import Parts, ask, genre_of, resolve_bpm
 from core.maestro.planning import render
 from core.patch import SpecPatch, apply_patch
 from core.production import (
     MaestroState,
     PendingVote,
     Production,
+    QueuedRequest,
     RequestRecord,
     Topic,
     Version,
 )
 from core.spec import ProductionSpec
 
-__all__ = ["iterate", "merge_patches", "vote"]
+__all__ = ["apply_queued", "iterate", "merge_patches", "queue_request", "vote"]
 
 S = MaestroState
 
@@ -130,6 +130,39 @@ async def vote(parts: Parts, production: Production, question: Question, option_
     author = Author(id=pending.author, name=pending.author_name)
     return await _new_version(parts, production, current, spec, pending.patches,
                               pending.patches, author, record)
+
+
+def queue_request(production: Production, u: Understanding, author: Author, text: str) -> str:
+    """Keep a change asked for while the production is busy; the sentence that says so.
+
+    Nothing a director says is dropped: the change is applied to the version being made as
+    soon as it is out (:func:`apply_queued`), in the order it was asked.
+    """
+    production.queued.append(QueuedRequest(author=author.id, author_name=author.name, text=text,
+                                           understanding=u))
+    wanted = "; ".join(f.text for f in u.feedback if f.text) or text
+    number = production.current or len(production.versions) + 1
+    return say.noted(wanted, version=number, waiting=len(production.queued))
+
+
+async def apply_queued(parts: Parts, production: Production) -> list[Reply]:
+    """Apply every change kept while busy, together, as the next version (nothing if none)."""
+    if not production.queued or production.state not in (S.REVIEWING, S.COMPLETE) \
+            or production.current_version is None:
+        return []
+    queued, production.queued = production.queued, []
+    merged = Understanding(intents=[Intent.FEEDBACK])
+    for item in queued:
+        merged.feedback += item.understanding.feedback
+        merged.bpm = item.understanding.bpm or merged.bpm
+        merged.key = item.understanding.key or merged.key
+    first = queued[0]
+    record = RequestRecord(author=first.author, author_name=first.author_name,
+                           text=" / ".join(q.text for q in queued), intent="feedback")
+    production.history.append(record)
+    replies: list[Reply] = [TextReply(text=say.applying_queued([q.text for q in queued]))]
+    return replies + await iterate(parts, production, merged,
+                                   Author(id=first.author, name=first.author_name), record)
 
 
 def _effect_signs(patch: SpecPatch) -> dict[tuple[str, str], int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.artifacts import folder_name
-from core.brain import Brain, BrainContext, Domain
+from core.brain import BpmChange, Brain, BrainContext, Domain
 from core.brief import VocalMode, Workflow
 from core.chef import Chef
 from core.conversation import Option, Question, QuestionReply
@@ -28,6 +28,7 @@ __all__ = [
     "genre_of",
     "has_vocal",
     "production_dir_name",
+    "resolve_bpm",
     "upload_cap_bytes",
 ]
 
@@ -137,3 +138,15 @@ def upload_cap_bytes(conversation_id: str) -> int:
 def production_dir_name(identifier: str) -> str:
     """A folder name for a production id that cannot escape the data directory."""
     return folder_name(identifier)
+
+
+def resolve_bpm(change: BpmChange, *, base: float, source_bpm: float | None) -> float:
+    """The tempo a :class:`BpmChange` asks for, from ``base`` (clamped to 40–220 BPM)."""
+    value = {
+        "absolute": change.value,
+        "relative": base + change.value,
+        "half": base / 2,
+        "double": base * 2,
+        "keep": source_bpm or base,
+    }[change.kind]
+    return round(max(40.0, min(220.0, value)), 2)

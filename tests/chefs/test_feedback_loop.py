@@ -23,8 +23,8 @@ from chefs import all_chefs, load_genres
 from core.brain import Aspect, BrainContext, Feedback
 from core.brief import Brief, Param, Provenance, VocalTreatment, Workflow
 from core.change_card import card_lines, metric_value
-from core.maestro.gathering import resolve_bpm as _resolve_bpm
 from core.maestro.iterating import merge_patches as _merge_patches
+from core.maestro.parts import resolve_bpm as _resolve_bpm
 from core.music import parse_key
 from core.patch import SpecPatch, apply_patch
 from core.planner import base_spec

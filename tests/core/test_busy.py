@@ -1,0 +1,114 @@
+"""Nothing a director says is dropped: changes asked while a version renders are kept and applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chefs import all_chefs, load_genres
+from core.conversation import Author, QuestionReply, Reply, TextReply, Turn
+from core.jobs import JobEvent, JobKind, JobStatus
+from core.maestro import Maestro, MaestroLimits
+from core.production import MaestroState, Production
+from core.rule_brain import RuleBrain
+from core.store import SqliteStore
+from tests.core.test_maestro import RenderQueue, texts
+
+CID = "local:busy"
+DEE = Author(id="u-dee", name="Dee")
+SAM = Author(id="u-sam", name="Sam")
+
+
+async def _maestro(tmp_path: Path) -> tuple[Maestro, SqliteStore, RenderQueue]:
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    queue = RenderQueue()
+    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
+                      genres=load_genres(), store=store, queue=queue,
+                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                           data_dir=str(tmp_path)))
+    return maestro, store, queue
+
+
+async def say(m: Maestro, text: str, author: Author = DEE) -> list[Reply]:
+    return await m.handle(Turn(conversation_id=CID, author=author, text=text))
+
+
+async def production(m: Maestro) -> Production:
+    p = await m.store.get(CID)
+    assert p is not None
+    return p
+
+
+async def _rendering_v1(m: Maestro) -> None:
+    await say(m, "a 124 BPM deep house track in A minor")
+    p = await production(m)
+    while p.pending_question is not None:
+        await say(m, "yes")
+        p = await production(m)
+    assert p.state is MaestroState.EXECUTING and len(p.versions) == 1
+
+
+def _rendered(queue: RenderQueue, version: int) -> JobEvent:
+    job = [r for r in queue.requests if r.kind is JobKind.RENDER][-1]
+    assert job.version == version
+    measurements = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
+                    "true_peak_dbtp": -1.2, "tracks": {}}
+    return JobEvent(job_id=job.job_id, production_id=CID, kind=JobKind.RENDER,
+                    status=JobStatus.DONE, version=version,
+                    result={"artifacts": {}, "measurements": measurements, "mismatches": []})
+
+
+async def test_changes_asked_while_rendering_are_kept_and_applied_after(tmp_path: Path) -> None:
+    m, store, queue = await _maestro(tmp_path)
+    try:
+        await _rendering_v1(m)
+        first = await say(m, "less reverb on everything")
+        assert "Noted" in texts(first) and "v1" in texts(first)
+        second = await say(m, "the bass is too loud", author=SAM)
+        assert "Noted" in texts(second) and "2 changes" in texts(second)
+        status = await say(m, "status")  # still answered at once, not kept
+        assert "State: executing" in texts(status)
+        p = await production(m)
+        assert [q.text for q in p.queued] == ["less reverb on everything", "the bass is too loud"]
+        assert len(p.versions) == 1  # nothing applied under the running render
+
+        replies = await m.on_event(_rendered(queue, 1))
+        said = texts(replies)
+        assert "v1 rendered" in said and "Now applying" in said and "This is v2" in said
+        p = await production(m)
+        assert p.queued == [] and len(p.versions) == 2 and p.state is MaestroState.EXECUTING
+        v2 = p.versions[1]
+        assert v2.parent == 1 and v2.patch is not None
+        changed = " ".join(v2.patch.describe())
+        assert "bass" in changed and "reverb" in changed  # both kept changes, one version
+        assert [r.kind for r in queue.requests].count(JobKind.RENDER) == 2  # v2 is rendering
+    finally:
+        await store.close()
+
+
+async def test_a_change_said_while_a_question_is_open_is_kept_not_refused(
+        tmp_path: Path) -> None:
+    m, store, _ = await _maestro(tmp_path)
+    try:
+        await say(m, "a 124 BPM deep house track")
+        p = await production(m)
+        assert p.pending_question is not None
+        replies = await say(m, "hats are too harsh")
+        assert "Noted" in texts(replies) and "didn't catch" not in texts(replies)
+        assert not any(isinstance(r, QuestionReply) for r in replies)  # buttons not re-posted
+        p = await production(m)
+        assert [q.text for q in p.queued] == ["hats are too harsh"]
+    finally:
+        await store.close()
+
+
+async def test_a_question_is_asked_again_at_most_once(tmp_path: Path) -> None:
+    m, store, _ = await _maestro(tmp_path)
+    try:
+        await say(m, "a 124 BPM deep house track")
+        again = await say(m, "hmm purple elephants")
+        assert sum(isinstance(r, QuestionReply) for r in again) == 1
+        third = await say(m, "what about banana")
+        assert not any(isinstance(r, QuestionReply) for r in third)
+        assert all(isinstance(r, TextReply) for r in third) and "still need" in texts(third)
+    finally:
+        await store.close()
