@@ -5,7 +5,9 @@ production) is the costliest thing the suite does. ``tests/bot/test_chat.py`` ch
 says and makes, and ``tests/integration/test_seed_on_redis.py`` compares it with the same
 conversation on the Redis queue; both read the one run made here. Under xdist the run is
 made once per session, by whichever worker asks first, in the session's shared base temp
-under a file lock; the other worker waits for it instead of rendering it again.
+under a file lock; the other worker waits for it instead of rendering it again. The
+production-page tests (``tests/bot/test_web.py``, ``tests/browser/test_page.py``) share their
+rendered two-version production the same way (:func:`made_once`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +58,23 @@ def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return root / name
 
 
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str,
+              make: Callable[[Path], None]) -> Path:
+    """``make(folder)`` once per session across the xdist workers; returns the folder.
+
+    The first caller makes it under a file lock while any other waits; a folder left half
+    made by a crash is made again.
+    """
+    folder = shared_folder(tmp_path_factory, name)
+    with FileLock(str(folder) + ".lock"):
+        if not (folder / ".made").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
 def vyke_env(data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment of a ``vyke`` process: its own data folder, no Claude, no Redis."""
     env = {**os.environ, "VYKE_DATA_DIR": str(data_dir), "VYKE_LOG_LEVEL": "WARNING", **extra}
@@ -66,23 +86,22 @@ def vyke_env(data_dir: Path, **extra: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def seed_run(tmp_path_factory: pytest.TempPathFactory) -> SeedRun:
     """The seed conversation on the inline queue, run once per session (see the module)."""
-    folder = shared_folder(tmp_path_factory, "seed-run")
-    with FileLock(str(folder) + ".lock"):
-        record = folder / "run.json"
-        if not record.is_file():
-            from jobs.demo_song import make_demo_song
 
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            song = make_demo_song(folder / "song.wav", duration_s=SEED_SONG_S)
-            # named, so the patterns (seeded by the conversation's name) are the same every run
-            done = subprocess.run(
-                [sys.executable, "-m", "bot.cli", "chat", "--script", str(SEED), "--audio",
-                 str(song), "--out", str(folder / "out"), "--name", "chat"],
-                cwd=ROOT, env=vyke_env(folder / "data"), capture_output=True, text=True,
-                timeout=880, stdin=subprocess.DEVNULL)
-            record.write_text(json.dumps({"returncode": done.returncode, "stdout": done.stdout,
-                                          "stderr": done.stderr}), encoding="utf-8")
-        saved = json.loads(record.read_text(encoding="utf-8"))
+    def run(folder: Path) -> None:
+        from jobs.demo_song import make_demo_song
+
+        song = make_demo_song(folder / "song.wav", duration_s=SEED_SONG_S)
+        # named, so the patterns (seeded by the conversation's name) are the same every run
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "chat", "--script", str(SEED), "--audio",
+             str(song), "--out", str(folder / "out"), "--name", "chat"],
+            cwd=ROOT, env=vyke_env(folder / "data"), capture_output=True, text=True,
+            timeout=880, stdin=subprocess.DEVNULL)
+        (folder / "run.json").write_text(json.dumps({
+            "returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr}),
+            encoding="utf-8")
+
+    folder = made_once(tmp_path_factory, "seed-run", run)
+    saved = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     return SeedRun(folder=folder, returncode=saved["returncode"], stdout=saved["stdout"],
                    stderr=saved["stderr"])

@@ -28,6 +28,7 @@ from bot import links
 from bot.settings import Settings
 from bot.web import WebServer, loudness_gains_db, open_web
 from core.production import Production, Version
+from tests.conftest import made_once
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "web-test-secret"
@@ -134,14 +135,32 @@ def web_settings(data_dir: Path, **extra: Any) -> Settings:
 # --- fixtures -----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("web-data")
+def shared_production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Production]:
+    """The data folder and production of :func:`render_production`, rendered once per session
+    for this module and the browser test (``tests/conftest.py``'s :func:`made_once`)."""
+
+    def make(folder: Path) -> None:
+        production = render_production(folder / "data")
+        (folder / "production.json").write_text(production.model_dump_json(), encoding="utf-8")
+
+    folder = made_once(tmp_path_factory, "web-production", make)
+    production = Production.model_validate_json((folder / "production.json").read_text("utf-8"))
+    return folder / "data", production
 
 
 @pytest.fixture(scope="module")
-def production(data_dir: Path) -> Production:
-    return render_production(data_dir)
+def web_production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Production]:
+    return shared_production(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def data_dir(web_production: tuple[Path, Production]) -> Path:
+    return web_production[0]
+
+
+@pytest.fixture(scope="module")
+def production(web_production: tuple[Path, Production]) -> Production:
+    return web_production[1]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

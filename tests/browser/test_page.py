@@ -29,7 +29,7 @@ import pytest_asyncio
 from bot import links
 from bot.web import WebServer, open_web
 from core.production import Production
-from tests.bot.test_web import PRODUCTION_ID, SECRET, render_production, web_settings
+from tests.bot.test_web import PRODUCTION_ID, SECRET, shared_production, web_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -111,13 +111,20 @@ def browser_binary() -> str:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory, browser_binary: str) -> Path:
-    return tmp_path_factory.mktemp("browser-data")
+def web_production(tmp_path_factory: pytest.TempPathFactory,
+                   browser_binary: str) -> tuple[Path, Production]:
+    """Rendered once per session with tests/bot/test_web.py (only when Chromium is here)."""
+    return shared_production(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def production(data_dir: Path) -> Production:
-    return render_production(data_dir)
+def data_dir(web_production: tuple[Path, Production]) -> Path:
+    return web_production[0]
+
+
+@pytest.fixture(scope="module")
+def production(web_production: tuple[Path, Production]) -> Production:
+    return web_production[1]
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
