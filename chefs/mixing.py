@@ -104,8 +104,13 @@ class MixingChef(Chef):
         step = min(request.amount or DEFAULT_STEP_DB, 12.0)
         delta = -step if request.direction == "down" else step
         tracks = tracks_for(spec, request.target)
+        if not tracks:  # honest: nothing to move, and what there is
+            have = ", ".join(t.name for t in spec.tracks)
+            return SpecPatch(chef=self.name, request=request.text, ops=[], rationale=(
+                f"This production has no {request.target or 'such'} track to turn "
+                f"{'down' if delta < 0 else 'up'}; its tracks are {have}."))
         ops: list[Operation] = [AdjustGain(track=t.name, delta_db=delta) for t in tracks]
-        names = ", ".join(t.name for t in tracks) or request.target
+        names = ", ".join(t.name for t in tracks)
         expected = [ExpectedEffect(metric="track_level_db", track=t.name, change=delta,
                                    direction="down" if delta < 0 else "up",
                                    text=f"{t.name} {delta:+g} dB") for t in tracks]

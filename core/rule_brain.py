@@ -70,6 +70,9 @@ _NUMBER_WORDS_GROUP = (
 _NUMBER_WORD_RE = re.compile(r"\b" + _NUMBER_WORDS_GROUP + r"\s*(?:bpm|beats per minute)\b")
 _BARE_NUMBER_WORDS_RE = re.compile(r"\W*" + _NUMBER_WORDS_GROUP + r"\W*")
 _TEMPO_TO_RE = re.compile(r"\b(?:tempo|bpm|speed)\s*(?:to|of|at|=|:|is)?\s*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%))")
+# "slow it right down to 80", "speed it up to 140", "bring the tempo down to 90"
+_TEMPO_MOVE_RE = re.compile(r"\b(?:slow|speed|bring|take|drop|push|pick)\b[^.\d]{0,25}?\b(?:down|up)\s+to\s+"
+                            r"(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))")
 _AT_NUMBER_RE = re.compile(  # "techno in Fm at 130": a tempo while the brief is being set
     r"\bat (\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|khz|k\b|ms|seconds|secs?|s\b|:|/))"
 )
@@ -567,6 +570,8 @@ def _bpm_values(t: str, *, pending_key_bpm: bool, has_version: bool) -> Iterable
         yield float(match[1])
     for match in _TEMPO_TO_RE.finditer(t):
         yield float(match[1])
+    for match in _TEMPO_MOVE_RE.finditer(t):
+        yield float(match[1])
     if not has_version or pending_key_bpm:  # on a version, "at 64" is more likely a bar
         for match in _AT_NUMBER_RE.finditer(t):
             yield float(match[1])
@@ -577,6 +582,8 @@ def _bpm_values(t: str, *, pending_key_bpm: bool, has_version: bool) -> Iterable
     if pending_key_bpm:
         bare = re.search(r"(?:make it|at|to|go|try|do|maybe)\s+(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))", t)
         bare = bare or re.search(r"(?:^|\s)(\d{2,3}(?:\.\d+)?)\W*$", t)  # "126", "Fm 126"
+        # "130 is fine", "128 works", "125 please": a number first, then words
+        bare = bare or re.search(r"^\W*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|k\b))", t)
         if bare:
             yield float(bare[1])
         words = _BARE_NUMBER_WORDS_RE.fullmatch(t)

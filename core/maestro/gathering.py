@@ -126,8 +126,9 @@ def _answer(parts: Parts, production: Production, question: Question, u: Underst
     if question.topic == Topic.KEY_BPM:
         said = u.key is not None or u.bpm is not None or u.keep_key
         if u.option_id == "agree" or u.agree is True or said:
-            if u.option_id == "agree" or u.agree:
-                # agreeing turns the suggestion into the director's choice
+            if u.option_id == "agree" or u.agree or u.agree is None:
+                # agreeing turns the suggestion into the director's choice; so does a partial
+                # answer ("130 is fine" takes the suggested key, "yes but in G minor" the tempo)
                 for name in ("key", "bpm"):
                     param = getattr(brief, name)
                     if param is not None and param.source is Provenance.SUGGESTED:

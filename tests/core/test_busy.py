@@ -112,3 +112,42 @@ async def test_a_question_is_asked_again_at_most_once(tmp_path: Path) -> None:
         assert all(isinstance(r, TextReply) for r in third) and "still need" in texts(third)
     finally:
         await store.close()
+
+
+async def test_a_partial_answer_takes_the_rest_of_the_suggestion(tmp_path: Path) -> None:
+    m, store, _ = await _maestro(tmp_path)
+    try:
+        await say(m, "a deep house track")
+        p = await production(m)
+        assert p.pending_question is not None and p.pending_question.topic == "key_bpm"
+        suggested_key = p.brief.key.value if p.brief.key else None
+        replies = await say(m, "130 is fine")
+        assert "didn't catch" not in texts(replies)
+        p = await production(m)
+        assert p.brief.bpm is not None and p.brief.bpm.value == 130
+        assert p.brief.key is not None and p.brief.key.value == suggested_key
+        assert p.brief.is_settled("key") and p.brief.is_settled("bpm")
+    finally:
+        await store.close()
+
+
+async def test_slow_it_right_down_to_80_is_the_tempo(tmp_path: Path) -> None:
+    m, store, _ = await _maestro(tmp_path)
+    try:
+        await say(m, "make a lo-fi hip hop track and slow it right down to 80")
+        p = await production(m)
+        assert p.brief.bpm is not None and p.brief.bpm.value == 80
+    finally:
+        await store.close()
+
+
+async def test_a_change_to_a_track_that_does_not_exist_is_not_claimed(tmp_path: Path) -> None:
+    m, store, queue = await _maestro(tmp_path)
+    try:
+        await _rendering_v1(m)
+        await m.on_event(_rendered(queue, 1))
+        said = texts(await say(m, "the vocals are buried"))  # a track without a vocal
+        assert "didn't change" in said.lower() and "Raised" not in said
+        assert "no vocals track" in said
+    finally:
+        await store.close()
