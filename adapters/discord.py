@@ -20,7 +20,6 @@ import re
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -44,6 +43,7 @@ from core.conversation import (
     Turn,
 )
 from core.maestro import Maestro
+from core.pacing import ProgressPacer
 from core.server_settings import ServerSettings, ServerSettingsStore
 from core.store import Store
 
@@ -161,13 +161,6 @@ def question_view(conversation_id: str, question: Question, *,
 # --- the adapter -------------------------------------------------------------------------
 
 
-@dataclass
-class _Progress:
-    message_id: int
-    text: str
-    edited_at: float
-
-
 class DiscordAdapter:
     """Turns Discord events into turns for the Maestro and its replies into Discord messages.
 
@@ -206,7 +199,8 @@ class DiscordAdapter:
         self.progress_interval_s = progress_interval_s
         self.clock = clock
         self.client: discord.Client | None = None
-        self._progress: dict[str, _Progress] = {}
+        self._pacer: ProgressPacer[int] = ProgressPacer(min_interval_s=progress_interval_s,
+                                                        clock=lambda: self.clock())
         self._upload_limits: dict[int, int] = {}  # guild -> latest limit Discord told us
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -340,6 +334,52 @@ class DiscordAdapter:
             await self._post_all(conversation_id, [
                 r for r in replies if not (isinstance(r, TextReply) and r.private)])
 
+    async def on_reaction(self, event: discord.RawReactionActionEvent) -> None:
+        """A number reaction on a question message answers it, like pressing that button.
+
+        The message's own buttons say which question and option the number stands for, so a
+        reaction on an older question is stale like a press on it would be. A refusal, which
+        a reaction cannot receive privately, is said in the thread to the reactor alone.
+        """
+        client = self.client
+        index = option_number(str(event.emoji))
+        if client is None or client.user is None or event.guild_id is None or index is None \
+                or event.user_id == client.user.id or (event.member and event.member.bot):
+            return
+        conversation = conversation_id_for(event.guild_id, event.channel_id)
+        if await self.store.get(conversation) is None:
+            return  # not a production's thread
+        if not await self.store.first_time(
+                f"{PLATFORM}:reaction:{event.message_id}:{event.user_id}:{index}"):
+            return  # a resumed gateway replays events
+        thread = client.get_partial_messageable(event.channel_id, guild_id=event.guild_id,
+                                                type=discord.ChannelType.public_thread)
+        try:
+            message = await thread.fetch_message(event.message_id)
+        except discord.HTTPException:
+            return
+        options = _options_on(message) if message.author.id == client.user.id else []
+        if index >= len(options) or options[index][0] != conversation:
+            return  # not one of our questions, or no such option
+        _, question_id, option_id = options[index]
+        name = event.member.display_name if event.member else str(event.user_id)
+        turn = Turn(conversation_id=conversation, author=Author(id=str(event.user_id), name=name),
+                    press=ButtonPress(question_id=question_id, option_id=option_id))
+        refusal = await self.maestro.check_press(turn)
+        if refusal is not None:
+            await _tell(thread, event.user_id, refusal.text)
+            return
+        question = await self._open_question(conversation)
+        if question is not None:  # acknowledged at once: the choice shows on the buttons
+            await message.edit(view=question_view(conversation, question, chosen=option_id))
+        async with self._lock(conversation):  # applied after the turn in progress
+            replies = await self.maestro.handle(turn)
+            for reply in replies:
+                if isinstance(reply, TextReply) and reply.private:
+                    await _tell(thread, event.user_id, reply.text)
+            await self._post_all(conversation, [
+                r for r in replies if not (isinstance(r, TextReply) and r.private)])
+
     async def _open_question(self, conversation_id: str) -> Question | None:
         production = await self.store.get(conversation_id)
         return production.pending_question if production else None
@@ -414,11 +454,20 @@ class DiscordAdapter:
         guild_id, thread_id = thread_of(conversation_id)
         thread = self.client.get_partial_messageable(
             thread_id, guild_id=guild_id, type=discord.ChannelType.public_thread)
+        try:
+            await self._post_in(thread, guild_id, conversation_id, reply)
+        except discord.HTTPException as error:
+            _note_retry_after(error)
+            raise
+
+    async def _post_in(self, thread: discord.PartialMessageable, guild_id: int,
+                       conversation_id: str, reply: Reply) -> None:
         if isinstance(reply, TextReply):
             await _send_text(thread, reply.text)
         elif isinstance(reply, QuestionReply):
-            await thread.send(content=reply.question.text[:MESSAGE_LIMIT],
-                              view=question_view(conversation_id, reply.question))
+            hint = _reaction_hint(len(reply.question.options))
+            text = reply.question.text[:MESSAGE_LIMIT - len(hint)] + hint
+            await thread.send(content=text, view=question_view(conversation_id, reply.question))
         elif isinstance(reply, ProgressReply):
             await self._post_progress(thread, reply)
         elif isinstance(reply, FileReply):
@@ -430,17 +479,15 @@ class DiscordAdapter:
 
     async def _post_progress(self, thread: discord.PartialMessageable,
                              reply: ProgressReply) -> None:
+        """One message per job, edited in place as often as the shared pacer allows."""
         text = _progress_text(reply)
-        now = self.clock()
-        shown = self._progress.get(reply.job_id)
-        if shown is None:
+        plan = self._pacer.plan(reply.job_id, text, done=reply.done)
+        if plan == "post":
             message = await thread.send(content=text)
-            self._progress[reply.job_id] = _Progress(message.id, text, now)
-        elif text != shown.text and (reply.done or now - shown.edited_at >= self.progress_interval_s):
-            await thread.get_partial_message(shown.message_id).edit(content=text)
-            shown.text, shown.edited_at = text, now
-        if reply.done:
-            self._progress.pop(reply.job_id, None)
+            self._pacer.shown(reply.job_id, text, ref=message.id, done=reply.done)
+        elif plan == "edit":
+            await thread.get_partial_message(self._pacer.ref(reply.job_id)).edit(content=text)
+            self._pacer.shown(reply.job_id, text, done=reply.done)
 
     async def _post_file(self, thread: discord.PartialMessageable, guild_id: int,
                          reply: FileReply) -> None:
@@ -477,6 +524,9 @@ class VykeClient(discord.Client):
         # nothing the bot posts pings anyone, whatever a prompt it echoes says ("@everyone",
         # a role); the one message that names the director pings them alone (see on_command)
         options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        # a rate limit longer than this is raised (discord.RateLimited, with retry_after)
+        # instead of holding every other thread's posts; the event pump waits and retries
+        options.setdefault("max_ratelimit_timeout", 30.0)
         super().__init__(intents=intents, **options)
         self.adapter = adapter
         self.sync_commands = sync_commands
@@ -508,6 +558,9 @@ class VykeClient(discord.Client):
 
     async def on_message(self, message: discord.Message) -> None:
         await self.adapter.on_message(message)
+
+    async def on_raw_reaction_add(self, event: discord.RawReactionActionEvent) -> None:
+        await self.adapter.on_reaction(event)
 
 
 _DESTINATION_CHOICES = [app_commands.Choice(name=name.replace("_", " "), value=name)
@@ -619,6 +672,56 @@ def _progress_text(reply: ProgressReply) -> str:
     eta = f" · about {round(reply.eta_s / 60) or 1} min left" if reply.eta_s else ""
     filled = round(reply.fraction * 12)
     return f"⏳ {reply.step} `{'█' * filled}{'░' * (12 - filled)}` {reply.fraction:.0%}{where}{eta}"
+
+
+NUMBER_EMOJI = ("1\ufe0f\u20e3", "2\ufe0f\u20e3", "3\ufe0f\u20e3", "4\ufe0f\u20e3",
+                "5\ufe0f\u20e3", "6\ufe0f\u20e3", "7\ufe0f\u20e3", "8\ufe0f\u20e3",
+                "9\ufe0f\u20e3", "\U0001f51f")
+"""The reactions that answer a question: 1️⃣ for its first option … 🔟 for its tenth."""
+
+
+def option_number(emoji: str) -> int | None:
+    """The option index a reaction stands for (0 for 1️⃣), else ``None``."""
+    bare = emoji.replace("\ufe0f", "")
+    return next((i for i, e in enumerate(NUMBER_EMOJI) if e.replace("\ufe0f", "") == bare),
+                None)
+
+
+def _reaction_hint(options: int) -> str:
+    """The line under a question saying which reactions answer it (up to ten options)."""
+    if not 1 < options <= len(NUMBER_EMOJI):
+        return ""
+    return f"\n-# or react {NUMBER_EMOJI[0]}–{NUMBER_EMOJI[options - 1]} for the options in order"
+
+
+def _options_on(message: discord.Message) -> list[tuple[str, str, str]]:
+    """``(conversation, question, option)`` of each of our buttons on a message, in order."""
+    found = []
+    for row in message.components:
+        for item in getattr(row, "children", []):
+            parsed = parse_custom_id(getattr(item, "custom_id", None) or "")
+            if parsed is not None:
+                found.append(parsed)
+    return found
+
+
+async def _tell(thread: discord.PartialMessageable, user_id: int, text: str) -> None:
+    """A sentence for one person in the thread, pinging them alone."""
+    await thread.send(content=f"<@{user_id}> {text}"[:MESSAGE_LIMIT],
+                      allowed_mentions=discord.AllowedMentions(users=[discord.Object(user_id)]))
+
+
+def _note_retry_after(error: discord.HTTPException) -> None:
+    """Give a 429 that discord.py stopped waiting out the ``retry_after`` Discord asked for.
+
+    The event pump (``bot.runtime``) reads ``retry_after`` off a failed post to know how
+    long to wait before trying again; ``discord.RateLimited`` carries it already.
+    """
+    if error.status != 429 or getattr(error, "retry_after", None) is not None:
+        return
+    header = error.response.headers.get("Retry-After") if error.response is not None else None
+    with contextlib.suppress(TypeError, ValueError):
+        error.retry_after = float(header)  # type: ignore[arg-type, attr-defined]
 
 
 def _author(user: discord.abc.User) -> Author:

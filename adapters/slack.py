@@ -23,10 +23,10 @@ Maestro's (:mod:`core.replies`, :mod:`core.errors`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
-import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
 from dataclasses import dataclass
@@ -58,6 +58,7 @@ from core.conversation import (
 )
 from core.errors import AudioTooLarge
 from core.maestro import Maestro
+from core.pacing import ProgressPacer
 from core.server_settings import ServerSettingsStore
 from core.store import Store
 
@@ -105,13 +106,6 @@ class SlackThread:
             raise ValueError(f"{conversation_id!r} is not a Slack conversation id "
                              f"(expected {PLATFORM}:<team>:<channel>:<thread_ts>)")
         return cls(team=parts[1], channel=parts[2], thread_ts=parts[3])
-
-
-@dataclass
-class _ProgressMessage:
-    ts: str
-    text: str
-    at: float
 
 
 class _DownloadFailed(Exception):
@@ -175,7 +169,7 @@ class SlackAdapter:
             weakref.WeakValueDictionary())
         self._post_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
-        self._progress: dict[str, _ProgressMessage] = {}
+        self._pacer: ProgressPacer[str] = ProgressPacer(min_interval_s=progress_interval_s)
         self._session: aiohttp.ClientSession | None = None
         self.app.middleware(self._on_event_request)
         self.app.command("/remix")(self._on_remix)
@@ -253,30 +247,31 @@ class SlackAdapter:
         """
         thread = SlackThread.parse(conversation_id)
         async with self._lock(self._post_locks, conversation_id):
-            if isinstance(reply, ProgressReply):
-                await self._post_progress(thread, reply)
-            elif isinstance(reply, FileReply):
-                await self._upload(thread, reply)
-            else:
-                await self.client.chat_postMessage(
-                    channel=thread.channel, thread_ts=thread.thread_ts,
-                    **self.to_message(reply, conversation_id=conversation_id))
+            try:
+                if isinstance(reply, ProgressReply):
+                    await self._post_progress(thread, reply)
+                elif isinstance(reply, FileReply):
+                    await self._upload(thread, reply)
+                else:
+                    await self.client.chat_postMessage(
+                        channel=thread.channel, thread_ts=thread.thread_ts,
+                        **self.to_message(reply, conversation_id=conversation_id))
+            except SlackApiError as error:
+                _note_retry_after(error)
+                raise
 
     async def _post_progress(self, thread: SlackThread, reply: ProgressReply) -> None:
-        """One message per job, edited in place as the job moves on."""
+        """One message per job, edited in place as often as the shared pacer allows."""
         text = _progress_text(reply)
-        shown = self._progress.get(reply.job_id)
-        now = time.monotonic()
-        if shown is None:
+        plan = self._pacer.plan(reply.job_id, text, done=reply.done)
+        if plan == "post":
             response = await self.client.chat_postMessage(channel=thread.channel,
                                                            thread_ts=thread.thread_ts, text=text)
-            shown = _ProgressMessage(ts=str(response["ts"]), text=text, at=now)
-            self._progress[reply.job_id] = shown
-        elif text != shown.text and (reply.done or now - shown.at >= self.progress_interval_s):
-            await self.client.chat_update(channel=thread.channel, ts=shown.ts, text=text)
-            shown.text, shown.at = text, now
-        if reply.done:
-            self._progress.pop(reply.job_id, None)
+            self._pacer.shown(reply.job_id, text, ref=str(response["ts"]), done=reply.done)
+        elif plan == "edit":
+            await self.client.chat_update(channel=thread.channel,
+                                          ts=self._pacer.ref(reply.job_id), text=text)
+            self._pacer.shown(reply.job_id, text, done=reply.done)
 
     async def _upload(self, thread: SlackThread, reply: FileReply) -> None:
         attachment = reply.attachment
@@ -539,6 +534,23 @@ def _event_kind(event: dict[str, Any], bot_user_id: str | None) -> Literal["ment
     if bot_user_id and f"<@{bot_user_id}>" in (event.get("text") or ""):
         return "mention"  # the same message's app_mention, if it comes too, is dropped
     return "thread" if event.get("thread_ts") else None
+
+
+def _note_retry_after(error: SlackApiError) -> None:
+    """Give a 429 that slack_sdk stopped waiting out the ``Retry-After`` Slack asked for.
+
+    The event pump (``bot.runtime``) reads ``retry_after`` off a failed post to know how
+    long to wait before trying again.
+    """
+    response = error.response
+    if getattr(response, "status_code", None) != 429:
+        return
+    headers = {k.lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):  # slack_sdk keeps each header as a list of values
+        value = value[0] if value else None
+    with contextlib.suppress(TypeError, ValueError):
+        error.retry_after = float(value)  # type: ignore[arg-type, attr-defined]
 
 
 def _author(user_id: str) -> Author:

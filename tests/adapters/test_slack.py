@@ -24,6 +24,7 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -32,8 +33,9 @@ from bot.app import App, build_app
 from bot.runtime import pump_events
 from bot.settings import Settings
 from bot.slack_bot import EVENTS_PATH, open_slack, slack_routes
-from core.conversation import Attachment, AttachmentKind, FileReply, ProgressReply
+from core.conversation import Attachment, AttachmentKind, FileReply, ProgressReply, TextReply
 from core.jobs import JobKind
+from tests.fakes.faults import Fault
 from tests.fakes.slack_api import FakeMessage, FakeSlackAPI
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -528,3 +530,18 @@ async def test_an_echoed_prompt_cannot_ping_the_channel_or_make_a_link(world: Wo
     assert "<!channel>" not in root.text and "<https://" not in root.text
     assert "&lt;!channel&gt;" in root.text and "remix &amp; flip" in root.text
     assert f"<@{DIRECTOR}>" in root.text  # the director's own mention is still a mention
+
+
+async def test_a_rate_limit_slack_sdk_stops_waiting_out_carries_retry_after(world: World) -> None:
+    """The event pump waits as long as Slack asked before trying the post again."""
+    root = world.slack.add_message(channel="C0RETRY", text="root", user=DIRECTOR)
+    conversation_id = SlackThread(TEAM, "C0RETRY", root.ts).conversation_id
+    faults = world.slack.faults
+    faults.next("chat.postMessage", Fault("status", 429, seconds=0.0), times=2)  # waited out
+    faults.next("chat.postMessage", Fault("status", 429, seconds=7.0))  # handed to the pump
+    with pytest.raises(SlackApiError) as refused:
+        await world.adapter.post(conversation_id, TextReply(text="held back"))
+    assert getattr(refused.value, "retry_after", None) == 7.0
+    await world.adapter.post(conversation_id, TextReply(text="then it lands"))
+    assert [m.text for m in world.slack.thread("C0RETRY", root.ts)] == ["then it lands"]
+    assert not world.slack.violations
