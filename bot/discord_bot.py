@@ -41,7 +41,8 @@ class DiscordBot:
 
 
 def intents(*, message_content: bool) -> discord.Intents:
-    """The gateway intents: the defaults (guilds, messages), plus message content if allowed."""
+    """The gateway intents: the defaults (guilds, messages, reactions), plus message content if
+    allowed."""
     chosen = discord.Intents.default()
     chosen.message_content = message_content
     return chosen

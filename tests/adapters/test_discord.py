@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import discord
 import lameenc
 import pytest
 from pydantic import SecretStr
 
-from adapters.discord import custom_id_for, parse_custom_id
+from adapters.discord import NUMBER_EMOJI, custom_id_for, parse_custom_id
 from bot.discord_bot import DiscordBot, open_discord
 from bot.links import parse, verify
 from bot.runtime import pump_events
@@ -32,6 +33,7 @@ from core.artifacts import folder_name
 from core.conversation import Attachment, FileReply, ProgressReply, TextReply
 from core.jobs import JobKind
 from tests.fakes.discord_api import FakeDiscordAPI, FakeMessage
+from tests.fakes.faults import Fault
 
 SECRET = "link-secret-for-tests"
 MiB = 1024 * 1024
@@ -583,3 +585,57 @@ async def test_a_direct_message_gets_a_sentence_about_where_to_talk(
         assert "servers" in answer.content and "/remix" in answer.content
         assert thread_ids(api) == []
         assert await bot.app.store.get(f"discord:None:{dm['channel_id']}") is None
+
+
+async def test_a_long_rate_limit_is_handed_to_the_pump_with_its_retry_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """discord.py waits out short 429s itself; a long one is the pump's to wait (not a stall)."""
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+        thread_id = int((await api.open_thread(api.channel_id, {"name": "t"}))["id"])
+        conversation = f"discord:{api.guild_id}:{thread_id}"
+        api.faults.next("POST /channels/*/messages", Fault("status", 429, seconds=0.05))
+        api.faults.next("POST /channels/*/messages", Fault("status", 500))
+        await bot.adapter.post(conversation, TextReply(text="after a short wait"))
+        api.faults.next("POST /channels/*/messages", Fault("status", 429, seconds=45.0))
+        with pytest.raises(discord.RateLimited) as limited:
+            await bot.adapter.post(conversation, TextReply(text="held back"))
+        assert limited.value.retry_after == 45.0
+        await bot.adapter.post(conversation, TextReply(text="then it lands"))
+        assert [m.content for m in api.messages_in(thread_id)] == [
+            "after a short wait", "then it lands"]
+        assert not api.violations
+
+
+async def test_a_number_reaction_answers_a_question_even_during_a_running_turn(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """1️⃣… on the question answer it like its buttons: acknowledged at once, applied after
+    the running turn; a stale reaction gets the stale-press sentence; other emoji do nothing."""
+    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+        director, guest = api.user("maya"), api.user("lu")
+        await api.dispatch(api.slash_command("produce", user=director,
+                                             prompt="a techno track at 130"))
+        [thread_id] = await api.wait_until(lambda: thread_ids(api))
+        [question] = await api.wait_until(lambda: with_buttons(api.messages_in(thread_id)))
+        assert "or react 1\ufe0f\u20e3" in question.content
+        question_id = int(question.payload["id"])
+        index = [parse_custom_id(b["custom_id"])[2]  # type: ignore[index]
+                 for b in question.buttons].index("agree")
+        conversation = f"discord:{api.guild_id}:{thread_id}"
+        posted = len(api.messages_in(thread_id))
+        api.react(question_id, "\U0001f44d", user=director)  # not a number: nothing
+        async with bot.adapter._lock(conversation):  # a long turn of this thread is running
+            api.react(question_id, NUMBER_EMOJI[index], user=director)
+            chosen = await api.wait_until(
+                lambda: [b for b in api.messages[question_id].buttons if b.get("disabled")],
+                timeout_s=3.0)  # acknowledged in time: the buttons show the choice
+            assert len(chosen) == len(question.buttons)  # they stay, answered
+            production = await bot.app.store.get(conversation)
+            assert production is not None and not production.versions  # not applied yet
+        await api.wait_until(lambda: len(api.messages_in(thread_id)) > posted)
+        production = await bot.app.store.get(conversation)
+        assert production is not None and production.versions
+        api.react(question_id, NUMBER_EMOJI[0], user=guest)  # too late: the stale sentence
+        [stale] = await api.wait_until(lambda: [m for m in api.messages_in(thread_id)
+                                               if m.content.startswith(f"<@{guest['id']}>")])
+        assert say.stale_press() in stale.content
+        assert not api.violations

@@ -331,6 +331,15 @@ class FakeDiscordAPI:
             "flags": 0, "components": [],
         }
 
+    def react(self, message_id: int, emoji: str, *, user: dict[str, Any]) -> None:
+        """``user`` adds ``emoji`` to a stored message: MESSAGE_REACTION_ADD, as the gateway sends it."""
+        assert self.client is not None, "connect(client) first"
+        payload = {"user_id": user["id"], "channel_id": str(self.channel_of[message_id]),
+                   "message_id": str(message_id), "guild_id": str(self.guild_id),
+                   "emoji": {"id": None, "name": emoji}, "member": self.member(user),
+                   "burst": False, "type": 0}
+        self.client._connection.parse_message_reaction_add(payload)  # type: ignore[arg-type]
+
     def direct_message(self, content: str, *, user: dict[str, Any]) -> dict[str, Any]:
         """A MESSAGE_CREATE of a direct message to the bot (no guild; its own DM channel)."""
         channel_id = self.snowflake()
@@ -659,6 +668,11 @@ class FakeDiscordAPI:
             if (refused := self._refuse(body, files)) is not None:
                 return refused
             return 200, self._new_message(channel_id, body, files).payload
+        if method == "GET" and len(parts) == 4 and parts[2] == "messages":
+            message = self.messages.get(int(parts[3]))
+            if message is None or self.channel_of[int(parts[3])] != channel_id:
+                return 404, {"code": 10008, "message": "Unknown Message"}
+            return 200, message.payload
         if method == "PATCH" and len(parts) == 4 and parts[2] == "messages":
             message = self.messages.get(int(parts[3]))
             if message is None or self.channel_of[int(parts[3])] != channel_id:
