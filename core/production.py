@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from core.analysis import AnalysisReport
-from core.brain import Understanding
+from core.brain import Feedback, Understanding
 from core.brief import Brief
 from core.conversation import Attachment, Question, Reply, utcnow
 from core.patch import SpecPatch
@@ -59,6 +59,7 @@ class Topic(StrEnum):
     KEY_BPM = "key_bpm"
     VOCAL = "vocal"
     VOTE = "vote"  #: two directors asked opposite changes; the thread chooses
+    OFFER = "offer"  #: "can't do that yet; the closest is this — want it?"
     SOURCE_KEY = "source_key"  #: analysis is unsure of the song's key: which of two is it?
     SOURCE_TEMPO = "source_tempo"  #: analysis is unsure of the song's tempo octave
 
@@ -162,6 +163,8 @@ class Production(BaseModel):
     awaiting: Awaiting = Awaiting.NOTHING
     pending_vote: PendingVote | None = None  #: set while a vote question is open
     reasked: str = ""  #: id of the question already asked again once (never a third time)
+    #: the closest possible change offered for something not possible yet, until answered
+    pending_offer: list[Feedback] = Field(default_factory=list)
     outbox: list[Outgoing] = Field(default_factory=list)  #: results not yet all delivered
     trail: list[str] = Field(default_factory=list)  #: state transitions, "idle->gathering_params"
 

@@ -17,6 +17,7 @@ from core.conversation import (
     AttachmentKind,
     FileReply,
     ProgressReply,
+    Question,
     Reply,
     TextReply,
 )
@@ -524,6 +525,38 @@ def level_set(level: str) -> str:
 
 def approved(production: Production) -> str:
     return "Great! Say the word if you want anything else changed."
+
+
+def noted(wanted: str, *, version: int, waiting: int) -> str:
+    """A change asked for while a version is being made: kept, and when it will happen."""
+    more = f" ({waiting} changes are waiting; they go in together)" if waiting > 1 else ""
+    return (f"Noted: {wanted} — I'll apply it to v{version} as soon as it's rendered{more}. "
+            "Say \"status\" to see where I am, or \"stop\".")
+
+
+def applying_queued(texts: list[str]) -> str:
+    """The kept changes are being applied now."""
+    said = "; ".join(f"“{t}”" for t in texts)
+    return f"Now applying what you asked while I was rendering: {said}."
+
+
+def still_asking(question: Question) -> str:
+    """The open question, in a line, without its buttons again (they are just above)."""
+    labels = " / ".join(o.label for o in question.options if o.id != "other")
+    return (f"I still need one answer before I start — {question.text.splitlines()[0]} "
+            f"({labels}, or say it in your own words).")
+
+
+def not_yet(wish: str, closest: str, *, offer: bool) -> str:
+    """A request no Chef can do yet: said plainly, with the closest thing that is possible."""
+    if offer:
+        return f"I can't make {wish} yet. The closest I can do is {closest} — want that?"
+    return (f"I can't make {wish} yet. The closest I can do is {closest}; ask for it once a "
+            "version is out.")
+
+
+def offer_declined() -> str:
+    return "OK, nothing changed. Tell me what you'd like instead."
 
 
 def busy(production: Production) -> str:

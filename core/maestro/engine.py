@@ -22,7 +22,7 @@ from core import replies as say
 from core.brain import Brain, Intent, Understanding
 from core.brief import DESTINATIONS, Brief, Param, Provenance, Workflow
 from core.chef import Chef
-from core.conversation import Attachment, Reply, TextReply, Turn, utcnow
+from core.conversation import Attachment, Option, Reply, TextReply, Turn, utcnow
 from core.errors import VykeError
 from core.genre import GenreProfile
 from core.jobs import JobEvent, JobQueue
@@ -30,8 +30,9 @@ from core.maestro import events
 from core.maestro.gathering import gather, start
 from core.maestro.iterating import iterate, queue_request, vote
 from core.maestro.machine import go
-from core.maestro.parts import MaestroLimits, Parts, brain_context
+from core.maestro.parts import MaestroLimits, Parts, ask, brain_context
 from core.maestro.versions import compare_clips, version_command
+from core.not_yet import NotYet, not_yet_in
 from core.production import (
     Awaiting,
     MaestroState,
@@ -292,6 +293,12 @@ class Maestro:
         if question is not None and question.topic == Topic.VOTE and u.option_id is not None \
                 and state in (S.REVIEWING, S.COMPLETE):
             return await vote(self.parts, production, question, u.option_id, record)
+        if question is not None and question.topic == Topic.OFFER \
+                and (u.option_id is not None or u.agree is not None) and not u.feedback:
+            return await self._take_offer(production, u, turn, record)
+        wish = not_yet_in(turn.text) if not u.feedback and turn.text else None
+        if wish is not None:
+            return [self._offer(production, wish)]
         if state in (S.REVIEWING, S.COMPLETE) and (u.feedback or u.bpm or u.key):
             return await iterate(self.parts, production, u, turn.author, record)
         if u.has(Intent.APPROVE) and state is S.REVIEWING:
@@ -304,6 +311,24 @@ class Maestro:
         if state is S.IDLE:
             return [TextReply(text=say.not_understood_idle())]
         return [TextReply(text=say.not_understood(state is S.COMPLETE))]
+
+    def _offer(self, production: Production, wish: NotYet) -> Reply:
+        """Say a wish is not possible yet, and offer the closest change when there is a version."""
+        if production.state not in (S.REVIEWING, S.COMPLETE) or not production.versions:
+            return TextReply(text=say.not_yet(wish.wish, wish.closest, offer=False))
+        production.pending_offer = list(wish.alternatives)
+        return ask(production, Topic.OFFER, say.not_yet(wish.wish, wish.closest, offer=True), [
+            Option(id="yes", label="Yes, do that", suggested=True),
+            Option(id="no", label="No thanks")])
+
+    async def _take_offer(self, production: Production, u: Understanding, turn: Turn,
+                          record: RequestRecord) -> list[Reply]:
+        offered, production.pending_offer = production.pending_offer, []
+        production.pending_question = None
+        if u.option_id == "no" or u.agree is False or not offered:
+            return [TextReply(text=say.offer_declined())]
+        wanted = Understanding(intents=[Intent.FEEDBACK], feedback=offered)
+        return await iterate(self.parts, production, wanted, turn.author, record)
 
     def _accept_upload(self, production: Production, audio: Attachment) -> str:
         if audio.size_bytes > self.limits.max_upload_bytes:

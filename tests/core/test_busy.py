@@ -151,3 +151,29 @@ async def test_a_change_to_a_track_that_does_not_exist_is_not_claimed(tmp_path: 
         assert "no vocals track" in said
     finally:
         await store.close()
+
+
+async def test_a_wish_not_possible_yet_is_named_with_the_closest_change_offered(
+        tmp_path: Path) -> None:
+    m, store, queue = await _maestro(tmp_path)
+    try:
+        await _rendering_v1(m)
+        await m.on_event(_rendered(queue, 1))
+        replies = await say(m, "add vinyl crackle")
+        [offer] = [r for r in replies if isinstance(r, QuestionReply)]
+        assert "can't make vinyl crackle yet" in offer.question.text
+        assert "didn't understand" not in texts(replies)
+        assert len((await production(m)).versions) == 1  # nothing changed before the yes
+        taken = await say(m, "yes")
+        p = await production(m)
+        assert len(p.versions) == 2 and p.pending_offer == [] and p.pending_question is None
+        assert "This is v2" in texts(taken)
+        assert p.versions[1].patch is not None and p.versions[1].patch.ops
+
+        await m.on_event(_rendered(queue, 2))
+        declined = await say(m, "autotune the vocal please")
+        assert "can't make a tuned or vocoded vocal yet" in texts(declined)
+        assert "OK, nothing changed" in texts(await say(m, "no"))
+        assert len((await production(m)).versions) == 2
+    finally:
+        await store.close()

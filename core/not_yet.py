@@ -1,0 +1,76 @@
+"""Requests no Chef can do yet, each with the closest things that are possible.
+
+A director who asks for vinyl crackle should hear "not yet, but this is close — want it?",
+not "I didn't understand". Each entry names the wish as a musician would, and the changes
+the Chefs *can* make that come nearest, as ready-made feedback the Maestro applies on "yes".
+Kept as data: adding a wish is adding a row.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from core.brain import Aspect, Domain, Feedback
+
+__all__ = ["NOT_YET", "NotYet", "not_yet_in"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet:
+    """One thing directors ask for that the product cannot make yet."""
+
+    pattern: re.Pattern[str]  #: matched against the lower-cased message
+    wish: str  #: what they asked for, as a musician says it
+    closest: str  #: the nearest possible change, in words
+    alternatives: tuple[Feedback, ...]  #: that change, as the Chefs take it
+
+
+def _fb(domain: Domain, aspect: Aspect, direction: Literal["up", "down", "add", "remove"],
+        target: str, text: str) -> Feedback:
+    return Feedback(domain=domain, aspect=aspect, direction=direction,
+                    target=target, text=text)
+
+
+_DARKER = _fb(Domain.MASTERING, Aspect.BRIGHTNESS, "down", "master", "darker, rolled-off highs")
+_SWING = _fb(Domain.DRUMS, Aspect.SWING, "up", "drums", "more swing")
+_WIDER = _fb(Domain.MIXING, Aspect.WIDTH, "up", "music", "wider chords and pads")
+_REVERB = _fb(Domain.MIXING, Aspect.REVERB, "up", "music", "more reverb on the music")
+_CHOPS = _fb(Domain.VOCAL, Aspect.CHOPS, "add", "vocals", "vocal chops")
+_STUTTER = _fb(Domain.VOCAL, Aspect.STUTTER, "add", "vocals", "a stutter in the build")
+_BUSIER = _fb(Domain.ARRANGEMENT, Aspect.BUSIER, "up", "music", "a busier arrangement")
+_RISER = _fb(Domain.SOUND_DESIGN, Aspect.RISER, "add", "fx", "a riser into the drop")
+_PUNCH = _fb(Domain.DRUMS, Aspect.PUNCH, "up", "drums", "punchier drums")
+
+NOT_YET: tuple[NotYet, ...] = (
+    NotYet(re.compile(r"\b(vinyl|crackle|record (?:noise|hiss)|tape hiss|lo-?fi noise)\b"),
+           "vinyl crackle", "darker, rolled-off highs and more swing for that dusty feel",
+           (_DARKER, _SWING)),
+    NotYet(re.compile(r"\b(auto-?tune|pitch[- ]correct\w*|t-?pain|vocoder|talk ?box)\b"),
+           "a tuned or vocoded vocal", "vocal chops, or a stutter in the build",
+           (_CHOPS,)),
+    NotYet(re.compile(r"\b(guitar|saxophone|sax|trumpet|violin|cello|flute|piano solo|live (?:bass|drums))\b"),
+           "a live instrument part", "a busier arrangement of the chords and leads",
+           (_BUSIER,)),
+    NotYet(re.compile(r"\b(choir|orchestra\w*|strings section|string section)\b"),
+           "a choir or orchestra", "wider chords and pads with more reverb",
+           (_WIDER, _REVERB)),
+    NotYet(re.compile(r"\b(new lyrics|write (?:me )?(?:some )?lyrics|rap (?:verse|over)|add a (?:rap|verse|feature)|sing (?:it|this))\b"),
+           "new lyrics or a new vocal", "the song's own vocal as chops, or a stutter in the build",
+           (_CHOPS, _STUTTER)),
+    NotYet(re.compile(r"\b(reverse (?:the )?(?:whole|entire) (?:song|track)|play it backwards)\b"),
+           "the whole track reversed", "a riser into the drop (built from reversed sounds)",
+           (_RISER,)),
+    NotYet(re.compile(r"\b(sound like|in the style of|make it like) (?!a |an |the )[a-z]+"),
+           "a copy of a named artist's sound", "punchier drums and a busier arrangement in the "
+           "genre (send a reference track and say \"reproduce\" to match its balance)",
+           (_PUNCH, _BUSIER)),
+)
+"""What directors ask for that no Chef does yet; first match wins."""
+
+
+def not_yet_in(text: str) -> NotYet | None:
+    """The not-yet-possible wish ``text`` asks for, if any."""
+    lowered = text.lower()
+    return next((entry for entry in NOT_YET if entry.pattern.search(lowered)), None)
