@@ -50,13 +50,17 @@ def analyze_file(
     return analyze(decoded.audio, sample_rate=decoded.sample_rate)
 
 
-def analyze(audio: np.ndarray, *, sample_rate: int) -> AnalysisReport:
+def analyze(audio: np.ndarray, *, sample_rate: int,
+            tempo_range_bpm: tuple[float, float] | None = None) -> AnalysisReport:
     """Tempo, beats, downbeats, key, loudness (BS.1770-4), true peak, LRA and sections.
 
     Parameters
     ----------
     audio : np.ndarray, float32, shape (channels, samples)
     sample_rate : int > 0, Hz
+    tempo_range_bpm : (low, high), optional
+        The genre's usual tempo range when the director named the song's genre: decides the
+        tempo octave (see :func:`jobs.tempo.estimate_beat_grid`).
 
     Returns
     -------
@@ -81,6 +85,7 @@ def analyze(audio: np.ndarray, *, sample_rate: int) -> AnalysisReport:
         features=onsets,
         chroma_novelty=_chroma_novelty(chroma, frames=onsets.full.size,
                                        frame_rate_hz=onsets.frame_rate_hz),
+        range_bpm=tempo_range_bpm,
     )
     key = estimate_key(mono, sample_rate=sample_rate, chroma=chroma)
     curve = energy_curve(audio, sample_rate=sample_rate)

@@ -50,3 +50,43 @@ def test_beats_fall_on_the_hits_and_downbeats_start_bars() -> None:
     for t in grid.downbeat_times_s[grid.downbeat_times_s < truth[-1] - 0.3]:
         assert np.min(np.abs(bar_starts - t)) < 0.03
     assert grid.bpm == pytest.approx(tempo, rel=0.01)
+
+
+HALF_TIME = {"kick": (0, 10), "snare": (8,), "hat": (0, 2, 4, 6, 8, 10, 12, 14)}
+"""Kick on 1 and the "and" of 3, one snare on 3, hats in eighths: drum & bass's half-time feel."""
+
+
+@pytest.mark.parametrize("tempo", [164.0, 174.0])
+def test_a_half_time_groove_offers_both_readings_and_is_flagged(tempo: float) -> None:
+    audio = drum_loop(tempo_bpm=tempo, bars=12, sample_rate=SR, pattern=HALF_TIME)
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert grid.alternative_bpm is not None
+    readings = sorted([grid.bpm, grid.alternative_bpm])
+    assert readings == [pytest.approx(tempo / 2, rel=0.02), pytest.approx(tempo, rel=0.02)]
+    assert grid.ambiguous  # both readings are plausible: the Maestro asks
+
+
+def test_a_half_time_groove_with_the_genre_named_reads_fast() -> None:
+    audio = drum_loop(tempo_bpm=174.0, bars=12, sample_rate=SR, pattern=HALF_TIME)
+    grid = estimate_beat_grid(audio, sample_rate=SR, range_bpm=(160.0, 180.0))
+    assert grid.bpm == pytest.approx(174.0, rel=0.02)
+
+
+def test_a_plain_groove_is_not_taken_for_half_time() -> None:
+    audio = drum_loop(tempo_bpm=87.0, bars=8, sample_rate=SR, pattern="rock")
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert grid.bpm == pytest.approx(87.0, rel=0.02)
+
+
+def test_the_genre_range_picks_the_octave_inside_it() -> None:
+    audio = drum_loop(tempo_bpm=87.0, bars=8, sample_rate=SR, pattern="rock")
+    grid = estimate_beat_grid(audio, sample_rate=SR, range_bpm=(160.0, 180.0))
+    assert grid.bpm == pytest.approx(174.0, rel=0.02)
+    assert grid.alternative_bpm == pytest.approx(87.0, rel=0.02)
+
+
+def test_confidence_is_a_probability_and_a_clear_groove_is_sure() -> None:
+    audio = drum_loop(tempo_bpm=124.0, bars=8, sample_rate=SR, pattern="house")
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert 0.0 <= grid.confidence <= 1.0
+    assert grid.confidence >= 0.8 and not grid.ambiguous
