@@ -8,7 +8,7 @@ gains (dB, on top of each fader) and the gentle tilts (dB per octave around 1 kH
 gives up some of its low mids, hats a little less fizz) that bring those levels closest to the
 genre's target (:class:`core.tonal.TonalTarget`), staying near the designed sound where the
 target allows. A level alone cannot fix a mix whose every part crowds the same octaves; a tilt
-of at most ±2 dB/octave per track can, without changing what the part is.
+of at most ±3 dB/octave per track can, without changing what the part is.
 
 Kick and bass share the low end and are balanced as a pair: their contributions are measured
 after the sidechain (the bass's ducking is part of what it contributes), and the solve keeps the
@@ -44,11 +44,11 @@ _LOW = [OCTAVES_HZ.index(c) for c in (63, 125)]
 _REF = OCTAVES_HZ.index(1000)
 _BOUNDS_DB = (-24.0, 12.0)
 _VOCAL_BOUNDS_DB = (-6.0, 6.0)  # a vocal's level is set by the song, not the spectrum
-_STAY_WEIGHT = 0.004  # per dB² of moving a track from its designed level
+_STAY_WEIGHT = 0.015  # per dB² of moving a track from its designed level
 _PAIR_WEIGHT = 0.03  # per dB² of the bass's low-end share away from the kick's
 _WIDTH_WEIGHT = 0.2  # per dB² of side/mid outside the target's range
 _WIDTH_MARGIN = 1.4  # aim this far inside the width range: the master's mono bass narrows it
-_TILT_BOUND = 2.0  # dB per octave
+_TILT_BOUND = 3.0  # dB per octave
 _TILT_WEIGHT = 0.1  # per (dB/octave)² of tilt
 _OCTAVES_FROM_1K = np.log2(np.array(OCTAVES_HZ, dtype=np.float64) / 1000.0)
 
