@@ -69,15 +69,17 @@ _NUMBER_WORDS_GROUP = (
 )
 _NUMBER_WORD_RE = re.compile(r"\b" + _NUMBER_WORDS_GROUP + r"\s*(?:bpm|beats per minute)\b")
 _BARE_NUMBER_WORDS_RE = re.compile(r"\W*" + _NUMBER_WORDS_GROUP + r"\W*")
+_LAST_NUMBER_WORDS_RE = re.compile(r"(?:^|[,\s])" + _NUMBER_WORDS_GROUP + r"\W*$")
 _TEMPO_TO_RE = re.compile(r"\b(?:tempo|bpm|speed)\s*(?:to|of|at|=|:|is)?\s*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%))")
 # "slow it right down to 80", "speed it up to 140", "bring the tempo down to 90"
 _TEMPO_MOVE_RE = re.compile(r"\b(?:slow|speed|bring|take|drop|push|pick)\b[^.\d]{0,25}?\b(?:down|up)\s+to\s+"
                             r"(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?))")
-_AT_NUMBER_RE = re.compile(  # "techno in Fm at 130": a tempo while the brief is being set
-    r"\bat (\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|khz|k\b|ms|seconds|secs?|s\b|:|/))"
+_AT_NUMBER_RE = re.compile(  # "techno in Fm at 130", "a dnb tune, like 174": while the brief is set
+    r"\b(?:at|like|around|about) (\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|khz|k\b|ms|seconds|secs?|s\b|:|/))"
 )
+_AT_WORDS_RE = re.compile(r"\b(?:at|like|around|about)\s+" + _NUMBER_WORDS_GROUP + r"(?!\w)")
 _TEMPO_DELTA_RE = re.compile(
-    r"\b(?:(a (?:bit|little|touch|tad)|slightly|much|way|a lot) )?"
+    r"\b(?:((?:a )?(?:bit|little|touch|tad)|slightly|much|way|a lot) )?"
     r"(faster|slower|quicker|speed (?:it |things )?up|slow (?:it |things )?down|"
     r"(?:raise|increase|up|push) the (?:tempo|bpm)|(?:lower|decrease|drop|reduce) the (?:tempo|bpm))\b"
 )
@@ -152,6 +154,24 @@ _SOURCE_RE = re.compile(
     r"\b(?:remix|rework|flip)\s+(.+?)\s+(?:to|into|as|in(?:to)? (?:an?|the) style of|in)\s+"
 )
 _DEICTIC = {"this", "it", "this song", "this track", "the song", "the track", "that", "my song", "this one"}
+
+
+_SLANG: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), words) for pattern, words in (
+        (r"\b2 (?=(?:loud|quiet|soft|much|fast|slow|bright|dark|harsh|busy|wet|dry|low|high)\b)",
+         "too "),  # "bass way 2 loud"
+        (r"\bgimme\b", "give me"), (r"\bwanna\b", "want to"), (r"\bkinda\b", "kind of"),
+        (r"\blil\b", "little"), (r"\bhows\b", "how's"), (r"\bcant\b", "can't"),
+        (r"\bim\b", "i'm"), (r"\bu\b", "you"), (r"\bpl[sz]\b", "please"),
+        (r"\bthx\b", "thanks"), (r"\bvox\b", "vocals"),
+    ))
+"""Chat spellings producers type, read as the words they stand for (case kept)."""
+
+
+def _unslang(text: str) -> str:
+    for pattern, words in _SLANG:
+        text = pattern.sub(words, text)
+    return text
 
 
 def normalise_text(text: str) -> str:
@@ -241,7 +261,8 @@ _RULES: list[_Rule] = [
     # level last: the most general wording
     _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:loud|hot|high|strong|much|present|dominant|overpowering|boomy)\b|\b(?:turn|bring|pull|push) (?:the \w+ |it )?down\b|\b(?:lower|reduce|quieter|softer|cut|less|tame|drop)\b|\boverpower(?:s|ing)?\b|\btoo much \w+\b",
           Domain.MIXING, Aspect.LEVEL, "down"),
-    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\bpop(?:s)? (?:out|more|through)\b|\bmake (?:the |my )?\w+ pop\b|\bstand out\b|\b(?:turn|bring|push) (?:the \w+ |it )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b",
+    _rule(r"^(?:the |my )?[\w-]+ (?:down|lower|quieter)$", Domain.MIXING, Aspect.LEVEL, "down"),
+    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\bpop(?:s)? (?:out|more|through)\b|\bmake (?:the |my )?\w+ pop\b|\bstand out\b|\b(?:turn|bring|push) (?:the \w+ |it )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b|^(?:the |my )?[\w-]+ (?:up|louder)$",
           Domain.MIXING, Aspect.LEVEL, "up"),
 ]
 
@@ -299,8 +320,8 @@ class RuleBrain:
 
     def parse(self, text: str, *, context: BrainContext) -> Understanding:
         """Synchronous core of :meth:`understand`."""
-        t = normalise_text(text)
-        cased = _tidy(text)[:MAX_TEXT_CHARS]
+        cased = _unslang(_tidy(text)[:MAX_TEXT_CHARS])
+        t = _unslang(normalise_text(text))
         if len(cased) != len(t):  # a rare character changed length when lower-cased
             cased = t
         u = Understanding()
@@ -426,9 +447,11 @@ class RuleBrain:
             t, pending_key_bpm=context.pending_topic == "key_bpm", has_version=context.has_version
         )
         if u.bpm is not None and context.has_version and context.pending_topic is None:
+            slower = {"relative": u.bpm.value < 0, "half": True, "double": False}.get(
+                u.bpm.kind, bool(re.search(r"\b(?:slow\w*|down|lower|decrease|reduce)\b", t)))
             u.feedback.append(
                 Feedback(domain=Domain.GENRE, aspect=Aspect.TEMPO,
-                         direction="up" if u.bpm.value >= 0 else "down", text=t)
+                         direction="down" if slower else "up", text=t)
             )
 
     def _key(self, t: str, u: Understanding, context: BrainContext) -> None:
@@ -490,12 +513,18 @@ class RuleBrain:
             for regex, domain, aspect, direction, default_target in _RULES:
                 if not regex.search(clause):
                     continue
+                if aspect is Aspect.LEVEL and "octave" in clause:
+                    continue  # "drop the bass an octave" is pitch, not level (core/not_yet.py)
                 if aspect is Aspect.LEVEL and not _target_in(clause):
                     continue  # "lower" alone says nothing about what
                 if aspect in (Aspect.STUTTER, Aspect.CHOPS) and u.vocal and (
-                    u.has(Intent.REQUEST) or context.pending_topic == "vocal" or not context.has_version
+                    u.has(Intent.REQUEST) or context.pending_topic == "vocal"
+                    or (not context.has_version and not context.pending_topic)
                 ):
                     continue  # already said as the vocal treatment, not a change to a version
+                if aspect is Aspect.LEVEL and u.vocal is not None and u.vocal.mode is not None \
+                        and (target or default_target) == "vocals":
+                    continue  # "drop the vocals", "keep the vocals": the vocal treatment
                 item_target = target or default_target
                 item_domain = domain
                 if item_target == "master" and aspect in (Aspect.BRIGHTNESS, Aspect.WIDTH, Aspect.LEVEL):
@@ -555,7 +584,7 @@ def _tempo_in(t: str, *, pending_key_bpm: bool, has_version: bool) -> BpmChange 
     if delta is None:
         return None
     size = {"much": 10.0, "way": 10.0, "a lot": 10.0}.get(delta[1] or "", 5.0)
-    if delta[1] and delta[1].startswith(("a bit", "a little", "a touch", "a tad", "slightly")):
+    if delta[1] and re.search(r"\b(?:bit|little|touch|tad|slightly)\b", delta[1]):
         size = 3.0
     by = re.search(r"\bby (\d{1,2}(?:\.\d+)?)\b", t)
     if by and 0 < float(by[1]) <= 40:
@@ -575,6 +604,10 @@ def _bpm_values(t: str, *, pending_key_bpm: bool, has_version: bool) -> Iterable
     if not has_version or pending_key_bpm:  # on a version, "at 64" is more likely a bar
         for match in _AT_NUMBER_RE.finditer(t):
             yield float(match[1])
+        for match in _AT_WORDS_RE.finditer(t):  # "at one thirty"
+            value = _words_to_number(match[1])
+            if value is not None:
+                yield float(value)
     for match in _NUMBER_WORD_RE.finditer(t):
         value = _words_to_number(match[1])
         if value is not None:
@@ -586,8 +619,8 @@ def _bpm_values(t: str, *, pending_key_bpm: bool, has_version: bool) -> Iterable
         bare = bare or re.search(r"^\W*(\d{2,3}(?:\.\d+)?)\b(?!\s*(?:db|lufs|%|bars?|hz|k\b))", t)
         if bare:
             yield float(bare[1])
-        words = _BARE_NUMBER_WORDS_RE.fullmatch(t)
-        if words:
+        words = _BARE_NUMBER_WORDS_RE.fullmatch(t) or _LAST_NUMBER_WORDS_RE.search(t)
+        if words:  # "one twenty six", "sure, one twenty four"
             value = _words_to_number(words[1])
             if value is not None:
                 yield float(value)
