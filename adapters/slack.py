@@ -58,7 +58,7 @@ from core.conversation import (
 )
 from core.errors import AudioTooLarge
 from core.maestro import Maestro
-from core.pacing import ProgressPacer
+from core.pacing import Pace, ProgressPacer
 from core.server_settings import ServerSettingsStore
 from core.store import Store
 
@@ -170,6 +170,10 @@ class SlackAdapter:
         self._post_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary())
         self._pacer: ProgressPacer[str] = ProgressPacer(min_interval_s=progress_interval_s)
+        # Slack's tiers (docs.slack.dev rate limits): chat.postMessage about one message a
+        # second per channel with short bursts; chat.update tier 3, 50 a minute per workspace
+        self._post_pace = Pace(burst=4, per_s=1.0)
+        self._update_pace = Pace(burst=10, per_s=50 / 60)
         self._session: aiohttp.ClientSession | None = None
         self.app.middleware(self._on_event_request)
         self.app.command("/remix")(self._on_remix)
@@ -250,7 +254,9 @@ class SlackAdapter:
             try:
                 if isinstance(reply, ProgressReply):
                     await self._post_progress(thread, reply)
-                elif isinstance(reply, FileReply):
+                    return
+                await self._post_pace.wait(thread.channel)  # each reply is one message
+                if isinstance(reply, FileReply):
                     await self._upload(thread, reply)
                 else:
                     await self.client.chat_postMessage(
@@ -264,7 +270,12 @@ class SlackAdapter:
         """One message per job, edited in place as often as the shared pacer allows."""
         text = _progress_text(reply)
         plan = self._pacer.plan(reply.job_id, text, done=reply.done)
+        if plan == "edit" and not reply.done and not self._update_pace.ready(thread.team):
+            return  # chat.update's tier is spent: this state is skipped, a later one shows
+        if plan == "edit" and reply.done:
+            await self._update_pace.wait(thread.team)  # the final state waits its turn
         if plan == "post":
+            await self._post_pace.wait(thread.channel)
             response = await self.client.chat_postMessage(channel=thread.channel,
                                                            thread_ts=thread.thread_ts, text=text)
             self._pacer.shown(reply.job_id, text, ref=str(response["ts"]), done=reply.done)
@@ -353,6 +364,9 @@ class SlackAdapter:
         if kind is not None and team:
             self._spawn(self._on_message(event, team=team, bot_user_id=bot_user_id, kind=kind),
                         name=f"slack-event-{event_id}")
+        elif event.get("type") == "reaction_added" and team:
+            self._spawn(self._on_reaction(event, team=team, bot_user_id=bot_user_id),
+                        name=f"slack-reaction-{event_id}")
         return BoltResponse(status=200, body="")
 
     async def _on_message(self, event: dict[str, Any], *, team: str, bot_user_id: str | None,
@@ -395,7 +409,19 @@ class SlackAdapter:
             logger.warning("ignored a button press with an unreadable value")
             return
         user = str((body.get("user") or {}).get("id", ""))
-        message = body.get("message") or {}
+
+        async def tell(reply: TextReply) -> None:
+            await self._tell_presser(respond, reply)
+
+        await self._answer(thread, question_id, option_id, user=user,
+                           message=body.get("message") or {}, tell=tell)
+
+    async def _answer(self, thread: SlackThread, question_id: str, option_id: str, *,
+                      user: str, message: dict[str, Any],
+                      tell: Callable[[TextReply], Awaitable[None]]) -> None:
+        """A press or a reaction as a turn, after the thread's running turn; ``tell`` says a
+        refusal to that person alone."""
+        conversation_id = thread.conversation_id
         turn = Turn(conversation_id=conversation_id, author=_author(user),
                     press=ButtonPress(question_id=question_id, option_id=option_id))
         async with self._lock(self._turn_locks, conversation_id):
@@ -405,22 +431,74 @@ class SlackAdapter:
             refusal = await self.maestro.check_press(turn)
             if refusal is not None and open_question is not None:
                 # the question is open but not this person's to answer: it stays open
-                await self._tell_presser(respond, refusal)
+                await tell(refusal)
                 return
             replies = [] if refusal is not None else await self.maestro.handle(turn)
-            if message.get("ts"):
+            if message.get("ts") and any(b.get("type") == "actions"
+                                         for b in message.get("blocks") or []):
                 chosen = next((o.label for o in open_question.options if o.id == option_id),
                               None) if open_question else None
                 await self._close_question(thread, str(message["ts"]), message, user, chosen)
             if refusal is not None:
                 # a stale button: only the presser hears about it, the thread stays clean
-                await self._tell_presser(respond, refusal)
+                await tell(refusal)
                 return
             for reply in replies:
                 if isinstance(reply, TextReply) and reply.private:
-                    await self._tell_presser(respond, reply)
+                    await tell(reply)
                 else:
                     await self.post(conversation_id, reply)
+
+    # --- reactions -------------------------------------------------------------------------
+
+    async def _on_reaction(self, event: dict[str, Any], *, team: str,
+                           bot_user_id: str | None) -> None:
+        """A number reaction (:one: … :keycap_ten:) on a question answers it like its button.
+
+        The message's own buttons (read with ``reactions.get``, which needs ``reactions:read``)
+        say which question and option the number stands for, so a reaction on an older
+        question is stale like a press on it. A refusal is an ephemeral message to the reactor.
+        """
+        item = event.get("item") or {}
+        index = _REACTION_NUMBERS.index(event["reaction"]) \
+            if event.get("reaction") in _REACTION_NUMBERS else None
+        user = str(event.get("user") or "")
+        if index is None or item.get("type") != "message" or not user or user == bot_user_id \
+                or (bot_user_id and event.get("item_user") not in (None, bot_user_id)):
+            return
+        channel, ts = str(item.get("channel") or ""), str(item.get("ts") or "")
+        try:
+            message = (await self.client.reactions_get(channel=channel, timestamp=ts,
+                                                       full=True))["message"]
+        except (SlackApiError, KeyError) as error:
+            logger.warning("could not read the message reacted to (%s)", error)
+            return
+        options = _options_in(message.get("blocks") or [])
+        answered = next((str(b["block_id"]).removeprefix("answered:")
+                         for b in message.get("blocks") or []
+                         if str(b.get("block_id") or "").startswith("answered:")), None)
+        if index < len(options):
+            conversation_id, question_id, option_id = options[index]
+        elif answered is not None and message.get("thread_ts"):
+            # a question answered before: the Maestro refuses it as it refuses a stale press
+            conversation_id = SlackThread(team, channel, str(message["thread_ts"])).conversation_id
+            question_id, option_id = answered, ""
+        else:
+            return  # not one of our questions, or no such option
+        try:
+            thread = SlackThread.parse(conversation_id)
+        except ValueError:
+            return
+        if thread.channel != channel:
+            return
+
+        async def tell(reply: TextReply) -> None:
+            await self.client.chat_postEphemeral(channel=channel, user=user,
+                                                 thread_ts=thread.thread_ts,
+                                                 text=_mrkdwn(reply.text))
+
+        await self._answer(thread, question_id, option_id, user=user,
+                           message={**message, "ts": ts}, tell=tell)
 
     @staticmethod
     async def _tell_presser(respond: Callable[..., Awaitable[Any]], reply: TextReply) -> None:
@@ -430,10 +508,17 @@ class SlackAdapter:
     async def _close_question(self, thread: SlackThread, ts: str, message: dict[str, Any],
                               user: str, chosen: str | None) -> None:
         """Take the buttons off an answered (or stale) question, saying who chose what."""
-        blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": _chosen(user, chosen)}]})
+        blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"
+                  and not str(b.get("block_id") or "").startswith("react:")]
+        asked = next((str(b["block_id"]) for b in message.get("blocks") or []
+                      if str(b.get("block_id") or "").startswith("question:")), None)
+        closed: dict[str, Any] = {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": _chosen(user, chosen)}]}
+        if asked is not None:  # a reaction on it later is known to be stale
+            closed["block_id"] = "answered:" + asked.removeprefix("question:")
+        blocks.append(closed)
         try:
+            await self._update_pace.wait(thread.team)
             await self.client.chat_update(channel=thread.channel, ts=ts,
                                           text=message.get("text") or "", blocks=blocks)
         except SlackApiError as error:  # the answer counts even if the old message can't change
@@ -572,11 +657,37 @@ def _question_blocks(question: Question, conversation_id: str) -> list[dict[str,
         if option.suggested:
             button["style"] = "primary"
         buttons.append(button)
-    return [
+    blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn",
                                      "text": _mrkdwn(question.text)[:_SECTION_TEXT_MAX]}},
         {"type": "actions", "block_id": f"question:{question.id}", "elements": buttons},
     ]
+    if 1 < len(buttons) <= len(_REACTION_NUMBERS):
+        last = _REACTION_NUMBERS[len(buttons) - 1]
+        blocks.append({"type": "context", "block_id": f"react:{question.id}", "elements": [
+            {"type": "mrkdwn", "text": f"or react :one:–:{last}: for the options in order"}]})
+    return blocks
+
+
+_REACTION_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+                     "keycap_ten")
+"""Slack's names of the reactions that answer a question, first option first."""
+
+
+def _options_in(blocks: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """``(conversation, question, option)`` of each question button in a message, in order."""
+    found = []
+    for block in blocks:
+        if block.get("type") != "actions" or not str(block.get("block_id") or "").startswith(
+                "question:"):
+            continue
+        for element in block.get("elements") or []:
+            try:
+                value = json.loads(element.get("value") or "{}")
+                found.append((str(value["c"]), str(value["q"]), str(value["o"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+    return found
 
 
 def _progress_text(reply: ProgressReply) -> str:

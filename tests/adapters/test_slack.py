@@ -56,7 +56,8 @@ class World:
     data_dir: Path
 
     async def signed_post(self, body: str, *, content_type: str, secret: str = SECRET,
-                          age_s: float = 0.0, retry: int | None = None) -> int:
+                          age_s: float = 0.0, retry: int | None = None,
+                          settle: bool = True) -> int:
         timestamp = str(int(time.time() - age_s))
         headers = {
             "content-type": content_type,
@@ -67,7 +68,8 @@ class World:
         if retry is not None:
             headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
         response = await self.http.post(EVENTS_PATH, data=body.encode(), headers=headers)
-        await self.adapter.idle()
+        if settle:  # wait for the turn it started (not when the test holds the thread itself)
+            await self.adapter.idle()
         return response.status
 
     async def remix(self, channel: str, text: str, *, user: str = DIRECTOR, team: str = TEAM,
@@ -92,6 +94,14 @@ class World:
         })
         return await self.signed_post(body, content_type="application/json", **signing)
 
+    async def react(self, message: FakeMessage, reaction: str, *, user: str, event_id: str,
+                    settle: bool = True) -> int:
+        """Send ``reaction_added`` for ``user`` reacting to one of the bot's messages."""
+        event = {"type": "reaction_added", "user": user, "reaction": reaction,
+                 "item_user": self.slack.bot_user_id, "event_ts": str(time.time()),
+                 "item": {"type": "message", "channel": message.channel, "ts": message.ts}}
+        return await self.event(event, event_id=event_id, settle=settle)
+
     async def say(self, message: FakeMessage, *, event_id: str, mention: bool = False,
                   **signing: Any) -> int:
         """Send the event Slack sends for a person's message (already added to the fake)."""
@@ -109,7 +119,7 @@ class World:
         return await self.event(event, event_id=event_id, **signing)
 
     async def press(self, question: FakeMessage, option_id: str, *, user: str = DIRECTOR,
-                    team: str = TEAM) -> int:
+                    team: str = TEAM, settle: bool = True) -> int:
         """Press the button of ``option_id`` exactly as the fake shows it in the message."""
         actions = next(b for b in question.blocks if b["type"] == "actions")
         button = next(e for e in actions["elements"] if e["action_id"].endswith(f":{option_id}"))
@@ -129,7 +139,8 @@ class World:
                          "text": button["text"], "action_ts": str(time.time())}],
         }
         return await self.signed_post(urlencode({"payload": json.dumps(payload)}),
-                                      content_type="application/x-www-form-urlencoded")
+                                      content_type="application/x-www-form-urlencoded",
+                                      settle=settle)
 
     def opened_thread(self, channel: str) -> SlackThread:
         (root,) = self.slack.roots(channel)
@@ -463,10 +474,18 @@ async def test_a_300_mb_project_goes_as_a_signed_link_not_an_upload(world: World
     with open(big, "wb") as sparse:  # 300 MB on paper, nothing on disk
         sparse.truncate(300 * 1024 * 1024)
     uploads_before = len(world.slack.made("files.getUploadURLExternal"))
-    await world.adapter.post(thread.conversation_id, FileReply(
-        caption="v1 Ableton Live project", attachment=Attachment(
-            name=big.name, path=str(big), size_bytes=big.stat().st_size,
-            kind=AttachmentKind.ARCHIVE)))
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        await world.adapter.post(thread.conversation_id, FileReply(
+            caption="v1 Ableton Live project", attachment=Attachment(
+                name=big.name, path=str(big), size_bytes=big.stat().st_size,
+                kind=AttachmentKind.ARCHIVE)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024  # the file was never held in memory (200 MB budget)
     assert len(world.slack.made("files.getUploadURLExternal")) == uploads_before  # never read
     [posted] = [m for m in world.slack.thread("C0BIGZIP", thread.thread_ts)
                 if "Ableton Live project" in m.text]
@@ -501,9 +520,9 @@ async def test_the_manifest_asks_for_exactly_what_the_bot_uses(world: World) -> 
     manifest = yaml.safe_load((Path(__file__).parents[2] / "slack-manifest.yml").read_text())
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
         "app_mentions:read", "channels:history", "chat:write", "commands", "files:read",
-        "files:write", "groups:history"]
+        "files:write", "groups:history", "reactions:read"]
     assert sorted(manifest["settings"]["event_subscriptions"]["bot_events"]) == [
-        "app_mention", "message.channels", "message.groups"]
+        "app_mention", "message.channels", "message.groups", "reaction_added"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     urls = {manifest["settings"]["event_subscriptions"]["request_url"],
             manifest["settings"]["interactivity"]["request_url"],
@@ -545,3 +564,60 @@ async def test_a_rate_limit_slack_sdk_stops_waiting_out_carries_retry_after(worl
     await world.adapter.post(conversation_id, TextReply(text="then it lands"))
     assert [m.text for m in world.slack.thread("C0RETRY", root.ts)] == ["then it lands"]
     assert not world.slack.violations
+
+
+async def test_a_number_reaction_answers_a_question_even_during_a_running_turn(
+        world: World) -> None:
+    """:one:… on a question answer it like its buttons: the event is acknowledged at once and
+    the answer applied after the running turn; a stale reaction is told privately."""
+    slack, channel = world.slack, "C0REACT"
+    mention = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> a techno track "
+                                "at 130", user=DIRECTOR)
+    assert await world.say(mention, event_id="Ev-react-start", mention=True) == 200
+    [question] = [m for m in slack.thread(channel, mention.ts)
+                  if any(b["type"] == "actions" for b in m.blocks)]
+    assert "or react :one:" in json.dumps(question.blocks)
+    actions = next(b for b in question.blocks if b["type"] == "actions")
+    index = [e["action_id"].rsplit(":", 1)[1] for e in actions["elements"]].index("agree")
+    conversation = SlackThread(TEAM, channel, mention.ts).conversation_id
+    numbers = ["one", "two", "three", "four", "five"]
+    assert await world.react(question, "thumbsup", user=DIRECTOR, event_id="Ev-react-0") == 200
+    assert slack.message(question.ts).blocks == question.blocks  # not a number: nothing
+    async with world.adapter._lock(world.adapter._turn_locks, conversation):  # a running turn
+        started = time.monotonic()
+        assert await world.react(question, numbers[index], user=DIRECTOR,
+                                 event_id="Ev-react-1", settle=False) == 200
+        assert time.monotonic() - started < 3.0  # acknowledged within Slack's 3 s
+        production = await world.app.store.get(conversation)
+        assert production is not None and not production.versions  # not applied yet
+    await world.adapter.idle()
+    production = await world.app.store.get(conversation)
+    assert production is not None and production.versions  # applied after the turn
+    closed = slack.message(question.ts)
+    assert not any(b["type"] == "actions" for b in closed.blocks)
+    assert "react:" not in json.dumps(closed.blocks)  # the hint went with the buttons
+    assert await world.react(question, "one", user="U0GUEST", event_id="Ev-react-2") == 200
+    assert any(e.get("user") == "U0GUEST" and "already answered" in e["text"]
+               for e in slack.ephemeral)
+    assert not slack.violations
+
+
+async def test_a_press_during_a_running_turn_is_acknowledged_at_once_and_applied_after(
+        world: World) -> None:
+    slack, channel = world.slack, "C0PRESSRUN"
+    mention = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> a techno track "
+                                "at 130", user=DIRECTOR)
+    assert await world.say(mention, event_id="Ev-pressrun", mention=True) == 200
+    [question] = [m for m in slack.thread(channel, mention.ts)
+                  if any(b["type"] == "actions" for b in m.blocks)]
+    conversation = SlackThread(TEAM, channel, mention.ts).conversation_id
+    async with world.adapter._lock(world.adapter._turn_locks, conversation):  # a running turn
+        started = time.monotonic()
+        assert await world.press(question, "agree", settle=False) == 200
+        assert time.monotonic() - started < 3.0  # acknowledged within Slack's 3 s
+        production = await world.app.store.get(conversation)
+        assert production is not None and not production.versions  # not applied yet
+    await world.adapter.idle()
+    production = await world.app.store.get(conversation)
+    assert production is not None and production.versions  # applied after the turn
+    assert not slack.violations

@@ -3,7 +3,7 @@ the platform's tier allows, and the final state always lands."""
 
 from __future__ import annotations
 
-from core.pacing import ProgressPacer
+from core.pacing import Pace, ProgressPacer
 
 
 def test_first_report_posts_then_edits_wait_their_turn_and_the_end_always_lands() -> None:
@@ -35,3 +35,24 @@ def test_a_failed_edit_is_planned_again_and_an_unchanged_end_is_forgotten() -> N
     pacer.shown("j", "b", done=False)
     assert pacer.plan("j", "b", done=True) == "skip"  # already says it all: forgotten
     assert pacer.plan("j", "b", done=False) == "post"
+
+
+async def test_a_pace_lets_a_burst_through_then_spaces_requests_by_its_rate() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = Pace(burst=2, per_s=1.0, clock=lambda: now[0], sleep=sleep)
+    await pace.wait("C1")
+    await pace.wait("C1")
+    assert slept == []  # the burst
+    await pace.wait("C2")
+    assert slept == []  # another channel has its own budget
+    await pace.wait("C1")
+    assert slept == [1.0]  # then one a second
+    assert not pace.ready("C1")  # an edit that may be skipped is, while the tier is spent
+    now[0] += 1.0
+    assert pace.ready("C1")

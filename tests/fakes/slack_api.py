@@ -15,7 +15,8 @@ a request over it is answered ``429`` with ``Retry-After``; and faults come on d
 connections, slow uploads; see ``tests/fakes/faults.py``).
 
 Served: ``auth.test``, ``chat.postMessage``, ``chat.update``, ``files.getUploadURLExternal``,
-``files.completeUploadExternal``, ``files.info``, the upload URL, the file download and
+``files.completeUploadExternal``, ``files.info``, ``chat.postEphemeral``, ``reactions.get``,
+the upload URL, the file download and
 ``response_url`` posts.
 
 Usage::
@@ -309,6 +310,25 @@ class FakeSlackAPI:
             message.blocks = _blocks(args["blocks"])
         message.edits += 1
         return _ok(channel=message.channel, ts=message.ts, text=message.text)
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> web.Response:
+        if not args.get("user") or not args.get("channel"):
+            return _ok(False, error="invalid_arguments")
+        self.ephemeral.append({"channel": args["channel"], "user": args["user"],
+                               "text": str(args.get("text", "")),
+                               "thread_ts": args.get("thread_ts")})
+        return _ok(message_ts=self._next_ts())
+
+    def _reactions_get(self, args: dict[str, Any]) -> web.Response:
+        message = next((m for m in self.messages if m.ts == args.get("timestamp")
+                        and m.channel == args.get("channel")), None)
+        if message is None:
+            return _ok(False, error="message_not_found")
+        body: dict[str, Any] = {"type": "message", "text": message.text, "ts": message.ts,
+                                "user": message.user, "blocks": message.blocks}
+        if message.thread_ts:
+            body["thread_ts"] = message.thread_ts
+        return _ok(type="message", channel=message.channel, message=body)
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> web.Response:
         if not args.get("filename") or not str(args.get("length", "")).isdigit():
