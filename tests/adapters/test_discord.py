@@ -639,3 +639,35 @@ async def test_a_number_reaction_answers_a_question_even_during_a_running_turn(
                                                if m.content.startswith(f"<@{guest['id']}>")])
         assert say.stale_press() in stale.content
         assert not api.violations
+
+
+async def test_a_300_mb_project_goes_as_a_signed_link_without_being_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over every tier's upload limit: a link, and the bot never holds the file in memory."""
+    import tracemalloc
+
+    settings = make_settings(tmp_path / "data")
+    async with FakeDiscordAPI(upload_limit_bytes=100 * MiB) as api, \
+            running(settings, api, monkeypatch) as bot:
+        thread_id = int((await api.open_thread(api.channel_id, {"name": "big"}))["id"])
+        conversation = f"discord:{api.guild_id}:{thread_id}"
+        big = settings.data_dir / "productions" / "big" / "v1" / "export" / "Big Project.zip"
+        big.parent.mkdir(parents=True)
+        with open(big, "wb") as sparse:  # 300 MB on paper, nothing on disk
+            sparse.truncate(300 * MiB)
+        tracemalloc.start()
+        try:
+            await bot.adapter.post(conversation, FileReply(
+                caption="v1 Ableton Live project", attachment=Attachment(
+                    name=big.name, path=str(big), size_bytes=big.stat().st_size)))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 20 * MiB  # nowhere near the file: it was never read (200 MB budget)
+        [posted] = api.messages_in(thread_id)
+        assert not posted.files and "300.0 MiB" in posted.content
+        link = posted.content.split(": ", 1)[1]
+        path, expires, signature = parse(link)
+        assert path == "productions/big/v1/export/Big Project.zip"
+        assert verify(path, expires=expires, signature=signature, secret=SECRET)
+        assert not api.violations
