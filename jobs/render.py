@@ -360,9 +360,10 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.78, "mastering")
     master_spec = _master_spec(spec, payload, mixed.audio, sr)
     mastered = master(mixed.audio, master_spec, sample_rate=sr, tonal_gains_db=tonal_gains)
-    if target is not None:
+    if target is not None and master_spec.tilt_db == 0:
         # glue and limiter reshape the spectrum a little (they hold back transients, which
-        # carry the mids): when that pushes a band out, aim the tonal stage past it, once
+        # carry the mids): when that pushes a band out, aim the tonal stage past it, once.
+        # Not when the master is tilted on purpose ("brighter"): that would undo the request
         from jobs.measure import octave_levels_db
 
         actual = octave_levels_db(mastered.audio, sample_rate=sr)
