@@ -81,7 +81,7 @@ class Thread:
         self.posted: list[Reply] = []
 
     async def say(self, text: str, *, audio: Path | None = None, wait: bool = True,
-                  timeout_s: float = 120.0) -> list[Reply]:
+                  timeout_s: float = 300.0) -> list[Reply]:
         files = [Attachment(name=audio.name, path=str(audio), size_bytes=audio.stat().st_size,
                             content_type="application/octet-stream", kind=AttachmentKind.AUDIO)
                  ] if audio is not None else []
@@ -93,8 +93,12 @@ class Thread:
         self.posted += replies
         return replies
 
-    async def drain(self, *, timeout_s: float = 120.0) -> list[Reply]:
-        """Post job events until this conversation has no job pending."""
+    async def drain(self, *, timeout_s: float = 300.0) -> list[Reply]:
+        """Post job events until this conversation has no job pending.
+
+        ``timeout_s`` is generous: a four-minute render on a busy two-core machine (the suite
+        runs on two workers) takes minutes, and a wait that ends early is a false failure.
+        """
         out: list[Reply] = []
 
         async def post(conversation_id: str, reply: Reply) -> None:

@@ -16,7 +16,7 @@ import soundfile as sf
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 from tests.reliability.harness import Thread, open_app, settings_for, words
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # two full renders, maybe on a busy machine
 
 
 @pytest.fixture
