@@ -23,11 +23,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import jinja2
 from aiohttp import web
 
 from bot import links
@@ -77,22 +77,6 @@ border-radius:.4rem;background:#1d1d1f;color:#fff;text-decoration:none}
 .downloads a.stem{background:#555;font-size:.85rem}.warn{color:#b3261e}
 """
 
-_DENIED = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Link expired or not valid</title><style>{css}</style></head>
-<body><h1>This link has expired or is not valid</h1>
-<p>Ask in the production's thread for a new link.</p></body></html>
-"""
-
-_GONE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="robots" content="noindex">
-<title>No longer here</title><style>{css}</style></head>
-<body><h1>This is no longer here</h1>
-<p>Productions are removed after a while without activity.</p></body></html>
-"""
-
-
 # --- loudness matching -----------------------------------------------------------------
 
 
@@ -113,13 +97,24 @@ def loudness_gains_db(lufs: Sequence[float | None]) -> list[float]:
 # --- the application -------------------------------------------------------------------
 
 
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("bot", "templates"), autoescape=True,
+    undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+"""The page's HTML: Jinja2 with autoescaping, so no title, file name or prompt can inject
+markup; a missing value is an error, not an empty string."""
+
+
+def _html(template: str, **values: Any) -> str:
+    return _TEMPLATES.get_template(template).render(css=_CSS, script=_SCRIPT, **values)
+
+
 def _denied() -> web.Response:
-    return web.Response(status=403, text=_DENIED.format(css=_CSS), content_type="text/html",
+    return web.Response(status=403, text=_html("denied.html"), content_type="text/html",
                         headers=_PAGE_HEADERS)
 
 
 def _gone() -> web.Response:
-    return web.Response(status=404, text=_GONE.format(css=_CSS), content_type="text/html",
+    return web.Response(status=404, text=_html("gone.html"), content_type="text/html",
                         headers=_PAGE_HEADERS)
 
 
@@ -211,11 +206,7 @@ def _num(value: object, digits: int = 1) -> str:
     return f"{value:.{digits}f}" if isinstance(value, int | float) else "?"
 
 
-def _fact(label: str, value: str) -> str:
-    return f"<li><b>{escape(label)}</b>{escape(value)}</li>"
-
-
-def _card_row(line: CardLine) -> str:
+def _card_row(line: CardLine) -> dict[str, str]:
     unit = f" {line.unit}" if line.unit else ""
     if line.detail:
         change = line.detail
@@ -226,103 +217,82 @@ def _card_row(line: CardLine) -> str:
         change = ""
     verdict, css = {True: ("✓ on target", "met"), False: ("✗ missed", "missed"),
                     None: ("could not measure", "")}[line.met]
-    return (f"<tr><td>{escape(line.text)}</td><td>{escape(change)}</td>"
-            f'<td class="{css}">{escape(verdict)}</td></tr>')
+    return {"text": line.text, "change": change, "verdict": verdict, "css": css}
 
 
-def _player(version: Version, url: str, gain_db: float, *, label: str) -> str:
-    lufs = version.measurements.get("integrated_lufs")
-    matched = (f"played {gain_db:+.1f} dB to match the quietest version"
-               if gain_db < 0 else "the quietest version, played as rendered")
-    return (f'<div class="player"><div>{escape(label)} '
-            f"<small>({escape(_num(lufs))} LUFS; {escape(matched)})</small></div>"
-            f'<audio controls preload="metadata" id="v{version.number}" '
-            f'data-version="{version.number}" data-lufs="{escape(_num(lufs, 2))}" '
-            f'data-gain-db="{gain_db:.2f}" src="{escape(url)}"></audio></div>')
+def _players(production: Production, version: Version, config: _Config,
+             expires: int) -> list[dict[str, Any]]:
+    """This version's master first, then every earlier rendered one's, loudness-matched.
+
+    A player streams the MP3 preview (a few MB) rather than the WAV (tens of MB), which
+    stays a download.
+    """
+    earlier = [v for v in production.versions if v.number < version.number]
+    found: list[tuple[Version, str]] = []
+    for v in [version, *reversed(earlier)]:
+        url = _file_url(v.artifacts.get("preview.mp3") or v.artifacts.get("master.wav"),
+                        config, expires)
+        if url:
+            found.append((v, url))
+    gains = loudness_gains_db([v.measurements.get("integrated_lufs") for v, _ in found])
+    return [{"number": v.number, "url": url, "gain_db": gain,
+             "label": f"v{v.number} master" + (" (this version)" if v is version else ""),
+             "lufs": _num(v.measurements.get("integrated_lufs")),
+             "lufs_exact": _num(v.measurements.get("integrated_lufs"), 2),
+             "matched": (f"played {gain:+.1f} dB to match the quietest version" if gain < 0
+                         else "the quietest version, played as rendered")}
+            for (v, url), gain in zip(found, gains, strict=True)]
+
+
+def _card(production: Production, version: Version) -> dict[str, Any] | None:
+    if version.patch is None:
+        return None
+    parent = production.version(version.parent) if version.parent else None
+    rows = (card_lines(version.patch.expected, before=parent.measurements,
+                       after=version.measurements)
+            if parent is not None and parent.measurements else [])
+    return {"parent": parent.number if parent else "?",
+            "described": [str(d) for d in version.patch.describe()],
+            "rationale": version.patch.rationale, "rows": [_card_row(r) for r in rows]}
+
+
+def _downloads(version: Version, config: _Config, expires: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for name, label in _DOWNLOADS:
+        url = _file_url(version.artifacts.get(name), config, expires)
+        if url:
+            found.append({"url": url, "artifact": name, "label": label, "stem": False})
+    master = version.artifacts.get("master.wav")
+    for track in sorted((Path(master).parent / "tracks").glob("*.wav")) if master else []:
+        url = _file_url(str(track), config, expires)
+        if url:
+            found.append({"url": url, "artifact": "stem", "label": f"Stem: {track.stem}",
+                          "stem": True})
+    return found
 
 
 def _page_html(production: Production, version: Version, *, config: _Config,
                expires: int) -> str:
     spec, m = version.spec, version.measurements
-    title = spec.title or "Untitled"
-    facts = [_fact("Version", f"v{version.number} of {len(production.versions)}"),
-             _fact("Genre", spec.genre.replace("_", " ")),
-             _fact("Tempo", f"{_num(m.get('tempo_bpm'))} BPM (planned {spec.tempo_bpm:g})"),
-             _fact("Key", str(m.get("key") or spec.key)),
-             _fact("Loudness", f"{_num(m.get('integrated_lufs'))} LUFS integrated"),
-             _fact("True peak", f"{_num(m.get('true_peak_dbtp'))} dBTP")]
-    body = [f"<h1>{escape(title)}</h1>", f'<ul class="facts">{"".join(facts)}</ul>']
-    if not version.rendered:
-        body.append(f'<p class="warn">Not rendered: {escape(version.note or "still rendering")}</p>')
-    body += [f'<p class="warn">Not as planned: {escape(str(p))}.</p>'
-             for p in m.get("mismatches", [])]
-
-    picture = _file_url(version.artifacts.get("arrangement.png"), config, expires)
-    if picture:
-        body.append(f'<h2>Arrangement</h2><img src="{escape(picture)}" '
-                    f'alt="Arrangement of {escape(title)} v{version.number}: sections and loudness">')
-    tonal = _file_url(version.artifacts.get("tonal.png"), config, expires)
-    if tonal:
-        body.append(f'<h2>Tonal balance</h2><img src="{escape(tonal)}" '
-                    f'alt="Tonal balance of {escape(title)} v{version.number}: the master\'s '
-                    "octave levels against the genre's range\">")
-
-    # this version's master first, then every earlier rendered version's; a player streams
-    # the MP3 preview (a few MB) rather than the WAV (tens of MB), which stays a download
-    earlier = [v for v in production.versions if v.number < version.number]
-    players: list[tuple[Version, str]] = []
-    for v in [version, *reversed(earlier)]:
-        url = _file_url(v.artifacts.get("preview.mp3") or v.artifacts.get("master.wav"),
-                        config, expires)
-        if url:
-            players.append((v, url))
-    if players:
-        gains = loudness_gains_db([p[0].measurements.get("integrated_lufs") for p in players])
-        body.append("<h2>Listen</h2><p><small>Every player is set to the quietest version's "
-                    "loudness (from each master's measured integrated LUFS), so you compare "
-                    "the sound, not the level.</small></p>")
-        for (v, url), gain in zip(players, gains, strict=True):
-            label = f"v{v.number} master" + (" (this version)" if v is version else "")
-            body.append(_player(v, url, gain, label=label))
-
-    parent = production.version(version.parent) if version.parent else None
-    if version.patch is not None:
-        body.append(f"<h2>Change card, v{parent.number if parent else '?'} → v{version.number}</h2>")
-        described = version.patch.describe()
-        if described:
-            body.append("<ul>" + "".join(f"<li>{escape(str(d))}</li>" for d in described) + "</ul>")
-        if version.patch.rationale:
-            body.append(f"<p><small>{escape(version.patch.rationale)}</small></p>")
-        if parent is not None and parent.measurements:
-            rows = card_lines(version.patch.expected, before=parent.measurements, after=m)
-            if rows:
-                body.append('<table class="card"><tr><th>Change</th><th>Measured on both '
-                            "renders</th><th></th></tr>" + "".join(map(_card_row, rows))
-                            + "</table>")
-
-    buttons = []
-    for name, label in _DOWNLOADS:
-        url = _file_url(version.artifacts.get(name), config, expires)
-        if url:
-            buttons.append(f'<a href="{escape(url)}" download data-artifact="{escape(name)}">'
-                           f"{escape(label)}</a>")
-    master = version.artifacts.get("master.wav")
-    tracks = sorted((Path(master).parent / "tracks").glob("*.wav")) if master else []
-    for track in tracks:
-        url = _file_url(str(track), config, expires)
-        if url:
-            buttons.append(f'<a class="stem" href="{escape(url)}" download '
-                           f'data-artifact="stem">Stem: {escape(track.stem)}</a>')
-    if buttons:
-        body.append(f'<h2>Downloads</h2><div class="downloads">{"".join(buttons)}</div>')
-    expiry = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires))
-    body.append(f"<p><small>This page and its links work until {escape(expiry)}.</small></p>")
-
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            '<meta name="robots" content="noindex">'
-            '<meta name="viewport" content="width=device-width,initial-scale=1">'
-            f"<title>{escape(title)} · v{version.number}</title><style>{_CSS}</style></head>"
-            f"<body>{''.join(body)}<script>{_SCRIPT}</script></body></html>")
+    page = {
+        "title": spec.title or "Untitled",
+        "number": version.number,
+        "facts": [("Version", f"v{version.number} of {len(production.versions)}"),
+                  ("Genre", spec.genre.replace("_", " ")),
+                  ("Tempo", f"{_num(m.get('tempo_bpm'))} BPM (planned {spec.tempo_bpm:g})"),
+                  ("Key", str(m.get("key") or spec.key)),
+                  ("Loudness", f"{_num(m.get('integrated_lufs'))} LUFS integrated"),
+                  ("True peak", f"{_num(m.get('true_peak_dbtp'))} dBTP")],
+        "not_rendered": "" if version.rendered else (version.note or "still rendering"),
+        "mismatches": [str(p) for p in m.get("mismatches", [])],
+        "picture": _file_url(version.artifacts.get("arrangement.png"), config, expires),
+        "tonal": _file_url(version.artifacts.get("tonal.png"), config, expires),
+        "players": _players(production, version, config, expires),
+        "card": _card(production, version),
+        "downloads": _downloads(version, config, expires),
+        "expiry": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(expires)),
+    }
+    return _html("page.html", page=page)
 
 
 # --- running it ------------------------------------------------------------------------

@@ -286,7 +286,7 @@ async def test_the_page_shows_the_version_with_its_numbers_players_card_and_down
         html = await response.text()
     v1, v2 = production.versions
     m = v2.measurements
-    assert "Night &lt;Drive&gt; &amp; &quot;Friends&quot;" in html and "<Drive>" not in html
+    assert "Night &lt;Drive&gt; &amp; &#34;Friends&#34;" in html and "<Drive>" not in html
     assert f"{m['tempo_bpm']:.1f} BPM" in html and f">{m['key']}<" in html
     assert f"{m['integrated_lufs']:.1f} LUFS integrated" in html
     assert "/arrangement.png?" in html
