@@ -394,7 +394,10 @@ def change_summary(version: Version, patches: list[SpecPatch], level: str) -> st
     lines = []
     previous = ""
     for patch in patches:
-        if not patch.ops:
+        if not patch.ops:  # said, so a change asked together with others is never lost
+            why = f" — {patch.rationale}" if patch.rationale else ""
+            lines.append(f"→ Not changed: “{patch.request}”{why}")
+            previous = ""
             continue
         if patch.chef != previous:
             lines.append(f"→ Consulting {patch.chef}…")
@@ -553,6 +556,21 @@ def not_yet(wish: str, closest: str, *, offer: bool) -> str:
         return f"I can't make {wish} yet. The closest I can do is {closest} — want that?"
     return (f"I can't make {wish} yet. The closest I can do is {closest}; ask for it once a "
             "version is out.")
+
+
+def nothing_to_answer(production: Production) -> str:
+    """A yes or no when no question is open: said plainly, with what to say instead."""
+    if not production.versions:
+        return ("There's no question open right now. Tell me what to make, e.g. \"make a 124 BPM "
+                "deep house track in A minor\", or attach a song and say \"remix this to techno\".")
+    return (f"There's no question open right now; v{production.current} is the latest. Tell me "
+            "what to change (\"bass too loud\", \"more reverb on the pads\"), or say \"versions\".")
+
+
+def not_yet_left_out(wish: str, closest: str) -> str:
+    """A wish not possible yet, said in the same message as changes that are: those go ahead."""
+    return (f"I can't make {wish} yet, so I left it out. The closest I can do is {closest}: "
+            "ask for that in your own words whenever you want it.")
 
 
 def offer_declined() -> str:

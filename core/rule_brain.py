@@ -635,8 +635,8 @@ def _key_in(t: str, *, pending_key_bpm: bool) -> Key | None:
         after = t[match.end() :]
         alone = raw == whole
         introduced = bool(match["pre"])
-        if before and (before[-1] == "i" or before[-1][-1:].isdigit()):
-            continue  # "I am", "3 dB", "9 am"
+        if before and not introduced and (before[-1] == "i" or before[-1][-1:].isdigit()):
+            continue  # "I am", "3 dB", "9 am"; but "at 124 in C minor" is a key
         if match["mode"] is None and match["acc"] is None:  # a lone letter: "in C", "C"
             if raw in {"a", "b"} and not introduced:
                 continue  # an article, a grade

@@ -25,7 +25,7 @@ from core.chef import Chef
 from core.conversation import Attachment, Option, Reply, TextReply, Turn, utcnow
 from core.errors import VykeError
 from core.genre import GenreProfile
-from core.jobs import JobEvent, JobQueue
+from core.jobs import JobEvent, JobKind, JobQueue
 from core.maestro import events
 from core.maestro.gathering import gather, start
 from core.maestro.iterating import iterate, queue_request, vote
@@ -296,18 +296,22 @@ class Maestro:
         if question is not None and question.topic == Topic.OFFER \
                 and (u.option_id is not None or u.agree is not None) and not u.feedback:
             return await self._take_offer(production, u, turn, record)
-        wish = not_yet_in(turn.text) if not u.feedback and turn.text else None
-        if wish is not None:
+        wish = not_yet_in(turn.text) if turn.text else None
+        if wish is not None and not u.feedback:
             return [self._offer(production, wish)]
+        left_out = [TextReply(text=say.not_yet_left_out(wish.wish, wish.closest))] if wish else []
         if state in (S.REVIEWING, S.COMPLETE) and (u.feedback or u.bpm or u.key):
-            return await iterate(self.parts, production, u, turn.author, record)
+            return await iterate(self.parts, production, u, turn.author, record) + left_out
         if u.has(Intent.APPROVE) and state is S.REVIEWING:
             go(production, S.COMPLETE)
             return [TextReply(text=say.approved(production))]
         if state in (S.EXECUTING, S.PLANNING, S.CONSULTING, S.ITERATING):
             if u.feedback or u.bpm or u.key:  # a change while a version renders: kept for it
-                return [TextReply(text=queue_request(production, u, turn.author, turn.text))]
+                return [TextReply(text=queue_request(production, u, turn.author, turn.text)),
+                        *left_out]
             return [TextReply(text=say.busy(production))]
+        if _BARE_YES_NO.fullmatch(turn.text or ""):
+            return [TextReply(text=say.nothing_to_answer(production))]
         if state is S.IDLE:
             return [TextReply(text=say.not_understood_idle())]
         return [TextReply(text=say.not_understood(state is S.COMPLETE))]
@@ -361,6 +365,11 @@ async def _versions(parts: Parts, production: Production) -> list[Reply]:
 async def _stop(parts: Parts, production: Production) -> list[Reply]:
     cancelled = await parts.queue.cancel(production.id)
     steps = [j.kind for j in production.pending_jobs if j.job_id in cancelled]
+    for job in production.pending_jobs:
+        stopped = production.version(job.version) if job.job_id in cancelled \
+            and job.kind == JobKind.RENDER.value else None
+        if stopped is not None and not stopped.rendered:
+            stopped.note = "stopped before it rendered"  # a plan kept, not one forgotten
     production.pending_jobs = [j for j in production.pending_jobs if j.job_id not in cancelled]
     if production.state is S.EXECUTING:
         go(production, S.REVIEWING if production.versions else S.IDLE)
@@ -389,6 +398,11 @@ _AT_ONCE: dict[Intent, _Step] = {
 }
 """Intents answered at once in any state, in this order of precedence."""
 
+
+_BARE_YES_NO = re.compile(r"\W*(?:yes|yeah|yep|yup|ok(?:ay)?|sure|cool|no|nope|nah)\W*"
+                          r"(?:(?:sounds good|go(?: for it)?|thanks|thx|please)\W*)?",
+                          re.IGNORECASE)
+"""A yes or no with no question open: answered as that, not as a change not understood."""
 
 _PRO_WORDS = re.compile(r"\b(lufs|dbtp|true[- ]peak|transients?|q of|ratio|attack|release|"
                         r"side-?chain(?:ed)? (?:release|attack)|multiband|stereo image|m/s|"
