@@ -1,0 +1,110 @@
+"""What the conversation corpus found: every request gets an honest answer, nothing vanishes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chefs import all_chefs, load_genres
+from core.conversation import Author, Reply, Turn
+from core.maestro import Maestro, MaestroLimits
+from core.production import Production
+from core.rule_brain import RuleBrain
+from core.store import SqliteStore
+from tests.core.test_maestro import texts
+from tests.fakes.honest_queue import HonestQueue
+
+CID = "local:answered"
+DEE = Author(id="u-dee", name="Dee")
+
+
+class _Thread:
+    def __init__(self, maestro: Maestro, queue: HonestQueue) -> None:
+        self.maestro, self.queue = maestro, queue
+
+    async def say(self, text: str) -> str:
+        return texts(await self.maestro.handle(Turn(conversation_id=CID, author=DEE, text=text)))
+
+    async def finish_jobs(self) -> str:
+        said: list[Reply] = []
+        async for event in self.queue.events():
+            said += await self.maestro.on_event(event)
+        return texts(said)
+
+    async def production(self) -> Production:
+        p = await self.maestro.store.get(CID)
+        assert p is not None
+        return p
+
+
+async def _thread(tmp_path: Path) -> tuple[_Thread, SqliteStore]:
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    queue = HonestQueue(store)
+    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
+                      genres=load_genres(), store=store, queue=queue,
+                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
+                                           data_dir=str(tmp_path)))
+    return _Thread(maestro, queue), store
+
+
+async def test_a_key_after_a_tempo_is_still_the_key(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in C minor")
+        p = await thread.production()
+        assert p.brief.key is not None and str(p.brief.key.value) == "Cm"
+        assert p.versions  # both given: planned at once, nothing asked
+    finally:
+        await store.close()
+
+
+async def test_a_wish_said_with_a_possible_change_is_named_and_the_change_made(
+        tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in A minor")
+        await thread.finish_jobs()
+        said = await thread.say("add a vinyl crackle and more reverb on the pads")
+        assert "This is v2" in said and "reverb" in said
+        assert "can't make vinyl crackle yet, so I left it out" in said
+        assert "The closest I can do is" in said
+    finally:
+        await store.close()
+
+
+async def test_a_kept_change_that_cannot_be_made_is_said_not_dropped(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a garage track")  # the key/tempo question is open
+        assert "Noted" in await thread.say("stutter the vocal in the intro")
+        assert "Noted" in await thread.say("hats are too harsh")
+        await thread.say("128 works")
+        said = await thread.finish_jobs()
+        assert "Now applying" in said and "This is v2" in said
+        assert "Not changed: “stutter the vocal in the intro” — This production has no vocal" \
+            in said
+    finally:
+        await store.close()
+
+
+async def test_a_yes_with_no_question_open_is_answered_as_a_yes(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in A minor")
+        await thread.finish_jobs()
+        said = await thread.say("yes")
+        assert "didn't understand" not in said and "no question open" in said
+        assert len((await thread.production()).versions) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_stopped_render_is_noted_on_its_version(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in A minor")
+        assert "Stopped" in await thread.say("stop")
+        p = await thread.production()
+        assert not p.pending_jobs and p.versions[0].note == "stopped before it rendered"
+        assert not p.versions[0].rendered
+    finally:
+        await store.close()
