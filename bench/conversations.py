@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bench._table import Table
+from bot.chat import script_line
 from core.brain import Intent
 from core.change_card import card_lines
 from core.conversation import Attachment, Author, QuestionReply, Reply, TextReply, Turn
@@ -48,7 +49,6 @@ CORPUS = Path(__file__).resolve().parents[1] / "tests" / "conversations"
 OWNER = "Dee"
 NO_CARD = "has no change card"
 """The problem said when a version's patch declares no measurable effect."""
-_TAG_RE = re.compile(r"^\[([A-Za-z][\w-]*)\]\s*")
 _NOTHING_CHANGED_RE = re.compile(r"didn't change anything|nothing changed", re.IGNORECASE)
 _CLAIMED_CHANGE_RE = re.compile(r"This is v\d+|Now applying")
 _REFUSED_RE = re.compile(r"didn't understand|didn't catch", re.IGNORECASE)
@@ -86,14 +86,9 @@ def read_conversation(path: Path) -> Script:
             continue
         if not line or line.startswith("#"):
             continue
-        author, busy = OWNER, False
-        while (tag := _TAG_RE.match(line)) is not None:
-            if tag[1].lower() == "busy":
-                busy = True
-            else:
-                author = tag[1]
-            line = line[tag.end():]
-        script.lines.append(Line(text=line, author=author, busy=busy))
+        tagged = script_line(line)
+        script.lines.append(Line(text=tagged.text, author=tagged.author or OWNER,
+                                 busy=tagged.busy))
     return script
 
 

@@ -1,7 +1,9 @@
 """``vyke chat``: a whole conversation in the terminal, interactive or from a script.
 
 In script mode each line is one message and every job is waited for before the next line,
-so a scripted conversation reads exactly like the one a person would have.
+so a scripted conversation reads exactly like the one a person would have. A line may start
+with tags: ``[Sam]`` says it as another person in the thread, ``[busy]`` sends it while the
+previous message's jobs still run; the run ends only when every job it started has finished.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from core.conversation import Attachment, AttachmentKind, Author, Reply
 from core.production import Production
 from core.store import ProductionSummary
 
-__all__ = ["LOCAL_PREFIX", "conversation_name", "greeting", "list_lines", "read_script", "run_chat"]
+__all__ = ["LOCAL_PREFIX", "ScriptLine", "conversation_name", "greeting", "list_lines", "read_script",
+           "run_chat", "script_line"]
 
 LOCAL_PREFIX = "local:"
 """Conversation ids of the terminal start with this; the rest is the name people type."""
@@ -90,6 +94,30 @@ def read_script(path: Path) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+_TAG_RE = re.compile(r"^\[([A-Za-z][\w-]*)\]\s*")
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One message of a script, with who says it and whether it waits for running jobs."""
+
+    text: str
+    author: str | None = None  #: ``[Sam] …``: someone else in the thread; None = the director
+    busy: bool = False  #: ``[busy] …``: sent while the previous message's jobs still run
+
+
+def script_line(line: str) -> ScriptLine:
+    """A script line's tags read off its front: ``[Sam] [busy] more reverb`` (any order)."""
+    author, busy = None, False
+    while (tag := _TAG_RE.match(line)) is not None:
+        if tag[1].lower() == "busy":
+            busy = True
+        else:
+            author = tag[1]
+        line = line[tag.end():]
+    return ScriptLine(text=line.strip(), author=author, busy=busy)
+
+
 def _attachment(path: Path) -> Attachment:
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return Attachment(name=path.name, path=str(path.resolve()), size_bytes=path.stat().st_size,
@@ -140,14 +168,18 @@ async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
     if intro:
         print(intro, flush=True)
     pending_audio = [_attachment(audio)] if audio is not None else []
+    lines = [script_line(raw) for raw in script] if script is not None else None
     try:
-        feed = iter(script) if script is not None else None
+        index = -1
         while True:
-            if feed is not None:
-                line = next(feed, None)
-                if line is None:
+            said = ScriptLine(text="")
+            if lines is not None:
+                index += 1
+                if index >= len(lines):
                     break
-                print(f"You: {line}")
+                said = lines[index]
+                line = said.text
+                print(f"{said.author or 'You'}{' (while busy)' if said.busy else ''}: {line}")
             else:
                 try:
                     line = await asyncio.to_thread(_ask)
@@ -158,10 +190,16 @@ async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
                 if not line.strip():
                     continue
             turn = adapter.to_turn(line, attachments=pending_audio)
+            if said.author is not None:  # "[Sam] …": another person in the same thread
+                turn = turn.model_copy(update={"author": Author(
+                    id=f"local-{said.author.lower()}", name=said.author)})
             pending_audio = []
             for reply in await app.maestro.handle(turn):
                 await adapter.post(reply)
-            await _drain(app, adapter, conversation_id)
+            following = lines[index + 1] if lines is not None and index + 1 < len(lines) else None
+            if following is None or not following.busy:
+                await _drain(app, adapter, conversation_id)
+        await _drain(app, adapter, conversation_id)  # a script ends when its jobs have
     finally:
         await adapter.stop()
         await _write_session(app, out_dir, conversation_id)
