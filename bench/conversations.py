@@ -52,7 +52,7 @@ NO_CARD = "has no change card"
 _NOTHING_CHANGED_RE = re.compile(r"didn't change anything|nothing changed", re.IGNORECASE)
 _CLAIMED_CHANGE_RE = re.compile(r"This is v\d+|Now applying")
 _REFUSED_RE = re.compile(r"didn't understand|didn't catch", re.IGNORECASE)
-_NOT_YET_RE = re.compile(r"can't make .+ yet\b.*?The closest I can do is ")
+_NOT_YET_RE = re.compile(r"can't make .+ yet\b.*?\bclosest\b", re.DOTALL)
 
 
 @dataclass(frozen=True)

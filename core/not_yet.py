@@ -53,7 +53,7 @@ NOT_YET: tuple[NotYet, ...] = (
            "vinyl crackle", "darker, rolled-off highs and more swing for that dusty feel",
            (_DARKER, _SWING)),
     NotYet(re.compile(r"\b(auto-?tune|pitch[- ]correct\w*|t-?pain|vocoder|talk ?box)\b"),
-           "a tuned or vocoded vocal", "vocal chops, or a stutter in the build",
+           "a tuned or vocoded vocal", "vocal chops: the vocal sliced and replayed on the grid",
            (_CHOPS,)),
     NotYet(re.compile(r"\b(guitar|saxophone|sax|trumpet|violin|cello|flute|piano solo|live (?:bass|drums))\b"),
            "a live instrument part", "a busier arrangement of the chords and leads",

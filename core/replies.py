@@ -567,6 +567,13 @@ def nothing_to_answer(production: Production) -> str:
             "what to change (\"bass too loud\", \"more reverb on the pads\"), or say \"versions\".")
 
 
+def not_yet_no_vocal(wish: str) -> str:
+    """A vocal wish not possible yet, on a production without a vocal to offer instead."""
+    return (f"I can't make {wish} yet, and this production has no vocal for the closest things "
+            "I can do (chops, a stutter). Remix a song with a vocal for those, or ask for "
+            "another change.")
+
+
 def not_yet_left_out(wish: str, closest: str) -> str:
     """A wish not possible yet, said in the same message as changes that are: those go ahead."""
     return (f"I can't make {wish} yet, so I left it out. The closest I can do is {closest}: "

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from core import replies as say
-from core.brain import Brain, Intent, Understanding
+from core.brain import Brain, Domain, Intent, Understanding
 from core.brief import DESTINATIONS, Brief, Param, Provenance, Workflow
 from core.chef import Chef
 from core.conversation import Attachment, Option, Reply, TextReply, Turn, utcnow
@@ -30,7 +30,7 @@ from core.maestro import events
 from core.maestro.gathering import gather, start
 from core.maestro.iterating import iterate, queue_request, vote
 from core.maestro.machine import go
-from core.maestro.parts import MaestroLimits, Parts, ask, brain_context
+from core.maestro.parts import MaestroLimits, Parts, ask, brain_context, has_vocal
 from core.maestro.versions import compare_clips, version_command
 from core.not_yet import NotYet, not_yet_in
 from core.production import (
@@ -317,10 +317,18 @@ class Maestro:
         return [TextReply(text=say.not_understood(state is S.COMPLETE))]
 
     def _offer(self, production: Production, wish: NotYet) -> Reply:
-        """Say a wish is not possible yet, and offer the closest change when there is a version."""
+        """Say a wish is not possible yet, and offer the closest change when there is a version.
+
+        A vocal alternative is offered only where there is a vocal to change: offering chops
+        on an instrumental would promise what "yes" cannot deliver.
+        """
         if production.state not in (S.REVIEWING, S.COMPLETE) or not production.versions:
             return TextReply(text=say.not_yet(wish.wish, wish.closest, offer=False))
-        production.pending_offer = list(wish.alternatives)
+        possible = [f for f in wish.alternatives
+                    if has_vocal(production) or f.domain is not Domain.VOCAL]
+        if not possible:
+            return TextReply(text=say.not_yet_no_vocal(wish.wish))
+        production.pending_offer = possible
         return ask(production, Topic.OFFER, say.not_yet(wish.wish, wish.closest, offer=True), [
             Option(id="yes", label="Yes, do that", suggested=True),
             Option(id="no", label="No thanks")])

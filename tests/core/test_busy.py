@@ -171,9 +171,13 @@ async def test_a_wish_not_possible_yet_is_named_with_the_closest_change_offered(
         assert p.versions[1].patch is not None and p.versions[1].patch.ops
 
         await m.on_event(_rendered(queue, 2))
-        declined = await say(m, "autotune the vocal please")
-        assert "can't make a tuned or vocoded vocal yet" in texts(declined)
+        declined = await say(m, "add a guitar solo")
+        assert "can't make a live instrument part yet" in texts(declined)
         assert "OK, nothing changed" in texts(await say(m, "no"))
         assert len((await production(m)).versions) == 2
+        no_vocal = await say(m, "autotune the vocal please")  # no vocal here: chops not offered
+        assert "can't make a tuned or vocoded vocal yet" in texts(no_vocal)
+        assert "no vocal" in texts(no_vocal)
+        assert not any(isinstance(r, QuestionReply) for r in no_vocal)
     finally:
         await store.close()
