@@ -221,6 +221,14 @@ def _check(production: Production, said: list[_Said], script: Script, outcome: O
         problem = _measured(production, item)
         if problem:
             problems.append(f"{quoted}: {problem}")
+    asked: dict[str, int] = {}
+    for item in said:
+        for reply in item.replies:
+            if isinstance(reply, QuestionReply):
+                asked[reply.question.id] = asked.get(reply.question.id, 0) + 1
+    again = [qid for qid, times in asked.items() if times > 2]
+    if again:
+        problems.append(f"a question was asked again more than once: {again}")
     if script.goal and not any(v.rendered for v in production.versions):
         problems.append("the conversation had a goal but ended without a rendered version")
     if production.pending_jobs:
