@@ -310,6 +310,8 @@ class Maestro:
                 return [TextReply(text=queue_request(production, u, turn.author, turn.text)),
                         *left_out]
             return [TextReply(text=say.busy(production))]
+        if wish is not None:  # said with a change there is nothing yet to apply to
+            return [self._offer(production, wish)]
         if _BARE_YES_NO.fullmatch(turn.text or ""):
             return [TextReply(text=say.nothing_to_answer(production))]
         if state is S.IDLE:

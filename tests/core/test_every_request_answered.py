@@ -108,3 +108,13 @@ async def test_a_stopped_render_is_noted_on_its_version(tmp_path: Path) -> None:
         assert not p.versions[0].rendered
     finally:
         await store.close()
+
+
+async def test_a_wish_with_a_change_before_anything_exists_is_still_named(
+        tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        said = await thread.say("add vinyl crackle and more reverb on the pads")
+        assert "can't make vinyl crackle yet" in said and "not sure what you'd like" not in said
+    finally:
+        await store.close()
