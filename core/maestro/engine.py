@@ -288,6 +288,9 @@ class Maestro:
         if state is S.IDLE and (has_audio or production.brief.prompt):
             return await start(self.parts, production, u, turn.author)
         if state is S.GATHERING_PARAMS:
+            wish = not_yet_in(turn.text) if turn.text and u.has(Intent.UNKNOWN) else None
+            if wish is not None:  # not an answer, not a change: a wish, named as such
+                return [TextReply(text=say.not_yet(wish.wish, wish.closest, offer=False))]
             return await gather(self.parts, production, u, turn.author)
         question = production.pending_question
         if question is not None and question.topic == Topic.VOTE and u.option_id is not None \
