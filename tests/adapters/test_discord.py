@@ -70,6 +70,8 @@ async def running(settings: Settings, api: FakeDiscordAPI, monkeypatch: pytest.M
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+        # the fake refuses what Discord would; nothing the bot sent broke a limit
+        assert api.violations == []
 
 
 def thread_ids(api: FakeDiscordAPI) -> list[int]:
@@ -370,13 +372,15 @@ async def test_a_mention_opens_a_thread_and_thread_messages_are_turns(
             return production.brief.bpm.value if production and production.brief.bpm else None
 
         await api.wait_until(lambda: len(api.messages_in(thread_id)) > 1)
+        async with bot.adapter._lock(conversation):  # the turn has posted all its replies
+            posted = len(api.messages_in(thread_id))  # (paced by Discord's rate-limit bucket)
         assert await bpm() == 128
 
         api.deliver_message(chatter)  # a resumed gateway replays it: answered once
         await api.wait_until(lambda: True)
-        posted = len(api.messages_in(thread_id))
         await asyncio.sleep(0)
-        assert len(api.messages_in(thread_id)) == posted
+        async with bot.adapter._lock(conversation):
+            assert len(api.messages_in(thread_id)) == posted
 
         stranger = api.message_create("hello", user=director, channel_id=api.channel_id)
         api.deliver_message(stranger)  # not a thread of ours, no mention: not for the bot
@@ -437,7 +441,7 @@ async def test_preview_picture_and_project_are_posted_or_linked_by_the_upload_li
         assert all(r.status == 200 for r in api.requests if r.method == "POST")  # no 413
 
         link_text = messages[-1].content
-        assert link_text.startswith("project (10.0 MiB, over this server's upload limit): ")
+        assert link_text.startswith("project (10.0 MiB, over what I can upload here): ")
         path, expires, signature = parse(link_text.split(": ", 1)[1])
         assert path == "productions/p/v1/project.zip"
         assert verify(path, expires=expires, signature=signature, secret=SECRET)
