@@ -259,10 +259,10 @@ _RULES: list[_Rule] = [
     _rule(r"\b(?:dirtier|grittier|more (?:drive|grit|distortion|saturation)|distort(?:ed)?|saturate)\b",
           Domain.SOUND_DESIGN, Aspect.BRIGHTNESS, "up"),
     # level last: the most general wording
-    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:loud|hot|high|strong|much|present|dominant|overpowering|boomy)\b|\b(?:turn|bring|pull|push) (?:the \w+ |it )?down\b|\b(?:lower|reduce|quieter|softer|cut|less|tame|drop)\b|\boverpower(?:s|ing)?\b|\btoo much \w+\b",
+    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:loud|hot|high|strong|much|present|dominant|overpowering|boomy)\b|\b(?:turn|bring|pull|push) (?:the \w+ |it |them )?down\b|\b(?:lower|reduce|quieter|softer|cut|less|tame|drop)\b|\boverpower(?:s|ing)?\b|\btoo much \w+\b",
           Domain.MIXING, Aspect.LEVEL, "down"),
     _rule(r"^(?:the |my )?[\w-]+ (?:down|lower|quieter)$", Domain.MIXING, Aspect.LEVEL, "down"),
-    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\bpop(?:s)? (?:out|more|through)\b|\bmake (?:the |my )?\w+ pop\b|\bstand out\b|\b(?:turn|bring|push) (?:the \w+ |it )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b|^(?:the |my )?[\w-]+ (?:up|louder)$",
+    _rule(r"\b(?:too|way too|a (?:bit|little|touch) too|kind of|slightly|really|very) (?:quiet|soft|low|weak|buried|faint|thin in the mix)\b|\bpop(?:s)? (?:out|more|through)\b|\bmake (?:the |my )?\w+ pop\b|\bstand out\b|\b(?:turn|bring|push) (?:the \w+ |it |them )?up\b|\b(?:louder|raise|boost|more|bring out|lift|hear (?:the \w+ )?more)\b|\bcan'?t hear\b|\bburied\b|\blost in the mix\b|^(?:the |my )?[\w-]+ (?:up|louder)$",
           Domain.MIXING, Aspect.LEVEL, "up"),
 ]
 
@@ -515,15 +515,17 @@ class RuleBrain:
                     continue
                 if aspect is Aspect.LEVEL and "octave" in clause:
                     continue  # "drop the bass an octave" is pitch, not level (core/not_yet.py)
-                if aspect is Aspect.LEVEL and not _target_in(clause):
-                    continue  # "lower" alone says nothing about what
+                if aspect is Aspect.LEVEL and not _target_in(clause) and not (
+                        carried and re.search(r"\b(?:them|they|it)\b", clause)):
+                    continue  # "lower" alone says nothing about what; "them" is the last named
                 if aspect in (Aspect.STUTTER, Aspect.CHOPS) and u.vocal and (
                     u.has(Intent.REQUEST) or context.pending_topic == "vocal"
                     or (not context.has_version and not context.pending_topic)
                 ):
                     continue  # already said as the vocal treatment, not a change to a version
                 if aspect is Aspect.LEVEL and u.vocal is not None and u.vocal.mode is not None \
-                        and (target or default_target) == "vocals":
+                        and (target or default_target) == "vocals" \
+                        and (context.pending_topic == "vocal" or not context.has_version):
                     continue  # "drop the vocals", "keep the vocals": the vocal treatment
                 item_target = target or default_target
                 item_domain = domain
