@@ -2,8 +2,8 @@
 
 The real adapters (discord.py and slack_sdk underneath) post a version's results to the
 strict loopback fakes while every third API call answers 429 or 500 and one upload times
-out; the bot process dies after the first reply of a render landed and a new one (same
-data folder) posts the rest at start; the queue then delivers the render event again and
+out; the bot process restarts while the render runs, then dies again after the first reply
+of the render's result landed, and a third one (same data folder) posts the rest at start; the queue then delivers the render event again and
 the export after it. Each text, preview, picture and project must be in the thread once,
 and no request may have broken a platform limit (the fakes would have refused it).
 
@@ -217,11 +217,14 @@ async def test_every_result_lands_once_with_faults_on_and_a_restart(
     await platform.thread()
     cid = platform.conversation_id
 
+    async with a_bot(platform, data_dir, queue) as talking:
+        await talking.app.maestro.handle(Turn(conversation_id=cid, author=DEE,
+                                              text="a 124 BPM deep house track in A minor"))
+        while (await talking.store.get(cid)).pending_question is not None:  # type: ignore[union-attr]
+            await talking.app.maestro.handle(Turn(conversation_id=cid, author=DEE, text="yes"))
+    # the bot restarts while the render runs on a worker; its result comes to the next process
     async with a_bot(platform, data_dir, queue) as first:
-        await first.app.maestro.handle(Turn(conversation_id=cid, author=DEE,
-                                            text="a 124 BPM deep house track in A minor"))
-        while (await first.store.get(cid)).pending_question is not None:  # type: ignore[union-attr]
-            await first.app.maestro.handle(Turn(conversation_id=cid, author=DEE, text="yes"))
+        assert await deliver_undelivered(first.app, first.post) == 0  # type: ignore[arg-type]
         render = next(r for r in queue.requests if r.kind is JobKind.RENDER)
         event = JobEvent(job_id=render.job_id, production_id=cid, kind=JobKind.RENDER,
                          status=JobStatus.DONE, version=1, result={
