@@ -558,6 +558,12 @@ def not_yet(wish: str, closest: str, *, offer: bool) -> str:
             "version is out.")
 
 
+def question_open(question: Question) -> str:
+    """A bare yes or no where the open question wants one of its options."""
+    labels = " / ".join(f"{n}. {o.label}" for n, o in enumerate(question.options, start=1))
+    return f"Which one? {question.text.splitlines()[0]} ({labels})"
+
+
 def nothing_to_answer(production: Production) -> str:
     """A yes or no when no question is open: said plainly, with what to say instead."""
     if not production.versions:

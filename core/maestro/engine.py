@@ -315,8 +315,9 @@ class Maestro:
             return [TextReply(text=say.busy(production))]
         if wish is not None:  # said with a change there is nothing yet to apply to
             return [self._offer(production, wish)]
-        if _BARE_YES_NO.fullmatch(turn.text or ""):
-            return [TextReply(text=say.nothing_to_answer(production))]
+        if _BARE_YES_NO.fullmatch(turn.text or ""):  # a yes or no to a question with options
+            return [TextReply(text=say.question_open(question) if question is not None
+                              else say.nothing_to_answer(production))]
         if state is S.IDLE:
             return [TextReply(text=say.not_understood_idle())]
         return [TextReply(text=say.not_understood(state is S.COMPLETE))]
