@@ -88,6 +88,13 @@ the club" go to mastering/loudness with target "master".
 ("drums from v2 with the vocal of v4" -> {{"drums": 2, "vocals": 4}}).
 - level: beginner | intermediate | pro, for "explain like I'm a beginner" and the like.
 
+Directors type like producers in a chat: slang and typos ("bass way 2 loud", "gimme a dnb \
+tune, like 174", "vox"), numbers in words ("at one thirty" = 130 BPM). A partial answer is an \
+answer: "130 is fine" = bpm 130 and nothing about the key; "yes but in G minor" = agree true \
+plus that key. A change said while a question is open ("hats are too harsh") is feedback, not \
+an answer. Something no field can express (vinyl crackle, a guitar solo, new lyrics, a key \
+change partway through) gets no feedback item for it; record only the rest of the message.
+
 Known genres (id: names a director may use):
 {genres}
 """
