@@ -14,6 +14,7 @@ every render shares one cache, so each row re-renders only the chains it changed
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,7 @@ def _render(spec: ProductionSpec, base: dict[str, Any], name: str) -> dict[str, 
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The base version, rendered once; its stems are the demo song's own (short) stems."""
     from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
     from jobs.demo_song import render_demo_stems
@@ -140,7 +141,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     state: dict[str, Any] = {"tmp": tmp, "cache": tmp / "cache", "stems": stems,
                              "spec": _short_spec(stems)}
     state["result"] = _render(state["spec"], state, "base")
-    return state
+    yield state
+    shutil.rmtree(tmp, ignore_errors=True)  # the stems and the shared render cache
 
 
 async def _consult(text: str, spec: ProductionSpec, measurements: dict[str, Any]) -> SpecPatch:

@@ -8,6 +8,8 @@ the filter sweep. Arrangements are shortened so the module stays around a minute
 from __future__ import annotations
 
 import itertools
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +75,7 @@ def _assert_on_spec(spec: ProductionSpec, result: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The seed's v1 (Afro House, Fm, 126 BPM, vocal kept with a stutter in the build), shortened
     to 48 bars so bars 33–48 exist, rendered once for the module."""
     from jobs.demo_song import DEMO_TEMPO_BPM, render_demo_stems
@@ -90,7 +92,8 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                     source_bpm=DEMO_TEMPO_BPM, stems=stems)
     cache = tmp / "cache"
     result = _render(spec, tmp, "v1", cache, stems=stems)
-    return {"spec": spec, "stems": stems, "result": result, "tmp": tmp, "cache": cache}
+    yield {"spec": spec, "stems": stems, "result": result, "tmp": tmp, "cache": cache}
+    shutil.rmtree(tmp, ignore_errors=True)  # ~1 GB of stems, renders and cache, done with
 
 
 def test_seed_render_meets_loudness_peak_tempo_and_key(seed: dict[str, Any]) -> None:
