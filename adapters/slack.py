@@ -324,6 +324,7 @@ class SlackAdapter:
         prompt = " ".join((command.get("text") or "").split())
         user = command.get("user_id", "")
         try:
+            await self._post_pace.wait(str(command["channel_id"]))  # counts in the channel's tier
             root = await self.client.chat_postMessage(channel=command["channel_id"],
                                                       text=_thread_title(user, prompt))
         except SlackApiError as error:
