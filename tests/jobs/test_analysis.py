@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.analysis import AnalysisReport
+from core.analysis import ASK_BELOW_CONFIDENCE, AnalysisReport
 from core.music import Key, Mode
 from jobs.analysis import analyze, analyze_file
 
@@ -21,6 +21,14 @@ def test_demo_song_reads_c_major_at_118(report: AnalysisReport) -> None:
     assert report.key.key == Key(tonic=0, mode=Mode.MAJOR)
     assert report.tempo.bpm == pytest.approx(118.0, rel=0.01)
     assert report.sample_rate_hz == 44100 and report.channels == 2
+
+
+def test_demo_song_is_read_surely_so_the_seed_conversation_asks_nothing_extra(
+        report: AnalysisReport) -> None:
+    # below the asking threshold the Maestro would ask which key or tempo the song is in
+    assert not report.key.ambiguous and not report.tempo.ambiguous
+    assert report.key.confidence >= ASK_BELOW_CONFIDENCE
+    assert report.tempo.confidence >= ASK_BELOW_CONFIDENCE
 
 
 def test_bar_grid_is_regular(report: AnalysisReport) -> None:
