@@ -305,9 +305,10 @@ class Maestro:
         left_out = [TextReply(text=say.not_yet_left_out(wish.wish, wish.closest))] if wish else []
         if state in (S.REVIEWING, S.COMPLETE) and (u.feedback or u.bpm or u.key):
             return await iterate(self.parts, production, u, turn.author, record) + left_out
-        if u.has(Intent.APPROVE) and state is S.REVIEWING:
-            go(production, S.COMPLETE)
-            return [TextReply(text=say.approved(production))]
+        if u.has(Intent.APPROVE) and state in (S.REVIEWING, S.COMPLETE):
+            if state is S.REVIEWING:
+                go(production, S.COMPLETE)
+            return [TextReply(text=say.approved(production))]  # praised again: thanked again
         if state in (S.EXECUTING, S.PLANNING, S.CONSULTING, S.ITERATING):
             if u.feedback or u.bpm or u.key:  # a change while a version renders: kept for it
                 return [TextReply(text=queue_request(production, u, turn.author, turn.text)),

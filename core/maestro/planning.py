@@ -8,7 +8,7 @@ from core.errors import StepUnavailable
 from core.jobs import JobKind
 from core.maestro.machine import go
 from core.maestro.parts import Parts, genre_of, has_vocal
-from core.maestro.queueing import enqueue, render_request
+from core.maestro.queueing import enqueue, render_request, separate_request
 from core.patch import apply_patch
 from core.planner import base_spec
 from core.production import Awaiting, MaestroState, Production, Version
@@ -70,7 +70,14 @@ async def render(parts: Parts, production: Production, version: Version) -> list
                    "is no preview; nothing was faked.")))]
     if production.source is not None and has_vocal(production) and not production.stems:
         production.awaiting = Awaiting.RENDER
-        return [TextReply(text=say.waiting_for_stems())]
+        replies: list[Reply] = [TextReply(text=say.waiting_for_stems())]
+        if not any(j.kind == JobKind.SEPARATE.value for j in production.pending_jobs):
+            # separation starts from the key/tempo answer; a brief that never needed that
+            # question ("remix this to techno at 128 in F minor") starts it here, or the plan
+            # would wait for stems nobody is making
+            replies += await enqueue(parts, production, JobKind.SEPARATE,
+                                     separate_request(parts, production), required=False)
+        return replies
     production.awaiting = Awaiting.NOTHING
     return await enqueue(parts, production, JobKind.RENDER,
                          render_request(parts, production, version),

@@ -118,3 +118,35 @@ async def test_a_wish_with_a_change_before_anything_exists_is_still_named(
         assert "can't make vinyl crackle yet" in said and "not sure what you'd like" not in said
     finally:
         await store.close()
+
+
+async def test_a_remix_with_everything_given_still_separates_and_renders(
+        tmp_path: Path) -> None:
+    from core.conversation import Attachment
+
+    thread, store = await _thread(tmp_path)
+    song = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
+                      content_type="audio/wav")
+    try:
+        await thread.maestro.handle(Turn(conversation_id=CID, author=DEE, attachments=[song],
+                                         text="remix this to techno at 128 in F minor"))
+        await thread.finish_jobs()
+        await thread.say("keep the lyrics")  # the only question: key and tempo were given
+        said = await thread.finish_jobs()
+        p = await thread.production()
+        assert "Stems separated" in said and "v1 rendered" in said
+        assert p.versions[0].rendered and not p.pending_jobs
+    finally:
+        await store.close()
+
+
+async def test_praise_after_approval_is_thanked_not_refused(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in A minor")
+        await thread.finish_jobs()
+        await thread.say("perfect")
+        said = await thread.say("love it")
+        assert "didn't understand" not in said and "Great" in said
+    finally:
+        await store.close()
