@@ -564,6 +564,11 @@ def question_open(question: Question) -> str:
     return f"Which one? {question.text.splitlines()[0]} ({labels})"
 
 
+def already_at_tempo(bpm: float, version: int) -> str:
+    """A tempo asked for that the current version already has: nothing to change."""
+    return f"v{version} is already at {bpm:g} BPM, so I didn't change anything."
+
+
 def nothing_to_answer(production: Production) -> str:
     """A yes or no when no question is open: said plainly, with what to say instead."""
     if not production.versions:

@@ -36,10 +36,17 @@ async def iterate(parts: Parts, production: Production, u: Understanding, author
     current = production.current_version
     if current is None:
         raise NothingProducedYet(wanted="change anything")
-    go(production, S.ITERATING)
     requests = list(u.feedback)
     tempo = (resolve_bpm(u.bpm, base=current.spec.tempo_bpm,
                          source_bpm=current.spec.source_tempo_bpm) if u.bpm else None)
+    if tempo is not None and abs(tempo - current.spec.tempo_bpm) < 0.05:
+        # already there: a version that changes nothing would be posted as a missed change
+        requests = [f for f in requests if f.aspect is not Aspect.TEMPO]
+        tempo = None
+        if not requests and u.key is None:
+            return [TextReply(text=say.already_at_tempo(current.spec.tempo_bpm,
+                                                        current.number))]
+    go(production, S.ITERATING)
     for item in requests:
         if item.aspect is Aspect.TEMPO and tempo is not None:
             item.amount = tempo

@@ -150,3 +150,16 @@ async def test_praise_after_approval_is_thanked_not_refused(tmp_path: Path) -> N
         assert "didn't understand" not in said and "Great" in said
     finally:
         await store.close()
+
+
+async def test_the_tempo_it_already_has_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    thread, store = await _thread(tmp_path)
+    try:
+        await thread.say("make a house track at 124 in A minor")
+        await thread.finish_jobs()
+        said = await thread.say("up the tempo to 124")
+        assert "already at 124 BPM" in said and "This is v2" not in said
+        p = await thread.production()
+        assert len(p.versions) == 1 and p.state.value == "reviewing"
+    finally:
+        await store.close()
