@@ -286,11 +286,15 @@ async def test_remix_song_questions_buttons_and_results_through_the_real_maestro
 
     # then the version renders into the thread, or the thread says plainly it cannot
     if world.app.queue.supports(JobKind.RENDER):
-        # preview and picture come with the render, the project zip after its export
-        uploads = await slack.wait_for(lambda s: s.uploads_in(channel, thread.thread_ts)
-                                       if any(f.name.endswith(".zip")
-                                              for f in s.uploads_in(channel, thread.thread_ts))
-                                       else None, timeout_s=300)
+        # preview and picture come with the render, the project zip after its export: as a
+        # file, or as a signed link when it is over the 50 MB Slack uploads are kept under
+        def project_posted(s: FakeSlackAPI) -> list[Any] | None:
+            uploads = s.uploads_in(channel, thread.thread_ts)
+            linked = any("Ableton Live project" in m.text and "over what I can upload" in m.text
+                         for m in s.thread(channel, thread.thread_ts))
+            return uploads if linked or any(f.name.endswith(".zip") for f in uploads) else None
+
+        uploads = await slack.wait_for(project_posted, timeout_s=300)
         names = [f.name for f in uploads]
         assert any(n.endswith(".mp3") for n in names) and any(n.endswith(".png") for n in names)
     else:
