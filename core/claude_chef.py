@@ -66,7 +66,7 @@ from core.patch import (
     SpecPatch,
     apply_patch,
 )
-from core.spec import AutomationParameter, ProductionSpec
+from core.spec import AutomationParameter, ProductionSpec, TrackRole
 
 __all__ = ["DOMAIN_OPS", "OP_CLASSES", "TOOL_NAME", "ClaudeChefAdvisor", "operations_tool_schema"]
 
@@ -342,6 +342,16 @@ def _expected(rule_patch: SpecPatch, ops: list[Operation], spec: ProductionSpec)
             out.append(effect.model_copy(update={
                 "change": change, "direction": "down" if change < 0 else "up",
                 "text": f"{effect.track} {change:+g} dB"}))
+        elif effect.metric == "low_between_kicks_db":
+            # the master's bass region follows the bass faders Claude chose, not the rules'
+            bass = {t.name for t in spec.tracks_with_role(TrackRole.BASS)}
+            deltas = [op.delta_db for op in ops if isinstance(op, AdjustGain) and op.track in bass]
+            if not deltas or sum(deltas) == 0:
+                continue
+            change = sum(deltas)
+            out.append(effect.model_copy(update={
+                "change": change, "direction": "down" if change < 0 else "up",
+                "text": f"the master's bass region between the kicks {change:+g} dB"}))
         elif effect.metric == "ducking_depth_db":
             chains = [op for op in ops if isinstance(op, SetSidechain) and op.track == effect.track]
             track = spec.track(effect.track)

@@ -110,10 +110,11 @@ async def test_claudes_valid_ops_are_used_and_apply(
     assert patch.chef == "MixingChef" and patch.request == "bass too loud"
     assert patch.ops == [AdjustGain(track="bass", delta_db=-4.0)]
     assert patch.rationale == "Lowered the bass by 4 dB: it masks the kick around 60 Hz."
-    [effect] = patch.expected
+    effect, heard = patch.expected  # the fader, and what the master's bass region does
     assert (effect.metric, effect.track, effect.change, effect.direction) == (
         "track_level_db", "bass", -4.0, "down")
     assert effect.text == "bass -4 dB"
+    assert (heard.metric, heard.change, heard.direction) == ("low_between_kicks_db", -4.0, "down")
     new = apply_patch(spec, patch)
     bass = new.track("bass")
     assert bass is not None and bass.gain_db == pytest.approx(-6.0)
