@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -277,6 +276,8 @@ def _render_soundfont(soundfont: Path, roles: list[str], out_dir: Path, fluidsyn
     import pretty_midi
     import soundfile as sf
 
+    from jobs.audio_io import write_wav
+
     midi = pretty_midi.PrettyMIDI()
     drums = pretty_midi.Instrument(program=0, is_drum=True)
     for i, role in enumerate(roles):
@@ -297,11 +298,9 @@ def _render_soundfont(soundfont: Path, roles: list[str], out_dir: Path, fluidsyn
         hit = audio[i * hop:(i + 1) * hop]
         if float(np.max(np.abs(hit), initial=0.0)) < 1e-4:
             continue  # the SoundFont has no sound for this note
-        # a unique temporary name: two workers rendering the same SoundFont never clash
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{role}.", suffix=".wav.tmp", dir=out_dir)
-        os.close(fd)
-        sf.write(tmp_name, hit, rate, subtype="FLOAT", format="WAV")
-        os.replace(tmp_name, out_dir / f"{role}.wav")
+        # atomic (a unique temporary name, then rename: two workers rendering the same
+        # SoundFont never clash), and a full disk is said as one
+        write_wav(out_dir / f"{role}.wav", np.ascontiguousarray(hit.T), sample_rate=int(rate))
 
 
 def find_soundfont_kits(cache_dir: Path, *, dirs: tuple[str, ...] | list[str] = SOUNDFONT_DIRS,

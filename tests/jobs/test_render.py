@@ -161,7 +161,9 @@ def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any])
         # rises with every bar while the cutoff is inside the track's content and never falls
         # once the filter has opened past it (a pad has little above ~8 kHz to reveal)
         steps = list(itertools.pairwise(relative))
-        assert all(b > a * 1.001 for a, b in steps[:10]), str(relative)
+        opening = [(a, b) for a, b in steps if a < 0.995 * relative[-1]]  # before it opens past
+        assert len(opening) >= 6, str(relative)  # the sweep is heard over most of the section
+        assert all(b > a * 1.001 for a, b in opening), str(relative)
         assert all(b >= a * 0.999 for a, b in steps), str(relative)
         # … and in absolute terms from the dull first bar to the open last one
         assert centroids[-1] > 1.2 * centroids[0], centroids
