@@ -15,18 +15,19 @@ import asyncio
 import logging
 import re
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from core import replies as say
 from core.brain import Brain, Domain, Intent, Understanding
-from core.brief import DESTINATIONS, Brief, Param, Provenance, Workflow
+from core.brief import DESTINATIONS, Param, Provenance, Workflow
 from core.chef import Chef
 from core.conversation import Attachment, Option, Reply, TextReply, Turn, utcnow
 from core.errors import VykeError
 from core.genre import GenreProfile
-from core.jobs import JobEvent, JobKind, JobQueue
+from core.jobs import JobEvent, JobQueue
 from core.maestro import events
+from core.maestro.control import AT_ONCE
 from core.maestro.gathering import gather, start
 from core.maestro.iterating import iterate, queue_request, vote
 from core.maestro.machine import go
@@ -34,7 +35,6 @@ from core.maestro.parts import MaestroLimits, Parts, ask, brain_context, has_voc
 from core.maestro.versions import compare_clips, version_command
 from core.not_yet import NotYet, not_yet_in
 from core.production import (
-    Awaiting,
     MaestroState,
     Outgoing,
     Production,
@@ -53,7 +53,6 @@ __all__ = ["Maestro"]
 logger = logging.getLogger(__name__)
 
 S = MaestroState
-_Step = Callable[[Parts, Production], Awaitable[list[Reply]]]
 
 
 class Maestro:
@@ -260,7 +259,7 @@ class Maestro:
             if Intent.REQUEST not in u.intents:
                 u.intents.append(Intent.REQUEST)
 
-        for intent, step in _AT_ONCE.items():
+        for intent, step in AT_ONCE.items():
             if u.has(intent):
                 return await step(self.parts, production)
         if u.level is not None:
@@ -360,58 +359,6 @@ class Maestro:
         production.analysis = None
         production.stems = {}
         return ""
-
-
-# --- steps that act at once, whatever the state --------------------------------------------
-
-
-async def _help(parts: Parts, production: Production) -> list[Reply]:
-    return [TextReply(text=say.help_text(sorted(g.name for g in parts.genres.values())))]
-
-
-async def _status(parts: Parts, production: Production) -> list[Reply]:
-    return [TextReply(text=say.status(production))]
-
-
-async def _versions(parts: Parts, production: Production) -> list[Reply]:
-    return [TextReply(text=say.versions(production))]
-
-
-async def _stop(parts: Parts, production: Production) -> list[Reply]:
-    cancelled = await parts.queue.cancel(production.id)
-    steps = [j.kind for j in production.pending_jobs if j.job_id in cancelled]
-    for job in production.pending_jobs:
-        stopped = production.version(job.version) if job.job_id in cancelled \
-            and job.kind == JobKind.RENDER.value else None
-        if stopped is not None and not stopped.rendered:
-            stopped.note = "stopped before it rendered"  # a plan kept, not one forgotten
-    production.pending_jobs = [j for j in production.pending_jobs if j.job_id not in cancelled]
-    if production.state is S.EXECUTING:
-        go(production, S.REVIEWING if production.versions else S.IDLE)
-    return [TextReply(text=say.stopped(steps, production))]
-
-
-async def _start_over(parts: Parts, production: Production) -> list[Reply]:
-    await parts.queue.cancel(production.id)
-    production.pending_jobs = []
-    production.pending_question = None
-    production.pending_vote = None
-    production.asked = []
-    production.brief = Brief()
-    production.awaiting = Awaiting.NOTHING
-    if production.state is not S.IDLE:
-        go(production, S.IDLE)
-    return [TextReply(text=say.started_over(production))]
-
-
-_AT_ONCE: dict[Intent, _Step] = {
-    Intent.HELP: _help,
-    Intent.STATUS: _status,
-    Intent.STOP: _stop,
-    Intent.VERSIONS: _versions,
-    Intent.START_OVER: _start_over,
-}
-"""Intents answered at once in any state, in this order of precedence."""
 
 
 _BARE_YES_NO = re.compile(r"\W*(?:yes|yeah|yep|yup|ok(?:ay)?|sure|cool|no|nope|nah)\W*"
