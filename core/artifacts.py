@@ -101,13 +101,17 @@ def upload_path(root: Path, production_id: str, name: str, *, unique: str) -> Pa
 
 
 @contextmanager
-def atomic_target(path: Path) -> Iterator[Path]:
+def atomic_target(path: Path, *, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was. The temporary
+    name ends in ``.tmp`` plus ``suffix``: writers that choose a format by extension (numpy's
+    ``.npz``, soundfile, matplotlib) are given the extension they need, and one that appends
+    its own (``np.savez``) finds it already there.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}",
+                                    dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -23,6 +23,7 @@ from core.spec import (
     VocalProcessing,
     VoiceSpec,
 )
+from core.units import bar_seconds
 
 __all__ = ["DESIGN_GAIN_DB", "base_spec", "production_title", "sections_like"]
 
@@ -163,7 +164,7 @@ def sections_like(reference: AnalysisReport, *, tempo_bpm: float,
     what the genre's drop plays), so the reproduction follows the reference's shape with the
     genre's instruments.
     """
-    bar_s = 240.0 / tempo_bpm
+    bar_s = bar_seconds(tempo_bpm)
     layers_by_kind: dict[str, list[str]] = {}
     for section in template:
         layers_by_kind.setdefault(section.kind, section.layers)

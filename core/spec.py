@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from core.music import Key
 from core.tonal import TonalTarget
+from core.units import bar_seconds
 
 __all__ = [
     "Automation",
@@ -210,6 +211,21 @@ class ProductionSpec(BaseModel):
     @property
     def total_bars(self) -> int:
         return sum(section.bars for section in self.sections)
+
+    @property
+    def bar_s(self) -> float:
+        """Length of one bar in seconds at this tempo and time signature (:func:`bar_seconds`)."""
+        return bar_seconds(self.tempo_bpm, self.time_signature)
+
+    def bar_start_s(self, bar: int) -> float:
+        """Time in seconds at which 1-based ``bar`` starts: ``(bar - 1) · bar_s``.
+
+        >>> spec = ProductionSpec(title="t", genre="house", tempo_bpm=120,
+        ...                       key=Key(tonic=9, mode="minor"))
+        >>> spec.bar_start_s(33)
+        64.0
+        """
+        return (bar - 1) * self.bar_s
 
     def track(self, name: str) -> TrackSpec | None:
         """The track called ``name``, or ``None``."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "bar_seconds",
     "bars_to_beats",
     "bars_to_seconds",
     "beats_to_seconds",
@@ -51,6 +52,21 @@ def bars_to_seconds(bars: float, *, tempo_bpm: float, beats_per_bar: int = 4) ->
     2.0
     """
     return beats_to_seconds(bars_to_beats(bars, beats_per_bar=beats_per_bar), tempo_bpm=tempo_bpm)
+
+
+def bar_seconds(tempo_bpm: float, time_signature: tuple[int, int] = (4, 4)) -> float:
+    """Length of one bar in seconds: the one rule every bar position in the product uses.
+
+    The tempo counts quarter notes; a bar holds ``numerator`` notes of ``1/denominator``, so a
+    4/4 bar is ``240 / tempo_bpm`` and a 6/8 bar ``180 / tempo_bpm``.
+
+    >>> bar_seconds(120)
+    2.0
+    >>> bar_seconds(120, (6, 8))
+    1.5
+    """
+    numerator, denominator = time_signature
+    return bars_to_seconds(1, tempo_bpm=tempo_bpm * denominator / 4, beats_per_bar=numerator)
 
 
 def seconds_to_bars(seconds: float, *, tempo_bpm: float, beats_per_bar: int = 4) -> float:

@@ -25,7 +25,6 @@ import os
 import shutil
 import struct
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
@@ -35,6 +34,7 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from core.artifacts import atomic_target
 from core.errors import (
     AudioTooLarge,
     AudioTooLong,
@@ -432,22 +432,15 @@ def write_wav(
         The written file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     audio = valid_audio(audio)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.wav", dir=path.parent)
-    os.close(fd)
     try:
-        sf.write(tmp, audio.T, sample_rate, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
+        with atomic_target(path, suffix=".wav") as tmp:
+            sf.write(tmp, audio.T, sample_rate, subtype=subtype, format="WAV")
     except sf.LibsndfileError as exc:
-        Path(tmp).unlink(missing_ok=True)
         # libsndfile reports a full disk as "System error."; say what it is, so the job's
         # sentence tells the thread the disk is full instead of "failed unexpectedly"
         if shutil.disk_usage(path.parent).free < audio.nbytes:
             raise OSError(errno.ENOSPC, "no space left on the device", str(path)) from exc
-        raise
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 
@@ -460,28 +453,20 @@ def publish_file(source: str | os.PathLike[str], target: str | os.PathLike[str])
     import shutil
 
     target = Path(target)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copy2(source, tmp)
-    os.replace(tmp, target)
+    with atomic_target(target) as tmp:
+        tmp.unlink()  # a link needs a free name
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copy2(source, tmp)
     return target
 
 
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """Write JSON atomically (temporary file, then rename); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp.json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(path, suffix=".json") as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
     return path
 
 

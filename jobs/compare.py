@@ -27,8 +27,6 @@ def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, 
     The named section when there is one, else the first drop or chorus (where differences in
     the mix are easiest to hear), else the start of the song.
     """
-    from jobs.mix import bar_start_s
-
     span = spec.section_named(section) if section else None
     if span is None:
         span = next((s for s in spec.section_bars() if s[0].kind in ("drop", "chorus")), None)
@@ -36,8 +34,8 @@ def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, 
         span = spec.section_bars()[0] if spec.sections else None
     if span is None:
         return 0.0, _MAX_CLIP_S, "the start"
-    start = bar_start_s(spec, span[1])
-    end = min(bar_start_s(spec, span[2] + 1), start + _MAX_CLIP_S)
+    start = spec.bar_start_s(span[1])
+    end = min(spec.bar_start_s(span[2] + 1), start + _MAX_CLIP_S)
     return start, end, span[0].name
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pretty_midi
 
 from core.spec import ProductionSpec, VoiceSpec
-from jobs.patterns import GM, steps_per_bar
+from jobs.patterns import GM
 from jobs.synth import add_at
 from jobs.vault import BASS_VOICES, KICK_VOICES, KIT_VOICES, MUSIC_VOICES, fx, one_shot, tone
 
@@ -207,7 +207,7 @@ def render_transitions(spec: ProductionSpec, *, sample_rate: int) -> np.ndarray:
     -------
     np.ndarray, float32, shape (2, round(song length · sample_rate))
     """
-    bar_s = steps_per_bar(spec) * 60.0 / spec.tempo_bpm / 4.0
+    bar_s = spec.bar_s
     n = round(spec.total_bars * bar_s * sample_rate)
     out = np.zeros((2, n), dtype=np.float32)
     for i, transition in enumerate(spec.transitions):

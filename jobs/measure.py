@@ -19,7 +19,6 @@ from core.spec import ProductionSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ
 from jobs.audio_io import ENGINE_SAMPLE_RATE, valid_audio
 from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
-from jobs.mix import bar_start_s
 
 __all__ = [
     "BANDS_HZ",
@@ -198,8 +197,8 @@ def spectral_centroid_by_bar(
     """
     out = []
     for bar in bars:
-        start = round(bar_start_s(spec, bar) * sample_rate)
-        stop = round(bar_start_s(spec, bar + 1) * sample_rate)
+        start = round(spec.bar_start_s(bar) * sample_rate)
+        stop = round(spec.bar_start_s(bar + 1) * sample_rate)
         segment = audio[:, start:stop] if audio.ndim == 2 else audio[start:stop]
         out.append(spectral_centroid_hz(segment, sample_rate=sample_rate)
                    if segment.shape[-1] >= 16 else 0.0)
@@ -530,8 +529,8 @@ def swept_centroid_by_bar(
     """
     spectra = []
     for bar in bars:
-        a = round(bar_start_s(spec, bar) * sample_rate)
-        b = round(bar_start_s(spec, bar + 1) * sample_rate)
+        a = round(spec.bar_start_s(bar) * sample_rate)
+        b = round(spec.bar_start_s(bar + 1) * sample_rate)
         freqs, wet = _spectrum(swept[:, a:b], sample_rate=sample_rate)
         _, dry = _spectrum(unswept[:, a:b], sample_rate=sample_rate)
         spectra.append((freqs, wet, dry))

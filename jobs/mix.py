@@ -47,7 +47,7 @@ from pedalboard import (
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from core.spec import Automation, AutomationParameter, ProductionSpec, Sidechain, TrackSpec
-from core.units import bars_to_seconds, beats_to_seconds, db_to_gain, gain_to_db
+from core.units import beats_to_seconds, db_to_gain, gain_to_db
 from jobs.audio_io import valid_audio
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "ProcessedTrack",
     "automation_values",
     "bar_duration_s",
-    "bar_start_s",
     "mix_down",
     "process_track",
     "sidechain_gain",
@@ -104,20 +103,8 @@ class MixResult:
 
 
 def bar_duration_s(spec: ProductionSpec) -> float:
-    """Length of one bar in seconds for the spec's tempo (quarter-note BPM) and time signature."""
-    numerator, denominator = spec.time_signature
-    return bars_to_seconds(1, tempo_bpm=spec.tempo_bpm * denominator / 4, beats_per_bar=numerator)
-
-
-def bar_start_s(spec: ProductionSpec, bar: int) -> float:
-    """Time in seconds at which 1-based ``bar`` starts: ``(bar - 1) · bar_duration_s(spec)``.
-
-    >>> from core.music import Key
-    >>> spec = ProductionSpec(title="t", genre="house", tempo_bpm=120, key=Key(tonic=9, mode="minor"))
-    >>> bar_start_s(spec, 33)
-    64.0
-    """
-    return (bar - 1) * bar_duration_s(spec)
+    """Length of one bar in seconds: :attr:`core.spec.ProductionSpec.bar_s`, by its older name."""
+    return spec.bar_s
 
 
 def sidechain_gain(
@@ -184,8 +171,8 @@ def automation_values(
     (start, stop, values)
         Sample indices ``[start, stop)`` and float64 values of shape ``(stop - start,)``.
     """
-    first = round(bar_start_s(spec, automation.start_bar) * sample_rate)
-    last = round(bar_start_s(spec, automation.end_bar + 1) * sample_rate)
+    first = round(spec.bar_start_s(automation.start_bar) * sample_rate)
+    last = round(spec.bar_start_s(automation.end_bar + 1) * sample_rate)
     start, stop = min(max(first, 0), n), min(max(last, 0), n)
     frac = (np.arange(start, stop) - first) / max(1, last - first)
     v0, v1 = automation.start_value, automation.end_value

@@ -10,19 +10,19 @@ matplotlib is imported only when a picture is drawn, with the Agg backend (no di
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.artifacts import atomic_target
 from core.spec import Automation, ProductionSpec
 from core.tonal import BAND_LABELS, OCTAVE_CENTRES_HZ, TonalTarget
-from jobs.mix import bar_duration_s
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["PICTURE_SIZE_PX", "arrangement_png", "tonal_png"]
 
@@ -73,26 +73,15 @@ def arrangement_png(
     Path
         The written file, :data:`PICTURE_SIZE_PX` pixels.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     total = max(1, spec.total_bars)
-    width, height = PICTURE_SIZE_PX
     lanes = max(1, len(spec.tracks))
-    fig = plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
+    fig = _canvas()
     grid = fig.add_gridspec(2, 1, height_ratios=[1.0, max(2.0, 0.45 * lanes)], hspace=0.05,
                             left=0.15, right=0.93, top=0.84, bottom=0.08)
-    top = fig.add_subplot(grid[0])
-    lanes_ax = fig.add_subplot(grid[1], sharex=top)
-    for ax in (top, lanes_ax):
-        ax.set_facecolor(_BACKGROUND)
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.tick_params(colors=_FOREGROUND, labelsize=14, length=0)
+    top = _styled(fig.add_subplot(grid[0]))
+    lanes_ax = _styled(fig.add_subplot(grid[1], sharex=top))
     fig.suptitle(f"{spec.title} · {spec.tempo_bpm:g} BPM · {spec.key}", color=_FOREGROUND,
                  fontsize=22, fontweight="bold", x=0.02, ha="left", y=0.97)
     _draw_sections(top, lanes_ax, spec)
@@ -105,17 +94,7 @@ def arrangement_png(
     lanes_ax.set_xticklabels([str(t) for t in ticks])
     lanes_ax.set_xlabel("bar", color=_FOREGROUND, fontsize=14, labelpad=2)
     plt.setp(top.get_xticklabels(), visible=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.png", dir=target.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=_DPI, facecolor=_BACKGROUND, format="png")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    finally:
-        plt.close(fig)
-    return target
+    return _save_png(fig, Path(path))
 
 
 def tonal_png(
@@ -150,20 +129,8 @@ def tonal_png(
     Path
         The written file, :data:`PICTURE_SIZE_PX` pixels.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    width, height = PICTURE_SIZE_PX
-    fig = plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
-    ax = fig.add_axes((0.1, 0.12, 0.86, 0.68))
-    ax.set_facecolor(_BACKGROUND)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    ax.tick_params(colors=_FOREGROUND, labelsize=14, length=0)
+    fig = _canvas()
+    ax = _styled(fig.add_axes((0.1, 0.12, 0.86, 0.68)))
     xs = np.arange(len(OCTAVE_CENTRES_HZ))
     lows = [target.low_db(c) for c in OCTAVE_CENTRES_HZ]
     highs = [target.high_db(c) for c in OCTAVE_CENTRES_HZ]
@@ -196,17 +163,39 @@ def tonal_png(
     if low_correlation is not None:
         extra.append(f"low end < 120 Hz correlation {low_correlation:.2f}")
     fig.text(0.02, 0.86, " · ".join(extra), color=_FOREGROUND, fontsize=15, ha="left")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".tmp.png", dir=out.parent)
-    os.close(fd)
+    return _save_png(fig, Path(path))
+
+
+def _canvas() -> Figure:
+    """An empty figure of :data:`PICTURE_SIZE_PX` on the dark background (Agg, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    width, height = PICTURE_SIZE_PX
+    return plt.figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
+
+
+def _styled(ax: Axes) -> Axes:
+    """``ax`` without spines, with light ticks big enough to read on a phone."""
+    ax.set_facecolor(_BACKGROUND)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.tick_params(colors=_FOREGROUND, labelsize=14, length=0)
+    return ax
+
+
+def _save_png(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` atomically (its folder is created) and close it either way."""
+    from matplotlib import pyplot as plt
+
     try:
-        fig.savefig(tmp, dpi=_DPI, facecolor=_BACKGROUND, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_target(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=_DPI, facecolor=_BACKGROUND, format="png")
     finally:
         plt.close(fig)
-    return out
+    return path
 
 
 def _draw_sections(top: Axes, lanes_ax: Axes, spec: ProductionSpec) -> None:
@@ -254,7 +243,7 @@ def _draw_curves(
     top.set_ylabel("energy", color="#fbbf24", fontsize=14)
     if loudness is not None and len(loudness[0]):
         times_s, lufs = (np.asarray(v, dtype=float) for v in loudness)
-        bar_s = bar_duration_s(spec)
+        bar_s = spec.bar_s
         right = top.twinx()
         right.plot(1 + times_s / bar_s, lufs, color="#22d3ee", linewidth=2.5)
         right.set_ylim(max(-40.0, float(np.min(lufs)) - 2), float(np.max(lufs)) + 2)

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import lameenc
 import numpy as np
 
+from core.artifacts import atomic_target
 from core.units import seconds_to_timestamp
 from jobs.audio_io import valid_audio
 from jobs.loudness import short_term_loudness
@@ -167,15 +167,8 @@ def _write(
 ) -> PreviewResult:
     """Write ``data`` atomically (temporary file in the same folder, then rename)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp.mp3", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(target, suffix=".mp3") as tmp:
+        tmp.write_bytes(data)
     logger.debug("preview %s: %d bytes, %d kbps, %d ch", target.name, len(data), kbps, channels)
     return PreviewResult(path=target, size_bytes=len(data), bitrate_kbps=kbps, channels=channels,
                          duration_s=duration_s, excerpt_start_s=excerpt_start_s, note=note)

@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.artifacts import atomic_target
 from core.jobs import JobRequest, ProgressFn, RenderRequest, payload_of
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.audio_io import (
@@ -166,15 +165,8 @@ class _Cache:
         write_json_atomic(self.root / "mixed" / f"{key}.json", numbers)
 
     def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        path = self.root / "mixed" / f"{key}.npz"
-        fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".npz", dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_target(self.root / "mixed" / f"{key}.npz", suffix=".npz") as tmp:
             np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def _read_wav(path: Path) -> np.ndarray:

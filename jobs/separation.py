@@ -13,9 +13,9 @@ streamed to disk, so a 10-minute song needs the memory of one chunk, not of four
 from __future__ import annotations
 
 import logging
-import os
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from core.artifacts import atomic_target
 from jobs.audio_io import valid_audio
 
 __all__ = [
@@ -345,27 +346,20 @@ def separate_to_files(
         logger.warning("%s; using the DSP fallback", exc)
         chunks = iter([separate_dsp(audio, sample_rate=sample_rate)])
         name, fallback = _FALLBACK_MODEL, True
-    tmp = {stem: out_dir / f".{stem}.{os.getpid()}.tmp.wav" for stem in STEM_NAMES}
-    writers = {
-        stem: sf.SoundFile(str(path), "w", samplerate=sample_rate, channels=audio.shape[0],
-                           subtype="FLOAT", format="WAV")
-        for stem, path in tmp.items()
-    }
-    try:
+    paths = {stem: out_dir / f"{stem}.wav" for stem in STEM_NAMES}
+    # every stem is renamed into place only when all are written; the writers close first
+    with ExitStack() as files:
+        tmp = {stem: files.enter_context(atomic_target(path, suffix=".wav"))
+               for stem, path in paths.items()}
+        writers = {
+            stem: files.enter_context(sf.SoundFile(
+                str(path), "w", samplerate=sample_rate, channels=audio.shape[0],
+                subtype="FLOAT", format="WAV"))
+            for stem, path in tmp.items()
+        }
         for chunk in chunks:
             for stem in STEM_NAMES:
                 writers[stem].write(chunk[stem].T)
-    except BaseException:
-        for stem, writer in writers.items():
-            writer.close()
-            tmp[stem].unlink(missing_ok=True)
-        raise
-    paths = {}
-    for stem, writer in writers.items():
-        writer.close()
-        final = out_dir / f"{stem}.wav"
-        os.replace(tmp[stem], final)
-        paths[stem] = final
     return paths, name, fallback
 
 

@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import posixpath
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from typing import Any
 
 import pretty_midi
 
+from core.artifacts import atomic_target
 from core.spec import ProductionSpec
 from core.units import seconds_to_timestamp
 from jobs.export._xml import fmt, safe_name
@@ -132,40 +131,34 @@ def export_project(
     if target.resolve().parent != out_dir.resolve():
         raise ValueError(f"the zip would be written outside {out_dir}")
     files: dict[str, int] = {}
-    fd, tmp = tempfile.mkstemp(prefix=".export.", suffix=".zip.tmp", dir=out_dir)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-            def put(data: bytes, *parts: str, compress: bool = True) -> None:
-                arc = safe_arcname(folder, *parts)
-                info = zipfile.ZipInfo(arc, date_time=_FIXED_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-                archive.writestr(info, data)
-                files[arc] = len(data)
+    with atomic_target(target, suffix=".zip") as tmp, \
+            zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        def put(data: bytes, *parts: str, compress: bool = True) -> None:
+            arc = safe_arcname(folder, *parts)
+            info = zipfile.ZipInfo(arc, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+            archive.writestr(info, data)
+            files[arc] = len(data)
 
-            def put_file(source: Path, *parts: str) -> None:
-                arc = safe_arcname(folder, *parts)
-                archive.write(source, arc, compress_type=zipfile.ZIP_STORED)
-                files[arc] = source.stat().st_size
+        def put_file(source: Path, *parts: str) -> None:
+            arc = safe_arcname(folder, *parts)
+            archive.write(source, arc, compress_type=zipfile.ZIP_STORED)
+            files[arc] = source.stat().st_size
 
-            put(live_set_bytes(root), f"{name}.als", compress=False)
-            put(dawproject_bytes(model), f"{name}.dawproject", compress=False)
-            put(b"", "Ableton Project Info", ".keep")
-            for stem in model.stems:
-                put_file(stem.source, "Samples", "Imported", stem.file_name)
-            for part in model.midi:
-                put(midi_file_bytes(model, part), "MIDI", part.file_name)
-            if master is not None:
-                put_file(Path(master), "master.wav")
-            put(_readme(model, name=name, has_master=master is not None,
-                        instruments=instruments).encode(), "README.txt")
-            put(json.dumps(_manifest(model, provenance, master=master, instruments=instruments),
-                           indent=1,
-                           sort_keys=True).encode(), "manifest.json")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        put(live_set_bytes(root), f"{name}.als", compress=False)
+        put(dawproject_bytes(model), f"{name}.dawproject", compress=False)
+        put(b"", "Ableton Project Info", ".keep")
+        for stem in model.stems:
+            put_file(stem.source, "Samples", "Imported", stem.file_name)
+        for part in model.midi:
+            put(midi_file_bytes(model, part), "MIDI", part.file_name)
+        if master is not None:
+            put_file(Path(master), "master.wav")
+        put(_readme(model, name=name, has_master=master is not None,
+                    instruments=instruments).encode(), "README.txt")
+        put(json.dumps(_manifest(model, provenance, master=master, instruments=instruments),
+                       indent=1,
+                       sort_keys=True).encode(), "manifest.json")
     size = target.stat().st_size
     logger.info("exported %s: %d files, %d bytes", target.name, len(files), size)
     return ExportResult(zip_path=target, size_bytes=size, report=report, files=files,

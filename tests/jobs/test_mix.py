@@ -21,8 +21,6 @@ from jobs.mix import (
     MIX_PEAK_DBFS,
     ProcessedTrack,
     automation_values,
-    bar_duration_s,
-    bar_start_s,
     mix_down,
     process_track,
     sidechain_gain,
@@ -60,10 +58,10 @@ def _track(**chain: object) -> TrackSpec:
 
 def test_bar_start_follows_tempo_and_time_signature() -> None:
     spec = _spec(tempo_bpm=120)
-    assert bar_start_s(spec, 1) == 0.0
-    assert bar_start_s(spec, 33) == pytest.approx(64.0)
+    assert spec.bar_start_s(1) == 0.0
+    assert spec.bar_start_s(33) == pytest.approx(64.0)
     six_eight = spec.model_copy(update={"time_signature": (6, 8)})
-    assert bar_duration_s(six_eight) == pytest.approx(1.5)  # six eighths at 120 quarter BPM
+    assert six_eight.bar_s == pytest.approx(1.5)  # six eighths at 120 quarter BPM
 
 
 @pytest.mark.parametrize("depth_db", [3.0, 6.0, 9.0, 12.0])
@@ -102,14 +100,14 @@ def test_sidechain_recovers_between_hits_and_leaves_unducked_tracks_alone() -> N
 
 def test_filter_sweep_opens_bar_by_bar_and_leaves_other_bars_untouched() -> None:
     spec = _spec(bars=52, tempo_bpm=128)
-    noise = _noise(bar_start_s(spec, 53) + 0.1)
+    noise = _noise(spec.bar_start_s(53) + 0.1)
     sweep = Automation(parameter="filter_cutoff_hz", start_bar=33, end_bar=48, start_value=200,
                        end_value=20000, curve="exponential")
     swept = process_track(noise, _track(automation=[sweep]), spec=spec, sample_rate=SR).dry
     centroids = spectral_centroid_by_bar(swept, spec=spec, sample_rate=SR, bars=range(33, 49))
     assert all(b > a for a, b in itertools.pairwise(centroids)), centroids
     assert centroids[0] < 400 and centroids[-1] > 5000
-    start, stop = round(bar_start_s(spec, 33) * SR), round(bar_start_s(spec, 49) * SR)
+    start, stop = round(spec.bar_start_s(33) * SR), round(spec.bar_start_s(49) * SR)
     ahead = start - round(0.010 * SR)  # the filter fades in over the 10 ms before its bar
     np.testing.assert_array_equal(swept[:, :ahead], noise[:, :ahead])
     np.testing.assert_array_equal(swept[:, stop + round(0.011 * SR):],
