@@ -221,7 +221,7 @@ async def _write_session(app: App, out_dir: Path, conversation_id: str) -> None:
                       "rendered": v.rendered, "note": v.note,
                       "changes": v.patch.describe() if v.patch else [],
                       "routed_to": v.patch.chef if v.patch else "",
-                      "measurements": v.measurements,
+                      "measurements": v.measurements.model_dump(mode="json"),
                       "spec": v.spec.model_dump(mode="json")} for v in production.versions],
         "current": production.current,
         "requests": [r.model_dump(mode="json") for r in production.history],

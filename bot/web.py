@@ -234,11 +234,11 @@ def _players(production: Production, version: Version, config: _Config,
                         config, expires)
         if url:
             found.append((v, url))
-    gains = loudness_gains_db([v.measurements.get("integrated_lufs") for v, _ in found])
+    gains = loudness_gains_db([v.measurements.integrated_lufs for v, _ in found])
     return [{"number": v.number, "url": url, "gain_db": gain,
              "label": f"v{v.number} master" + (" (this version)" if v is version else ""),
-             "lufs": _num(v.measurements.get("integrated_lufs")),
-             "lufs_exact": _num(v.measurements.get("integrated_lufs"), 2),
+             "lufs": _num(v.measurements.integrated_lufs),
+             "lufs_exact": _num(v.measurements.integrated_lufs, 2),
              "matched": (f"played {gain:+.1f} dB to match the quietest version" if gain < 0
                          else "the quietest version, played as rendered")}
             for (v, url), gain in zip(found, gains, strict=True)]
@@ -279,12 +279,12 @@ def _page_html(production: Production, version: Version, *, config: _Config,
         "number": version.number,
         "facts": [("Version", f"v{version.number} of {len(production.versions)}"),
                   ("Genre", spec.genre.replace("_", " ")),
-                  ("Tempo", f"{_num(m.get('tempo_bpm'))} BPM (planned {spec.tempo_bpm:g})"),
-                  ("Key", str(m.get("key") or spec.key)),
-                  ("Loudness", f"{_num(m.get('integrated_lufs'))} LUFS integrated"),
-                  ("True peak", f"{_num(m.get('true_peak_dbtp'))} dBTP")],
+                  ("Tempo", f"{_num(m.tempo_bpm)} BPM (planned {spec.tempo_bpm:g})"),
+                  ("Key", str(m.key or spec.key)),
+                  ("Loudness", f"{_num(m.integrated_lufs)} LUFS integrated"),
+                  ("True peak", f"{_num(m.true_peak_dbtp)} dBTP")],
         "not_rendered": "" if version.rendered else (version.note or "still rendering"),
-        "mismatches": [str(p) for p in m.get("mismatches", [])],
+        "mismatches": [str(p) for p in m.mismatches],
         "picture": _file_url(version.artifacts.get("arrangement.png"), config, expires),
         "tonal": _file_url(version.artifacts.get("tonal.png"), config, expires),
         "players": _players(production, version, config, expires),

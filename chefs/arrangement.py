@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.brief import Brief
 from core.chef import Chef
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import AddTransition, Operation, SpecPatch
 from core.spec import ProductionSpec, Transition
 
@@ -33,7 +32,7 @@ class ArrangementChef(Chef):
                          rationale=f"{genre.name} structure: {shape} bars, with a fill closing "
                                    "each section and an impact landing each drop.")
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         if request.aspect is not Aspect.ENERGY:
             return super().consult(spec=spec, request=request, measurements=measurements,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from core.brain import Aspect, Domain, Feedback
 from core.chef import Chef
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.music import parse_key
 from core.patch import ExpectedEffect, SetKey, SetTempo, SpecPatch
 from core.spec import ProductionSpec
@@ -53,7 +53,7 @@ class GenreChef(Chef):
     name = "GenreChef"
     domain = Domain.GENRE
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         if request.aspect is Aspect.TEMPO and request.amount is not None:
             tempo = max(40.0, min(220.0, request.amount))

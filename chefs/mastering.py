@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.brief import DESTINATIONS, Brief, Workflow
 from core.chef import Chef
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import ExpectedEffect, SetMaster, SpecPatch
 from core.spec import ProductionSpec
 
@@ -50,7 +49,7 @@ class MasteringChef(Chef):
                                      text=f"master at {destination.target_lufs:g} LUFS")],
         )
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         master = spec.master
         if request.aspect is Aspect.LOUDNESS:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.brief import Brief
 from core.chef import Chef, tracks_for
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import (
     AdjustGain,
     ExpectedEffect,
@@ -61,7 +60,7 @@ class MixingChef(Chef):
                                      text=f"bass ducks {depth:g} dB on kick hits")],
         )
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         handler = {
             Aspect.LEVEL: self._level,
@@ -152,7 +151,7 @@ class MixingChef(Chef):
         )
 
     def _eq(self, spec: ProductionSpec, request: Feedback,
-            measurements: dict[str, Any] | None = None) -> SpecPatch:
+            measurements: Measurements | None = None) -> SpecPatch:
         aspect = request.aspect
         default = {Aspect.THIN: "bass", Aspect.MUDDY: "music", Aspect.HARSH: "vocals",
                    Aspect.BRIGHTNESS: "music"}[aspect]
@@ -191,7 +190,7 @@ class MixingChef(Chef):
         )
 
     def _punch(self, spec: ProductionSpec, request: Feedback,
-               measurements: dict[str, Any] | None = None) -> SpecPatch:
+               measurements: Measurements | None = None) -> SpecPatch:
         tracks = tracks_for(spec, request.target, default="drums")
         ops: list[Operation] = []
         for t in tracks:
@@ -230,12 +229,14 @@ class MixingChef(Chef):
         )
 
 
-def _measured(measurements: dict[str, Any] | None, track: str, metric: str) -> float | None:
-    value = ((measurements or {}).get("tracks") or {}).get(track, {}).get(metric)
-    return float(value) if isinstance(value, int | float) else None
+def _measured(measurements: Measurements | None, track: str, metric: str) -> float | None:
+    """A track's measured number; measurements read from a render's JSON are validated first."""
+    if measurements is None:
+        return None
+    return Measurements.model_validate(measurements).value(metric, track)
 
 
-def _shelf_for(band: EQBand, track: str, measurements: dict[str, Any] | None) -> EQBand:
+def _shelf_for(band: EQBand, track: str, measurements: Measurements | None) -> EQBand:
     """A brightening shelf moved down to where a dark track's top end is (never below 1.5 kHz).
 
     An 8 kHz shelf on a pad whose centroid is 330 Hz changes nothing audible or measurable.

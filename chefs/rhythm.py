@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.chef import Chef, tracks_for
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import ExpectedEffect, Operation, SetPattern, SpecPatch
 from core.spec import ProductionSpec
 
@@ -19,7 +18,7 @@ DENSITY_STEP = 0.2
 class _PatternChef(Chef):
     default_target = "drums"
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         tracks = [t for t in tracks_for(spec, request.target, default=self.default_target)
                   if t.pattern is not None]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.chef import Chef, bar_span, tracks_for
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import AddAutomation, AddTransition, ExpectedEffect, Operation, SetVoice, SpecPatch
 from core.spec import Automation, ProductionSpec, Transition
 
@@ -22,7 +21,7 @@ class SoundDesignChef(Chef):
     name = "SoundDesignChef"
     domain = Domain.SOUND_DESIGN
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         if request.aspect is Aspect.FILTER_SWEEP:
             return self._sweep(spec, request)

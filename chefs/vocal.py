@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Aspect, Domain, Feedback
 from core.brief import Brief
 from core.chef import Chef, bar_span
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import AddStutter, Operation, SetVocalMode, SpecPatch
 from core.spec import ProductionSpec, Stutter
 
@@ -42,7 +41,7 @@ class VocalChef(Chef):
                          + " and ".join(treatment.stutter_sections) + "." if ops else "."),
         )
 
-    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: dict[str, Any],
+    def consult(self, *, spec: ProductionSpec, request: Feedback, measurements: Measurements,
                 genre: GenreProfile) -> SpecPatch:
         if spec.vocal is None:
             return SpecPatch(chef=self.name, request=request.text,

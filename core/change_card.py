@@ -12,10 +12,10 @@ both what the fader did and what a listener hears.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from pydantic import BaseModel
 
+from core.measurements import Measurements
 from core.patch import ExpectedEffect
 
 __all__ = ["CardLine", "card_lines", "metric_value"]
@@ -42,15 +42,9 @@ class CardLine(BaseModel):
     detail: str = ""  #: e.g. "centroid 310 Hz (bar 33) → 7.9 kHz (bar 48)"
 
 
-def metric_value(measurements: dict[str, Any], metric: str, track: str = "") -> float | None:
+def metric_value(measurements: Measurements, metric: str, track: str = "") -> float | None:
     """A metric from a render's measurements: per track when ``track`` is given, else the master's."""
-    source: Any = measurements
-    if track:
-        source = measurements.get("tracks", {}).get(track)
-        if source is None:
-            return None
-    value = source.get(metric) if isinstance(source, dict) else None
-    return float(value) if isinstance(value, int | float) else None
+    return measurements.value(metric, track)
 
 
 def _rises(values: list[float]) -> bool:
@@ -72,17 +66,21 @@ def _met(effect: ExpectedEffect, before: float | None, after: float) -> bool:
     return delta > 0 if effect.direction == "up" else delta < 0
 
 
-def card_lines(expected: list[ExpectedEffect], *, before: dict[str, Any],
-               after: dict[str, Any]) -> list[CardLine]:
-    """Every expected effect checked against the two renders' measurements."""
+def card_lines(expected: list[ExpectedEffect], *, before: Measurements,
+               after: Measurements) -> list[CardLine]:
+    """Every expected effect checked against the two renders' measurements.
+
+    Measurements read from a render's ``measurements.json`` (a mapping) are validated first.
+    """
+    before, after = Measurements.model_validate(before), Measurements.model_validate(after)
     lines = []
     for effect in expected:
         unit = _UNITS.get(effect.metric, "")
         if effect.direction == "rises_across_bars":
-            values = [float(v) for v in after.get("centroid_by_bar", {}).get(effect.track, [])]
+            values = [float(v) for v in after.centroid_by_bar.get(effect.track, [])]
             # relative to the track without the sweep when measured: the chords' own changes
             # cancel out, so "rises bar by bar" is about the sweep alone
-            relative = [float(v) for v in after.get("brightness_by_bar", {}).get(effect.track, [])]
+            relative = [float(v) for v in after.brightness_by_bar.get(effect.track, [])]
             line = CardLine(text=effect.text, metric=effect.metric, track=effect.track, unit=unit)
             if values:
                 line.before, line.after = values[0], values[-1]

@@ -12,11 +12,10 @@ Chefs are pure: no I/O, no awaiting; measurements reach them as data.
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.brain import Domain, Feedback
 from core.brief import Brief
 from core.genre import GenreProfile
+from core.measurements import Measurements
 from core.patch import SpecPatch
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 
@@ -38,7 +37,7 @@ class Chef:
         *,
         spec: ProductionSpec,
         request: Feedback,
-        measurements: dict[str, Any],
+        measurements: Measurements,
         genre: GenreProfile,
     ) -> SpecPatch:
         """A patch answering ``request`` on ``spec``; empty when there is nothing to do."""

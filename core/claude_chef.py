@@ -45,6 +45,7 @@ from core.brain import Domain, Feedback
 from core.chef import Chef, tracks_for
 from core.claude_client import ClaudeTools, inline_refs
 from core.errors import RequestError
+from core.measurements import Measurements
 from core.patch import (
     AddAutomation,
     AddStutter,
@@ -200,7 +201,7 @@ class ClaudeChefAdvisor:
         return tuple(dict.fromkeys([*_DOMAIN_AUTOMATION.get(chef.domain, ()), *own]))
 
     async def advise(self, *, chef: Chef, request: Feedback, spec: ProductionSpec,
-                     measurements: dict[str, Any], rule_patch: SpecPatch) -> SpecPatch:
+                     measurements: Measurements, rule_patch: SpecPatch) -> SpecPatch:
         """Claude's patch for ``request``, validated; ``rule_patch`` on any failure. Never raises."""
         allowed = self.allowed_ops(chef, rule_patch)
         automation = self.allowed_automation(chef, rule_patch)
@@ -224,7 +225,7 @@ class ClaudeChefAdvisor:
         return rule_patch
 
     async def _ask(self, chef: Chef, request: Feedback, spec: ProductionSpec,
-                   measurements: dict[str, Any], rule_patch: SpecPatch, allowed: frozenset[str],
+                   measurements: Measurements, rule_patch: SpecPatch, allowed: frozenset[str],
                    automation: tuple[str, ...]) -> Any:
         """One Messages API call forced to use the tool; returns the tool input."""
         concerned = _concerned(spec, request, rule_patch)
@@ -314,10 +315,12 @@ def _spec_slice(spec: ProductionSpec, concerned: list[str]) -> dict[str, Any]:
     }
 
 
-def _measurement_slice(measurements: dict[str, Any], concerned: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: v for k, v in measurements.items()
+def _measurement_slice(measurements: Measurements, concerned: list[str]) -> dict[str, Any]:
+    """The master's numbers and the concerned tracks', as the JSON Claude is shown."""
+    given = measurements.model_dump(mode="json")
+    out: dict[str, Any] = {k: v for k, v in given.items()
                            if k != "tracks" and isinstance(v, int | float | str | bool)}
-    tracks = measurements.get("tracks")
+    tracks = given.get("tracks")
     if isinstance(tracks, dict):
         out["tracks"] = {name: tracks[name] for name in concerned if name in tracks}
     if len(json.dumps(out, default=str)) > _MAX_MEASUREMENT_CHARS:

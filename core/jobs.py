@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core.analysis import AnalysisReport
+from core.measurements import ExportCheck, Measurements
 from core.spec import ProductionSpec
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "JobPayload",
     "JobQueue",
     "JobRequest",
+    "JobResult",
     "JobStatus",
     "ProgressFn",
     "RedisKeys",
@@ -43,6 +45,7 @@ __all__ = [
     "job_id_for",
     "payload_of",
     "queue_for",
+    "result_of",
 ]
 
 
@@ -207,7 +210,7 @@ class RenderResult(BaseModel):
     """A rendered version: its files, what it measured, and how it missed its spec."""
 
     artifacts: dict[str, str] = Field(default_factory=dict)  #: file name -> path
-    measurements: dict[str, Any] = Field(default_factory=dict)
+    measurements: Measurements = Field(default_factory=Measurements)
     mismatches: list[str] = Field(default_factory=list)  #: sentences for the thread
     cache: dict[str, list[str]] = Field(default_factory=dict)
     duration_s: float = 0.0
@@ -217,7 +220,7 @@ class ExportResult(BaseModel):
     """A project zip and the checker's verdicts."""
 
     artifacts: dict[str, str] = Field(default_factory=dict)  #: ``project.zip`` -> path
-    checks: list[Any] = Field(default_factory=list)
+    checks: list[ExportCheck] = Field(default_factory=list)
     size_bytes: int = 0
     skipped: list[str] = Field(default_factory=list)
 
@@ -238,6 +241,19 @@ class CompareResult(BaseModel):
 
     clips: list[ClipResult] = Field(default_factory=list)
     section: str = ""
+
+
+JobResult = AnalyzeResult | SeparateResult | RenderResult | ExportResult | CompareResult
+"""What a finished job returns; the event's ``kind`` says which."""
+
+RESULTS: dict[JobKind, type[JobResult]] = {
+    JobKind.ANALYZE: AnalyzeResult,
+    JobKind.SEPARATE: SeparateResult,
+    JobKind.RENDER: RenderResult,
+    JobKind.EXPORT: ExportResult,
+    JobKind.COMPARE: CompareResult,
+}
+"""The result model of each job kind."""
 
 
 class JobRequest(BaseModel):
@@ -266,6 +282,7 @@ class JobRequest(BaseModel):
 
 
 _P = TypeVar("_P", bound=_Payload)
+_R = TypeVar("_R", bound=BaseModel)
 
 
 def payload_of(request: JobRequest, model: type[_P]) -> _P:
@@ -273,6 +290,19 @@ def payload_of(request: JobRequest, model: type[_P]) -> _P:
     if not isinstance(request.payload, model):
         raise TypeError(f"{model.__name__} expected, got {type(request.payload).__name__}")
     return request.payload
+
+
+def result_of(event: JobEvent, model: type[_R]) -> _R:
+    """``event``'s result as ``model``; an event of another kind's result is refused.
+
+    An event that finished without a result reads as an empty one (a model with required
+    fields refuses that).
+    """
+    if event.result is None:
+        return model.model_validate({})
+    if not isinstance(event.result, model):
+        raise TypeError(f"{model.__name__} expected, got {type(event.result).__name__}")
+    return event.result
 
 
 class JobEvent(BaseModel):
@@ -288,8 +318,22 @@ class JobEvent(BaseModel):
     position: int | None = None  #: queue position when ``QUEUED`` (1 = next)
     eta_s: float | None = None
     message: str = ""  #: user-facing sentence when ``FAILED`` or ``CANCELLED``
-    result: dict[str, Any] = Field(default_factory=dict)
+    result: JobResult | None = None  #: when ``DONE``: the result model of ``kind``
     receipt: str = ""  #: set by the queue on delivery (a stream entry id); ``ack`` uses it
+
+    @model_validator(mode="before")
+    @classmethod
+    def _result_kind(cls, data: Any) -> Any:
+        """A result given as a mapping (a job function's return, the wire) is read as its kind's.
+
+        An empty mapping is no result (a progress or failure event).
+        """
+        if isinstance(data, dict) and isinstance(data.get("result"), dict):
+            raw, kind = data["result"], data.get("kind")
+            result = RESULTS[JobKind(kind)].model_validate(raw) if raw and kind is not None \
+                else None
+            data = {**data, "result": result}
+        return data
 
     @property
     def finished(self) -> bool:

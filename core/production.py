@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -12,6 +12,7 @@ from core.analysis import AnalysisReport
 from core.brain import Feedback, Understanding
 from core.brief import Brief
 from core.conversation import Attachment, Question, Reply, utcnow
+from core.measurements import Measurements
 from core.patch import SpecPatch
 from core.spec import ProductionSpec
 
@@ -78,7 +79,7 @@ class Version(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     rendered: bool = False
     artifacts: dict[str, str] = Field(default_factory=dict)  #: name -> path
-    measurements: dict[str, Any] = Field(default_factory=dict)
+    measurements: Measurements = Field(default_factory=Measurements)
     note: str = ""  #: why it was not rendered, when it was not
 
 

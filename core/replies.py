@@ -7,7 +7,6 @@ ones that were decided or measured, with their units.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from core.analysis import AnalysisReport
 from core.brief import Brief
@@ -23,11 +22,12 @@ from core.conversation import (
 )
 from core.genre import GenreProfile
 from core.jobs import CompareResult, JobEvent, JobKind, JobStatus
+from core.measurements import Measurements
 from core.music import Key
 from core.patch import SpecPatch
 from core.production import Production, Version
 from core.spec import ProductionSpec
-from core.units import bars_to_seconds, seconds_to_timestamp
+from core.units import seconds_to_timestamp
 
 _STEP_NAMES = {
     JobKind.ANALYZE: "Analysing the song",
@@ -156,7 +156,7 @@ def recorded(production: Production, topic: str) -> str:
 def plan_summary(production: Production, spec: ProductionSpec, consulted: list[str],
                  notes: list[str]) -> str:
     shape = " / ".join(str(s.bars) for s in spec.sections)
-    length = seconds_to_timestamp(bars_to_seconds(spec.total_bars, tempo_bpm=spec.tempo_bpm))
+    length = seconds_to_timestamp(spec.total_bars * spec.bar_s)
     lines = [
         f"Plan v1 — **{spec.title}**: {spec.key} at {spec.tempo_bpm:g} BPM, {shape} bars ({length}).",
         f"Consulted: {', '.join(consulted)}.",
@@ -243,11 +243,10 @@ def rendered(production: Production, version: Version | None, *,
         return []
     m = version.measurements
     spec = version.spec
-    length = seconds_to_timestamp(bars_to_seconds(spec.total_bars, tempo_bpm=spec.tempo_bpm,
-                                                  beats_per_bar=spec.time_signature[0]))
+    length = seconds_to_timestamp(spec.total_bars * spec.bar_s)
     lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
-             f"{m.get('key', '?')} at {_num(m.get('tempo_bpm'))} BPM, "
-             f"{_num(m.get('integrated_lufs'))} LUFS, true peak {_num(m.get('true_peak_dbtp'))} dBTP."]
+             f"{m.key if m.key is not None else '?'} at {_num(m.tempo_bpm)} BPM, "
+             f"{_num(m.integrated_lufs)} LUFS, true peak {_num(m.true_peak_dbtp)} dBTP."]
     if version.patch is not None and previous is not None and previous.measurements:
         card = card_lines(version.patch.expected, before=previous.measurements, after=m)
         if card:
@@ -258,10 +257,10 @@ def rendered(production: Production, version: Version | None, *,
                 lines.append(_missed(missed))
     elif version.patch is None:
         lines += _first_render_notes(spec, m, level)
-    for problem in m.get("mismatches", []):
+    for problem in m.mismatches:
         lines.append(f"⚠️ Not as planned: {problem}.")
-    if m.get("master_note"):
-        lines.append(f"⚠️ {m['master_note']}")
+    if m.master_note:
+        lines.append(f"⚠️ {m.master_note}")
     instruments = instruments_line(production, version)
     if instruments:
         lines.append(instruments)
@@ -282,27 +281,27 @@ def rendered(production: Production, version: Version | None, *,
 def instruments_line(production: Production, version: Version) -> str:
     """Which vault played the drums, said when it changes: the sampled kits with their licences,
     or, once per thread, that the synthesised vault played because no sample library is here."""
-    now = version.measurements.get("instruments")
-    if not isinstance(now, dict):
+    now = version.measurements.instruments
+    if now is None:
         return ""
-    earlier: list[dict[str, Any]] = [
-        e for e in (v.measurements.get("instruments") for v in production.versions
-                    if v.number < version.number and v.rendered) if isinstance(e, dict)]
-    if now.get("vault") == "samples":
-        if earlier and earlier[-1].get("kits") == now.get("kits"):
+    earlier = [v.measurements.instruments for v in production.versions
+               if v.number < version.number and v.rendered
+               and v.measurements.instruments is not None]
+    if now.vault == "samples":
+        if earlier and earlier[-1] is not None and earlier[-1].kits == now.kits:
             return ""
         licences: dict[str, str] = {}
-        for row in now.get("samples", []):
-            licences.setdefault(str(row.get("kit")), str(row.get("licence")))
+        for row in now.samples:
+            licences.setdefault(row.kit, str(row.licence))
         kits = ", ".join(f"{kit} ({licence})" for kit, licence in sorted(licences.items()))
-        synth = [r.replace("_", " ") for r in now.get("synth_roles", [])]
+        synth = [r.replace("_", " ") for r in now.synth_roles]
         rest = f"; the {' and '.join(synth)} {'is' if len(synth) == 1 else 'are'} synthesised" \
             if synth else ""
         return (f"🥁 Drums and percussion play recorded samples: {kits}{rest}. Every sample and "
                 "its licence is listed in the project's README and manifest.")
-    if any(e.get("vault") == "synth" for e in earlier):
+    if any(e is not None and e.vault == "synth" for e in earlier):
         return ""
-    why = str(now.get("note") or "no sample library is installed here")
+    why = now.note or "no sample library is installed here"
     return (f"🥁 Drums and percussion are the synthesised sound vault's: {why}. Installing "
             "hydrogen-drumkits and fluid-soundfont-gm, or setting VYKE_SAMPLES_DIR to your own "
             "sample folder, gives recorded kits.")
@@ -355,28 +354,22 @@ def card_line_text(line: CardLine) -> str:
             f"({delta:+.1f}{unit}) {mark}")
 
 
-def _first_render_notes(spec: ProductionSpec, m: dict[str, object], level: str) -> list[str]:
+def _first_render_notes(spec: ProductionSpec, m: Measurements, level: str) -> list[str]:
     """The seed's "Check the breakdown at 1:30": where to listen, with measured numbers."""
     notes = []
-    tracks = m.get("tracks") if isinstance(m.get("tracks"), dict) else {}
-    assert isinstance(tracks, dict)
-    ducked = [(t.name, tracks.get(t.name, {}).get("ducking_depth_db"))
-              for t in spec.tracks if t.sidechain is not None]
-    ducked = [(name, depth) for name, depth in ducked if isinstance(depth, int | float)]
+    ducked = [(t.name, depth) for t in spec.tracks if t.sidechain is not None
+              and (depth := m.value("ducking_depth_db", t.name)) is not None]
     if ducked:
         name, depth = ducked[0]
         why = "" if level == "pro" else " (the pump: it makes room for every kick)"
         notes.append(f"Sidechain: the {name} ducks {depth:.1f} dB on kick hits{why}.")
-    beats = spec.time_signature[0]
     if spec.vocal is not None and spec.vocal.stutters:
         stutter = spec.vocal.stutters[0]
-        at = seconds_to_timestamp(bars_to_seconds(stutter.start_bar - 1, tempo_bpm=spec.tempo_bpm,
-                                                  beats_per_bar=beats))
+        at = seconds_to_timestamp(spec.bar_start_s(stutter.start_bar))
         notes.append(f"Check bar {stutter.start_bar} at {at}: vocal stutter on a {stutter.grid} grid.")
     breakdown = spec.section_named("breakdown")
     if breakdown is not None:
-        at = seconds_to_timestamp(bars_to_seconds(breakdown[1] - 1, tempo_bpm=spec.tempo_bpm,
-                                                  beats_per_bar=beats))
+        at = seconds_to_timestamp(spec.bar_start_s(breakdown[1]))
         notes.append(f"Check the breakdown at {at}.")
     return notes
 

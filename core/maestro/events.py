@@ -21,6 +21,7 @@ from core.jobs import (
     JobStatus,
     RenderResult,
     SeparateResult,
+    result_of,
 )
 from core.maestro.gathering import next_question
 from core.maestro.iterating import apply_queued
@@ -53,7 +54,7 @@ async def on_finished(parts: Parts, production: Production, event: JobEvent) -> 
 
 
 async def _analysed(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
-    report = AnalyzeResult.model_validate(event.result).report
+    report = result_of(event, AnalyzeResult).report
     production.analysis = report  # informs the vocal question and the vocal shift
     replies: list[Reply] = [TextReply(text=say.analysed(report))]
     if production.awaiting is Awaiting.ANALYSIS and production.state is S.GATHERING_PARAMS:
@@ -63,7 +64,7 @@ async def _analysed(parts: Parts, production: Production, event: JobEvent) -> li
 
 
 async def _separated(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
-    result = SeparateResult.model_validate(event.result)
+    result = result_of(event, SeparateResult)
     production.stems = dict(result.stems)
     production.stems_fallback = result.fallback
     replies: list[Reply] = [TextReply(text=say.separated(production))]
@@ -79,12 +80,13 @@ async def _separated(parts: Parts, production: Production, event: JobEvent) -> l
 
 
 async def _rendered(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
-    result = RenderResult.model_validate(event.result)
+    result = result_of(event, RenderResult)
     rendered = production.version(event.version)
     if rendered is not None:
         rendered.rendered = True
         rendered.artifacts = dict(result.artifacts)
-        rendered.measurements = {**result.measurements, "mismatches": list(result.mismatches)}
+        rendered.measurements = result.measurements.model_copy(
+            update={"mismatches": list(result.mismatches)})
     if production.state is S.EXECUTING:
         go(production, S.REVIEWING)
     previous = production.version(rendered.parent) if rendered and rendered.parent else None
@@ -101,11 +103,11 @@ async def _rendered(parts: Parts, production: Production, event: JobEvent) -> li
 
 
 async def _compared(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
-    return say.comparison(CompareResult.model_validate(event.result))
+    return say.comparison(result_of(event, CompareResult))
 
 
 async def _exported(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
-    result = ExportResult.model_validate(event.result)
+    result = result_of(event, ExportResult)
     exported = production.version(event.version)
     path = result.artifacts.get("project.zip", "")
     if exported is None or not path:

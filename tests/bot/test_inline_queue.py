@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.inline_queue import InlineQueue
-from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, job_id_for
+from core.jobs import AnalyzeResult, JobEvent, JobKind, JobRequest, JobStatus, job_id_for, result_of
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,8 @@ async def test_jobs_of_one_production_run_in_order(queue: InlineQueue, long_song
                                                                       JobStatus.STARTED))
     assert sum(1 for e in seen if e.status is JobStatus.QUEUED) == 2
     done = [e for e in seen if e.status is JobStatus.DONE]
-    assert done[0].result["report"]["key"]["key"] == {"tonic": 0, "mode": "major"}
+    report = result_of(done[0], AnalyzeResult).report
+    assert report.key.key.model_dump(mode="json") == {"tonic": 0, "mode": "major"}
 
 
 async def test_a_bad_file_fails_with_its_sentence(queue: InlineQueue, tmp_path: Path) -> None:

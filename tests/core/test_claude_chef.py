@@ -15,14 +15,13 @@ from typing import Any
 
 import pytest
 
-from chefs import MasteringChef, MixingChef, SoundDesignChef, all_chefs, load_genres
+from chefs import MasteringChef, MixingChef, SoundDesignChef, load_genres
 from core.brain import Aspect, Domain, Feedback
 from core.claude_chef import DOMAIN_OPS, TOOL_NAME, ClaudeChefAdvisor
-from core.maestro import Maestro, MaestroLimits
+from core.measurements import Measurements
 from core.music import parse_key
 from core.patch import AdjustGain, SpecPatch, apply_patch
 from core.production import MaestroState
-from core.rule_brain import RuleBrain
 from core.spec import ProductionSpec, Section, Sidechain, TrackSpec
 from core.store import SqliteStore
 
@@ -33,6 +32,7 @@ except ModuleNotFoundError:  # the repository root is not on sys.path unless pyt
     from tests.fakes.anthropic_api import FakeAnthropicAPI
 
 from tests.core.test_maestro import SEED, NoJobsQueue, production, say
+from tests.fakes.rule_maestro import rule_maestro
 
 API_KEY = "sk-ant-test-chef-0123456789-SECRET"
 GENRE = next(g for g in load_genres() if g.id == "afro_house")
@@ -61,7 +61,7 @@ def make_spec() -> ProductionSpec:
 
 
 def rule_patch(spec: ProductionSpec, request: Feedback = BASS_DOWN) -> SpecPatch:
-    return MIXING.consult(spec=spec, request=request, measurements={}, genre=GENRE)
+    return MIXING.consult(spec=spec, request=request, measurements=Measurements(), genre=GENRE)
 
 
 @pytest.fixture
@@ -89,8 +89,9 @@ async def make_advisor(api: FakeAnthropicAPI) -> AsyncIterator[MakeAdvisor]:
 async def advise(advisor: ClaudeChefAdvisor, spec: ProductionSpec, rules: SpecPatch, *,
                  chef: Any = MIXING, request: Feedback = BASS_DOWN) -> SpecPatch:
     return await advisor.advise(chef=chef, request=request, spec=spec,
-                                measurements={"integrated_lufs": -9.5,
-                                              "tracks": {"bass": {"track_level_db": -14.0}}},
+                                measurements=Measurements.model_validate(
+                                    {"integrated_lufs": -9.5,
+                                     "tracks": {"bass": {"track_level_db": -14.0}}}),
                                 rule_patch=rules)
 
 
@@ -260,7 +261,7 @@ async def test_sound_design_keeps_direction_only_effects(
     chef = SoundDesignChef()
     request = Feedback(domain=Domain.SOUND_DESIGN, aspect=Aspect.FILTER_SWEEP, direction="add",
                        section="build", text="filter sweep on the build")
-    rules = chef.consult(spec=spec, request=request, measurements={}, genre=GENRE)
+    rules = chef.consult(spec=spec, request=request, measurements=Measurements(), genre=GENRE)
     api.reply_tool_use({"ops": [{"op": "add_automation", "track": "music", "automation": {
         "parameter": "filter_cutoff_hz", "start_bar": 17, "end_bar": 32, "start_value": 300,
         "end_value": 16000}}], "rationale": "A slightly shorter sweep."}, name=TOOL_NAME)
@@ -275,11 +276,8 @@ async def test_maestro_feedback_turn_uses_claudes_tuned_change(
     tmp_path: Path, api: FakeAnthropicAPI, make_advisor: MakeAdvisor
 ) -> None:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=NoJobsQueue(),
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(tmp_path)),
-                      advisor=make_advisor())
+    maestro = rule_maestro(store, NoJobsQueue(), tmp_path,
+                           advisor=make_advisor())
     try:
         for text in SEED[:3]:
             await say(maestro, text, song=text == SEED[0])

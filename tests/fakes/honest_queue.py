@@ -142,7 +142,8 @@ class HonestQueue:
         expected = ([e.model_dump(mode="json") for e in version.patch.expected]
                     if version is not None and version.patch is not None else [])
         measurements = render_measurements(
-            request.payload, parent=parent.measurements if parent else None, expected=expected)
+            request.payload, parent=parent.measurements.model_dump(mode="json") if parent else None,
+            expected=expected)
         out = request.payload.out_dir
         return {"artifacts": {"master.wav": f"{out}/master.wav", "preview.mp3": f"{out}/preview.mp3"},
                 "measurements": measurements, "mismatches": []}

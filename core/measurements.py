@@ -1,0 +1,163 @@
+"""What a render measured, as one typed record the render job writes and the Maestro reads.
+
+``jobs/measure.py`` and the render job produce these numbers; the change card, the Chefs, the
+replies, the version page and the Claude advisor read them. Every field is optional: a render
+from an older engine, a test's stand-in engine or a production stored before a number existed
+still loads, and a number a newer engine adds is kept (``extra="allow"``) until this model
+names it. A record serialises back to exactly the keys it was given, so a stored production
+reads and writes the same JSON it always did.
+
+Metrics are also looked up by name (:meth:`Measurements.value`), because a patch's
+:class:`core.patch.ExpectedEffect` names the metric it expects to move.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+
+__all__ = [
+    "ExportCheck",
+    "Instruments",
+    "Measurements",
+    "SampleCredit",
+    "Staging",
+    "TonalTargetReading",
+    "TrackMeasurements",
+]
+
+
+class _Measured(BaseModel):
+    """A record of measured numbers: unknown keys kept, and only the keys it was given written."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The keys that were measured (set), not a ``null`` for every number never taken."""
+        data: dict[str, Any] = handler(self)
+        given = self.model_fields_set | set(self.model_extra or {})
+        return {key: value for key, value in data.items() if key in given}
+
+    def __getitem__(self, name: str) -> Any:
+        """A measured value by its name, as ``measurements.json`` spells it (KeyError if absent)."""
+        if name in self.model_fields_set:
+            return getattr(self, name)
+        extra = self.model_extra or {}
+        if name in extra:
+            return extra[name]
+        raise KeyError(name)
+
+    def __bool__(self) -> bool:
+        """Whether anything was measured (a version not yet rendered has nothing)."""
+        return bool(self.model_fields_set or self.model_extra)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and (name in self.model_fields_set
+                                          or name in (self.model_extra or {}))
+
+
+class TrackMeasurements(_Measured):
+    """One track after its chain (``jobs.measure.measure_track``)."""
+
+    track_level_db: float | None = None  #: integrated loudness of the track, LUFS
+    spectral_centroid_hz: float | None = None
+    low_end_db: float | None = None  #: energy below 500 Hz
+    ducking_depth_db: float | None = None  #: only for a track ducked on the kick
+
+
+class Staging(_Measured):
+    """The gain and tilt gain staging gave one track on the way to the genre's tonal target."""
+
+    gain_db: float = 0.0
+    tilt_db_per_oct: float = 0.0
+
+
+class TonalTargetReading(_Measured):
+    """The genre's tonal target the master was judged against (octave centres as strings)."""
+
+    bands_db: dict[str, float] = {}
+    tolerance_db: dict[str, float] = {}
+    side_mid_min: float | None = None
+    side_mid_max: float | None = None
+    low_correlation_min: float | None = None
+
+
+class SampleCredit(_Measured):
+    """One recorded sample that sounded in the render, with its licence."""
+
+    file: str = ""
+    kit: str = ""
+    role: str = ""
+    licence: str | None = None
+    author: str | None = None
+    attribution: str | None = None
+    package: str | None = None
+    reason: str | None = None
+
+
+class Instruments(_Measured):
+    """Which vault played the drums and percussion, and every sample used."""
+
+    vault: str = ""  #: ``samples`` or ``synth``
+    note: str = ""  #: why the synthesised vault played, when it did
+    kits: list[str] = []
+    synth_roles: list[str] = []
+    samples: list[SampleCredit] = []
+
+
+class Measurements(_Measured):
+    """Every number a render measured on its master and tracks (``measurements.json``)."""
+
+    # the master (jobs.measure.measure_render)
+    integrated_lufs: float | None = None
+    true_peak_dbtp: float | None = None
+    loudness_range_lu: float | None = None
+    spectral_centroid_hz: float | None = None
+    low_end_db: float | None = None  #: energy below 500 Hz
+    stereo_width: float | None = None
+    bands_db: dict[str, float] = {}  #: named band -> dB
+    octaves_db: dict[str, float] = {}  #: octave centre (Hz, as a string) -> dB re 1 kHz
+    side_mid_ratio: float | None = None
+    low_band_correlation: float | None = None
+    share_below_80_hz: float | None = None
+    plr_db: float | None = None
+    tracks: dict[str, TrackMeasurements] = {}
+    # what the master reads as (the analysis of the render)
+    tempo_bpm: float | None = None
+    tempo_alternative_bpm: float | None = None  #: when the tempo reading is ambiguous
+    key: str | None = None
+    # a filter sweep, bar by bar: the swept track's centroid, and the filter's alone
+    centroid_by_bar: dict[str, list[float]] = {}
+    brightness_by_bar: dict[str, list[float]] = {}
+    # mixing and mastering
+    mix_trim_db: float | None = None
+    low_between_kicks_db: float | None = None  #: the bass region between kicks, re LUFS
+    staging: dict[str, Staging] = {}
+    tonal_eq_db: dict[str, float] = {}
+    tonal_out_of_range_db: dict[str, float] = {}
+    tonal_target: TonalTargetReading | None = None
+    tonal_note: str = ""
+    master_note: str = ""  #: why the master missed its loudness target, when it did
+    instruments: Instruments | None = None
+    mismatches: list[str] = []  #: how the render missed its spec (added by the Maestro)
+
+    def value(self, metric: str, track: str = "") -> float | None:
+        """A number by metric name: the track's when ``track`` is given, else the master's.
+
+        ``None`` when it was not measured or is not a number.
+        """
+        source: _Measured | None = self.tracks.get(track) if track else self
+        if source is None or metric not in source:
+            return None
+        value = source[metric]
+        return float(value) if isinstance(value, int | float) else None
+
+
+class ExportCheck(BaseModel):
+    """One rule of the project checker and whether the exported Live set passed it."""
+
+    name: str
+    passed: bool
+    problems: list[str] = []
