@@ -35,7 +35,14 @@ from bench._table import Table
 from bot.chat import script_line
 from core.brain import Intent
 from core.change_card import card_lines
-from core.conversation import Attachment, Author, QuestionReply, Reply, TextReply, Turn
+from core.conversation import (
+    Attachment,
+    Author,
+    QuestionReply,
+    Reply,
+    Turn,
+    replies_text,
+)
 from core.jobs import JobEvent
 from core.maestro import Maestro
 from core.not_yet import not_yet_in
@@ -123,16 +130,6 @@ class Outcome:
         return not self.problems
 
 
-def _text(replies: list[Reply]) -> str:
-    out = []
-    for reply in replies:
-        if isinstance(reply, TextReply):
-            out.append(reply.text)
-        elif isinstance(reply, QuestionReply):
-            out.append(reply.question.text)
-    return "\n".join(out)
-
-
 async def _settle(maestro: Maestro, queue: EventSource, conversation_id: str,
                   outcome: Outcome, *, timeout_s: float) -> None:
     """Read job events until the conversation has no job pending (each answered by the Maestro)."""
@@ -150,7 +147,7 @@ async def _settle(maestro: Maestro, queue: EventSource, conversation_id: str,
                                     f"{[j.kind for j in production.pending_jobs]}")
             return
         replies = await maestro.on_event(event)
-        said = _text(replies)
+        said = replies_text(replies)
         if said:
             outcome.transcript.append(f"Vyke (job {event.kind.value}): {said}")
         if _NOTHING_CHANGED_RE.search(said) and _CLAIMED_CHANGE_RE.search(said):
@@ -176,7 +173,7 @@ async def drive(maestro: Maestro, queue: EventSource, script: Script, *,
         production = await maestro.store.get(conversation_id)
         assert production is not None
         record = production.history[-1] if production.history else None
-        text = _text(replies)
+        text = replies_text(replies)
         outcome.transcript += [f"{line.author}{' (while busy)' if line.busy else ''}: "
                                f"{line.text}", f"Vyke: {text}"]
         said.append(_Said(line, replies, before, record.intent if record else "",
@@ -196,7 +193,7 @@ async def drive(maestro: Maestro, queue: EventSource, script: Script, *,
 def _check(production: Production, said: list[_Said], script: Script, outcome: Outcome) -> None:
     problems = outcome.problems
     for item in said:
-        text = _text(item.replies)
+        text = replies_text(item.replies)
         quoted = repr(item.line.text)
         if not text:
             problems.append(f"{quoted} got no answer (dropped)")

@@ -25,6 +25,7 @@ __all__ = [
     "Reply",
     "TextReply",
     "Turn",
+    "replies_text",
     "utcnow",
 ]
 
@@ -142,3 +143,12 @@ class FileReply(BaseModel):
 
 
 Reply = Annotated[TextReply | QuestionReply | ProgressReply | FileReply, Field(discriminator="kind")]
+
+
+def replies_text(replies: list[Reply]) -> str:
+    """What the thread reads of ``replies``: each text and each question, one per line.
+
+    Files and progress are left out; the transcripts of benchmarks and tests are this.
+    """
+    return "\n".join(r.text if isinstance(r, TextReply) else r.question.text
+                     for r in replies if isinstance(r, TextReply | QuestionReply))

@@ -9,6 +9,8 @@
 
 Block energies come from cumulative sums, so a 3-minute song is measured in a few tens of
 milliseconds after filtering. pyloudnorm (the compliant reference) is used only in tests.
+
+Every function takes ``audio`` as float32 ``(channels, samples)`` at ``sample_rate`` Hz.
 """
 
 from __future__ import annotations
@@ -39,11 +41,6 @@ def k_weight(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
 
     The two biquads are derived from their analogue prototypes for ``sample_rate`` (the
     coefficients libebur128 uses), so 44.1 kHz is measured as correctly as 48 kHz.
-
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
 
     Returns
     -------
@@ -133,8 +130,6 @@ def short_term_loudness(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     hop_s : float > 0, seconds
         Time between successive windows; Tech 3342 asks for at least 10 per second.
 
@@ -152,11 +147,6 @@ def loudness_range(audio: np.ndarray, *, sample_rate: int) -> float:
     """Loudness range (LRA) in LU per EBU Tech 3342: how much the music's level moves.
 
     A compressed club master reads 3–5 LU; a film score 15–20 LU.
-
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
 
     Returns
     -------
@@ -187,7 +177,6 @@ def true_peak_dbtp(audio: np.ndarray, *, sample_rate: int, chunk_s: float = 10.0
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
     sample_rate : int > 0, Hz
         At 96 kHz and above the audio is already oversampled enough; the sample peak is used.
     chunk_s : float > 0, seconds

@@ -1,8 +1,8 @@
 """Measurements taken on every render, so the change card reports numbers, not intentions.
 
-Each function takes audio as float32 ``(channels, samples)`` and answers one question a
-director asks: how loud is the bass, how deep does the pad duck on the kick, did the filter
-sweep open bar by bar, is there more low end. :func:`measure_render` gathers them under the
+Each function takes audio as float32 ``(channels, samples)`` (at ``sample_rate`` Hz where it
+asks for one) and answers one question a director asks: how loud is the bass, how deep does
+the pad duck on the kick, did the filter sweep open bar by bar, is there more low end. :func:`measure_render` gathers them under the
 metric names :class:`core.patch.ExpectedEffect` uses.
 """
 
@@ -68,11 +68,6 @@ def track_level_db(audio: np.ndarray, *, sample_rate: int = ENGINE_SAMPLE_RATE) 
 
     The gate ignores the sections where the track is silent, so a bass that plays in half the
     song reads the level it plays at; a gain change of −3 dB reads −3 LU.
-
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
 
     Returns
     -------
@@ -167,10 +162,6 @@ def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.nd
 def spectral_centroid_hz(audio: np.ndarray, *, sample_rate: int) -> float:
     """Brightness: the power-weighted mean frequency of the whole signal, in Hz (0 if silent).
 
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     """
     freqs, power = _spectrum(audio, sample_rate=sample_rate)
     total = float(np.sum(power))
@@ -212,8 +203,6 @@ def band_energy_db(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     low_hz, high_hz : float, Hz, ``0 ≤ low_hz < high_hz``
 
     Returns
@@ -276,11 +265,6 @@ def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     Linear powers add when uncorrelated tracks are summed, which is what gain staging needs to
     predict a mix from its tracks.
 
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
-
     Returns
     -------
     np.ndarray, float64, shape (8,)
@@ -303,11 +287,6 @@ def octave_levels_db(audio: np.ndarray, *, sample_rate: int) -> dict[int, float]
 
     The definition of Elowsson & Friberg's commercial mean (see :mod:`core.tonal`), over the
     whole signal: compare a master with its genre's :class:`core.tonal.TonalTarget`.
-
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
 
     Returns
     -------
@@ -414,8 +393,6 @@ def between_hits_band_db(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     hit_times_s : np.ndarray, shape (hits,), seconds
     low_hz, high_hz : float, Hz
 

@@ -22,8 +22,10 @@ the spec's key (natural minor included) and ends the song on the tonic.
 from __future__ import annotations
 
 import logging
+import tomllib
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -101,151 +103,33 @@ def _l(note: int, grid: str, min_density: float = 0.0) -> _Layer:
     return _Layer(note, grid, min_density)
 
 
-_FOUR = "X... X... X... X..."
-DRUM_GRAMMARS: dict[str, tuple[_Layer, ...]] = {
-    "four_on_the_floor": (
-        _l(GM.CLAP, ".... X... .... X..."),
-        _l(GM.HAT_OPEN, "..x. ..x. ..x. ..x."),
-        _l(GM.HAT_CLOSED, "g.g. g.g. g.g. g.g.", 0.55),
-        _l(GM.HAT_CLOSED, ".g.g .g.g .g.g .g.g", 0.8),
-    ),
-    "afro_house": (
-        _l(GM.CLAP, ".... x... .... x..."),
-        _l(GM.RIM, "...x ..x. ...x .x..", 0.3),
-        _l(GM.HAT_CLOSED, "..x. ..x. ..x. ..x."),
-        _l(GM.CONGA_LOW, "X... ..o. .x.. o...", 0.4),
-        _l(GM.CONGA_HIGH, "..o. x..o ..o. .x.o", 0.5),
-        _l(GM.HAT_CLOSED, "g.g. g.g. g.g. g.g.", 0.75),
-    ),
-    "amapiano": (
-        _l(GM.CLAP, ".... .... .... X..."),
-        _l(GM.RIM, "...x ..x. ...x ..x."),
-        _l(GM.HAT_CLOSED, "x.o. x.o. x.o. x.o."),
-        _l(GM.SHAKER, "gogo gogo gogo gogo", 0.45),
-        _l(GM.HAT_OPEN, ".... .... .... ..x.", 0.7),
-    ),
-    "two_step": (
-        _l(GM.SNARE, ".... X... .... X..."),
-        _l(GM.HAT_CLOSED, "x.ox x.ox x.ox x.ox"),
-        _l(GM.SNARE, ".... .... ...g ..g.", 0.5),
-        _l(GM.RIM, "..g. .... ..g. ....", 0.7),
-    ),
-    "dnb_break": (
-        _l(GM.SNARE, ".... X... .... X... .... X... .... X..."),
-        _l(GM.HAT_CLOSED, "x.x. x.x. x.x. x.x. x.x. x.x. x.x. x.o."),
-        _l(GM.SNARE, "...g ...g .g.. ..g. .... ...g .g.. g...", 0.5),
-        _l(GM.HAT_OPEN, ".... .... .... .... .... .... .... ..x.", 0.7),
-    ),
-    "trap": (
-        _l(GM.CLAP, ".... .... X... ...."),
-        _l(GM.SNARE, ".... .... X... ...."),
-        _l(GM.HAT_CLOSED, "x.x. x.x. x.x. x.x."),
-        _l(GM.HAT_OPEN, ".... .... .... ..o.", 0.6),
-    ),
-    "techno": (
-        _l(GM.HAT_OPEN, "..X. ..X. ..X. ..X."),
-        _l(GM.CLAP, ".... x... .... x...", 0.3),
-        _l(GM.HAT_CLOSED, "gxgg gxgg gxgg gxgg", 0.5),
-        _l(GM.RIM, "...o .... ..o. ...o", 0.7),
-    ),
-    "lofi_swing": (
-        _l(GM.SNARE, ".... X... .... X..."),
-        _l(GM.HAT_CLOSED, "x.o. x.o. x.o. x.o."),
-        _l(GM.SNARE, ".... .... .g.. ...g", 0.5),
-        _l(GM.HAT_OPEN, ".... .... .... ..o.", 0.7),
-    ),
-    "half_time": (
-        _l(GM.SNARE, ".... .... X... ...."),
-        _l(GM.CLAP, ".... .... X... ...."),
-        _l(GM.HAT_CLOSED, "x.o. x.o. x.o. x.o."),
-        _l(GM.SNARE, ".... .... .... .g..", 0.6),
-    ),
-    "disco": (
-        _l(GM.SNARE, ".... X... .... X..."),
-        _l(GM.CLAP, ".... x... .... x..."),
-        _l(GM.HAT_OPEN, "..X. ..X. ..X. ..X."),
-        _l(GM.HAT_CLOSED, "x... x... x... x..."),
-        _l(GM.TAMBOURINE, "g.g. g.g. g.g. g.g.", 0.55),
-    ),
-    "pop": (
-        _l(GM.SNARE, ".... X... .... X..."),
-        _l(GM.CLAP, ".... x... .... x...", 0.4),
-        _l(GM.HAT_CLOSED, "x.x. x.x. x.x. x.x."),
-        _l(GM.HAT_CLOSED, ".g.g .g.g .g.g .g.g", 0.75),
-    ),
-}
+_GROOVES_FILE = Path(__file__).with_name("grooves.toml")
+
+
+def _grooves() -> dict[str, dict[str, tuple[_Layer, ...]]]:
+    """The figures of ``grooves.toml`` by table and style, every grid checked (:func:`_l`).
+
+    The figures are data a producer edits, kept out of the code that plays them.
+    """
+    with open(_GROOVES_FILE, "rb") as fh:
+        tables = tomllib.load(fh)
+    return {table: {style: tuple(_l(getattr(GM, drum), *rest) for drum, *rest in layers)
+                    for style, layers in styles.items()}
+            for table, styles in tables.items()}
+
+
+_GROOVES = _grooves()
+DRUM_GRAMMARS: dict[str, tuple[_Layer, ...]] = _GROOVES["drums"]
 """The drums track of each genre (snare, claps, hats, tribal drums); the kick has its own track."""
 
-_KICKS: dict[str, tuple[_Layer, ...]] = {
-    "four_on_the_floor": (_l(GM.KICK, _FOUR), _l(GM.KICK, ".... .... .... ..g.", 0.8)),
-    "afro_house": (_l(GM.KICK, _FOUR), _l(GM.KICK, ".... .... ...g ....", 0.75)),
-    "amapiano": (_l(GM.KICK, "X... x... X... x..."),),
-    "two_step": (_l(GM.KICK, "X... .... ..X. ....  X... .... ..X. .x.."),
-                 _l(GM.KICK, ".... ...g .... ....", 0.7)),
-    "dnb_break": (_l(GM.KICK, "X... .... ..X. ....  X.x. .... ..X. ...."),),
-    "trap": (_l(GM.KICK, "X... .... ..X. ....  X... ...x ..x. ...."),
-             _l(GM.KICK, ".... .... .... ..g.", 0.7)),
-    "techno": (_l(GM.KICK, _FOUR), _l(GM.KICK, ".... .... .... ...g", 0.85)),
-    "lofi_swing": (_l(GM.KICK, "X... ...x ..x. ....  X... .... ..X. ...."),),
-    "half_time": (_l(GM.KICK, "X... .... .... ..x.  X... ..x. .... ...."),),
-    "disco": (_l(GM.KICK, _FOUR),),
-    "pop": (_l(GM.KICK, "X... ..x. X... ....  X... ..x. X... ..x."),),
-}
+_KICKS: dict[str, tuple[_Layer, ...]] = _GROOVES["kicks"]
+
+PERCUSSION_STYLES: dict[str, tuple[_Layer, ...]] = _GROOVES["percussion"]
+"""Percussion figures: the percussion track's styles."""
+
 
 TELECOTECO_STEPS = (0, 3, 5, 7, 10, 12, 14)
 """The samba tamborim figure (two 2/4 samba bars laid over one 4/4 bar): x..x.x.x..x.x.x."""
-
-PERCUSSION_STYLES: dict[str, tuple[_Layer, ...]] = {
-    "telecoteco": (
-        _l(GM.TAMBORIM, "X..x .x.x ..X. x.x."),
-        _l(GM.FLOOR_TOM, "o... X... o... X..."),
-        _l(GM.SHAKER, "xggo xggo xggo xggo", 0.35),
-        _l(GM.AGOGO_HIGH, ".... ..x. .... ..x.", 0.65),
-        _l(GM.AGOGO_LOW, "x... .... x... ....", 0.65),
-    ),
-    "shaker_16ths": (
-        _l(GM.SHAKER, "o.x. o.x. o.x. o.x."),
-        _l(GM.SHAKER, ".g.g .g.g .g.g .g.g", 0.4),
-        _l(GM.TAMBOURINE, ".... .... .... ..o.", 0.75),
-    ),
-    "offbeat_hats": (
-        _l(GM.HAT_OPEN, "..X. ..X. ..X. ..X."),
-        _l(GM.HAT_CLOSED, "g.g. g.g. g.g. g.g.", 0.5),
-        _l(GM.SHAKER, ".g.g .g.g .g.g .g.g", 0.8),
-    ),
-    "claps_and_shakers": (
-        _l(GM.CLAP, ".... X... .... X..."),
-        _l(GM.SHAKER, "o.x. o.x. o.x. o.x."),
-        _l(GM.SHAKER, ".g.g .g.g .g.g .g.g", 0.55),
-        _l(GM.TAMBOURINE, "..g. ..g. ..g. ..g.", 0.75),
-    ),
-    "hat_rolls": (
-        _l(GM.HAT_PEDAL, "..g. ..g. ..g. ..g."),
-    ),
-    "ride_16ths": (
-        _l(GM.RIDE, "X.x. x.x. X.x. x.x."),
-        _l(GM.RIDE, ".g.g .g.g .g.g .g.g", 0.45),
-    ),
-    "rumble_16ths": (
-        _l(GM.TOM_LOW, ".ggo .ggo .ggo .ggo"),
-        _l(GM.RIM, "...x ..x. ..x. .x..", 0.4),
-        _l(GM.HAT_CLOSED, "g.g. g.g. g.g. g.g.", 0.6),
-    ),
-    "shuffled_hats": (
-        _l(GM.HAT_CLOSED, "x.gx o.gx x.gx o.gx"),
-        _l(GM.HAT_OPEN, ".... .... .... ..o.", 0.5),
-        _l(GM.SHAKER, ".g.. .g.. .g.. .g..", 0.75),
-    ),
-    "sparse_hats": (
-        _l(GM.HAT_CLOSED, "..x. .... ..x. ...."),
-        _l(GM.HAT_CLOSED, ".... ..g. .... ..g.", 0.5),
-    ),
-    "vinyl_shaker": (
-        _l(GM.SHAKER, "o.g. o.g. o.g. o.g."),
-        _l(GM.SHAKER, "...g .... ...g ....", 0.6),
-    ),
-}
-"""Percussion figures: the percussion track's styles."""
 
 _ROLLING = frozenset({"trap", "hat_rolls"})  # styles that add hi-hat rolls
 

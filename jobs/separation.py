@@ -8,6 +8,7 @@ its stems are rough and the result says ``fallback=True`` so the thread is told 
 
 Long songs are separated in overlapping chunks of about a minute that are cross-faded and
 streamed to disk, so a 10-minute song needs the memory of one chunk, not of four full stems.
+Audio is float32 ``(channels, samples)`` at ``sample_rate`` Hz throughout.
 """
 
 from __future__ import annotations
@@ -440,11 +441,6 @@ def separate_dsp(audio: np.ndarray, *, sample_rate: int) -> dict[str, np.ndarray
 
     It cannot tell a centred synth from a voice, and bass notes above 150 Hz stay in
     "other": useful for a sketch, not for a release, which is why it is labelled.
-
-    Parameters
-    ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
 
     Returns
     -------

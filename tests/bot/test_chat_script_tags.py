@@ -7,11 +7,9 @@ from typing import Any, cast
 
 from bot.app import App
 from bot.chat import ScriptLine, run_chat, script_line
-from chefs import all_chefs, load_genres
-from core.maestro import Maestro, MaestroLimits
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 from tests.fakes.honest_queue import HonestQueue
+from tests.fakes.rule_maestro import rule_maestro
 
 
 def test_tags_are_read_off_the_front_in_any_order() -> None:
@@ -25,10 +23,7 @@ async def test_a_script_sends_busy_lines_mid_job_and_ends_when_every_job_has(
         tmp_path: Path) -> None:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = HonestQueue(store)
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=queue,
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(tmp_path)))
+    maestro = rule_maestro(store, queue, tmp_path)
     app = App(settings=cast(Any, None), maestro=maestro, store=store, queue=cast(Any, queue),
               server_settings=cast(Any, None))
     try:

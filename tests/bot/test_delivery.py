@@ -10,13 +10,11 @@ import pytest
 
 from bot import runtime
 from bot.runtime import deliver_undelivered, handle_event
-from chefs import all_chefs, load_genres
 from core.conversation import Author, Reply, Turn
 from core.jobs import JobEvent, JobKind, JobStatus
-from core.maestro import Maestro, MaestroLimits
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 from tests.core.test_maestro import RenderQueue
+from tests.fakes.rule_maestro import rule_maestro
 
 CID = "discord:1:2"
 WAIT_S = runtime._wait_s  # the real wait, before the fixture below swaps it
@@ -61,10 +59,7 @@ def _no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def _app(db: Path, queue: RenderQueue) -> tuple[SimpleNamespace, SqliteStore]:
     store = await SqliteStore(db).open()
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=queue,
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(db.parent)))
+    maestro = rule_maestro(store, queue, db.parent)
     return SimpleNamespace(maestro=maestro, queue=queue), store
 
 

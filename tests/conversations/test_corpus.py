@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from bench.conversations import CORPUS, NO_CARD, Outcome, drive, read_conversation
-from chefs import all_chefs, load_genres
+from chefs import load_genres
 from core.conversation import Attachment
-from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 from tests.fakes.honest_queue import HonestQueue
+from tests.fakes.rule_maestro import rule_maestro
 
 SCRIPTS = sorted(CORPUS.glob("*.txt"))
 SONG = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
@@ -30,10 +30,7 @@ GENRES = {g.id for g in load_genres()}
 async def _play(tmp_path: Path) -> list[Outcome]:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = HonestQueue(store)
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=queue,
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(tmp_path)))
+    maestro = rule_maestro(store, queue, tmp_path)
     try:
         return [await drive(maestro, queue, read_conversation(path),
                             conversation_id=f"local:{path.stem}", song=SONG)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from chefs import all_chefs, load_genres
 from core.analysis import (
     ASK_BELOW_CONFIDENCE,
     AnalysisReport,
@@ -21,12 +20,12 @@ from core.analysis import (
 )
 from core.brief import Provenance
 from core.conversation import Attachment, Author, ButtonPress, QuestionReply, Reply, TextReply, Turn
-from core.jobs import JobEvent, JobKind, JobRequest, JobStatus
-from core.maestro import Maestro, MaestroLimits
+from core.jobs import JobEvent, JobKind, JobStatus
+from core.maestro import Maestro
 from core.music import parse_key
 from core.production import Production, Topic
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
+from tests.fakes.rule_maestro import RecordingQueue, rule_maestro
 
 DEE = Author(id="u-dee", name="Dee")
 SONG = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
@@ -34,35 +33,11 @@ SONG = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
 CID = "local:ask"
 
 
-class AnalysisOnlyQueue:
-    """Accepts analysis jobs (their results are delivered by the test) and nothing else."""
-
-    def __init__(self) -> None:
-        self.requests: list[JobRequest] = []
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    def supports(self, kind: JobKind) -> bool:
-        return kind is JobKind.ANALYZE
-    async def enqueue(self, request: JobRequest) -> int:
-        self.requests.append(request)
-        return 1
-    async def cancel(self, production_id: str) -> list[str]:
-        return []
-    async def events(self) -> AsyncIterator[JobEvent]:
-        if False:
-            yield
-    async def ack(self, event: JobEvent) -> None: ...
-
-
 @pytest.fixture
-async def setup(tmp_path: Path) -> AsyncIterator[tuple[Maestro, AnalysisOnlyQueue]]:
+async def setup(tmp_path: Path) -> AsyncIterator[tuple[Maestro, RecordingQueue]]:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
-    queue = AnalysisOnlyQueue()
-    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
-                store=store, queue=queue,
-                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                     data_dir=str(tmp_path)))
+    queue = RecordingQueue(JobKind.ANALYZE)
+    m = rule_maestro(store, queue, tmp_path)
     yield m, queue
     await store.close()
 
@@ -92,7 +67,7 @@ def question_of(replies: list[Reply]) -> QuestionReply:
     return found[-1]
 
 
-async def _upload_and_analyse(m: Maestro, queue: AnalysisOnlyQueue,
+async def _upload_and_analyse(m: Maestro, queue: RecordingQueue,
                               report: AnalysisReport) -> list[Reply]:
     """Ask for a remix with the song attached, then deliver the analysis result."""
     await m.handle(Turn(conversation_id=CID, author=DEE, text="Remix this to Afro Circuit",
@@ -110,7 +85,7 @@ async def _production(m: Maestro) -> Production:
 
 
 async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_directors(
-        setup: tuple[Maestro, AnalysisOnlyQueue]) -> None:
+        setup: tuple[Maestro, RecordingQueue]) -> None:
     m, queue = setup
     report = _report(key="G#m", key_confidence=0.45, runner_up="B", bpm=124.0,
                      tempo_confidence=0.95, alternative_bpm=62.0)
@@ -135,7 +110,7 @@ async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_dire
 
 
 async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
-        setup: tuple[Maestro, AnalysisOnlyQueue]) -> None:
+        setup: tuple[Maestro, RecordingQueue]) -> None:
     m, queue = setup
     report = _report(key="Fm", key_confidence=0.97, runner_up="Ab", bpm=87.0,
                      tempo_confidence=0.55, alternative_bpm=174.0)
@@ -161,7 +136,7 @@ async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
 
 
 async def test_a_typed_key_answers_the_key_question(
-        setup: tuple[Maestro, AnalysisOnlyQueue]) -> None:
+        setup: tuple[Maestro, RecordingQueue]) -> None:
     m, queue = setup
     report = _report(key="D", key_confidence=0.3, runner_up="Em", bpm=124.0,
                      tempo_confidence=0.95, alternative_bpm=62.0)
@@ -174,7 +149,7 @@ async def test_a_typed_key_answers_the_key_question(
 
 
 async def test_sure_readings_are_stated_with_how_sure_and_not_asked(
-        setup: tuple[Maestro, AnalysisOnlyQueue]) -> None:
+        setup: tuple[Maestro, RecordingQueue]) -> None:
     m, queue = setup
     report = _report(key="Am", key_confidence=0.93, runner_up="C", bpm=124.0,
                      tempo_confidence=0.9, alternative_bpm=62.0)

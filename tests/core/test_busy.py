@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chefs import all_chefs, load_genres
 from core.conversation import Author, QuestionReply, Reply, TextReply, Turn
 from core.jobs import JobEvent, JobKind, JobStatus
-from core.maestro import Maestro, MaestroLimits
+from core.maestro import Maestro
 from core.production import MaestroState, Production
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 from tests.core.test_maestro import RenderQueue, texts
+from tests.fakes.rule_maestro import rule_maestro
 
 CID = "local:busy"
 DEE = Author(id="u-dee", name="Dee")
@@ -21,10 +20,7 @@ SAM = Author(id="u-sam", name="Sam")
 async def _maestro(tmp_path: Path) -> tuple[Maestro, SqliteStore, RenderQueue]:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = RenderQueue()
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=queue,
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(tmp_path)))
+    maestro = rule_maestro(store, queue, tmp_path)
     return maestro, store, queue
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chefs import all_chefs, load_genres
 from core.conversation import Author, Reply, Turn
-from core.maestro import Maestro, MaestroLimits
+from core.maestro import Maestro
 from core.production import Production
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
 from tests.core.test_maestro import texts
 from tests.fakes.honest_queue import HonestQueue
+from tests.fakes.rule_maestro import rule_maestro
 
 CID = "local:answered"
 DEE = Author(id="u-dee", name="Dee")
@@ -39,10 +38,7 @@ class _Thread:
 async def _thread(tmp_path: Path) -> tuple[_Thread, SqliteStore]:
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = HonestQueue(store)
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=queue,
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(tmp_path)))
+    maestro = rule_maestro(store, queue, tmp_path)
     return _Thread(maestro, queue), store
 
 

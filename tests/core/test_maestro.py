@@ -11,17 +11,24 @@ from pathlib import Path
 
 import pytest
 
-from chefs import all_chefs, load_genres
 from core.brief import Provenance, VocalMode
-from core.conversation import Attachment, Author, ButtonPress, QuestionReply, Reply, TextReply, Turn
+from core.conversation import (
+    Attachment,
+    Author,
+    ButtonPress,
+    QuestionReply,
+    Reply,
+    Turn,
+    replies_text,
+)
 from core.errors import IllegalTransition
-from core.jobs import CompareRequest, JobEvent, JobKind, JobRequest
-from core.maestro import TRANSITIONS, Maestro, MaestroLimits
+from core.jobs import CompareRequest, JobEvent, JobKind
+from core.maestro import TRANSITIONS, Maestro
 from core.maestro.machine import go
 from core.music import parse_key
 from core.production import MaestroState, Production
-from core.rule_brain import RuleBrain
 from core.store import SqliteStore
+from tests.fakes.rule_maestro import IdleQueue, RecordingQueue, rule_maestro
 
 SEED = [
     "Remix this to Afro Circuit",
@@ -36,30 +43,13 @@ SONG = Attachment(name="song.wav", path="/songs/song.wav", size_bytes=4_000_000,
                   content_type="audio/wav")
 
 
-class NoJobsQueue:
+class NoJobsQueue(IdleQueue):
     """A JobQueue with no job kinds installed: the Maestro must say which step is missing."""
-
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    def supports(self, kind: JobKind) -> bool:
-        return False
-    async def enqueue(self, request: JobRequest) -> int:
-        raise AssertionError("nothing should be enqueued when no kind is supported")
-    async def cancel(self, production_id: str) -> list[str]:
-        return []
-    async def events(self) -> AsyncIterator[JobEvent]:
-        if False:
-            yield
-    async def ack(self, event: JobEvent) -> None: ...
 
 
 async def make_maestro(db: Path) -> tuple[Maestro, SqliteStore]:
     store = await SqliteStore(db).open()
-    maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
-                      genres=load_genres(), store=store, queue=NoJobsQueue(),
-                      limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                           data_dir=str(db.parent)))
-    return maestro, store
+    return rule_maestro(store, NoJobsQueue(), db.parent), store
 
 
 @pytest.fixture
@@ -69,14 +59,7 @@ async def maestro(tmp_path: Path) -> AsyncIterator[Maestro]:
     await store.close()
 
 
-def texts(replies: list[Reply]) -> str:
-    out = []
-    for r in replies:
-        if isinstance(r, TextReply):
-            out.append(r.text)
-        elif isinstance(r, QuestionReply):
-            out.append(r.question.text)
-    return "\n".join(out)
+texts = replies_text
 
 
 async def say(m: Maestro, text: str, *, author: Author = DEE, song: bool = False,
@@ -258,18 +241,11 @@ async def test_platform_command_chooses_the_recipe(maestro: Maestro) -> None:
     assert p.brief.workflow is not None and p.brief.workflow.value.value == "text_to_track"
 
 
-class AnalysisOnlyQueue(NoJobsQueue):
+class AnalysisOnlyQueue(RecordingQueue):
     """Accepts analysis jobs (so the Maestro waits for their result) and nothing else."""
 
     def __init__(self) -> None:
-        self.requests: list[JobRequest] = []
-
-    def supports(self, kind: JobKind) -> bool:
-        return kind is JobKind.ANALYZE
-
-    async def enqueue(self, request: JobRequest) -> int:
-        self.requests.append(request)
-        return 1
+        super().__init__(JobKind.ANALYZE)
 
 
 async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
@@ -279,10 +255,7 @@ async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
 
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = AnalysisOnlyQueue()
-    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
-                store=store, queue=queue,
-                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                     data_dir=str(tmp_path)))
+    m = rule_maestro(store, queue, tmp_path)
     try:
         replies = await m.handle(Turn(conversation_id="local:ref", author=DEE,
                                       text="deep house like this", attachments=[SONG],
@@ -327,10 +300,7 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
 
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = CompareQueue()
-    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
-                store=store, queue=queue,
-                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                     data_dir=str(tmp_path)))
+    m = rule_maestro(store, queue, tmp_path)
     try:
         for line in SEED[:3]:
             await say(m, line, song=line == SEED[0], cid="local:ab")
@@ -369,11 +339,8 @@ async def test_rendered_post_links_the_version_page(tmp_path: Path) -> None:
 
     store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = RenderQueue()
-    m = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(), genres=load_genres(),
-                store=store, queue=queue,
-                limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
-                                     data_dir=str(tmp_path)),
-                page_link=lambda pid, n: f"https://vyke.example/p/{pid}/v{n}?sig=x")
+    m = rule_maestro(store, queue, tmp_path,
+                     page_link=lambda pid, n: f"https://vyke.example/p/{pid}/v{n}?sig=x")
     try:
         await say(m, "a 124 BPM deep house track in A minor", cid="local:page")
         p = await production(m, "local:page")
