@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from dataclasses import dataclass, field
+from pathlib import Path
 
-__all__ = ["Table"]
+__all__ = ["Table", "machine"]
 
 
 @dataclass
@@ -25,3 +28,16 @@ class Table:
             lines.append("")
             lines += [f"- {note}" for note in self.notes]
         return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, for its results file: cores, CPU model and Python."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()}-core {platform.machine()} ({cpu}), Python {platform.python_version()}"

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from collections import defaultdict
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._table import Table
+from bench._table import Table, machine
 
 __all__ = ["run"]
 
@@ -224,18 +223,6 @@ def _speed() -> Table:
                   ["target", "< 5 s on 2 cores"]])
 
 
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()}-core {platform.machine()} ({cpu}), Python {platform.python_version()}"
-
-
 def run(split: str | None = None) -> list[Table]:
     """Score the estimators on one half of the corpus; write ``bench/RESULTS-analysis.md``."""
     split = split or os.environ.get("VYKE_BENCH_SPLIT", "test")
@@ -244,7 +231,7 @@ def run(split: str | None = None) -> list[Table]:
     tables = [*_score_tables(rows, split), _speed()]
     if split == "test":
         text = ["# Analysis benchmark results", "",
-                f"Machine: {_machine()}. Corpus analysed in {time.perf_counter() - start:.0f} s.",
+                f"Machine: {machine()}. Corpus analysed in {time.perf_counter() - start:.0f} s.",
                 "", "Produced by `python -m bench analysis` (the test half of `bench.corpus`).", ""]
         text += [table.to_markdown() for table in tables]
         _RESULTS.write_text("\n".join(text), encoding="utf-8")

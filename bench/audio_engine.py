@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import platform
 import resource
 import time
 from fractions import Fraction
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench._table import Table
+from bench._table import Table, machine
 
 __all__ = ["run"]
 
@@ -26,19 +25,12 @@ _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
 def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """The machine, with its GPU and torch version (separation depends on both)."""
     import torch
 
     gpu = "no GPU" if not torch.cuda.is_available() else torch.cuda.get_device_name(0)
-    return (f"{os.cpu_count()}-core {platform.machine()} ({cpu}), {gpu}, Python "
-            f"{platform.python_version()}, torch {torch.__version__}")
+    cores, python = machine().rsplit(", ", 1)
+    return f"{cores}, {gpu}, {python}, torch {torch.__version__}"
 
 
 def _analysis_time() -> Table:

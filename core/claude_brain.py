@@ -20,7 +20,7 @@ from typing import Any
 from anthropic.types import ToolParam
 
 from core.brain import Brain, BrainContext, Intent, Understanding
-from core.claude_client import ClaudeTools, inline_refs
+from core.claude_client import ClaudeTools, ClaudeUser, inline_refs
 from core.genre import GenreProfile
 from core.music import parse_key
 from core.rule_brain import MAX_TEXT_CHARS
@@ -111,29 +111,21 @@ def understanding_tool_schema() -> dict[str, Any]:
     return result
 
 
-class ClaudeBrain:
+class ClaudeBrain(ClaudeUser):
     """Understands messages with Claude; falls back to another brain on any error.
+
+    ``api_key``, ``model``, ``base_url``, ``timeout_s`` and ``client`` are
+    :class:`~core.claude_client.ClaudeUser`'s. There are no retries: after a failure the
+    fallback answers at once, so a director never waits for two timeouts.
 
     Parameters
     ----------
-    api_key : str
-        The Anthropic API key. Sent only to the API, never logged.
-    model : str
-        The Claude model id.
     fallback : Brain
         Answers whenever Claude cannot: an HTTP error, a timeout, a reply without the tool
         call, a tool input that does not validate. Usually the :class:`~core.rule_brain.RuleBrain`.
-    base_url : str or None
-        The API's address; ``None`` for Anthropic's. Tests point it at a loopback fake.
-    timeout_s : float > 0
-        Longest wait for one answer, in seconds. There are no retries: after a failure the
-        fallback answers at once, so a director never waits for two timeouts.
     genres : sequence of GenreProfile
         The genre knowledge; Claude is told the ids and aliases, and a genre it returns that
         is not one of the ids is dropped.
-    client : ClaudeTools or None
-        A client to share (the bot gives the brain and the Chef advisor one); when given,
-        ``api_key``, ``model``, ``base_url`` and ``timeout_s`` are its own.
     """
 
     name = "claude"
@@ -149,9 +141,8 @@ class ClaudeBrain:
         genres: Sequence[GenreProfile],
         client: ClaudeTools | None = None,
     ) -> None:
-        self._claude = client or ClaudeTools(api_key=api_key, model=model, base_url=base_url,
-                                             timeout_s=timeout_s)
-        self._owns_client = client is None
+        super().__init__(api_key=api_key, model=model, base_url=base_url, timeout_s=timeout_s,
+                         client=client)
         self._fallback = fallback
         self._genre_ids = frozenset(g.id for g in genres)
         self._system = _SYSTEM_PROMPT.format(
@@ -165,11 +156,6 @@ class ClaudeBrain:
             "description": "Record what the director's message means, as typed fields.",
             "input_schema": understanding_tool_schema(),
         }
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections, unless the client is shared (its owner closes it)."""
-        if self._owns_client:
-            await self._claude.aclose()
 
     async def understand(self, text: str, *, context: BrainContext) -> Understanding:
         """Parse ``text`` with Claude; on any failure, the fallback brain's answer. Never raises."""

@@ -43,7 +43,7 @@ from pydantic import BaseModel
 
 from core.brain import Domain, Feedback
 from core.chef import Chef, tracks_for
-from core.claude_client import ClaudeTools, inline_refs
+from core.claude_client import ClaudeUser, inline_refs
 from core.errors import RequestError
 from core.measurements import Measurements
 from core.patch import (
@@ -158,36 +158,14 @@ def operations_tool_schema(allowed: Iterable[str], *,
     }
 
 
-class ClaudeChefAdvisor:
+class ClaudeChefAdvisor(ClaudeUser):
     """Lets Claude choose and tune a Chef's operations; the rule patch answers on any failure.
 
-    Parameters
-    ----------
-    api_key : str
-        The Anthropic API key. Sent only to the API, never logged.
-    model : str
-        The Claude model id.
-    base_url : str or None
-        The API's address; ``None`` for Anthropic's. Tests point it at a loopback fake.
-    timeout_s : float > 0
-        Longest wait for one answer, in seconds; no retries (the rule patch answers at once).
-    client : ClaudeTools or None
-        A client to share (the bot gives the brain and the advisor one); when given,
-        ``api_key``, ``model``, ``base_url`` and ``timeout_s`` are its own.
+    Built like :class:`~core.claude_client.ClaudeUser` (a key and model, or a shared client).
+    There are no retries: the rule patch answers at once.
     """
 
     name = "claude"
-
-    def __init__(self, *, api_key: str = "", model: str = "", base_url: str | None = None,
-                 timeout_s: float = 20.0, client: ClaudeTools | None = None) -> None:
-        self._claude = client or ClaudeTools(api_key=api_key, model=model, base_url=base_url,
-                                             timeout_s=timeout_s)
-        self._owns_client = client is None
-
-    async def aclose(self) -> None:
-        """Close the HTTP connections, unless the client is shared (its owner closes it)."""
-        if self._owns_client:
-            await self._claude.aclose()
 
     @staticmethod
     def allowed_ops(chef: Chef, rule_patch: SpecPatch) -> frozenset[str]:
@@ -338,23 +316,15 @@ def _expected(rule_patch: SpecPatch, ops: list[Operation], spec: ProductionSpec)
     out: list[ExpectedEffect] = []
     for effect in rule_patch.expected:
         if effect.metric == "track_level_db":
-            deltas = [op.delta_db for op in ops if isinstance(op, AdjustGain) and op.track == effect.track]
-            if not deltas or sum(deltas) == 0:
-                continue
-            change = sum(deltas)
-            out.append(effect.model_copy(update={
-                "change": change, "direction": "down" if change < 0 else "up",
-                "text": f"{effect.track} {change:+g} dB"}))
+            change = _gain_change(ops, {effect.track})
+            if change:
+                out.append(_moved(effect, change, f"{effect.track} {change:+g} dB"))
         elif effect.metric == "low_between_kicks_db":
             # the master's bass region follows the bass faders Claude chose, not the rules'
-            bass = {t.name for t in spec.tracks_with_role(TrackRole.BASS)}
-            deltas = [op.delta_db for op in ops if isinstance(op, AdjustGain) and op.track in bass]
-            if not deltas or sum(deltas) == 0:
-                continue
-            change = sum(deltas)
-            out.append(effect.model_copy(update={
-                "change": change, "direction": "down" if change < 0 else "up",
-                "text": f"the master's bass region between the kicks {change:+g} dB"}))
+            change = _gain_change(ops, {t.name for t in spec.tracks_with_role(TrackRole.BASS)})
+            if change:
+                out.append(_moved(effect, change,
+                                  f"the master's bass region between the kicks {change:+g} dB"))
         elif effect.metric == "ducking_depth_db":
             chains = [op for op in ops if isinstance(op, SetSidechain) and op.track == effect.track]
             track = spec.track(effect.track)
@@ -362,26 +332,32 @@ def _expected(rule_patch: SpecPatch, ops: list[Operation], spec: ProductionSpec)
                 continue
             before = track.sidechain.depth_db if track.sidechain is not None else 0.0
             after = chains[-1].depth_db
-            if after == before:
-                continue
-            out.append(effect.model_copy(update={
-                "change": after - before, "direction": "up" if after > before else "down",
-                "text": f"{effect.track} ducking depth {before:g} → {after:g} dB on kick hits"}))
+            if after != before:
+                out.append(_moved(effect, after - before, f"{effect.track} ducking depth "
+                                                          f"{before:g} → {after:g} dB on kick hits"))
         elif effect.metric == "integrated_lufs" and effect.change != 0:
             targets = [op.target_lufs for op in ops
                        if isinstance(op, SetMaster) and op.target_lufs is not None]
             before = spec.master.target_lufs
-            if not targets or targets[-1] == before:
-                continue
-            after = targets[-1]
-            out.append(effect.model_copy(update={
-                "change": after - before, "direction": "up" if after > before else "down",
-                "text": f"master {before:g} → {after:g} LUFS"}))
+            if targets and targets[-1] != before:
+                after = targets[-1]
+                out.append(_moved(effect, after - before, f"master {before:g} → {after:g} LUFS"))
         else:
             kept = _same_kind(effect, rule_patch.ops, ops, spec)
             if kept is not None:
                 out.append(effect.model_copy(update={"text": kept.describe()}))
     return out
+
+
+def _gain_change(ops: list[Operation], tracks: set[str]) -> float:
+    """The dB Claude's gain operations move ``tracks`` by, all together."""
+    return sum(op.delta_db for op in ops if isinstance(op, AdjustGain) and op.track in tracks)
+
+
+def _moved(effect: ExpectedEffect, change: float, text: str) -> ExpectedEffect:
+    """``effect`` promising Claude's ``change`` (its direction the change's sign), as ``text``."""
+    return effect.model_copy(update={"change": change, "direction": "down" if change < 0 else "up",
+                                     "text": text})
 
 
 def _same_kind(effect: ExpectedEffect, rule_ops: list[Operation], ops: list[Operation],

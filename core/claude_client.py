@@ -16,7 +16,7 @@ import anthropic
 from anthropic.types import MessageParam, ToolParam
 from pydantic import ValidationError
 
-__all__ = ["ClaudeTools", "NoToolCall", "failure_reason", "inline_refs"]
+__all__ = ["ClaudeTools", "ClaudeUser", "NoToolCall", "failure_reason", "inline_refs"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,26 @@ class ClaudeTools:
     def failure_reason(self, error: BaseException) -> str:
         """The log's words for why a call failed (see :func:`failure_reason`)."""
         return failure_reason(error, timeout_s=self.timeout_s)
+
+
+class ClaudeUser:
+    """Something that asks Claude through one :class:`ClaudeTools`: its own or a shared one.
+
+    ``api_key``, ``model``, ``base_url`` and ``timeout_s`` are :class:`ClaudeTools`'; given a
+    ``client`` (the bot gives the brain and the Chef advisor one), they are the client's own
+    and its owner closes it.
+    """
+
+    def __init__(self, *, api_key: str = "", model: str = "", base_url: str | None = None,
+                 timeout_s: float = 20.0, client: ClaudeTools | None = None) -> None:
+        self._claude = client or ClaudeTools(api_key=api_key, model=model, base_url=base_url,
+                                             timeout_s=timeout_s)
+        self._owns_client = client is None
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections, unless the client is shared (its owner closes it)."""
+        if self._owns_client:
+            await self._claude.aclose()
 
 
 def failure_reason(error: BaseException, *, timeout_s: float) -> str:

@@ -3,6 +3,8 @@
 This is the first thing the Maestro learns about an upload, and what every later step (the
 stretch, the chops, the mix and the master) is measured against. Uncertain readings say so
 (``ambiguous``, ``confidence``), so the Maestro asks instead of guessing.
+
+Audio is float32 ``(channels, samples)`` at ``sample_rate`` Hz unless a docstring says otherwise.
 """
 
 from __future__ import annotations
@@ -56,8 +58,6 @@ def analyze(audio: np.ndarray, *, sample_rate: int,
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     tempo_range_bpm : (low, high), optional
         The genre's usual tempo range when the director named the song's genre: decides the
         tempo octave (see :func:`jobs.tempo.estimate_beat_grid`).
@@ -151,8 +151,6 @@ def energy_curve(audio: np.ndarray, *, sample_rate: int, hop_s: float = 1.0) -> 
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     hop_s : float > 0, seconds
 
     Returns

@@ -13,6 +13,8 @@ from its size or header before anything is decoded:
 
 Decoder exceptions are translated into :class:`core.errors.AudioError` subclasses here,
 each a sentence for the person who uploaded the file.
+
+Audio is float32 ``(channels, samples)`` at ``sample_rate`` Hz unless a docstring says otherwise.
 """
 
 from __future__ import annotations
@@ -174,8 +176,6 @@ def resample(audio: np.ndarray, *, sample_rate: int, target_rate: int) -> np.nda
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     target_rate : int > 0, Hz
 
     Returns
@@ -421,8 +421,6 @@ def write_wav(
     ----------
     path : path-like
         Destination ``.wav``.
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     subtype : str
         libsndfile subtype; ``FLOAT`` keeps levels above 0 dBFS (stems may exceed it).
 

@@ -5,7 +5,7 @@ formants preserved, so a voice moved up three semitones still sounds like the sa
 rather than a chipmunk. Large moves still sound processed: :func:`vocal_warnings` says so
 before the render, and the Maestro turns that into a question.
 
-All functions are pure: float32 ``(channels, samples)`` in, the same out.
+All functions are pure: float32 ``(channels, samples)`` at ``sample_rate`` Hz in, the same out.
 """
 
 from __future__ import annotations
@@ -75,8 +75,6 @@ def pitch_shift(audio: np.ndarray, *, sample_rate: int, semitones: float) -> np.
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     semitones : float, semitones
         Positive is up. ±4 or less sounds natural (see :func:`vocal_warnings`).
 
@@ -101,8 +99,6 @@ def stretch_to_tempo(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     source_bpm, target_bpm : float > 0, BPM
 
     Returns
@@ -126,8 +122,6 @@ def shift_and_stretch(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     semitones : float, semitones
     source_bpm, target_bpm : float > 0, BPM
 
@@ -221,8 +215,6 @@ def stutter(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     tempo_bpm : float > 0, BPM
     division : {8, 16, 32}
         Grid: eighth, sixteenth or thirty-second notes.
@@ -286,8 +278,6 @@ def chop(
 
     Parameters
     ----------
-    audio : np.ndarray, float32, shape (channels, samples)
-    sample_rate : int > 0, Hz
     tempo_bpm : float > 0, BPM
         Tempo of the result's grid.
     division : {8, 16, 32}
