@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from adapters.slack import SlackAdapter
 from bot.app import App, build_app, link_maker
 from bot.runtime import pump_events
 from bot.settings import Settings
+from bot.signals import stop_event
 
 __all__ = ["EVENTS_PATH", "open_slack", "run_slack", "slack_routes"]
 
@@ -83,11 +83,7 @@ async def run_slack(settings: Settings) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_event()
     async with build_app(settings, platforms=("slack",)) as app, open_slack(app) as slack:
         pump = asyncio.create_task(pump_events(app, slack.post), name="vyke-slack-job-events")
         try:

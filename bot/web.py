@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import logging
 import math
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,6 +31,7 @@ from aiohttp import web
 
 from bot import links
 from bot.settings import Settings
+from bot.signals import stop_event
 from core.change_card import CardLine, card_lines
 from core.production import Production, Version
 from core.store import SqliteStore, Store
@@ -365,11 +365,7 @@ async def run_web(settings: Settings) -> int:
         print("vyke web needs VYKE_LINK_SECRET (the same secret the bots sign links with); "
               "see docs/web.md.", file=sys.stderr)
         return 2
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stopping.set)
+    stopping = stop_event()
     try:
         async with open_web(settings):
             await stopping.wait()

@@ -151,10 +151,7 @@ def shift_and_stretch(
 def vocal_warnings(*, semitones: float, source_bpm: float, target_bpm: float) -> list[str]:
     """Sentences warning that a shift or stretch is large enough to sound processed.
 
-    Parameters
-    ----------
-    semitones : float, semitones
-    source_bpm, target_bpm : float > 0, BPM
+    The parameters are :func:`shift_and_stretch`'s.
 
     Returns
     -------

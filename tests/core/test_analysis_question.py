@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,6 +79,16 @@ async def _upload_and_analyse(m: Maestro, queue: RecordingQueue,
                                      result={"report": report.model_dump(mode="json")}))
 
 
+async def _analysed_then_yes(setup: tuple[Maestro, RecordingQueue],
+                             **reading: Any) -> tuple[str, list[Reply]]:
+    """The analysis post of a song read as ``reading`` (see :func:`_report`), and the replies
+    to the director's "Yes, but make it 126 BPM" after it."""
+    m, queue = setup
+    said = texts(await _upload_and_analyse(m, queue, _report(**reading)))
+    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
+    return said, replies
+
+
 async def _production(m: Maestro) -> Production:
     p = await m.store.get(CID)
     assert p is not None
@@ -86,12 +97,10 @@ async def _production(m: Maestro) -> Production:
 
 async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_directors(
         setup: tuple[Maestro, RecordingQueue]) -> None:
-    m, queue = setup
-    report = _report(key="G#m", key_confidence=0.45, runner_up="B", bpm=124.0,
-                     tempo_confidence=0.95, alternative_bpm=62.0)
-    said = texts(await _upload_and_analyse(m, queue, report))
+    m, _ = setup
+    said, replies = await _analysed_then_yes(setup, key="G#m", key_confidence=0.45, runner_up="B",
+                                             bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
     assert "maybe B major" in said  # the analysis post names both readings
-    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
     question = question_of(replies).question
     assert question.topic == Topic.SOURCE_KEY
     assert "I hear G# minor or B major: which is it?" in question.text
@@ -111,11 +120,9 @@ async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_dire
 
 async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
         setup: tuple[Maestro, RecordingQueue]) -> None:
-    m, queue = setup
-    report = _report(key="Fm", key_confidence=0.97, runner_up="Ab", bpm=87.0,
-                     tempo_confidence=0.55, alternative_bpm=174.0)
-    await _upload_and_analyse(m, queue, report)
-    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
+    m, _ = setup
+    _, replies = await _analysed_then_yes(setup, key="Fm", key_confidence=0.97, runner_up="Ab",
+                                          bpm=87.0, tempo_confidence=0.55, alternative_bpm=174.0)
     question = question_of(replies).question
     assert question.topic == Topic.SOURCE_TEMPO
     assert question.text.startswith("Is this 87 or 174 BPM?")
@@ -137,11 +144,9 @@ async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
 
 async def test_a_typed_key_answers_the_key_question(
         setup: tuple[Maestro, RecordingQueue]) -> None:
-    m, queue = setup
-    report = _report(key="D", key_confidence=0.3, runner_up="Em", bpm=124.0,
-                     tempo_confidence=0.95, alternative_bpm=62.0)
-    await _upload_and_analyse(m, queue, report)
-    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
+    m, _ = setup
+    _, replies = await _analysed_then_yes(setup, key="D", key_confidence=0.3, runner_up="Em",
+                                          bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
     assert question_of(replies).question.topic == Topic.SOURCE_KEY
     await m.handle(Turn(conversation_id=CID, author=DEE, text="E minor"))
     p = await _production(m)
@@ -150,12 +155,10 @@ async def test_a_typed_key_answers_the_key_question(
 
 async def test_sure_readings_are_stated_with_how_sure_and_not_asked(
         setup: tuple[Maestro, RecordingQueue]) -> None:
-    m, queue = setup
-    report = _report(key="Am", key_confidence=0.93, runner_up="C", bpm=124.0,
-                     tempo_confidence=0.9, alternative_bpm=62.0)
-    said = texts(await _upload_and_analyse(m, queue, report))
+    m, _ = setup
+    said, replies = await _analysed_then_yes(setup, key="Am", key_confidence=0.93, runner_up="C",
+                                             bpm=124.0, tempo_confidence=0.9, alternative_bpm=62.0)
     assert "124.0 BPM (90% sure)" in said and "A minor (93% sure)" in said
-    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
     question = question_of(replies).question
     assert question.topic == Topic.VOCAL  # straight on: nothing to confirm
     assert "Original vocals are in A minor (93% sure)" in question.text

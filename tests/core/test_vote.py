@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.brain import Brain, BrainContext, Understanding
-from core.conversation import ButtonPress, QuestionReply, Reply, TextReply, Turn
+from core.conversation import Author, ButtonPress, QuestionReply, Reply, TextReply, Turn
 from core.maestro import Maestro
 from core.production import MaestroState, Production
 from tests.core.test_maestro import DEE, SAM, make_maestro, texts
@@ -101,19 +101,22 @@ async def test_typing_the_option_number_answers_the_vote(maestro: Maestro) -> No
     assert await bass_gain(maestro) == pytest.approx(v1)
 
 
-async def test_same_director_changing_their_mind_is_not_a_vote(maestro: Maestro) -> None:
+async def _no_vote(maestro: Maestro, second: str, author: Author) -> tuple[float, list[Reply]]:
+    """v1's bass gain and the replies to ``second`` said after Dee's "bass louder": no vote."""
     v1 = await _v1(maestro)
     await say(maestro, "bass louder", author=DEE)
-    replies = await say(maestro, "bass too loud", author=DEE)
+    replies = await say(maestro, second, author=author)
     assert not any(isinstance(r, QuestionReply) for r in replies)
+    return v1, replies
+
+
+async def test_same_director_changing_their_mind_is_not_a_vote(maestro: Maestro) -> None:
+    v1, _ = await _no_vote(maestro, "bass too loud", DEE)
     assert await bass_gain(maestro) == pytest.approx(v1)
 
 
 async def test_different_changes_by_two_directors_are_not_a_vote(maestro: Maestro) -> None:
-    v1 = await _v1(maestro)
-    await say(maestro, "bass louder", author=DEE)
-    replies = await say(maestro, "kick louder", author=SAM)
-    assert not any(isinstance(r, QuestionReply) for r in replies)
+    v1, replies = await _no_vote(maestro, "kick louder", SAM)
     assert all(isinstance(r, TextReply) for r in replies)
     assert await bass_gain(maestro) == pytest.approx(v1 + 3)
     assert len((await production(maestro)).versions) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -107,22 +108,26 @@ def _expect(error_type: type[AudioError], path: Path, **limits: float) -> str:
     return message
 
 
-def test_zero_length_file(tmp_path: Path) -> None:
-    path = tmp_path / "empty.wav"
-    path.write_bytes(b"")
-    assert "is empty" in _expect(EmptyAudio, path)
+REFUSED: list[tuple[str, Callable[[Path], object], type[AudioError], str]] = [
+    ("empty.wav", lambda p: p.write_bytes(b""), EmptyAudio, "is empty"),
+    ("noframes.wav", lambda p: sf.write(p, np.zeros((0, 2), dtype=np.float32), 44100),
+     EmptyAudio, "is empty"),
+    ("song.mp3", lambda p: p.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 40), NotAudio,
+     "not an audio file"),  # a PDF renamed
+    ("silence.wav", lambda p: sf.write(p, np.zeros((44100, 2), dtype=np.float32), 44100),
+     SilentAudio, "is silent"),
+]
+"""Uploads refused with a sentence: the file name, how it is written, the error, its words."""
 
 
-def test_wav_header_without_frames(tmp_path: Path) -> None:
-    path = tmp_path / "noframes.wav"
-    sf.write(path, np.zeros((0, 2), dtype=np.float32), 44100)
-    assert "is empty" in _expect(EmptyAudio, path)
-
-
-def test_pdf_renamed_to_mp3(tmp_path: Path) -> None:
-    path = tmp_path / "song.mp3"
-    path.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 40)
-    assert "not an audio file" in _expect(NotAudio, path)
+@pytest.mark.parametrize(("name", "write", "error", "words"), REFUSED,
+                         ids=["zero_length_file", "wav_header_without_frames",
+                              "pdf_renamed_to_mp3", "silence"])
+def test_a_refused_upload_says_why(tmp_path: Path, name: str, write: Callable[[Path], object],
+                                   error: type[AudioError], words: str) -> None:
+    path = tmp_path / name
+    write(path)
+    assert words in _expect(error, path)
 
 
 @pytest.mark.parametrize(("ext", "fmt", "subtype"),
@@ -156,12 +161,6 @@ def test_over_the_duration_limit_is_refused_from_the_header(
     monkeypatch.setattr(audio_io.sf, "read", no_decode)
     message = _expect(AudioTooLong, path, max_duration_s=2.0)
     assert "0:03 min long, over the 0:02 min limit" in message
-
-
-def test_silence(tmp_path: Path) -> None:
-    path = tmp_path / "silence.wav"
-    sf.write(path, np.zeros((44100, 2), dtype=np.float32), 44100)
-    assert "is silent" in _expect(SilentAudio, path)
 
 
 def test_m4a_without_ffmpeg_says_what_to_send(tmp_path: Path) -> None:
