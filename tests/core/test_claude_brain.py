@@ -23,12 +23,12 @@ from core.music import Key, Mode
 from core.rule_brain import MAX_TEXT_CHARS, RuleBrain
 
 try:
-    from tests.fakes.anthropic_api import FakeAnthropicAPI
+    from tests.fakes.anthropic_api import FakeAnthropicAPI, claude_users
 except (
     ModuleNotFoundError
 ):  # the repository root is not on sys.path unless pytest's pythonpath says so
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.fakes.anthropic_api import FakeAnthropicAPI
+    from tests.fakes.anthropic_api import FakeAnthropicAPI, claude_users
 
 API_KEY = "sk-ant-test-0123456789-SECRET"
 RULES = RuleBrain(genres=load_genres())
@@ -52,27 +52,10 @@ MakeBrain = Callable[..., ClaudeBrain]
 
 
 @pytest.fixture
-def api() -> Any:
-    with FakeAnthropicAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def make_brain(api: FakeAnthropicAPI) -> AsyncIterator[MakeBrain]:
-    brains: list[ClaudeBrain] = []
-
-    def make(**overrides: Any) -> ClaudeBrain:
-        options: dict[str, Any] = {
-            "api_key": API_KEY, "model": "claude-test", "fallback": RULES,
-            "base_url": api.base_url, "timeout_s": 5.0, "genres": load_genres(),
-        }  # fmt: skip
-        brain = ClaudeBrain(**(options | overrides))
-        brains.append(brain)
-        return brain
-
-    yield make
-    for brain in brains:
-        await brain.aclose()
+    async with claude_users(ClaudeBrain, api_key=API_KEY, model="claude-test", fallback=RULES,
+                            base_url=api.base_url, timeout_s=5.0, genres=load_genres()) as make:
+        yield make
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

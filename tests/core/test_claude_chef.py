@@ -26,10 +26,10 @@ from core.spec import ProductionSpec, Section, Sidechain, TrackSpec
 from core.store import SqliteStore
 
 try:
-    from tests.fakes.anthropic_api import FakeAnthropicAPI
+    from tests.fakes.anthropic_api import FakeAnthropicAPI, claude_users
 except ModuleNotFoundError:  # the repository root is not on sys.path unless pytest's says so
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.fakes.anthropic_api import FakeAnthropicAPI
+    from tests.fakes.anthropic_api import FakeAnthropicAPI, claude_users
 
 from tests.core.test_maestro import SEED, NoJobsQueue, production, say
 from tests.fakes.rule_maestro import rule_maestro
@@ -65,25 +65,10 @@ def rule_patch(spec: ProductionSpec, request: Feedback = BASS_DOWN) -> SpecPatch
 
 
 @pytest.fixture
-def api() -> Any:
-    with FakeAnthropicAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def make_advisor(api: FakeAnthropicAPI) -> AsyncIterator[MakeAdvisor]:
-    advisors: list[ClaudeChefAdvisor] = []
-
-    def make(**overrides: Any) -> ClaudeChefAdvisor:
-        options: dict[str, Any] = {"api_key": API_KEY, "model": "claude-test",
-                                   "base_url": api.base_url, "timeout_s": 5.0}
-        advisor = ClaudeChefAdvisor(**(options | overrides))
-        advisors.append(advisor)
-        return advisor
-
-    yield make
-    for advisor in advisors:
-        await advisor.aclose()
+    async with claude_users(ClaudeChefAdvisor, api_key=API_KEY, model="claude-test",
+                            base_url=api.base_url, timeout_s=5.0) as make:
+        yield make
 
 
 async def advise(advisor: ClaudeChefAdvisor, spec: ProductionSpec, rules: SpecPatch, *,

@@ -22,15 +22,16 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
-__all__ = ["FakeAnthropicAPI", "FakeResponse", "RecordedRequest", "anthropic_api"]
+__all__ = ["FakeAnthropicAPI", "FakeResponse", "RecordedRequest", "anthropic_api", "claude_users"]
 
 
 @dataclass(frozen=True)
@@ -220,3 +221,27 @@ def anthropic_api() -> Iterator[FakeAnthropicAPI]:
     """A running :class:`FakeAnthropicAPI`, closed after the test."""
     with FakeAnthropicAPI() as api:
         yield api
+
+
+class _Closing(Protocol):
+    async def aclose(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closing)
+
+
+@asynccontextmanager
+async def claude_users(cls: Callable[..., _C], **defaults: Any) -> AsyncIterator[Callable[..., _C]]:
+    """A maker of Claude users (a brain, an advisor) built with ``defaults`` and any overrides;
+    every one it made is closed on exit."""
+    made: list[_C] = []
+
+    def make(**overrides: Any) -> _C:
+        made.append(cls(**(defaults | overrides)))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for user in made:
+            await user.aclose()

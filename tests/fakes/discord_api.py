@@ -40,14 +40,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import discord
 import pytest
 from aiohttp import BodyPartReader, web
 
-from tests.fakes.faults import Fault, Faults, RateBuckets, Tier, hold
+from tests.fakes.faults import Fault, Faults, LoopbackServer, RateBuckets, Tier, hold
 
 __all__ = ["DEADLINE_S", "DISCORD_TIERS", "FakeDiscordAPI", "RecordedRequest", "SentFile",
            "limit_violations"]
@@ -187,7 +186,7 @@ def limit_violations(body: dict[str, Any], files: list[SentFile]) -> list[str]:
     return broken
 
 
-class FakeDiscordAPI:
+class FakeDiscordAPI(LoopbackServer):
     """One guild with one text channel, one bot, any number of people."""
 
     def __init__(self, *, upload_limit_bytes: int = 10 * 1024 * 1024,
@@ -218,26 +217,13 @@ class FakeDiscordAPI:
         self._answered: set[str] = set()
         self._original: dict[str, int] = {}  # token -> message id
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeDiscordAPI:
+    def application(self) -> web.Application:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     def point(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Send discord.py's REST calls here instead of discord.com."""

@@ -17,9 +17,12 @@ import fnmatch
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from types import TracebackType
+from typing import Literal, Self
 
-__all__ = ["Fault", "Faults", "RateBuckets", "Tier"]
+from aiohttp import web
+
+__all__ = ["Fault", "Faults", "LoopbackServer", "RateBuckets", "Tier"]
 
 FaultKind = Literal["status", "timeout", "drop", "slow"]
 
@@ -145,3 +148,30 @@ async def hold(fault: Fault) -> None:
     """Wait as the fault says (a timeout or a slow upload)."""
     if fault.kind in ("timeout", "slow") and fault.seconds > 0:
         await asyncio.sleep(fault.seconds)
+
+
+class LoopbackServer:
+    """A fake platform API served on 127.0.0.1 at a free port for the life of ``async with``.
+
+    A fake gives its routes in :meth:`application`; ``base_url`` is where the client under
+    test is pointed.
+    """
+
+    _runner: web.AppRunner | None = None
+    base_url = ""
+
+    def application(self) -> web.Application:
+        """The fake's aiohttp application with its routes."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        self._runner = web.AppRunner(self.application(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.base_url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()

@@ -36,13 +36,12 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.fakes.faults import Fault, Faults, RateBuckets, Tier, hold
+from tests.fakes.faults import Fault, Faults, LoopbackServer, RateBuckets, Tier, hold
 
 __all__ = ["SLACK_TIERS", "FakeFile", "FakeMessage", "FakeSlackAPI", "RecordedRequest",
            "block_violations"]
@@ -115,7 +114,7 @@ class FakeFile:
     complete: bool = False  #: bot uploads: ``files.completeUploadExternal`` was called
 
 
-class FakeSlackAPI:
+class FakeSlackAPI(LoopbackServer):
     """The fake server; use it as ``async with FakeSlackAPI() as slack``."""
 
     def __init__(self, *, bot_token: str = "xoxb-vyke-test", team_id: str = "T0VYKE",
@@ -137,29 +136,16 @@ class FakeSlackAPI:
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def __aenter__(self) -> FakeSlackAPI:
+    def application(self) -> web.Application:
         app = web.Application(client_max_size=1 << 30)
         app.router.add_route("*", "/api/{method}", self._api)  # files.info is a GET
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         app.router.add_post("/respond/{key}", self._respond)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     @property
     def api_url(self) -> str:
