@@ -162,7 +162,8 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              productions_per_person=settings.jobs_per_user,
                              productions_per_server=settings.productions_per_server,
                              turns_per_minute=settings.turns_per_minute,
-                             server_turns_per_minute=settings.server_turns_per_minute),
+                             server_turns_per_minute=settings.server_turns_per_minute,
+                             max_bars=settings.max_bars),
     )
     try:
         yield App(settings=settings, maestro=maestro, store=store, queue=queue,

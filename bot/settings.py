@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     max_song_minutes: float = Field(default=12.0, gt=0)
     turns_per_minute: int = Field(default=30, ge=0)
     server_turns_per_minute: int = Field(default=600, ge=0)
+    #: longest arrangement rendered, in bars (0: each genre's full form); a small host's cap
+    max_bars: int = Field(default=0, ge=0)
     jobs_per_user: int = Field(default=2, ge=1)
     idle_expiry_hours: float = Field(default=24.0, gt=0)
 

@@ -152,6 +152,21 @@ def base_spec(
     )
 
 
+def fit_sections(sections: list[Section], max_bars: int) -> list[Section]:
+    """``sections`` scaled down to about ``max_bars`` in whole 4-bar phrases, shape kept.
+
+    A host may cap the length of its arrangements (``VYKE_MAX_BARS``: a small machine, a free
+    tier, quick sketches); every section shrinks in proportion, to whole phrases so the fills
+    and drops still land on phrase boundaries, and none below one phrase. Sections already
+    within the cap are returned as they are.
+    """
+    total = sum(s.bars for s in sections)
+    if max_bars <= 0 or total <= max_bars:
+        return sections
+    return [s.model_copy(update={"bars": max(4, 4 * round(s.bars * max_bars / total / 4))})
+            if s.bars >= 4 else s for s in sections]
+
+
 _KIND_BY_LABEL = {"intro": "intro", "outro": "outro", "low": "breakdown", "mid": "build",
                   "high": "drop"}
 

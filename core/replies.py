@@ -165,6 +165,11 @@ def plan_summary(production: Production, spec: ProductionSpec, consulted: list[s
     return "\n".join(lines)
 
 
+def arrangement_capped(spec: ProductionSpec, cap: int) -> str:
+    return (f"This server keeps arrangements to about {cap} bars, so the genre's "
+            f"{spec.total_bars}-bar form is scaled down with its shape kept, in whole phrases.")
+
+
 def slow_down(*, yours: bool) -> str:
     if yours:
         return ("You're sending messages faster than I can produce; give me a minute and say it "

@@ -29,6 +29,13 @@ SEED = ROOT / "bot" / "scenarios" / "seed-remix.txt"
 SEED_SONG_S = 20.0
 """The generated song the seed conversation remixes (C major, 118 BPM)."""
 
+TEST_MAX_BARS = "64"
+"""Every app and ``vyke`` process the tests start renders arrangements of about 64 bars
+(``VYKE_MAX_BARS``) instead of each genre's full four minutes: long enough for the seed's
+sweep on bars 33-48 and every section kind, half the render time and disk. Length is not
+what those tests check; the cap itself is tested in ``tests/core/test_planner_cap.py``."""
+os.environ.setdefault("VYKE_MAX_BARS", TEST_MAX_BARS)
+
 
 @dataclass(frozen=True)
 class SeedRun:

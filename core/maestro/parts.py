@@ -40,7 +40,7 @@ class MaestroLimits:
                  separation: dict[str, Any] | None = None, samples: dict[str, Any] | None = None,
                  productions_per_person: int = 0,
                  productions_per_server: int = 0, turns_per_minute: int = 0,
-                 server_turns_per_minute: int = 0) -> None:
+                 server_turns_per_minute: int = 0, max_bars: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
@@ -50,6 +50,7 @@ class MaestroLimits:
         self.productions_per_server = productions_per_server  #: working at once; 0 = no limit
         self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit
         self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
+        self.max_bars = max_bars  #: longest arrangement this host renders; 0 = the genre's own
 
 
 @dataclass

@@ -10,7 +10,7 @@ from core.maestro.machine import go
 from core.maestro.parts import Parts, genre_of, has_vocal
 from core.maestro.queueing import enqueue, render_request, separate_request
 from core.patch import apply_patch
-from core.planner import base_spec
+from core.planner import base_spec, fit_sections
 from core.production import Awaiting, MaestroState, Production, Version
 
 __all__ = ["plan", "render"]
@@ -36,8 +36,12 @@ async def plan(parts: Parts, production: Production) -> list[Reply]:
         stems=production.stems,
         reference=analysis,
     )
-    go(production, S.CONSULTING)
     notes: list[str] = []
+    cap = parts.limits.max_bars
+    if cap and spec.total_bars > cap:  # before the Chefs, so their fills land on the short form
+        notes.append(say.arrangement_capped(spec, cap))
+        spec = spec.model_copy(update={"sections": fit_sections(spec.sections, cap)})
+    go(production, S.CONSULTING)
     consulted: list[str] = []
     for chef in parts.chefs.values():
         patch = chef.plan(brief=production.brief, spec=spec, genre=genre)
