@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter, resample_poly
+from scipy.signal import resample_poly, sosfilt
 
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
@@ -61,8 +61,10 @@ def k_weight(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     a0 = 1.0 + k / q + k * k
     b2 = [1.0, -2.0, 1.0]
     a2 = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
-    x = np.asarray(audio, dtype=np.float64)
-    return lfilter(b2, a2, lfilter(b1, a1, x, axis=-1), axis=-1)
+    # both biquads in one cascade: one pass over the audio instead of two (a render measures
+    # loudness a dozen times while it searches the limiter's drive)
+    sos = np.array([b1 + a1, b2 + a2], dtype=np.float64)
+    return sosfilt(sos, np.asarray(audio, dtype=np.float64), axis=-1)
 
 
 def _block_powers(

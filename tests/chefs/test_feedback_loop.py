@@ -26,6 +26,7 @@ from core.brief import Brief, Param, Provenance, VocalTreatment, Workflow
 from core.change_card import card_lines, metric_value
 from core.maestro.iterating import merge_patches as _merge_patches
 from core.maestro.parts import resolve_bpm as _resolve_bpm
+from core.measurements import Measurements
 from core.music import parse_key
 from core.patch import SpecPatch, apply_patch
 from core.planner import base_spec
@@ -124,7 +125,8 @@ def _render(spec: ProductionSpec, base: dict[str, Any], name: str) -> dict[str, 
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
     assert result["mismatches"] == [], result["mismatches"]
-    return result
+    # typed, as the Maestro stores a render's numbers and the Chefs and the change card read them
+    return {**result, "measurements": Measurements.model_validate(result["measurements"])}
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +147,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     shutil.rmtree(tmp, ignore_errors=True)  # the stems and the shared render cache
 
 
-async def _consult(text: str, spec: ProductionSpec, measurements: dict[str, Any]) -> SpecPatch:
+async def _consult(text: str, spec: ProductionSpec, measurements: Measurements) -> SpecPatch:
     """What ``Maestro._iterate`` does with ``text`` on a reviewed version, as one patch."""
     context = BrainContext(has_version=True, track_names=[t.name for t in spec.tracks],
                            section_names=[s.name for s in spec.sections])
