@@ -174,7 +174,10 @@ async def test_redis_restart_mid_conversation(song: Path, tmp_path: Path,
     workers.env = vyke_env(tmp_path / "data", redis_server.url)
     workers.start()
     wait_for_workers(redis_server.url, 1)
-    lines = [line for line in SEED.read_text().splitlines() if line and not line.startswith("#")]
+    # the seed up to v1: the song, then (with Redis down and back) the tempo and the vocal, and
+    # the render on the queue that came back; the later turns only repeat what v1 proves
+    lines = [line for line in SEED.read_text().splitlines()
+             if line and not line.startswith("#")][:3]
     posted: list[tuple[str, Reply]] = []
     conversation = "local:r"
     async with build_app(_settings(tmp_path / "data", redis_server.url)) as app:
@@ -192,7 +195,7 @@ async def test_redis_restart_mid_conversation(song: Path, tmp_path: Path,
         production = await app.store.get(conversation)
     assert production is not None
     assert set(production.stems) == {"vocals", "drums", "bass", "other"}
-    assert [v.number for v in production.versions] == [1, 2, 3]
+    assert [(v.number, v.rendered) for v in production.versions] == [(1, True)]
     assert production.brief.bpm is not None and production.brief.bpm.value == 126
     separated = [r for _, r in posted if isinstance(r, TextReply) and "stems" in r.text.lower()
                  and "separat" in r.text.lower()]
