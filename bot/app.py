@@ -163,7 +163,9 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              productions_per_server=settings.productions_per_server,
                              turns_per_minute=settings.turns_per_minute,
                              server_turns_per_minute=settings.server_turns_per_minute,
-                             max_bars=settings.max_bars),
+                             max_bars=settings.max_bars,
+                             cache_dir=str(settings.cache_dir.resolve())
+                             if settings.cache_dir else ""),
     )
     try:
         yield App(settings=settings, maestro=maestro, store=store, queue=queue,

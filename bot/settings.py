@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     server_turns_per_minute: int = Field(default=600, ge=0)
     #: longest arrangement rendered, in bars (0: each genre's full form); a small host's cap
     max_bars: int = Field(default=0, ge=0)
+    #: the analysis, stem and render caches (content-addressed, safe to delete, shared by every
+    #: production); empty: DATA_DIR/cache
+    cache_dir: Path | None = None
     jobs_per_user: int = Field(default=2, ge=1)
     idle_expiry_hours: float = Field(default=24.0, gt=0)
 

@@ -40,7 +40,8 @@ class MaestroLimits:
                  separation: dict[str, Any] | None = None, samples: dict[str, Any] | None = None,
                  productions_per_person: int = 0,
                  productions_per_server: int = 0, turns_per_minute: int = 0,
-                 server_turns_per_minute: int = 0, max_bars: int = 0) -> None:
+                 server_turns_per_minute: int = 0, max_bars: int = 0,
+                 cache_dir: str = "") -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
@@ -51,6 +52,7 @@ class MaestroLimits:
         self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit
         self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
         self.max_bars = max_bars  #: longest arrangement this host renders; 0 = the genre's own
+        self.cache_dir = cache_dir or f"{data_dir}/cache"  #: analysis, stems and renders
 
 
 @dataclass
@@ -77,8 +79,12 @@ class Parts:
         return await self.server_settings.get(platform, rest.split(":", 1)[0])
 
     def cache_dir(self) -> str:
-        """Where analysis, stems and renders are cached, shared by every production."""
-        return f"{self.limits.data_dir}/cache"
+        """Where analysis, stems and renders are cached, shared by every production.
+
+        Content-addressed and disposable: under the data folder unless the host puts it on a
+        faster or larger disk (``VYKE_CACHE_DIR``).
+        """
+        return self.limits.cache_dir
 
     def production_dir(self, production: Production, leaf: str) -> str:
         """A folder of one production (expiry removes it with the production)."""

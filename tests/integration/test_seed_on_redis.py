@@ -1,6 +1,12 @@
 """The seed conversation through ``vyke chat --script`` on both queues: inline (no Redis) and
 Redis with two ``vyke worker`` processes (one per queue). The sessions must agree on everything
-deterministic, renders and exports included."""
+deterministic, renders and exports included.
+
+The Redis run reads the inline run's caches (``VYKE_CACHE_DIR``): the song's analysis, its stems
+and the tracks' raw audio and chains, which the inline run made and
+``tests/bot/test_chat.py`` checks. Everything the queue carries is still done by the workers:
+every job goes through Redis, and each render mixes, masters, writes and measures its master
+there, and each export builds its project there."""
 
 from __future__ import annotations
 
@@ -14,9 +20,12 @@ from tests.conftest import SeedRun
 from tests.integration.harness import SEED, RedisServer, Workers, vyke, vyke_env, wait_for_workers
 
 
-def _deterministic(session: dict[str, Any], folder: Path) -> dict[str, Any]:
+def _deterministic(session: dict[str, Any], *folders: Path) -> dict[str, Any]:
     """The parts of session.json that do not depend on time or on where files live."""
-    session = json.loads(json.dumps(session).replace(str(folder.resolve()), "<run>"))
+    text = json.dumps(session)
+    for folder in folders:
+        text = text.replace(str(folder.resolve()), "<run>")
+    session = json.loads(text)
     return {
         "state": session["state"],
         "brief": session["brief"],
@@ -32,11 +41,11 @@ def _deterministic(session: dict[str, Any], folder: Path) -> dict[str, Any]:
     }
 
 
-def _run_seed(song: Path, folder: Path, redis_url: str | None) -> tuple[dict[str, Any], str]:
+def _run_seed(song: Path, folder: Path, env: dict[str, str]) -> tuple[dict[str, Any], str]:
     out = folder / "out"
     # the same conversation name on both queues: the name seeds the patterns
     result = vyke("chat", "--script", str(SEED), "--audio", str(song), "--out", str(out),
-                  "--name", "chat", env=vyke_env(folder / "data", redis_url), timeout_s=580)
+                  "--name", "chat", env=env, timeout_s=580)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     return json.loads((out / "session.json").read_text()), result.stdout
@@ -51,17 +60,21 @@ def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_serve
     assert seed_run.returncode == 0, seed_run.stderr
     assert (seed_run.folder / "song.wav").read_bytes() == song.read_bytes()
     inline = seed_run.session
-    workers.env = vyke_env(tmp_path / "redis" / "data", redis_server.url)
+    env = vyke_env(tmp_path / "redis" / "data", redis_server.url,
+                   VYKE_CACHE_DIR=str(seed_run.folder / "data" / "cache"))
+    workers.env = env
     workers.start("separate")
     workers.start("render")
     wait_for_workers(redis_server.url, 2)
-    redis, stdout = _run_seed(song, tmp_path / "redis", redis_server.url)
+    redis, stdout = _run_seed(song, tmp_path / "redis", env)
     assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in stdout
     assert redis["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
     assert set(redis["stems"]) == {"vocals", "drums", "bass", "other"}
     assert all(Path(p).is_file() for p in redis["stems"].values())
     assert [v["number"] for v in redis["versions"]] == [1, 2, 3]
     assert all(v["rendered"] for v in redis["versions"])
-    assert _deterministic(redis, tmp_path / "redis") == _deterministic(inline, seed_run.folder)
+    # the shared caches' files (the stems) live in the inline run's folder
+    assert (_deterministic(redis, tmp_path / "redis", seed_run.folder)
+            == _deterministic(inline, seed_run.folder))
     log = workers.log_text()
     assert "on separate: separate" in log and "on render: analyze" in log  # each queue its worker
