@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 def _parser() -> argparse.ArgumentParser:
+    """Every command with its arguments and its handler (argparse's own dispatch: a command
+    is added in one place, with no if-chain to keep in step)."""
     parser = argparse.ArgumentParser(prog="vyke", description="Vyke Produce: an AI music producer.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -37,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", parents=[verbose], help="talk to the Maestro in the terminal",
                           description="Each run is a new conversation, named after the song and "
                                       "the time; --resume NAME continues one, --list shows them.")
+    chat.set_defaults(handler=_chat_command)
     chat.add_argument("--audio", type=Path, help="the song to remix (sent with the first message)")
     chat.add_argument("--out", type=Path, help="where outputs go (default out/NAME)")
     chat.add_argument("--script", type=Path, help="one message per line; '#' lines are comments")
@@ -48,23 +52,30 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[verbose],
                           help="the seed remix conversation on a generated demo song")
     demo.add_argument("--out", type=Path, default=Path("out/demo"))
+    demo.set_defaults(handler=_demo_command)
 
     analyze = sub.add_parser("analyze", parents=[verbose],
                              help="tempo, key and loudness of an audio file")
     analyze.add_argument("file", type=Path)
     analyze.add_argument("--json", action="store_true", help="print the full report as JSON")
+    analyze.set_defaults(handler=_analyze_command)
 
     models = sub.add_parser("models", help="manage separation model weights")
     models.add_argument("action", choices=["fetch"])
+    models.set_defaults(handler=_models_command)
 
     worker = sub.add_parser("worker", help="run jobs from the Redis queues (needs REDIS_URL)")
     worker.add_argument("--queues", help="comma-separated: separate (GPU-capable), render (CPU); "
                                          "default VYKE_WORKER_QUEUES or both")
-    sub.add_parser("discord", help="run the Maestro on Discord (needs DISCORD_TOKEN)")
+    worker.set_defaults(handler=_worker_command)
+    sub.add_parser("discord", help="run the Maestro on Discord (needs DISCORD_TOKEN)"
+                   ).set_defaults(handler=_discord_command)
     sub.add_parser("slack", help="run the Maestro in Slack (Socket Mode with SLACK_APP_TOKEN, "
-                                 "else HTTP mode with SLACK_SIGNING_SECRET)")
+                                 "else HTTP mode with SLACK_SIGNING_SECRET)"
+                   ).set_defaults(handler=_slack_command)
     sub.add_parser("web", help="serve signed downloads and production pages (needs "
-                               "VYKE_LINK_SECRET), and Slack's HTTP mode when configured")
+                               "VYKE_LINK_SECRET), and Slack's HTTP mode when configured"
+                   ).set_defaults(handler=_web_command)
     return parser
 
 
@@ -141,47 +152,65 @@ def _stderr_to(log_file: Path) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "chat":
-        if args.list:
-            return asyncio.run(_list(settings))
-        script = None
-        if args.script is not None:
-            from bot.chat import read_script
+    """Dispatch to the command's handler (each sub-parser names its own: ``set_defaults``)."""
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    return handler(args, settings)
 
-            if not args.script.is_file():
-                print(f"There is no script at {args.script}.", file=sys.stderr)
-                return 2
-            script = read_script(args.script)
-        return asyncio.run(_chat(settings, out=args.out, name=args.name, resume=args.resume,
-                                 audio=args.audio, script=script))
-    if args.command == "demo":
-        return asyncio.run(_demo(settings, out=args.out))
-    if args.command == "analyze":
-        return _analyze(settings, args.file, as_json=args.json)
-    if args.command == "models":
-        from jobs.separation import WeightsUnavailable, fetch_models
 
-        try:
-            print(fetch_models(model=settings.demucs_model, weights_dir=settings.demucs_weights_dir))
-        except WeightsUnavailable as error:  # offline: one sentence, not a traceback
-            print(str(error), file=sys.stderr)
-            return 1
-        return 0
-    if args.command == "worker":
-        return _worker(settings, queues=args.queues or settings.worker_queues)
-    if args.command == "discord":
-        from bot.discord_bot import run_discord
+def _chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.list:
+        return asyncio.run(_list(settings))
+    script = None
+    if args.script is not None:
+        from bot.chat import read_script
 
-        return asyncio.run(run_discord(settings))
-    if args.command == "slack":
-        from bot.slack_bot import run_slack
+        if not args.script.is_file():
+            print(f"There is no script at {args.script}.", file=sys.stderr)
+            return 2
+        script = read_script(args.script)
+    return asyncio.run(_chat(settings, out=args.out, name=args.name, resume=args.resume,
+                             audio=args.audio, script=script))
 
-        return asyncio.run(run_slack(settings))
-    if args.command == "web":
-        from bot.web import run_web
 
-        return asyncio.run(run_web(settings))
-    return 2
+def _demo_command(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_demo(settings, out=args.out))
+
+
+def _analyze_command(args: argparse.Namespace, settings: Settings) -> int:
+    return _analyze(settings, args.file, as_json=args.json)
+
+
+def _models_command(args: argparse.Namespace, settings: Settings) -> int:
+    from jobs.separation import WeightsUnavailable, fetch_models
+
+    try:
+        print(fetch_models(model=settings.demucs_model, weights_dir=settings.demucs_weights_dir))
+    except WeightsUnavailable as error:  # offline: one sentence, not a traceback
+        print(str(error), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _worker_command(args: argparse.Namespace, settings: Settings) -> int:
+    return _worker(settings, queues=args.queues or settings.worker_queues)
+
+
+def _discord_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.discord_bot import run_discord
+
+    return asyncio.run(run_discord(settings))
+
+
+def _slack_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.slack_bot import run_slack
+
+    return asyncio.run(run_slack(settings))
+
+
+def _web_command(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.web import run_web
+
+    return asyncio.run(run_web(settings))
 
 
 def _worker(settings: Settings, *, queues: str) -> int:
