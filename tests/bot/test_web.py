@@ -153,18 +153,23 @@ def web_production(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Prod
     return shared_production(tmp_path_factory)
 
 
-@pytest.fixture(scope="module")
-def data_dir(web_production: tuple[Path, Production]) -> Path:
+# The production page's fixtures, shared with tests/browser/test_page.py, which imports them.
+# Each module brings its own ``web_production``: the browser's renders only where Chromium is.
+
+
+@pytest.fixture(scope="module", name="data_dir")
+def data_dir_fixture(web_production: tuple[Path, Production]) -> Path:
     return web_production[0]
 
 
-@pytest.fixture(scope="module")
-def production(web_production: tuple[Path, Production]) -> Production:
+@pytest.fixture(scope="module", name="production")
+def production_fixture(web_production: tuple[Path, Production]) -> Production:
     return web_production[1]
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def server(data_dir: Path, production: Production) -> AsyncIterator[WebServer]:
+@pytest_asyncio.fixture(loop_scope="module", scope="module", name="server")
+async def server_fixture(data_dir: Path, production: Production) -> AsyncIterator[WebServer]:
+    """A web process over the rendered production's data folder, on a loopback port."""
     async with open_web(web_settings(data_dir), port=0) as running:
         yield running
 
@@ -175,7 +180,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-def _local(url: str, server: WebServer) -> str:
+def local_url(url: str, server: WebServer) -> str:
     """A signed public URL, fetched from the test server (as a TLS proxy would pass it on)."""
     return server.url + url.removeprefix("https://vyke.example")
 
@@ -197,7 +202,7 @@ def _page_link(number: int, *, ttl_s: float = 600, now: float | None = None,
 async def test_a_signed_link_downloads_the_file(server: WebServer, http: aiohttp.ClientSession,
                                                 production: Production, data_dir: Path) -> None:
     zip_path = Path(production.versions[1].artifacts["project.zip"])
-    async with http.get(_local(_file_link(zip_path, data_dir), server)) as response:
+    async with http.get(local_url(_file_link(zip_path, data_dir), server)) as response:
         assert response.status == 200
         body = await response.read()
         assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -210,7 +215,7 @@ async def test_range_requests_let_the_player_seek(server: WebServer, http: aioht
                                                   production: Production, data_dir: Path) -> None:
     master = Path(production.versions[1].artifacts["master.wav"])
     data = master.read_bytes()
-    url = _local(_file_link(master, data_dir), server)
+    url = local_url(_file_link(master, data_dir), server)
     middle = len(data) // 2
     async with http.get(url, headers={"Range": f"bytes={middle}-{middle + 999}"}) as response:
         assert response.status == 206
@@ -247,7 +252,7 @@ async def test_an_edited_or_expired_link_gets_403_and_learns_nothing(
     else:  # a page's genuine signature, pasted onto a file path
         _, _, page_expires, page_sig = links.parse_page(_page_link(2))
         url = url.split("?")[0] + f"?expires={page_expires}&sig={page_sig}"
-    async with http.get(_local(url, server)) as response:
+    async with http.get(local_url(url, server)) as response:
         assert response.status == 403
         text = await response.text()
     async with http.get(server.url + "/files/no/such/file.zip?expires=1&sig=00") as nothing:
@@ -265,7 +270,7 @@ async def test_a_signed_link_never_leaves_the_data_directory(
     outside.write_text("TOKEN=xoxb-private")
     (data_dir / "innocent.txt").symlink_to(outside)  # a link planted inside the data folder
     url = links.sign("innocent.txt", secret=SECRET, ttl_s=60, base_url="https://vyke.example")
-    async with http.get(_local(url, server)) as response:
+    async with http.get(local_url(url, server)) as response:
         assert response.status == 404
         assert "xoxb" not in await response.text()
     # an encoded ../ is refused by the signature check before any file is looked at
@@ -279,7 +284,7 @@ async def test_a_signed_link_never_leaves_the_data_directory(
 
 async def test_the_page_shows_the_version_with_its_numbers_players_card_and_downloads(
         server: WebServer, http: aiohttp.ClientSession, production: Production) -> None:
-    async with http.get(_local(_page_link(2), server)) as response:
+    async with http.get(local_url(_page_link(2), server)) as response:
         assert response.status == 200
         assert response.headers["Cache-Control"] == "no-store"
         assert "script-src 'sha256-" in response.headers["Content-Security-Policy"]
@@ -309,7 +314,7 @@ async def test_every_link_on_the_page_works_and_expires_with_the_page(
         server: WebServer, http: aiohttp.ClientSession) -> None:
     page_url = _page_link(2, ttl_s=300)
     page_expires = links.parse_page(page_url)[2]
-    async with http.get(_local(page_url, server)) as response:
+    async with http.get(local_url(page_url, server)) as response:
         html = await response.text()
     hrefs = [h.replace("&amp;", "&") for h in re.findall(r'(?:href|src)="(/files/[^"]+)"', html)]
     assert len(hrefs) >= 6  # picture, two players, three downloads, stems
@@ -331,7 +336,7 @@ async def test_a_page_is_reached_only_through_its_signed_link(
         url = _page_link(2, ttl_s=1, now=time.time() - 2)
     else:
         url = url.split("?")[0]
-    async with http.get(_local(url, server)) as response:
+    async with http.get(local_url(url, server)) as response:
         assert response.status == 403
         text = await response.text()
     assert "Night" not in text and "LUFS" not in text
@@ -339,7 +344,7 @@ async def test_a_page_is_reached_only_through_its_signed_link(
 
 async def test_a_genuine_link_to_a_removed_production_says_it_is_gone(
         server: WebServer, http: aiohttp.ClientSession) -> None:
-    async with http.get(_local(_page_link(1, production_id="slack:T0:C0:gone"), server)) as r:
+    async with http.get(local_url(_page_link(1, production_id="slack:T0:C0:gone"), server)) as r:
         assert r.status == 404
         assert "no longer here" in await r.text()
 

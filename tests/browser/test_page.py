@@ -27,9 +27,17 @@ import pytest
 import pytest_asyncio
 
 from bot import links
-from bot.web import WebServer, open_web
+from bot.web import WebServer
 from core.production import Production
-from tests.bot.test_web import PRODUCTION_ID, SECRET, shared_production, web_settings
+from tests.bot.test_web import (  # noqa: F401  (the page's fixtures, found by name)
+    PRODUCTION_ID,
+    SECRET,
+    data_dir_fixture,
+    local_url,
+    production_fixture,
+    server_fixture,
+    shared_production,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -113,24 +121,11 @@ def browser_binary() -> str:
 @pytest.fixture(scope="module")
 def web_production(tmp_path_factory: pytest.TempPathFactory,
                    browser_binary: str) -> tuple[Path, Production]:
-    """Rendered once per session with tests/bot/test_web.py (only when Chromium is here)."""
+    """Rendered once per session with tests/bot/test_web.py (only when Chromium is here).
+
+    The page fixtures imported from there (``data_dir``, ``production``, ``server``) take this
+    one, so without a browser the module skips before anything is rendered."""
     return shared_production(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def data_dir(web_production: tuple[Path, Production]) -> Path:
-    return web_production[0]
-
-
-@pytest.fixture(scope="module")
-def production(web_production: tuple[Path, Production]) -> Production:
-    return web_production[1]
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def server(data_dir: Path, production: Production) -> AsyncIterator[WebServer]:
-    async with open_web(web_settings(data_dir), port=0) as running:
-        yield running
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -165,10 +160,6 @@ async def tab(browser_binary: str, tmp_path_factory: pytest.TempPathFactory) -> 
         await process.wait()
 
 
-def _public(url: str, server: WebServer) -> str:
-    return server.url + url.removeprefix("https://vyke.example")
-
-
 def _page_link(number: int, *, ttl_s: float = 600, now: float | None = None) -> str:
     return links.sign_page(PRODUCTION_ID, number, secret=SECRET, ttl_s=ttl_s,
                            base_url="https://vyke.example", now=now)
@@ -181,7 +172,7 @@ async def test_chromium_plays_compares_and_downloads_v2(
     from jobs.export import check_live_set
 
     v1, v2 = production.versions
-    await tab.open(_public(_page_link(2), server))
+    await tab.open(local_url(_page_link(2), server))
     assert await tab.js("performance.getEntriesByType('navigation')[0].responseStatus") == 200
     assert (await tab.js("document.title")).startswith('Night <Drive> & "Friends"')
 
@@ -249,7 +240,7 @@ async def test_chromium_plays_compares_and_downloads_v2(
 
 async def test_chromium_shows_the_403_page_for_an_expired_link(
         tab: _Tab, server: WebServer) -> None:
-    await tab.open(_public(_page_link(2, ttl_s=60, now=time.time() - 61), server))
+    await tab.open(local_url(_page_link(2, ttl_s=60, now=time.time() - 61), server))
     assert await tab.js("performance.getEntriesByType('navigation')[0].responseStatus") == 403
     text = await tab.js("document.body.innerText")
     assert "This link has expired or is not valid" in text
