@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import soundfile as sf
@@ -30,6 +30,7 @@ from jobs.audio_io import valid_audio
 __all__ = [
     "DEFAULT_MODEL",
     "STEM_NAMES",
+    "SeparationOptions",
     "SeparationResult",
     "WeightsUnavailable",
     "fetch_models",
@@ -249,19 +250,23 @@ def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
     return float(10.0 * np.log10((np.dot(target, target) + 1e-12) / (np.dot(noise, noise) + 1e-12)))
 
 
-def separate(
-    audio: np.ndarray,
-    *,
-    sample_rate: int,
-    model: str = DEFAULT_MODEL,
-    weights_dir: Path | None = None,
-    segment_s: float | None = None,
-    overlap: float = 0.25,
-    shifts: int = 1,
-    device: str = "auto",
-    allow_download: bool = True,
-    progress: ProgressCallback | None = None,
-) -> SeparationResult:
+class SeparationOptions(TypedDict, total=False):
+    """How to separate: the keyword options :func:`separate` and :func:`separate_to_files`
+    share, described (with their defaults) in :func:`separate`; declared once, so the two
+    entry points cannot drift apart."""
+
+    model: str
+    weights_dir: Path | None
+    segment_s: float | None
+    overlap: float
+    shifts: int
+    device: str
+    allow_download: bool
+    progress: ProgressCallback | None
+
+
+def separate(audio: np.ndarray, *, sample_rate: int,
+             **options: Unpack[SeparationOptions]) -> SeparationResult:
     """Separate audio into vocals, drums, bass and other, in memory (short audio, tests).
 
     Uses Demucs when its weights load, else the DSP fallback (``fallback=True``). For songs,
@@ -273,18 +278,18 @@ def separate(
         Mono or stereo at ``sample_rate``.
     sample_rate : int
         Must be 44100 Hz, the rate Demucs was trained at (audio_io resamples uploads).
-    model : str
+    model : str, default :data:`DEFAULT_MODEL`
         Demucs model name (``htdemucs``, ``htdemucs_ft``, ``demucs_unittest``…).
     weights_dir : Path, optional
     segment_s : float, optional, seconds
         Demucs segment length (≤ 7.8 s for transformer models); ``None`` = the model's own.
-    overlap : float in [0, 1)
+    overlap : float in [0, 1), default 0.25
         Overlap between Demucs segments; 0.1 is about 30 % faster than 0.25.
-    shifts : int ≥ 0
+    shifts : int ≥ 0, default 1
         Random time shifts averaged (each one costs a full pass).
-    device : str
+    device : str, default ``auto``
         ``auto``, ``cpu``, ``cuda`` or ``mps``.
-    allow_download : bool
+    allow_download : bool, default True
     progress : callable(fraction, step), optional
 
     Returns
@@ -293,37 +298,17 @@ def separate(
         Stems of exactly the input's length and channel count.
     """
     audio = valid_audio(audio)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in STEM_NAMES}
-    name, fallback = model, False
-    try:
-        loaded = load_model(model, weights_dir=weights_dir, allow_download=allow_download)
-    except WeightsUnavailable as exc:
-        logger.warning("%s; using the DSP fallback", exc)
-        return SeparationResult(separate_dsp(audio, sample_rate=sample_rate), _FALLBACK_MODEL, True)
-    for chunk in _demucs_chunks(
-        loaded, audio, sample_rate=sample_rate, segment_s=segment_s, overlap=overlap,
-        shifts=shifts, device=resolve_device(device), progress=progress,
-    ):
+    chunks, name, fallback = _stem_chunks(audio, sample_rate=sample_rate, **options)
+    parts: dict[str, list[np.ndarray]] = {stem: [] for stem in STEM_NAMES}
+    for chunk in chunks:
         for stem in STEM_NAMES:
             parts[stem].append(chunk[stem])
     stems = {stem: np.concatenate(parts[stem], axis=1) for stem in STEM_NAMES}
     return SeparationResult(stems, name, fallback)
 
 
-def separate_to_files(
-    audio: np.ndarray,
-    *,
-    sample_rate: int,
-    out_dir: Path,
-    model: str = DEFAULT_MODEL,
-    weights_dir: Path | None = None,
-    segment_s: float | None = None,
-    overlap: float = 0.25,
-    shifts: int = 1,
-    device: str = "auto",
-    allow_download: bool = True,
-    progress: ProgressCallback | None = None,
-) -> tuple[dict[str, Path], str, bool]:
+def separate_to_files(audio: np.ndarray, *, sample_rate: int, out_dir: Path,
+                      **options: Unpack[SeparationOptions]) -> tuple[dict[str, Path], str, bool]:
     """Separate and stream the four stems to ``out_dir/<stem>.wav`` (32-bit float) atomically.
 
     Memory stays at one outer chunk (about a minute) of four stems whatever the song's
@@ -336,17 +321,7 @@ def separate_to_files(
     """
     audio = valid_audio(audio)
     out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        loaded = load_model(model, weights_dir=weights_dir, allow_download=allow_download)
-        chunks: Iterator[dict[str, np.ndarray]] = _demucs_chunks(
-            loaded, audio, sample_rate=sample_rate, segment_s=segment_s, overlap=overlap,
-            shifts=shifts, device=resolve_device(device), progress=progress,
-        )
-        name, fallback = model, False
-    except WeightsUnavailable as exc:
-        logger.warning("%s; using the DSP fallback", exc)
-        chunks = iter([separate_dsp(audio, sample_rate=sample_rate)])
-        name, fallback = _FALLBACK_MODEL, True
+    chunks, name, fallback = _stem_chunks(audio, sample_rate=sample_rate, **options)
     paths = {stem: out_dir / f"{stem}.wav" for stem in STEM_NAMES}
     # every stem is renamed into place only when all are written; the writers close first
     with ExitStack() as files:
@@ -362,6 +337,35 @@ def separate_to_files(
             for stem in STEM_NAMES:
                 writers[stem].write(chunk[stem].T)
     return paths, name, fallback
+
+
+def _stem_chunks(
+    audio: np.ndarray,
+    *,
+    sample_rate: int,
+    model: str = DEFAULT_MODEL,
+    weights_dir: Path | None = None,
+    segment_s: float | None = None,
+    overlap: float = 0.25,
+    shifts: int = 1,
+    device: str = "auto",
+    allow_download: bool = True,
+    progress: ProgressCallback | None = None,
+) -> tuple[Iterator[dict[str, np.ndarray]], str, bool]:
+    """The stem pieces of valid ``audio``, the model that makes them and whether it is the
+    DSP fallback: Demucs' chunks when its weights load (nothing runs until they are read),
+    else the whole fallback separation as one piece. Both entry points take their stems here,
+    so they fall back alike."""
+    try:
+        loaded = load_model(model, weights_dir=weights_dir, allow_download=allow_download)
+    except WeightsUnavailable as exc:
+        logger.warning("%s; using the DSP fallback", exc)
+        return iter([separate_dsp(audio, sample_rate=sample_rate)]), _FALLBACK_MODEL, True
+    chunks = _demucs_chunks(
+        loaded, audio, sample_rate=sample_rate, segment_s=segment_s, overlap=overlap,
+        shifts=shifts, device=resolve_device(device), progress=progress,
+    )
+    return chunks, model, False
 
 
 def _demucs_chunks(
