@@ -7,7 +7,9 @@ engine has); the store is a real SQLite file.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,7 +24,7 @@ from core.conversation import (
     replies_text,
 )
 from core.errors import IllegalTransition
-from core.jobs import CompareRequest, JobEvent, JobKind
+from core.jobs import CompareRequest, JobEvent, JobKind, JobQueue, JobRequest, JobStatus
 from core.maestro import TRANSITIONS, Maestro
 from core.maestro.machine import go
 from core.music import parse_key
@@ -57,6 +59,25 @@ async def maestro(tmp_path: Path) -> AsyncIterator[Maestro]:
     m, store = await make_maestro(tmp_path / "vyke.sqlite")
     yield m
     await store.close()
+
+
+@asynccontextmanager
+async def maestro_on(tmp_path: Path, queue: JobQueue, **parts: Any) -> AsyncIterator[Maestro]:
+    """A rule Maestro on ``queue`` (one that accepts the job kinds a test follows) and a real
+    SQLite store in ``tmp_path``, closed afterwards; ``parts`` go to the Maestro."""
+    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
+    try:
+        yield rule_maestro(store, queue, tmp_path, **parts)
+    finally:
+        await store.close()
+
+
+async def job_done(m: Maestro, job: JobRequest, result: dict[str, Any],
+                   **event: Any) -> list[Reply]:
+    """What the Maestro says when the worker reports ``job`` done with ``result``."""
+    return await m.on_event(JobEvent(job_id=job.job_id, production_id=job.production_id,
+                                      kind=job.kind, status=JobStatus.DONE, result=result,
+                                      **event))
 
 
 texts = replies_text
@@ -251,12 +272,9 @@ class AnalysisOnlyQueue(RecordingQueue):
 async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
         tmp_path: Path) -> None:
     from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
-    from core.jobs import JobStatus
 
-    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = AnalysisOnlyQueue()
-    m = rule_maestro(store, queue, tmp_path)
-    try:
+    async with maestro_on(tmp_path, queue) as m:
         replies = await m.handle(Turn(conversation_id="local:ref", author=DEE,
                                       text="deep house like this", attachments=[SONG],
                                       command="reproduce"))
@@ -271,9 +289,8 @@ async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
                       SectionEstimate(start_s=8 * bar, end_s=40 * bar, energy=1.0, label="high"),
                       SectionEstimate(start_s=40 * bar, end_s=48 * bar, energy=0.3, label="outro")])
         job = queue.requests[0]
-        replies = await m.on_event(JobEvent(job_id=job.job_id, production_id="local:ref",
-                                            kind=JobKind.ANALYZE, status=JobStatus.DONE,
-                                            result={"report": report.model_dump(mode="json")}))
+        assert (job.production_id, job.kind) == ("local:ref", JobKind.ANALYZE)
+        replies = await job_done(m, job, {"report": report.model_dump(mode="json")})
         p = await m.store.get("local:ref")
         assert p is not None and p.current_version is not None
         spec = p.current_version.spec
@@ -282,8 +299,6 @@ async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
                                                               ("outro", 8)]
         assert spec.master.target_lufs == -9.2
         assert "Plan v1" in texts(replies)
-    finally:
-        await store.close()
 
 
 class CompareQueue(AnalysisOnlyQueue):
@@ -295,13 +310,10 @@ class CompareQueue(AnalysisOnlyQueue):
 
 async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
     from core.conversation import FileReply
-    from core.jobs import JobStatus
     from core.production import Version
 
-    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = CompareQueue()
-    m = rule_maestro(store, queue, tmp_path)
-    try:
+    async with maestro_on(tmp_path, queue) as m:
         for line in SEED[:3]:
             await say(m, line, song=line == SEED[0], cid="local:ab")
         p = await production(m, "local:ab")
@@ -319,14 +331,11 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
             "/data/v1/master.wav", "/data/v2/master.wav")
         clips = [{"version": n, "path": f"/clips/v{n}.mp3", "lufs": -14.0, "gain_db": g,
                   "start_s": 30.0, "end_s": 60.0} for n, g in ((1, 0.0), (2, -2.5))]
-        replies = await m.on_event(JobEvent(job_id=job.job_id, production_id="local:ab",
-                                            kind=JobKind.COMPARE, status=JobStatus.DONE,
-                                            result={"clips": clips, "section": "drop 1"}))
+        assert job.production_id == "local:ab"
+        replies = await job_done(m, job, {"clips": clips, "section": "drop 1"})
         files = [r for r in replies if isinstance(r, FileReply)]
         assert [f.attachment.path for f in files] == ["/clips/v1.mp3", "/clips/v2.mp3"]
         assert "matched at -14.0 LUFS" in texts(replies)
-    finally:
-        await store.close()
 
 
 class RenderQueue(AnalysisOnlyQueue):
@@ -335,28 +344,21 @@ class RenderQueue(AnalysisOnlyQueue):
 
 
 async def test_rendered_post_links_the_version_page(tmp_path: Path) -> None:
-    from core.jobs import JobStatus
-
-    store = await SqliteStore(tmp_path / "vyke.sqlite").open()
     queue = RenderQueue()
-    m = rule_maestro(store, queue, tmp_path,
-                     page_link=lambda pid, n: f"https://vyke.example/p/{pid}/v{n}?sig=x")
-    try:
+    async with maestro_on(tmp_path, queue,
+                          page_link=lambda pid, n: f"https://vyke.example/p/{pid}/v{n}?sig=x") as m:
         await say(m, "a 124 BPM deep house track in A minor", cid="local:page")
         p = await production(m, "local:page")
         while p.pending_question is not None:  # agree to whatever is suggested
             await say(m, "yes", cid="local:page")
             p = await production(m, "local:page")
         job = next(r for r in queue.requests if r.kind is JobKind.RENDER)
+        assert job.production_id == "local:page"
         measurements = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
                         "true_peak_dbtp": -1.2, "tracks": {}}
-        replies = await m.on_event(JobEvent(
-            job_id=job.job_id, production_id="local:page", kind=JobKind.RENDER,
-            status=JobStatus.DONE, version=1,
-            result={"artifacts": {}, "measurements": measurements, "mismatches": []}))
+        replies = await job_done(m, job, {"artifacts": {}, "measurements": measurements,
+                                          "mismatches": []}, version=1)
         assert "https://vyke.example/p/local:page/v1?sig=x" in texts(replies)
-    finally:
-        await store.close()
 
 
 async def test_a_second_song_does_not_pull_the_first_from_under_its_versions(
