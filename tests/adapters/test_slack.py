@@ -14,7 +14,7 @@ import json
 import math
 import time
 import zipfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from bot.settings import Settings
 from bot.slack_bot import EVENTS_PATH, open_slack, slack_routes
 from core.conversation import Attachment, AttachmentKind, FileReply, ProgressReply, TextReply
 from core.jobs import JobKind
+from core.production import Production
 from tests.fakes.faults import Fault
 from tests.fakes.slack_api import FakeMessage, FakeSlackAPI
 
@@ -146,6 +147,38 @@ class World:
     def opened_thread(self, channel: str) -> SlackThread:
         (root,) = self.slack.roots(channel)
         return SlackThread(TEAM, channel, root.ts)
+
+    def with_song(self, channel: str, text: str, *, name: str = "idea.mp3",
+                  thread_ts: str | None = None) -> FakeMessage:
+        """The director's message carrying an MP3 they shared (a 2 s tone), already added to
+        the fake; the event for it is the test's to send."""
+        shared = self.slack.share_file(name=name, data=tone_mp3(), mimetype="audio/mpeg",
+                                       user=DIRECTOR)
+        return self.slack.add_message(channel=channel, text=text, user=DIRECTOR,
+                                      thread_ts=thread_ts, files=[shared["id"]])
+
+    def questions(self, channel: str, thread_ts: str) -> list[FakeMessage]:
+        """The bot's messages in a thread that carry buttons."""
+        return [m for m in self.slack.thread(channel, thread_ts)
+                if any(b["type"] == "actions" for b in m.blocks)]
+
+    async def production_in(self, channel: str, thread_ts: str, *,
+                            team: str = TEAM) -> Production | None:
+        return await self.app.store.get(SlackThread(team, channel, thread_ts).conversation_id)
+
+    async def answer_during_a_running_turn(self, conversation: str,
+                                           answer: Callable[[], Awaitable[int]]) -> None:
+        """Send ``answer`` (a press or a reaction, not settled) while the conversation's turn
+        is running: Slack gets its 200 within its 3 s, and the answer is applied only after."""
+        async with self.adapter._lock(self.adapter._turn_locks, conversation):
+            started = time.monotonic()
+            assert await answer() == 200
+            assert time.monotonic() - started < 3.0  # acknowledged within Slack's 3 s
+            production = await self.app.store.get(conversation)
+            assert production is not None and not production.versions  # not applied yet
+        await self.adapter.idle()
+        production = await self.app.store.get(conversation)
+        assert production is not None and production.versions  # applied after the turn
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -306,15 +339,11 @@ async def test_remix_song_questions_buttons_and_results_through_the_real_maestro
 
 async def test_a_mention_with_a_file_starts_a_production_in_its_own_thread(world: World) -> None:
     slack, channel = world.slack, "C0MENTION"
-    mp3 = tone_mp3()
-    shared = slack.share_file(name="idea.mp3", data=mp3, mimetype="audio/mpeg", user=DIRECTOR)
-    message = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> remix this into "
-                                "Afro Circuit", user=DIRECTOR, files=[shared["id"]])
+    message = world.with_song(channel, f"<@{slack.bot_user_id}> remix this into Afro Circuit")
     assert await world.say(message, event_id="Ev-mention", mention=True) == 200
-    conversation = SlackThread(TEAM, channel, message.ts).conversation_id
-    production = await world.app.store.get(conversation)
+    production = await world.production_in(channel, message.ts)
     assert production is not None and production.source is not None
-    assert Path(production.source.path).read_bytes() == mp3
+    assert Path(production.source.path).read_bytes() == tone_mp3()
     assert production.brief.genre is not None and production.brief.genre.value == "afro_house"
     replies = slack.thread(channel, message.ts)  # the mention's own thread
     assert replies and all(m.thread_ts == message.ts for m in replies)
@@ -323,28 +352,21 @@ async def test_a_mention_with_a_file_starts_a_production_in_its_own_thread(world
 async def test_a_mention_with_a_file_that_comes_only_as_a_message_starts_one_production(
         world: World) -> None:
     slack, channel = world.slack, "C0MSGONLY"
-    shared = slack.share_file(name="loop.mp3", data=tone_mp3(), mimetype="audio/mpeg",
-                              user=DIRECTOR)
-    message = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> remix this into "
-                                "techno", user=DIRECTOR, files=[shared["id"]])
+    message = world.with_song(channel, f"<@{slack.bot_user_id}> remix this into techno",
+                              name="loop.mp3")
     # Slack sent no app_mention for this file share: the message event alone is the turn
     assert await world.say(message, event_id="Ev-msg-only") == 200
-    conversation = SlackThread(TEAM, channel, message.ts).conversation_id
-    production = await world.app.store.get(conversation)
+    production = await world.production_in(channel, message.ts)
     assert production is not None and production.source is not None
     assert [r.text for r in production.history] == ["remix this into techno"]
 
 
 async def test_a_mention_with_a_file_sent_as_both_events_is_one_turn(world: World) -> None:
     slack, channel = world.slack, "C0BOTHEV"
-    shared = slack.share_file(name="idea.mp3", data=tone_mp3(), mimetype="audio/mpeg",
-                              user=DIRECTOR)
-    message = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> remix this into "
-                                "techno", user=DIRECTOR, files=[shared["id"]])
+    message = world.with_song(channel, f"<@{slack.bot_user_id}> remix this into techno")
     assert await world.say(message, event_id="Ev-both-message") == 200
     assert await world.say(message, event_id="Ev-both-mention", mention=True) == 200
-    conversation = SlackThread(TEAM, channel, message.ts).conversation_id
-    production = await world.app.store.get(conversation)
+    production = await world.production_in(channel, message.ts)
     assert production is not None
     assert len(production.history) == 1  # one production, one turn, whichever came first
 
@@ -408,7 +430,7 @@ async def test_messages_outside_our_threads_are_left_alone(world: World) -> None
                                      thread_ts=top.ts)
     assert await world.say(other_thread, event_id="Ev-chatter-2") == 200
     assert slack.thread("C0CHATTER", top.ts) == [other_thread]  # the bot said nothing
-    assert await world.app.store.get(SlackThread(TEAM, "C0CHATTER", top.ts).conversation_id) is None
+    assert await world.production_in("C0CHATTER", top.ts) is None
 
 
 async def test_when_the_team_says_so_only_the_owner_answers(world: World) -> None:
@@ -417,13 +439,9 @@ async def test_when_the_team_says_so_only_the_owner_answers(world: World) -> Non
     slack = world.slack
     assert await world.remix("C0STRICT", "this into Afro Circuit", team=team) == 200
     (root,) = slack.roots("C0STRICT")
-    shared = slack.share_file(name="idea.mp3", data=tone_mp3(), mimetype="audio/mpeg",
-                              user=DIRECTOR)
-    song = slack.add_message(channel="C0STRICT", text="", user=DIRECTOR, thread_ts=root.ts,
-                             files=[shared["id"]])
+    song = world.with_song("C0STRICT", "", thread_ts=root.ts)
     assert await world.say(song, event_id="Ev-strict-song", team=team) == 200
-    questions = [m for m in slack.thread("C0STRICT", root.ts)
-                 if any(b["type"] == "actions" for b in m.blocks)]
+    questions = world.questions("C0STRICT", root.ts)
     assert questions, "a question with buttons was asked"
     question = questions[-1]
     option = next(e for b in question.blocks if b["type"] == "actions"
@@ -587,8 +605,7 @@ async def test_a_number_reaction_answers_a_question_even_during_a_running_turn(
     mention = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> a techno track "
                                 "at 130", user=DIRECTOR)
     assert await world.say(mention, event_id="Ev-react-start", mention=True) == 200
-    [question] = [m for m in slack.thread(channel, mention.ts)
-                  if any(b["type"] == "actions" for b in m.blocks)]
+    [question] = world.questions(channel, mention.ts)
     assert "or react :one:" in json.dumps(question.blocks)
     actions = next(b for b in question.blocks if b["type"] == "actions")
     index = [e["action_id"].rsplit(":", 1)[1] for e in actions["elements"]].index("agree")
@@ -596,16 +613,8 @@ async def test_a_number_reaction_answers_a_question_even_during_a_running_turn(
     numbers = ["one", "two", "three", "four", "five"]
     assert await world.react(question, "thumbsup", user=DIRECTOR, event_id="Ev-react-0") == 200
     assert slack.message(question.ts).blocks == question.blocks  # not a number: nothing
-    async with world.adapter._lock(world.adapter._turn_locks, conversation):  # a running turn
-        started = time.monotonic()
-        assert await world.react(question, numbers[index], user=DIRECTOR,
-                                 event_id="Ev-react-1", settle=False) == 200
-        assert time.monotonic() - started < 3.0  # acknowledged within Slack's 3 s
-        production = await world.app.store.get(conversation)
-        assert production is not None and not production.versions  # not applied yet
-    await world.adapter.idle()
-    production = await world.app.store.get(conversation)
-    assert production is not None and production.versions  # applied after the turn
+    await world.answer_during_a_running_turn(conversation, lambda: world.react(
+        question, numbers[index], user=DIRECTOR, event_id="Ev-react-1", settle=False))
     closed = slack.message(question.ts)
     assert not any(b["type"] == "actions" for b in closed.blocks)
     assert "react:" not in json.dumps(closed.blocks)  # the hint went with the buttons
@@ -621,16 +630,8 @@ async def test_a_press_during_a_running_turn_is_acknowledged_at_once_and_applied
     mention = slack.add_message(channel=channel, text=f"<@{slack.bot_user_id}> a techno track "
                                 "at 130", user=DIRECTOR)
     assert await world.say(mention, event_id="Ev-pressrun", mention=True) == 200
-    [question] = [m for m in slack.thread(channel, mention.ts)
-                  if any(b["type"] == "actions" for b in m.blocks)]
+    [question] = world.questions(channel, mention.ts)
     conversation = SlackThread(TEAM, channel, mention.ts).conversation_id
-    async with world.adapter._lock(world.adapter._turn_locks, conversation):  # a running turn
-        started = time.monotonic()
-        assert await world.press(question, "agree", settle=False) == 200
-        assert time.monotonic() - started < 3.0  # acknowledged within Slack's 3 s
-        production = await world.app.store.get(conversation)
-        assert production is not None and not production.versions  # not applied yet
-    await world.adapter.idle()
-    production = await world.app.store.get(conversation)
-    assert production is not None and production.versions  # applied after the turn
+    await world.answer_during_a_running_turn(
+        conversation, lambda: world.press(question, "agree", settle=False))
     assert not slack.violations
