@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Literal
 
-import aiosqlite
 from pydantic import BaseModel, Field, field_validator
 
 from core.brief import DESTINATIONS
+from core.store import SqliteFile
 
 __all__ = ["Answerers", "ServerSettings", "ServerSettingsStore"]
 
@@ -54,32 +54,21 @@ class ServerSettings(BaseModel):
         return min(installation_bytes, int(self.max_upload_mb * 1_000_000))
 
 
-class ServerSettingsStore:
+class ServerSettingsStore(SqliteFile):
     """Reads and writes :class:`ServerSettings` in the product's SQLite file."""
 
     def __init__(self, path: Path, *, defaults: ServerSettings | None = None,
                  busy_timeout_ms: int = 5000) -> None:
-        self.path = path
+        super().__init__(path, busy_timeout_ms=busy_timeout_ms)
         self.defaults = defaults or ServerSettings()
-        self.busy_timeout_ms = busy_timeout_ms
-        self._db: aiosqlite.Connection | None = None
 
     async def open(self) -> ServerSettingsStore:
         """Connect and create the table when missing; returns ``self``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(self.path)
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        db = await self._connect()
         await db.execute(_SCHEMA)
         await db.commit()
         self._db = db
         return self
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("ServerSettingsStore.open() was not awaited")
-        return self._db
 
     async def get(self, platform: str, server_id: str) -> ServerSettings:
         """The server's settings, or the installation's defaults when it chose none."""
@@ -108,8 +97,3 @@ class ServerSettingsStore:
         await self.put(platform, server_id, updated)
         return updated
 
-    async def close(self) -> None:
-        """Close the connection."""
-        if self._db is not None:
-            await self._db.close()
-            self._db = None

@@ -16,7 +16,7 @@ import aiosqlite
 
 from core.production import Production
 
-__all__ = ["MIGRATIONS", "ProductionSummary", "SqliteStore", "Store"]
+__all__ = ["MIGRATIONS", "ProductionSummary", "SqliteFile", "SqliteStore", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,20 +78,46 @@ class Store(Protocol):
         """Close the connection."""
 
 
-class SqliteStore:
-    """A :class:`Store` in one SQLite file (WAL, busy timeout, migrations)."""
+class SqliteFile:
+    """One connection to the product's SQLite file, as every table's store opens it.
+
+    The productions and the server settings share one file (one database a deployment), so
+    they connect alike: WAL, so tools read while a turn writes, and a busy timeout, so a
+    writer waits for another's lock instead of failing. Subclasses add ``open``.
+    """
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self._db: aiosqlite.Connection | None = None
 
-    async def open(self) -> SqliteStore:
-        """Connect and migrate; returns ``self`` so ``store = await SqliteStore(p).open()``."""
+    async def _connect(self) -> aiosqlite.Connection:
+        """A new connection in WAL mode with the busy timeout (the folder made when missing)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(self.path)
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        return db
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError(f"{type(self).__name__}.open() was not awaited")
+        return self._db
+
+    async def close(self) -> None:
+        """Close the connection."""
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+
+class SqliteStore(SqliteFile):
+    """A :class:`Store` in one SQLite file (WAL, busy timeout, migrations)."""
+
+    async def open(self) -> SqliteStore:
+        """Connect and migrate; returns ``self`` so ``store = await SqliteStore(p).open()``."""
+        db = await self._connect()
         await db.execute("PRAGMA synchronous=NORMAL")
         async with db.execute("PRAGMA user_version") as cursor:
             row = await cursor.fetchone()
@@ -103,12 +129,6 @@ class SqliteStore:
             logger.info("store %s migrated to schema %d", self.path.name, number)
         self._db = db
         return self
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("SqliteStore.open() was not awaited")
-        return self._db
 
     async def get(self, production_id: str) -> Production | None:
         async with self.db.execute("SELECT data FROM productions WHERE id = ?",
@@ -171,7 +191,3 @@ class SqliteStore:
         return [ProductionSummary(id=str(r[0]), state=str(r[1]), updated_at=float(r[2]),
                                   song=str(r[3]), versions=int(r[4])) for r in rows]
 
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
