@@ -79,6 +79,13 @@ async def _rendered_event(app: SimpleNamespace, queue: RenderQueue) -> JobEvent:
                     result={"artifacts": {}, "measurements": measurements, "mismatches": []})
 
 
+async def _posts_nothing_again(app: SimpleNamespace, event: JobEvent) -> None:
+    """The same event delivered again (at-least-once queues do): nothing is posted twice."""
+    again = FlakyThread(failures=0)
+    assert await handle_event(app, event, again.post)  # type: ignore[arg-type]
+    assert again.posted == []
+
+
 def _texts(thread: FlakyThread) -> list[str]:
     return [getattr(reply, "text", "") or getattr(reply, "step", "") for _, reply in thread.posted]
 
@@ -94,10 +101,7 @@ async def test_a_rate_limited_post_is_retried_and_lands_once(tmp_path: Path) -> 
         assert len(thread.posted) == len(set(map(id, (r for _, r in thread.posted))))
         production = await store.get(CID)
         assert production is not None and production.outbox == []
-        # the same event delivered again (at-least-once queues do): nothing is posted twice
-        again = FlakyThread(failures=0)
-        assert await handle_event(app, event, again.post)  # type: ignore[arg-type]
-        assert again.posted == []
+        await _posts_nothing_again(app, event)
     finally:
         await store.close()
 
@@ -124,10 +128,7 @@ async def test_a_result_that_could_not_be_posted_is_posted_after_a_restart(
         assert any("v1 rendered" in t for t in _texts(thread))
         assert (await store.get(CID)).outbox == []  # type: ignore[union-attr]
         assert await deliver_undelivered(restarted, thread.post) == 0  # type: ignore[arg-type]
-        # the queue delivering the event again after the restart posts nothing more
-        again = FlakyThread(failures=0)
-        assert await handle_event(restarted, event, again.post)  # type: ignore[arg-type]
-        assert again.posted == []
+        await _posts_nothing_again(restarted, event)  # after the restart too
     finally:
         await store.close()
 
