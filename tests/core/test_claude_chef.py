@@ -65,6 +65,17 @@ def rule_patch(spec: ProductionSpec, request: Feedback = BASS_DOWN) -> SpecPatch
 
 
 @pytest.fixture
+def spec() -> ProductionSpec:
+    """Most tests start from this spec and the Mixing Chef's patch for "bass too loud"."""
+    return make_spec()
+
+
+@pytest.fixture
+def rules(spec: ProductionSpec) -> SpecPatch:
+    return rule_patch(spec)
+
+
+@pytest.fixture
 async def make_advisor(api: FakeAnthropicAPI) -> AsyncIterator[MakeAdvisor]:
     async with claude_users(ClaudeChefAdvisor, api_key=API_KEY, model="claude-test",
                             base_url=api.base_url, timeout_s=5.0) as make:
@@ -85,11 +96,10 @@ def _infos(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_claudes_valid_ops_are_used_and_apply(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture,
+    spec: ProductionSpec, rules: SpecPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    spec = make_spec()
-    rules = rule_patch(spec)
     assert [op.delta_db for op in rules.ops if isinstance(op, AdjustGain)] == [-3.0]
     api.reply_tool_use(CLAUDE_BASS, name=TOOL_NAME)
     patch = await advise(make_advisor(), spec, rules)
@@ -113,9 +123,8 @@ async def test_claudes_valid_ops_are_used_and_apply(
 
 
 async def test_sidechain_change_is_recomputed_from_claudes_depth(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, spec: ProductionSpec
 ) -> None:
-    spec = make_spec()
     request = Feedback(domain=Domain.MIXING, aspect=Aspect.SIDECHAIN, direction="up",
                        target="bass", text="more sidechain")
     rules = rule_patch(spec, request)
@@ -128,21 +137,19 @@ async def test_sidechain_change_is_recomputed_from_claudes_depth(
     assert effect.text == "bass ducking depth 6 → 10 dB on kick hits"
 
 
-def test_tool_schema_lists_only_the_domains_op_types() -> None:
-    spec = make_spec()
+def test_tool_schema_lists_only_the_domains_op_types(rules: SpecPatch) -> None:
     advisor = ClaudeChefAdvisor(api_key=API_KEY, model="m", base_url="http://127.0.0.1:9")
-    allowed = advisor.allowed_ops(MIXING, rule_patch(spec))
+    allowed = advisor.allowed_ops(MIXING, rules)
     assert allowed == DOMAIN_OPS[Domain.MIXING]
     assert "set_master" not in allowed and "set_tempo" not in allowed
     assert advisor.allowed_ops(MasteringChef(), SpecPatch(chef="MasteringChef")) == {"set_master"}
 
 
 async def test_tool_schema_sent_lists_only_the_allowed_op_types(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, spec: ProductionSpec, rules: SpecPatch
 ) -> None:
-    spec = make_spec()
     api.reply_tool_use(CLAUDE_BASS, name=TOOL_NAME)
-    await advise(make_advisor(), spec, rule_patch(spec))
+    await advise(make_advisor(), spec, rules)
     [tool] = api.requests[0].body["tools"]
     assert tool["name"] == TOOL_NAME
     variants = tool["input_schema"]["properties"]["ops"]["items"]["anyOf"]
@@ -175,11 +182,9 @@ async def test_tool_schema_sent_lists_only_the_allowed_op_types(
 ])  # fmt: skip
 async def test_bad_tool_input_falls_back_to_the_rule_patch(
     api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture,
-    tool_input: dict[str, Any],
+    spec: ProductionSpec, rules: SpecPatch, tool_input: dict[str, Any],
 ) -> None:
     caplog.set_level(logging.INFO)
-    spec = make_spec()
-    rules = rule_patch(spec)
     api.reply_tool_use(tool_input, name=TOOL_NAME)
     assert await advise(make_advisor(), spec, rules) is rules
     assert any("chef advice from rules" in m for m in _infos(caplog))
@@ -189,11 +194,9 @@ async def test_bad_tool_input_falls_back_to_the_rule_patch(
                                     "wrong_tool"])
 async def test_api_failures_fall_back_to_the_rule_patch(
     api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture,
-    script: str,
+    spec: ProductionSpec, rules: SpecPatch, script: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    spec = make_spec()
-    rules = rule_patch(spec)
     if script == "invalid_json":
         api.reply_invalid_json()
     elif script == "http_500":
@@ -214,21 +217,20 @@ async def test_api_failures_fall_back_to_the_rule_patch(
 
 
 async def test_timeout_falls_back_to_the_rule_patch(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture,
+    spec: ProductionSpec, rules: SpecPatch,
 ) -> None:
     caplog.set_level(logging.WARNING)
-    spec = make_spec()
-    rules = rule_patch(spec)
     api.reply_slow(10.0, CLAUDE_BASS)
     assert await advise(make_advisor(timeout_s=0.3), spec, rules) is rules
     assert any("timeout" in r.getMessage() for r in caplog.records)
 
 
 async def test_api_key_never_logged(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, caplog: pytest.LogCaptureFixture,
+    spec: ProductionSpec,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    spec = make_spec()
     api.reply_tool_use(CLAUDE_BASS, name=TOOL_NAME)
     api.reply_error(401, kind="authentication_error", message="invalid x-api-key")
     advisor = make_advisor()
@@ -240,9 +242,8 @@ async def test_api_key_never_logged(
 
 
 async def test_sound_design_keeps_direction_only_effects(
-    api: FakeAnthropicAPI, make_advisor: MakeAdvisor
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, spec: ProductionSpec
 ) -> None:
-    spec = make_spec()
     chef = SoundDesignChef()
     request = Feedback(domain=Domain.SOUND_DESIGN, aspect=Aspect.FILTER_SWEEP, direction="add",
                        section="build", text="filter sweep on the build")
