@@ -301,18 +301,11 @@ async def test_reproduce_takes_tempo_key_shape_and_loudness_from_the_reference(
         assert "Plan v1" in texts(replies)
 
 
-class CompareQueue(AnalysisOnlyQueue):
-    """Accepts comparison jobs only: the versions below carry their masters already."""
-
-    def supports(self, kind: JobKind) -> bool:
-        return kind is JobKind.COMPARE
-
-
 async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
     from core.conversation import FileReply
     from core.production import Version
 
-    queue = CompareQueue()
+    queue = RecordingQueue(JobKind.COMPARE)  # the versions below carry their masters already
     async with maestro_on(tmp_path, queue) as m:
         for line in SEED[:3]:
             await say(m, line, song=line == SEED[0], cid="local:ab")
@@ -338,9 +331,11 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
         assert "matched at -14.0 LUFS" in texts(replies)
 
 
-class RenderQueue(AnalysisOnlyQueue):
-    def supports(self, kind: JobKind) -> bool:
-        return kind is JobKind.RENDER
+class RenderQueue(RecordingQueue):
+    """Accepts render jobs only (the delivery, busy and fault tests build on it)."""
+
+    def __init__(self) -> None:
+        super().__init__(JobKind.RENDER)
 
 
 async def test_rendered_post_links_the_version_page(tmp_path: Path) -> None:
