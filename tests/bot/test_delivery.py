@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -57,10 +59,15 @@ def _no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime, "_wait_s", wait_s)
 
 
-async def _app(db: Path, queue: RenderQueue) -> tuple[SimpleNamespace, SqliteStore]:
+@asynccontextmanager
+async def _bot(db: Path, queue: RenderQueue) -> AsyncIterator[tuple[SimpleNamespace, SqliteStore]]:
+    """One bot process on the database ``db``: its Maestro and queue, and its store (closed
+    when the process ends)."""
     store = await SqliteStore(db).open()
-    maestro = rule_maestro(store, queue, db.parent)
-    return SimpleNamespace(maestro=maestro, queue=queue), store
+    try:
+        yield SimpleNamespace(maestro=rule_maestro(store, queue, db.parent), queue=queue), store
+    finally:
+        await store.close()
 
 
 async def _rendered_event(app: SimpleNamespace, queue: RenderQueue) -> JobEvent:
@@ -86,42 +93,45 @@ async def _posts_nothing_again(app: SimpleNamespace, event: JobEvent) -> None:
     assert again.posted == []
 
 
+@pytest.fixture
+async def rendered(tmp_path: Path) -> AsyncIterator[tuple[SimpleNamespace, SqliteStore, JobEvent]]:
+    """A bot whose v1 was planned and rendered: the app, its store, and the worker's DONE
+    event for the render, not yet handled."""
+    queue = RenderQueue()
+    async with _bot(tmp_path / "vyke.sqlite", queue) as (app, store):
+        yield app, store, await _rendered_event(app, queue)
+
+
 def _texts(thread: FlakyThread) -> list[str]:
     return [getattr(reply, "text", "") or getattr(reply, "step", "") for _, reply in thread.posted]
 
 
-async def test_a_rate_limited_post_is_retried_and_lands_once(tmp_path: Path) -> None:
-    queue = RenderQueue()
-    app, store = await _app(tmp_path / "vyke.sqlite", queue)
-    try:
-        event = await _rendered_event(app, queue)
-        thread = FlakyThread(failures=2, retry_after=1.5)
-        assert await handle_event(app, event, thread.post)  # type: ignore[arg-type]
-        assert any("v1 rendered" in t for t in _texts(thread))
-        assert len(thread.posted) == len(set(map(id, (r for _, r in thread.posted))))
-        production = await store.get(CID)
-        assert production is not None and production.outbox == []
-        await _posts_nothing_again(app, event)
-    finally:
-        await store.close()
+async def test_a_rate_limited_post_is_retried_and_lands_once(
+        rendered: tuple[SimpleNamespace, SqliteStore, JobEvent]) -> None:
+    app, store, event = rendered
+    thread = FlakyThread(failures=2, retry_after=1.5)
+    assert await handle_event(app, event, thread.post)  # type: ignore[arg-type]
+    assert any("v1 rendered" in t for t in _texts(thread))
+    assert len(thread.posted) == len(set(map(id, (r for _, r in thread.posted))))
+    production = await store.get(CID)
+    assert production is not None and production.outbox == []
+    await _posts_nothing_again(app, event)
 
 
 async def test_a_result_that_could_not_be_posted_is_posted_after_a_restart(
         tmp_path: Path) -> None:
     queue = RenderQueue()
-    app, store = await _app(tmp_path / "vyke.sqlite", queue)
-    event = await _rendered_event(app, queue)
-    down = FlakyThread(failures=10_000)
-    assert not await handle_event(app, event, down.post)  # type: ignore[arg-type]
-    assert down.posted == []
-    held = await store.get(CID)
-    assert held is not None and len(held.outbox) == 1 and held.outbox[0].posted == 0
-    assert held.versions[0].rendered  # the render's state change is kept, not only the text
-    await store.close()
+    async with _bot(tmp_path / "vyke.sqlite", queue) as (app, store):
+        event = await _rendered_event(app, queue)
+        down = FlakyThread(failures=10_000)
+        assert not await handle_event(app, event, down.post)  # type: ignore[arg-type]
+        assert down.posted == []
+        held = await store.get(CID)
+        assert held is not None and len(held.outbox) == 1 and held.outbox[0].posted == 0
+        assert held.versions[0].rendered  # the render's state change is kept, not the text only
 
     # a new bot process on the same data: the held replies are posted once, in order
-    restarted, store = await _app(tmp_path / "vyke.sqlite", queue)
-    try:
+    async with _bot(tmp_path / "vyke.sqlite", queue) as (restarted, store):
         thread = FlakyThread(failures=1)
         count = await deliver_undelivered(restarted, thread.post)  # type: ignore[arg-type]
         assert count == len(held.outbox[0].replies) == len(thread.posted)
@@ -129,27 +139,20 @@ async def test_a_result_that_could_not_be_posted_is_posted_after_a_restart(
         assert (await store.get(CID)).outbox == []  # type: ignore[union-attr]
         assert await deliver_undelivered(restarted, thread.post) == 0  # type: ignore[arg-type]
         await _posts_nothing_again(restarted, event)  # after the restart too
-    finally:
-        await store.close()
 
 
 async def test_a_post_that_fails_halfway_resumes_after_the_last_reply_that_landed(
-        tmp_path: Path) -> None:
-    queue = RenderQueue()
-    app, store = await _app(tmp_path / "vyke.sqlite", queue)
-    try:
-        event = await _rendered_event(app, queue)
-        first = FlakyThread(failures=0)
-        replies = await app.maestro.on_event(event)
-        assert len(replies) >= 2
-        await first.post(CID, replies[0])
-        await app.maestro.posted(CID, event.job_id)  # the first landed, then the bot died
-        rest = FlakyThread(failures=0)
-        assert await handle_event(app, event, rest.post)  # type: ignore[arg-type]
-        assert [r for _, r in rest.posted] == replies[1:]
-        assert (await store.get(CID)).outbox == []  # type: ignore[union-attr]
-    finally:
-        await store.close()
+        rendered: tuple[SimpleNamespace, SqliteStore, JobEvent]) -> None:
+    app, store, event = rendered
+    first = FlakyThread(failures=0)
+    replies = await app.maestro.on_event(event)
+    assert len(replies) >= 2
+    await first.post(CID, replies[0])
+    await app.maestro.posted(CID, event.job_id)  # the first landed, then the bot died
+    rest = FlakyThread(failures=0)
+    assert await handle_event(app, event, rest.post)  # type: ignore[arg-type]
+    assert [r for _, r in rest.posted] == replies[1:]
+    assert (await store.get(CID)).outbox == []  # type: ignore[union-attr]
 
 
 def test_the_wait_before_a_retry_honours_retry_after() -> None:
