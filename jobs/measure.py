@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.signal import welch
+from scipy.signal import get_window
 
 from core.spec import ProductionSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ
@@ -155,10 +155,35 @@ def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.nd
     nperseg = min(_NPERSEG, mono.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
-    # no per-segment detrending: audio carries no DC worth removing, and it would only touch
-    # the bins below ~15 Hz that no measure reads; it was half of Welch's time
-    freqs, psd = welch(mono, fs=sample_rate, nperseg=nperseg, scaling="density", detrend=False)
-    return freqs, psd * (sample_rate / nperseg)  # density × bin width: power per bin
+    return _welch_power(mono, sample_rate=sample_rate, nperseg=nperseg)
+
+
+_FRAMES_PER_BATCH = 256  # 256 × 8192 float64 samples: 16 MB of frames transformed at once
+
+
+def _welch_power(x: np.ndarray, *, sample_rate: int, nperseg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Welch's averaged periodogram as power per bin: (frequencies Hz, power summing to the
+    mean square).
+
+    What ``scipy.signal.welch(x, fs, nperseg=nperseg, scaling="density", detrend=False)``
+    returns, times the bin width (the same numbers to 1e-14), with the frames transformed in
+    batches instead of one FFT call per frame: several times faster on a whole song, which a
+    render measures dozens of times. Hann window, half-overlapping frames; no per-frame
+    detrend, since audio carries no DC worth removing and that only touches the bins below
+    ~15 Hz that no measure reads.
+    """
+    window = get_window("hann", nperseg)
+    step = nperseg - nperseg // 2
+    count = 1 + (x.size - nperseg) // step
+    frames = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step][:count]
+    total = np.zeros(nperseg // 2 + 1)
+    for start in range(0, count, _FRAMES_PER_BATCH):
+        spectrum = np.fft.rfft(frames[start:start + _FRAMES_PER_BATCH] * window, axis=-1)
+        total += np.sum(spectrum.real**2 + spectrum.imag**2, axis=0)
+    # density × bin width; one-sided: every bin but DC and Nyquist counts twice
+    power = total / (count * float(np.sum(window**2)) * nperseg)
+    power[1:-1 if nperseg % 2 == 0 else None] *= 2.0
+    return np.fft.rfftfreq(nperseg, 1.0 / sample_rate), power
 
 
 def spectral_centroid_hz(audio: np.ndarray, *, sample_rate: int) -> float:
@@ -266,8 +291,7 @@ def mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np
     nperseg = min(_OCTAVE_NPERSEG, mid.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
-    freqs, psd = welch(mid, fs=sample_rate, nperseg=nperseg, scaling="density", detrend=False)
-    return freqs, psd * (sample_rate / nperseg)
+    return _welch_power(mid, sample_rate=sample_rate, nperseg=nperseg)
 
 
 def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
