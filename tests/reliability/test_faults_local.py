@@ -56,7 +56,8 @@ async def test_full_disk_while_rendering_then_recovery(tiny_disk: Path, tmp_path
 
 
 async def test_corrupt_render_cache_entries_are_recomputed(tmp_path: Path) -> None:
-    async with open_app(settings_for(tmp_path / "data")) as app:
+    # a 32-bar track: every cached file is damaged whatever its length
+    async with open_app(settings_for(tmp_path / "data", max_bars=32)) as app:
         thread = Thread(app, "local:cache")
         await thread.say("Make a deep house track in Am at 122 BPM")
         raw = sorted((tmp_path / "data" / "cache" / "render").rglob("raw/*.wav"))
