@@ -587,8 +587,11 @@ async def test_a_rate_limit_slack_sdk_stops_waiting_out_carries_retry_after(worl
     root = world.slack.add_message(channel="C0RETRY", text="root", user=DIRECTOR)
     conversation_id = SlackThread(TEAM, "C0RETRY", root.ts).conversation_id
     faults = world.slack.faults
-    faults.next("chat.postMessage", Fault("status", 429, seconds=0.0), times=2)  # waited out
-    faults.next("chat.postMessage", Fault("status", 429, seconds=7.0))  # handed to the pump
+    # only this thread's posts are refused: other tests' jobs may still post elsewhere
+    faults.next("chat.postMessage", Fault("status", 429, seconds=0.0), times=2,
+                where="C0RETRY")  # waited out
+    faults.next("chat.postMessage", Fault("status", 429, seconds=7.0),
+                where="C0RETRY")  # handed to the pump
     with pytest.raises(SlackApiError) as refused:
         await world.adapter.post(conversation_id, TextReply(text="held back"))
     assert getattr(refused.value, "retry_after", None) == 7.0

@@ -41,6 +41,7 @@ class _Rule:
     pattern: str  #: fnmatch pattern on the request's name (``chat.postMessage``, ``POST /channels/*``)
     fault: Fault
     times: int
+    where: str = ""  #: only requests about this channel (empty: any)
 
 
 @dataclass
@@ -67,19 +68,21 @@ class Faults:
         self.retry_after_s = retry_after_s
         self._seen, self._cycle = 0, None
 
-    def next(self, pattern: str, fault: Fault, *, times: int = 1) -> None:
-        """The next ``times`` requests matching ``pattern`` get ``fault``."""
-        self._rules.append(_Rule(pattern, fault, times))
+    def next(self, pattern: str, fault: Fault, *, times: int = 1, where: str = "") -> None:
+        """The next ``times`` requests matching ``pattern`` (about channel ``where``, when
+        given: other threads' posts in the same workspace pass) get ``fault``."""
+        self._rules.append(_Rule(pattern, fault, times, where))
 
     def off(self) -> None:
         """No more faults (rules already used stay in :attr:`injected`)."""
         self.every = 0
         self._rules.clear()
 
-    def decide(self, name: str) -> Fault | None:
+    def decide(self, name: str, *, where: str = "") -> Fault | None:
         """The fault for this request, if any (and remember it in :attr:`injected`)."""
         for rule in self._rules:
-            if rule.times > 0 and fnmatch.fnmatchcase(name, rule.pattern):
+            if rule.times > 0 and fnmatch.fnmatchcase(name, rule.pattern) and (
+                    not rule.where or rule.where == where):
                 rule.times -= 1
                 self.injected.append((name, rule.fault))
                 return rule.fault

@@ -230,7 +230,7 @@ class FakeSlackAPI(LoopbackServer):
         await self._record(method, request, args)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or args.get("token")
         try:
-            fault = self.faults.decide(method)
+            fault = self.faults.decide(method, where=str(args.get("channel", "")))
             if fault is not None:
                 refused = await self._fault(request, fault)
                 if refused is not None:
