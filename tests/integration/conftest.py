@@ -37,13 +37,13 @@ def workers(tmp_path: Path) -> Iterator[Workers]:
 def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated 20-second song (C major, 118 BPM): real audio for real jobs.
 
-    The processes of these tests compile librosa's numba code into their own cache, warmed
-    here by one process, so parallel first compilations never race on a shared cache.
+    One process analyses it first, so librosa's numba code is compiled (into numba's cache,
+    which ``make test`` warms before the suite) before these tests start several job
+    processes at once: parallel first compilations never race on the cache.
     """
     from jobs.demo_song import make_demo_song
 
     path = make_demo_song(tmp_path_factory.mktemp("song") / "song.wav", duration_s=20.0)
-    os.environ["NUMBA_CACHE_DIR"] = str(tmp_path_factory.mktemp("numba"))
     subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
                     "from jobs.analysis import analyze_file; "
                     "analyze_file(Path(sys.argv[1]), max_duration_s=600, max_size_bytes=10**9)",
