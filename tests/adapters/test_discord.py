@@ -170,7 +170,8 @@ async def test_unchanged_commands_are_not_published_again_on_the_next_start(
 
 async def test_remix_defers_opens_a_thread_asks_with_buttons_and_a_press_is_a_turn(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, song_bytes: bytes) -> None:
-    async with FakeDiscordAPI() as api, running(make_settings(tmp_path), api, monkeypatch) as bot:
+    settings = make_settings(tmp_path).model_copy(update={"max_bars": 32})  # a short render
+    async with FakeDiscordAPI() as api, running(settings, api, monkeypatch) as bot:
         director = api.user("maya")
         song = api.attachment("my song.wav", song_bytes, "audio/x-wav")
         remix = api.slash_command("remix", user=director, attachment=song,
