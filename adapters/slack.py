@@ -161,6 +161,8 @@ class SlackAdapter:
         self.server_settings = server_settings
         self.download_hosts = download_hosts
         self.progress_interval_s = progress_interval_s
+        #: whether this installation was granted ``reactions:read`` (read at :meth:`start`)
+        self.reactions_readable = True
         self.app = AsyncApp(client=client, signing_secret=signing_secret, name="vyke",
                             logger=logging.getLogger("slack_bolt"))
         self._tasks: set[asyncio.Task[None]] = set()
@@ -182,9 +184,35 @@ class SlackAdapter:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP session used for downloads."""
+        """Open the HTTP session used for downloads and read the scopes this app was granted."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
+        await self._read_scopes()
+
+    async def _read_scopes(self) -> None:
+        """Offer answering by reaction only where Slack will deliver the reactions.
+
+        Slack lists the scopes an installation was granted in each Web API response's
+        ``x-oauth-scopes`` header. A workspace that installed the app from an older manifest
+        lacks ``reactions:read``: no ``reaction_added`` event ever arrives there, so a question
+        that said "or react" would promise what cannot work. When the scopes cannot be read
+        (Slack unreachable at start, no header), the hint stays, as the manifest grants it.
+        """
+        try:
+            response = await self.client.auth_test()
+        except Exception as error:  # a start-up probe: the bot works without it
+            logger.warning("could not read the Slack app's scopes (%s); assuming the manifest's",
+                           error)
+            return
+        headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
+        granted = headers.get("x-oauth-scopes")
+        if granted is None:
+            return
+        self.reactions_readable = "reactions:read" in {g.strip() for g in granted.split(",")}
+        if not self.reactions_readable:
+            logger.warning("this Slack installation lacks the reactions:read scope: questions "
+                           "offer buttons only; reinstall the app from slack-manifest.yml to "
+                           "let people answer with number reactions too")
 
     async def stop(self) -> None:
         """Let the turns in flight finish, then close the download session."""
@@ -234,7 +262,8 @@ class SlackAdapter:
             return {"text": _mrkdwn(reply.text)}
         if isinstance(reply, QuestionReply):
             return {"text": _mrkdwn(reply.question.text),
-                    "blocks": _question_blocks(reply.question, conversation_id)}
+                    "blocks": _question_blocks(reply.question, conversation_id,
+                                               reaction_hint=self.reactions_readable)}
         if isinstance(reply, ProgressReply):
             return {"text": _progress_text(reply)}
         attachment = reply.attachment
@@ -644,7 +673,8 @@ def _author(user_id: str) -> Author:
     return Author(id=user_id, name=f"<@{user_id}>" if user_id else "")
 
 
-def _question_blocks(question: Question, conversation_id: str) -> list[dict[str, Any]]:
+def _question_blocks(question: Question, conversation_id: str, *,
+                     reaction_hint: bool = True) -> list[dict[str, Any]]:
     """A question as a section and a row of buttons; each button's value carries its ids."""
     buttons: list[dict[str, Any]] = []
     for option in question.options[:_BUTTONS_MAX]:
@@ -663,7 +693,7 @@ def _question_blocks(question: Question, conversation_id: str) -> list[dict[str,
                                      "text": _mrkdwn(question.text)[:_SECTION_TEXT_MAX]}},
         {"type": "actions", "block_id": f"question:{question.id}", "elements": buttons},
     ]
-    if 1 < len(buttons) <= len(_REACTION_NUMBERS):
+    if reaction_hint and 1 < len(buttons) <= len(_REACTION_NUMBERS):
         last = _REACTION_NUMBERS[len(buttons) - 1]
         blocks.append({"type": "context", "block_id": f"react:{question.id}", "elements": [
             {"type": "mrkdwn", "text": f"or react :one:–:{last}: for the options in order"}]})

@@ -114,13 +114,21 @@ class FakeFile:
     complete: bool = False  #: bot uploads: ``files.completeUploadExternal`` was called
 
 
+MANIFEST_SCOPES: tuple[str, ...] = (
+    "app_mentions:read", "channels:history", "chat:write", "commands", "files:read",
+    "files:write", "groups:history", "reactions:read")
+"""The bot scopes ``slack-manifest.yml`` asks for: what an up-to-date installation has."""
+
+
 class FakeSlackAPI(LoopbackServer):
     """The fake server; use it as ``async with FakeSlackAPI() as slack``."""
 
     def __init__(self, *, bot_token: str = "xoxb-vyke-test", team_id: str = "T0VYKE",
                  bot_user_id: str = "U0VYKEBOT", bot_id: str = "B0VYKE",
-                 closed_channels: frozenset[str] = frozenset()) -> None:
+                 closed_channels: frozenset[str] = frozenset(),
+                 scopes: tuple[str, ...] = MANIFEST_SCOPES) -> None:
         self.bot_token = bot_token
+        self.scopes = scopes  #: granted to the installation (the x-oauth-scopes header)
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -268,8 +276,10 @@ class FakeSlackAPI(LoopbackServer):
         return web.json_response({"ok": False, "error": "internal_error"}, status=fault.status)
 
     def _auth_test(self, args: dict[str, Any]) -> web.Response:
-        return _ok(url="https://vyke-test.slack.com/", team="Vyke Test", user="vyke",
-                   team_id=self.team_id, user_id=self.bot_user_id, bot_id=self.bot_id)
+        response = _ok(url="https://vyke-test.slack.com/", team="Vyke Test", user="vyke",
+                       team_id=self.team_id, user_id=self.bot_user_id, bot_id=self.bot_id)
+        response.headers["X-OAuth-Scopes"] = ",".join(self.scopes)  # as Slack sends it
+        return response
 
     def _chat_postMessage(self, args: dict[str, Any]) -> web.Response:
         channel = str(args.get("channel", ""))
