@@ -2,8 +2,9 @@
 
 Each function takes audio as float32 ``(channels, samples)`` (at ``sample_rate`` Hz where it
 asks for one) and answers one question a director asks: how loud is the bass, how deep does
-the pad duck on the kick, did the filter sweep open bar by bar, is there more low end. :func:`measure_render` gathers them under the
-metric names :class:`core.patch.ExpectedEffect` uses.
+the pad duck on the kick, did the filter sweep open bar by bar, is there more low end.
+:func:`measure_render` gathers them under the metric names :class:`core.patch.ExpectedEffect`
+uses.
 """
 
 from __future__ import annotations
@@ -187,9 +188,7 @@ def _welch_power(x: np.ndarray, *, sample_rate: int, nperseg: int) -> tuple[np.n
 
 
 def spectral_centroid_hz(audio: np.ndarray, *, sample_rate: int) -> float:
-    """Brightness: the power-weighted mean frequency of the whole signal, in Hz (0 if silent).
-
-    """
+    """Brightness: the power-weighted mean frequency of the whole signal, in Hz (0 if silent)."""
     return _centroid(*_spectrum(audio, sample_rate=sample_rate))
 
 
@@ -304,7 +303,10 @@ def octave_powers(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     -------
     np.ndarray, float64, shape (8,)
     """
-    freqs, power = mid_spectrum(audio, sample_rate=sample_rate)
+    return _octave_powers(*mid_spectrum(audio, sample_rate=sample_rate))
+
+
+def _octave_powers(freqs: np.ndarray, power: np.ndarray) -> np.ndarray:
     edges = [(c / math.sqrt(2.0), c * math.sqrt(2.0)) for c in OCTAVES_HZ]
     return np.array([float(np.sum(power[(freqs >= lo) & (freqs < hi)])) for lo, hi in edges])
 
@@ -394,12 +396,18 @@ def plr_db(audio: np.ndarray, *, sample_rate: int) -> float:
     return true_peak_dbtp(x, sample_rate=sample_rate) - integrated_loudness(x, sample_rate=sample_rate)
 
 
-def power_share_below(audio: np.ndarray, *, sample_rate: int, cutoff_hz: float = 80.0) -> float:
+_SUB_HZ = 80.0  # the master's "share below" reads the sub below this
+
+
+def power_share_below(audio: np.ndarray, *, sample_rate: int, cutoff_hz: float = _SUB_HZ) -> float:
     """Share (0–1) of the mid signal's power below ``cutoff_hz``: 0.75 means the sub is all you hear.
 
     The mean commercial track has about 1 % below 60 Hz (Elowsson & Friberg 2017).
     """
-    freqs, power = mid_spectrum(audio, sample_rate=sample_rate)
+    return _share_below(*mid_spectrum(audio, sample_rate=sample_rate), cutoff_hz)
+
+
+def _share_below(freqs: np.ndarray, power: np.ndarray, cutoff_hz: float) -> float:
     total = float(np.sum(power[freqs >= 20.0]))
     low = float(np.sum(power[(freqs >= 20.0) & (freqs < cutoff_hz)]))
     return low / total if total > 1e-20 else 0.0
@@ -490,6 +498,7 @@ def measure_render(
         ``spectral_centroid_hz``, ``low_end_db`` and, when ducked, ``ducking_depth_db``.
     """
     freqs, power = _spectrum(master, sample_rate=sample_rate)
+    mid_freqs, mid_power = mid_spectrum(master, sample_rate=sample_rate)  # octaves, sub share
     result: dict[str, object] = {
         "integrated_lufs": integrated_loudness(master, sample_rate=sample_rate),
         "true_peak_dbtp": true_peak_dbtp(master, sample_rate=sample_rate),
@@ -500,10 +509,10 @@ def measure_render(
         "stereo_width": stereo_width(master),
         "bands_db": _bands_db(freqs, power),
         "octaves_db": {str(c): v for c, v in
-                       octave_levels_db(master, sample_rate=sample_rate).items()},
+                       levels_from_powers(_octave_powers(mid_freqs, mid_power)).items()},
         "side_mid_ratio": side_mid_ratio(master),
         "low_band_correlation": low_band_correlation(master, sample_rate=sample_rate),
-        "share_below_80_hz": power_share_below(master, sample_rate=sample_rate),
+        "share_below_80_hz": _share_below(mid_freqs, mid_power, _SUB_HZ),
     }
     result["plr_db"] = float(result["true_peak_dbtp"]) - float(result["integrated_lufs"])  # type: ignore[arg-type]
     result["tracks"] = {
