@@ -8,11 +8,10 @@ director listens. The clips are short MP3s that play inline in a chat thread.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from core.jobs import CompareRequest, JobRequest, ProgressFn, payload_of
+from core.jobs import ClipResult, CompareRequest, CompareResult, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
 
 __all__ = ["compare_task", "section_window_s"]
@@ -39,14 +38,10 @@ def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, 
     return start, end, span[0].name
 
 
-def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
     """Cut the same section from both masters, match their loudness and write two MP3 clips.
 
-    Returns
-    -------
-    dict
-        ``{"clips": [{"version", "path", "lufs", "gain_db", "start_s", "end_s"}, …],
-        "section": name}``; both clips' ``lufs`` are equal within a few hundredths of a LU.
+    Both clips' ``lufs`` are equal within a few hundredths of a LU.
     """
     import soundfile as sf
 
@@ -81,12 +76,12 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
             matched[:, -fade:] *= ramp[::-1]
         path = out_dir / f"v{side.version}-{_slug(name)}.mp3"
         preview_mp3(matched, sample_rate=rate, path=path, max_bytes=8 * 1024 * 1024)
-        results.append({"version": side.version, "path": str(path),
-                        "lufs": round(integrated_loudness(matched, sample_rate=rate), 2),
-                        "gain_db": round(gain_db, 2), "start_s": round(start_s, 2),
-                        "end_s": round(end_s, 2)})
+        results.append(ClipResult(
+            version=side.version, path=str(path),
+            lufs=round(integrated_loudness(matched, sample_rate=rate), 2),
+            gain_db=round(gain_db, 2), start_s=round(start_s, 2), end_s=round(end_s, 2)))
     progress(1.0, "clips ready")
-    return {"clips": results, "section": name}
+    return CompareResult(clips=results, section=name)
 
 
 def _slug(text: str) -> str:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.artifacts import atomic_target
-from core.jobs import JobRequest, ProgressFn, RenderRequest, payload_of
+from core.jobs import JobRequest, ProgressFn, RenderRequest, RenderResult, payload_of
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
@@ -678,7 +678,7 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
     return problems
 
 
-def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def render_task(request: JobRequest, progress: ProgressFn) -> RenderResult:
     """The worker job: validate the payload and render (see :func:`render_spec`)."""
     payload = payload_of(request, RenderRequest)
-    return render_spec(payload, progress)
+    return RenderResult.model_validate(render_spec(payload, progress))

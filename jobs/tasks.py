@@ -2,7 +2,8 @@
 
 Each job is thin: it validates its payload (a pydantic model), serves the result from the
 content-addressed cache when it can, otherwise calls the synchronous engine code, writes its
-files atomically and returns a JSON-serialisable dict. Bad uploads raise
+files atomically and returns its kind's result model from :mod:`core.jobs` (``RESULTS``), so
+nothing crosses to the Maestro as a bag of string keys. Bad uploads raise
 :class:`core.errors.AudioError` subclasses whose message is the sentence for the thread.
 
 Jobs are top-level functions so a ``ProcessPoolExecutor`` can pickle them.
@@ -25,10 +26,16 @@ from core.analysis import AnalysisReport
 from core.errors import AudioTooLarge, AudioTooLong
 from core.jobs import (
     AnalyzeRequest,
+    AnalyzeResult,
+    CompareResult,
+    ExportResult,
     JobKind,
     JobRequest,
+    JobResult,
     ProgressFn,
+    RenderResult,
     SeparateRequest,
+    SeparateResult,
     payload_of,
 )
 
@@ -59,14 +66,8 @@ def _check_size(path: Path, *, max_size_bytes: int) -> None:
         raise AudioTooLarge(filename=path.name, size_bytes=size, max_size_bytes=max_size_bytes)
 
 
-def analyze_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
-    """Analyse an upload (tempo, key, loudness, bar grid), served from the cache when seen before.
-
-    Returns
-    -------
-    dict
-        ``{"report": AnalysisReport as JSON, "cached": bool}``.
-    """
+def analyze_task(request: JobRequest, progress: ProgressFn) -> AnalyzeResult:
+    """Analyse an upload (tempo, key, loudness, bar grid), served from the cache when seen before."""
     from jobs.analysis import analyze_file
     from jobs.audio_io import file_sha256, write_json_atomic
 
@@ -85,27 +86,21 @@ def analyze_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
                 raise AudioTooLong(filename=path.name, duration_s=report.duration_s,
                                    max_duration_s=payload.max_duration_s)
             progress(1.0, "analysis (from the cache)")
-            return {"report": report.model_dump(mode="json"), "cached": True}
+            return AnalyzeResult(report=report, cached=True)
     progress(0.1, "analysing tempo, key and loudness")
     report = analyze_file(
         path, max_duration_s=payload.max_duration_s, max_size_bytes=payload.max_size_bytes
     )
-    data = report.model_dump(mode="json")
-    write_json_atomic(entry, data)
+    write_json_atomic(entry, report.model_dump(mode="json"))
     progress(1.0, "analysis")
-    return {"report": data, "cached": False}
+    return AnalyzeResult(report=report, cached=False)
 
 
-def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def separate_task(request: JobRequest, progress: ProgressFn) -> SeparateResult:
     """Separate an upload into four stems, served from the cache for the same file and model.
 
     A cached result from the DSP fallback is redone once the model's weights are available.
-
-    Returns
-    -------
-    dict
-        ``{"stems": {name: path}, "model": str, "fallback": bool, "cached": bool}``; the
-        stems are copied (hard-linked where possible) into ``out_dir``.
+    The stems are copied (hard-linked where possible) into ``out_dir``.
     """
     from jobs.audio_io import file_sha256, publish_file, read_audio, write_json_atomic
     from jobs.separation import STEM_NAMES, separate_to_files, weights_available
@@ -142,8 +137,8 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
     stems = {stem: str(publish_file(entry / f"{stem}.wav", out_dir / f"{stem}.wav"))
              for stem in STEM_NAMES}
     progress(1.0, "stems ready" if not cached else "stems (from the cache)")
-    return {"stems": stems, "model": meta["model"], "fallback": bool(meta["fallback"]),
-            "cached": cached}
+    return SeparateResult(stems=stems, model=meta["model"], fallback=bool(meta["fallback"]),
+                          cached=cached)
 
 
 def _read_meta(meta_path: Path, stems: tuple[str, ...]) -> dict[str, Any] | None:
@@ -159,28 +154,28 @@ def _read_meta(meta_path: Path, stems: tuple[str, ...]) -> dict[str, Any] | None
     return meta if isinstance(meta, dict) and "model" in meta and "fallback" in meta else None
 
 
-def render_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def render_task(request: JobRequest, progress: ProgressFn) -> RenderResult:
     """Render a version (``jobs.render``): tracks, mix, master, preview, picture, measurements."""
     from jobs.render import render_task as run
 
     return run(request, progress)
 
 
-def export_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def export_task(request: JobRequest, progress: ProgressFn) -> ExportResult:
     """Export a rendered version as a project zip (``jobs.export``)."""
     from jobs.export.task import export_task as run
 
     return run(request, progress)
 
 
-def compare_task(request: JobRequest, progress: ProgressFn) -> dict[str, Any]:
+def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
     """Two versions' same section, loudness-matched, as clips (``jobs.compare``)."""
     from jobs.compare import compare_task as run
 
     return run(request, progress)
 
 
-TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], dict[str, Any]]] = {
+TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], JobResult]] = {
     JobKind.ANALYZE: analyze_task,
     JobKind.SEPARATE: separate_task,
     JobKind.RENDER: render_task,

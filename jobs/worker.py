@@ -46,7 +46,17 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.errors import VykeError
-from core.jobs import QUEUES, JobEvent, JobKind, JobRequest, JobStatus, RedisKeys, queue_for
+from core.jobs import (
+    QUEUES,
+    RESULTS,
+    JobEvent,
+    JobKind,
+    JobRequest,
+    JobResult,
+    JobStatus,
+    RedisKeys,
+    queue_for,
+)
 from core.progress import ProgressClock
 
 __all__ = [
@@ -81,7 +91,7 @@ class Outcome:
     """How a job's process ended: ``done`` (with ``result``) or ``failed`` (with ``message``)."""
 
     status: str  #: "done" | "failed" | "timeout"
-    result: dict[str, Any] = field(default_factory=dict)
+    result: JobResult | None = None
     message: str = ""
     transient: bool = False  #: worth running again (the process died, a connection dropped)
 
@@ -127,7 +137,10 @@ def _child(request_json: str, conn: Connection) -> None:
         task = TASKS.get(request.kind)
         if task is None:
             raise VykeError(f"This installation cannot run the {request.kind.value} step.")
-        conn.send(("done", task(request, progress)))
+        result = task(request, progress)
+        if not isinstance(result, RESULTS[request.kind]):  # a job's contract, checked once here
+            raise TypeError(f"the {request.kind.value} job returned {type(result).__name__}")
+        conn.send(("done", result))
     except BaseException as error:  # everything becomes one sentence for the thread
         message, transient = _classify(error, request.kind)
         if not isinstance(error, VykeError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import pretty_midi
 
-from core.jobs import ExportRequest, JobRequest, ProgressFn, payload_of
+from core.jobs import ExportRequest, ExportResult, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
 from jobs.export.project import export_project
 
@@ -59,14 +59,10 @@ def _generate_midi(spec: ProductionSpec) -> pretty_midi.PrettyMIDI:
 
 
 def export_task(request: JobRequest, progress: ProgressFn, *,
-                midi_source: MidiSource | None = None) -> dict[str, Any]:
+                midi_source: MidiSource | None = None) -> ExportResult:
     """Export a rendered version as ``<Title> Project.zip``.
 
-    Returns
-    -------
-    dict
-        ``{"artifacts": {"project.zip": path}, "checks": [...], "size_bytes": n,
-        "skipped": [...]}``; ``checks`` lists each checker rule and whether it passed.
+    The result's ``checks`` list each checker rule and whether it passed.
     """
     payload = payload_of(request, ExportRequest)
     spec = payload.spec
@@ -85,6 +81,6 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
                             out_dir=Path(payload.out_dir), provenance=provenance,
                             instruments=_instruments(render_dir))
     progress(1.0, "project ready")
-    return {"artifacts": {"project.zip": str(result.zip_path)},
-            "checks": result.report.as_checks(), "size_bytes": result.size_bytes,
-            "skipped": list(result.skipped)}
+    return ExportResult.model_validate(
+        {"artifacts": {"project.zip": str(result.zip_path)}, "checks": result.report.as_checks(),
+         "size_bytes": result.size_bytes, "skipped": list(result.skipped)})

@@ -108,7 +108,7 @@ def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> 
         Version(number=1, spec=spec, rendered=True, artifacts=first["artifacts"],
                 measurements=first["measurements"]),
         Version(number=2, spec=spec2, parent=1, patch=patch, rendered=True,
-                artifacts={**second["artifacts"], **exported["artifacts"]},
+                artifacts={**second["artifacts"], **exported.artifacts},
                 measurements=second["measurements"])])
 
     async def put() -> None:

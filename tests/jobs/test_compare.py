@@ -46,10 +46,10 @@ def test_clips_of_two_versions_play_at_the_same_loudness(tmp_path: Path) -> None
         "b": {"version": 2, "master": masters[1], "spec": loud.model_dump(mode="json")},
         "out_dir": str(tmp_path / "clips")})
     result = compare_task(request, lambda f, s: None)
-    a, b = result["clips"]
-    assert abs(a["lufs"] - b["lufs"]) <= 0.5
-    assert b["gain_db"] < -3 and a["gain_db"] == 0  # the louder master was turned down
+    a, b = result.clips
+    assert a.lufs is not None and b.lufs is not None and abs(a.lufs - b.lufs) <= 0.5
+    assert b.gain_db < -3 and a.gain_db == 0  # the louder master was turned down
     start, end, name = section_window_s(quiet, "")
-    assert result["section"] == name and (a["start_s"], a["end_s"]) == (round(start, 2), round(end, 2))
-    durations = [sf.info(clip["path"]).duration for clip in (a, b)]
+    assert result.section == name and (a.start_s, a.end_s) == (round(start, 2), round(end, 2))
+    durations = [sf.info(clip.path).duration for clip in (a, b)]
     assert abs(durations[0] - durations[1]) < 0.1 and abs(durations[0] - (end - start)) < 0.2

@@ -158,7 +158,7 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
                                   "render_dir": str(tmp_path / "v1"),
                                   "out_dir": str(tmp_path / "v1" / "export")})
     result = export_task(request, lambda fraction, step: None)
-    with zipfile.ZipFile(result["artifacts"]["project.zip"]) as archive:
+    with zipfile.ZipFile(result.artifacts["project.zip"]) as archive:
         names = archive.namelist()
         manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
         readme = archive.read(next(n for n in names if n.endswith("README.txt"))).decode()

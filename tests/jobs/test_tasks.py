@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import pickle
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,8 @@ import soundfile as sf
 
 import jobs.analysis
 import jobs.separation
-from core.analysis import AnalysisReport
 from core.errors import AudioError, NotAudio, SilentAudio
-from core.jobs import JobKind, JobRequest
+from core.jobs import RESULTS, AnalyzeResult, JobKind, JobRequest, SeparateResult
 from jobs.synth import known_stems
 from jobs.tasks import TASKS, analyze_task, separate_task
 
@@ -44,6 +43,30 @@ def test_tasks_are_registered_and_picklable() -> None:
         assert pickle.loads(pickle.dumps(task)) is task
 
 
+def test_every_job_returns_its_kinds_result_model_not_a_dict() -> None:
+    """What crosses from ``jobs/`` to the Maestro is the typed model of ``core.jobs.RESULTS``."""
+    from jobs.compare import compare_task
+    from jobs.export.task import export_task
+    from jobs.render import render_task
+
+    implementations = {JobKind.RENDER: render_task, JobKind.EXPORT: export_task,
+                       JobKind.COMPARE: compare_task}
+    for kind, task in [*TASKS.items(), *implementations.items()]:
+        assert typing.get_type_hints(task)["return"] is RESULTS[kind], task.__qualname__
+
+
+async def test_a_finished_job_process_hands_back_its_typed_result(song: Path,
+                                                                  tmp_path: Path) -> None:
+    from jobs.worker import run_in_process
+
+    payload = {"audio_path": str(song), "cache_dir": str(tmp_path / "cache"),
+               "max_duration_s": 600.0, "max_size_bytes": 10**8}
+    outcome = await run_in_process(_request(JobKind.ANALYZE, payload), lambda f, s: None,
+                                   timeout_s=120)
+    assert outcome.status == "done" and isinstance(outcome.result, AnalyzeResult)
+    assert outcome.result.report.tempo.bpm == pytest.approx(120, rel=0.04)
+
+
 def test_analysis_is_served_from_the_cache_the_second_time(
     song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -51,9 +74,9 @@ def test_analysis_is_served_from_the_cache_the_second_time(
                "max_duration_s": 600.0, "max_size_bytes": 10**8}
     seen, progress = _progress_log()
     first = analyze_task(_request(JobKind.ANALYZE, payload), progress)
-    assert first["cached"] is False
-    json.dumps(first)  # JSON-serialisable as it is
-    assert AnalysisReport.model_validate(first["report"]).tempo.bpm == pytest.approx(120, rel=0.04)
+    assert isinstance(first, AnalyzeResult) and first.cached is False
+    assert AnalyzeResult.model_validate_json(first.model_dump_json()) == first  # crosses the wire
+    assert first.report.tempo.bpm == pytest.approx(120, rel=0.04)
     assert seen[-1][0] == 1.0
 
     def must_not_run(*args: object, **kwargs: object) -> None:
@@ -61,7 +84,7 @@ def test_analysis_is_served_from_the_cache_the_second_time(
 
     monkeypatch.setattr(jobs.analysis, "analyze_file", must_not_run)
     second = analyze_task(_request(JobKind.ANALYZE, payload), progress)
-    assert second == {**first, "cached": True}
+    assert second == first.model_copy(update={"cached": True})
     assert len(list((tmp_path / "cache" / "analysis").rglob("*.json"))) == 1
     # a cached song is still held to today's length limit (an operator may have lowered it)
     from core.errors import AudioTooLong
@@ -101,11 +124,10 @@ def test_separation_writes_stems_and_is_cached_by_content_and_model(
                "overlap": 0.1, "shifts": 0, "device": "auto"}
     (tmp_path / "no-weights").mkdir()
     first = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None)
-    json.dumps(first)
-    assert first["cached"] is False
-    assert first["fallback"] is (model == "htdemucs")  # no htdemucs weights here: rough stems
+    assert isinstance(first, SeparateResult) and first.cached is False
+    assert first.fallback is (model == "htdemucs")  # no htdemucs weights here: rough stems
     length = sf.info(song).frames
-    for name, path in first["stems"].items():
+    for name, path in first.stems.items():
         assert Path(path).parent == tmp_path / "out" and Path(path).stem == name
         assert sf.info(path).frames == length
 
@@ -114,4 +136,4 @@ def test_separation_writes_stems_and_is_cached_by_content_and_model(
 
     monkeypatch.setattr(jobs.separation, "separate_to_files", must_not_run)
     second = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None)
-    assert second == {**first, "cached": True}
+    assert second == first.model_copy(update={"cached": True})

@@ -210,10 +210,10 @@ def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
     steps: list[str] = []
     result = export_task(request, lambda fraction, step: steps.append(step),
                          midi_source=lambda spec: tiny_midi())
-    zip_path = Path(result["artifacts"]["project.zip"])
-    assert zip_path.is_file() and result["size_bytes"] == zip_path.stat().st_size
-    assert all(check["passed"] for check in result["checks"])
-    assert {c["name"] for c in result["checks"]} >= {"pointee ids", "sends and returns",
+    zip_path = Path(result.artifacts["project.zip"])
+    assert zip_path.is_file() and result.size_bytes == zip_path.stat().st_size
+    assert all(check.passed for check in result.checks)
+    assert {c.name for c in result.checks} >= {"pointee ids", "sends and returns",
                                                     "clip slots and scenes", "notes"}
     manifest = json.loads(_read(zip_path)["Tiny Afro Remix Project/manifest.json"])
     assert manifest["provenance"] == {"production_id": "p1", "version": 1, "stems": {},
