@@ -21,6 +21,7 @@ layers (SQLite, Redis, SDKs, decoders) are translated into this tree where they 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = [
     "AudioError",
@@ -41,6 +42,7 @@ __all__ = [
     "UnsupportedFormat",
     "VersionNotFound",
     "VykeError",
+    "WeightsUnavailable",
 ]
 
 
@@ -122,6 +124,24 @@ class JobFailed(VykeError):
         self.step = step
         self.sentence = sentence
         super().__init__(sentence)
+
+
+class WeightsUnavailable(VykeError):
+    """The Demucs weights are neither in the weights folder, nor cached, nor downloadable now.
+
+    A ``VykeError``: its message tells the operator what to run, and a job that meets it is
+    not retried (the weights will not appear by themselves).
+    """
+
+    def __init__(self, *, model: str, weights_dir: Path | None) -> None:
+        self.model = model
+        self.weights_dir = weights_dir
+        where = f"the weights folder {weights_dir}" if weights_dir else "the local cache"
+        super().__init__(
+            f"The {model} separation weights are not in {where} and this machine cannot reach "
+            f"the download servers, so run `vyke models fetch` on a machine that is online "
+            f"(or copy {model}.yaml and its .th files into the weights folder)."
+        )
 
 
 class QueueUnavailable(VykeError):

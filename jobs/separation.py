@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 
 from core.artifacts import atomic_target
+from core.errors import WeightsUnavailable
 from jobs.audio_io import valid_audio
 
 __all__ = [
@@ -57,20 +58,6 @@ _CROSSFADE_S = 4.0  # overlap between outer chunks, seconds
 _DOWNLOAD_HOSTS = (("huggingface.co", 443), ("dl.fbaipublicfiles.com", 443))
 
 ProgressCallback = Callable[[float, str], None]
-
-
-class WeightsUnavailable(RuntimeError):
-    """The Demucs weights are neither in the weights folder, nor cached, nor downloadable now."""
-
-    def __init__(self, *, model: str, weights_dir: Path | None) -> None:
-        self.model = model
-        self.weights_dir = weights_dir
-        where = f"the weights folder {weights_dir}" if weights_dir else "the local cache"
-        super().__init__(
-            f"The {model} separation weights are not in {where} and this machine cannot reach "
-            f"the download servers, so run `vyke models fetch` on a machine that is online "
-            f"(or copy {model}.yaml and its .th files into the weights folder)."
-        )
 
 
 @dataclass(frozen=True, slots=True)

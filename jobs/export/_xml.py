@@ -21,6 +21,7 @@ __all__ = [
     "sub",
     "unique_names",
     "value",
+    "values",
 ]
 
 _Element = etree._Element
@@ -54,6 +55,12 @@ def sub(parent: _Element, tag: str, **attrs: float | int | bool | str) -> _Eleme
 def value(parent: _Element, tag: str, val: float | int | bool | str) -> _Element:
     """A value element: ``<tag Value="…"/>``."""
     return etree.SubElement(parent, tag, {"Value": fmt(val)})
+
+
+def values(parent: _Element, **fields: float | int | bool | str) -> None:
+    """Value elements in the order given: a Live set lists a node's settings as such runs."""
+    for tag, val in fields.items():
+        value(parent, tag, val)
 
 
 class IdAllocator:

@@ -31,7 +31,7 @@ from jobs.export._devices import (
     param,
     utility,
 )
-from jobs.export._xml import IdAllocator, sub, value
+from jobs.export._xml import IdAllocator, sub, value, values
 from jobs.export.model import ExportModel, MidiClipPart, MidiPart, StemFile
 
 __all__ = [
@@ -107,9 +107,7 @@ class _Writer:
             "SchemaChangeCount": str(SCHEMA_CHANGE_COUNT), "Creator": CREATOR, "Revision": ""})
         live = etree.SubElement(root, "LiveSet")
         next_pointee = value(live, "NextPointeeId", 0)
-        value(live, "OverwriteProtectionNumber", OVERWRITE_PROTECTION)
-        value(live, "LomId", 0)
-        value(live, "LomIdView", 0)
+        values(live, OverwriteProtectionNumber=OVERWRITE_PROTECTION, LomId=0, LomIdView=0)
         tracks = etree.SubElement(live, "Tracks")
         self._player_tracks(tracks)
         for index, name in enumerate(RETURNS):
@@ -144,18 +142,15 @@ class _Writer:
     def _track_header(self, parent: _Element, tag: str, *, track_id: int | None, name: str,
                       color: int) -> _Track:
         el = etree.SubElement(parent, tag) if track_id is None else sub(parent, tag, Id=track_id)
-        value(el, "LomId", 0)
-        value(el, "LomIdView", 0)
-        value(el, "IsContentSelectedInDocument", False)
-        value(el, "PreferredContentViewMode", 0)
+        values(el, LomId=0, LomIdView=0, IsContentSelectedInDocument=False,
+               PreferredContentViewMode=0)
         delay = etree.SubElement(el, "TrackDelay")
         value(delay, "Value", 0)
         value(delay, "IsValueSampleBased", False)
         names = etree.SubElement(el, "Name")
-        value(names, "EffectiveName", _text(name))
-        value(names, "UserName", _text(name) if tag != "MasterTrack" else "")
-        value(names, "Annotation", "")
-        value(names, "MemorizedFirstClipName", "")
+        values(names, EffectiveName=_text(name),
+               UserName=_text(name) if tag != "MasterTrack" else "", Annotation="",
+               MemorizedFirstClipName="")
         value(el, "Color", color)
         envelopes = etree.SubElement(etree.SubElement(el, "AutomationEnvelopes"), "Envelopes")
         value(el, "TrackGroupId", -1)
@@ -168,24 +163,16 @@ class _Writer:
         value(lanes, "AreTakeLanesFolded", True)
         value(el, "LinkedTrackGroupId", -1)
         if tag in ("AudioTrack", "MidiTrack"):
-            value(el, "SavedPlayingSlot", -1)
-            value(el, "SavedPlayingOffset", 0)
-            value(el, "Freeze", False)
-            value(el, "VelocityDetail", 0)
-            value(el, "NeedArrangerRefreeze", True)
-            value(el, "PostProcessFreezeClips", 0)
+            values(el, SavedPlayingSlot=-1, SavedPlayingOffset=0, Freeze=False, VelocityDetail=0,
+                   NeedArrangerRefreeze=True, PostProcessFreezeClips=0)
         return _Track(el, envelopes, track_id if track_id is not None else -1)
 
     def _routing(self, chain: _Element, tag: str, target: str, upper: str,
                  lower: str = "") -> None:
         node = etree.SubElement(chain, tag)
-        value(node, "Target", target)
-        value(node, "UpperDisplayString", upper)
-        value(node, "LowerDisplayString", lower)
+        values(node, Target=target, UpperDisplayString=upper, LowerDisplayString=lower)
         mpe = etree.SubElement(node, "MpeSettings")
-        value(mpe, "ZoneType", 0)
-        value(mpe, "FirstNoteChannel", 1)
-        value(mpe, "LastNoteChannel", 15)
+        values(mpe, ZoneType=0, FirstNoteChannel=1, LastNoteChannel=15)
 
     def _chain_start(self, track: _Track, *, audio_in: tuple[str, str, str],
                      audio_out: tuple[str, str, str]) -> _Element:
@@ -193,15 +180,11 @@ class _Writer:
         lanes = etree.SubElement(chain, "AutomationLanes")
         inner = etree.SubElement(lanes, "AutomationLanes")
         lane = sub(inner, "AutomationLane", Id=0)
-        value(lane, "SelectedDevice", 0)
-        value(lane, "SelectedEnvelope", 0)
-        value(lane, "IsContentSelectedInDocument", False)
-        value(lane, "LaneHeight", 68)
+        values(lane, SelectedDevice=0, SelectedEnvelope=0, IsContentSelectedInDocument=False,
+               LaneHeight=68)
         value(lanes, "AreAdditionalAutomationLanesFolded", False)
         chooser = etree.SubElement(chain, "ClipEnvelopeChooserViewState")
-        value(chooser, "SelectedDevice", 0)
-        value(chooser, "SelectedEnvelope", 0)
-        value(chooser, "PreferModulationVisible", False)
+        values(chooser, SelectedDevice=0, SelectedEnvelope=0, PreferModulationVisible=False)
         self._routing(chain, "AudioInputRouting", *audio_in)
         self._routing(chain, "MidiInputRouting", "MidiIn/External.All/-1", "Ext: All Ins")
         self._routing(chain, "AudioOutputRouting", *audio_out)
@@ -269,12 +252,7 @@ class _Writer:
         value(seq, "MonitoringEnum", 1)
 
     def _arranger(self, parent: _Element) -> _Element:
-        arranger = etree.SubElement(parent, "ArrangerAutomation")
-        events = etree.SubElement(arranger, "Events")
-        view = etree.SubElement(arranger, "AutomationTransformViewState")
-        value(view, "IsTransformPending", False)
-        etree.SubElement(view, "TimeAndValueTransforms")
-        return events
+        return _automation_events(parent, "ArrangerAutomation")
 
     def _audio_sequencer(self, chain: _Element, tag: str) -> _Element:
         seq = etree.SubElement(chain, tag)
@@ -360,28 +338,15 @@ class _Writer:
 
     def _clip_common(self, clip: _Element, *, start: float, end: float, loop_end: float,
                      name: str, color: int) -> None:
-        value(clip, "LomId", 0)
-        value(clip, "LomIdView", 0)
-        value(clip, "CurrentStart", start)
-        value(clip, "CurrentEnd", end)
+        values(clip, LomId=0, LomIdView=0, CurrentStart=start, CurrentEnd=end)
         loop = etree.SubElement(clip, "Loop")
-        value(loop, "LoopStart", 0)
-        value(loop, "LoopEnd", loop_end)
-        value(loop, "StartRelative", 0)
-        value(loop, "LoopOn", False)
-        value(loop, "OutMarker", loop_end)
-        value(loop, "HiddenLoopStart", 0)
-        value(loop, "HiddenLoopEnd", loop_end)
-        value(clip, "Name", _text(name))
-        value(clip, "Annotation", "")
-        value(clip, "Color", color)
-        value(clip, "LaunchMode", 0)
-        value(clip, "LaunchQuantisation", 0)
+        values(loop, LoopStart=0, LoopEnd=loop_end, StartRelative=0, LoopOn=False,
+               OutMarker=loop_end, HiddenLoopStart=0, HiddenLoopEnd=loop_end)
+        values(clip, Name=_text(name), Annotation="", Color=color, LaunchMode=0,
+               LaunchQuantisation=0)
         signatures = etree.SubElement(etree.SubElement(clip, "TimeSignature"), "TimeSignatures")
         remoteable = sub(signatures, "RemoteableTimeSignature", Id=0)
-        value(remoteable, "Numerator", self.num)
-        value(remoteable, "Denominator", self.den)
-        value(remoteable, "Time", 0)
+        values(remoteable, Numerator=self.num, Denominator=self.den, Time=0)
         etree.SubElement(etree.SubElement(clip, "Envelopes"), "Envelopes")
         scroller = etree.SubElement(clip, "ScrollerTimePreserver")
         value(scroller, "LeftTime", 0)
@@ -396,10 +361,7 @@ class _Writer:
         value(clip, "VelocityAmount", 0)
         _follow_action(etree.SubElement(clip, "FollowAction"))
         _grid(etree.SubElement(clip, "Grid"), snap=True)
-        value(clip, "FreezeStart", 0)
-        value(clip, "FreezeEnd", 0)
-        value(clip, "IsWarped", True)
-        value(clip, "TakeId", 1)
+        values(clip, FreezeStart=0, FreezeEnd=0, IsWarped=True, TakeId=1)
 
     def _audio_clip(self, events: _Element, stem: StemFile) -> None:
         """The whole stem from bar 1, warped: beat = seconds · tempo / 60 (markers at both ends)."""
@@ -409,19 +371,12 @@ class _Writer:
                           color=_COLORS.get(stem.track.role, 0))
         ref = etree.SubElement(clip, "SampleRef")
         file_ref = etree.SubElement(ref, "FileRef")
-        value(file_ref, "RelativePathType", 3)
-        value(file_ref, "RelativePath", stem.relative_path)
-        value(file_ref, "Path", "")
-        value(file_ref, "Type", 2)
-        value(file_ref, "LivePackName", "")
-        value(file_ref, "LivePackId", "")
-        value(file_ref, "OriginalFileSize", stem.size_bytes)
-        value(file_ref, "OriginalCrc", 0)
+        values(file_ref, RelativePathType=3, RelativePath=stem.relative_path, Path="", Type=2,
+               LivePackName="", LivePackId="", OriginalFileSize=stem.size_bytes, OriginalCrc=0)
         value(ref, "LastModDate", stem.mtime_s)
         etree.SubElement(ref, "SourceContext")
-        value(ref, "SampleUsageHint", 0)
-        value(ref, "DefaultDuration", stem.frames)
-        value(ref, "DefaultSampleRate", stem.sample_rate)
+        values(ref, SampleUsageHint=0, DefaultDuration=stem.frames,
+               DefaultSampleRate=stem.sample_rate)
         onsets = etree.SubElement(clip, "Onsets")
         etree.SubElement(onsets, "UserOnsets")
         value(onsets, "HasUserOnsets", False)
@@ -431,9 +386,7 @@ class _Writer:
                           ("TransientLoopMode", 2), ("TransientEnvelope", 100),
                           ("ComplexProFormants", 100), ("ComplexProEnvelope", 128)):
             value(clip, name, val)
-        value(clip, "Sync", True)
-        value(clip, "HiQ", True)
-        value(clip, "Fade", True)
+        values(clip, Sync=True, HiQ=True, Fade=True)
         fades = etree.SubElement(clip, "Fades")
         for name, val in (("FadeInLength", 0), ("FadeOutLength", 0),
                           ("ClipFadesAreInitialized", True), ("CrossfadeInState", 0),
@@ -441,11 +394,8 @@ class _Writer:
                           ("FadeOutCurveSkew", 0), ("FadeOutCurveSlope", 0),
                           ("IsDefaultFadeIn", True), ("IsDefaultFadeOut", True)):
             value(fades, name, val)
-        value(clip, "PitchCoarse", 0)
-        value(clip, "PitchFine", 0)
-        value(clip, "SampleVolume", 1)
-        value(clip, "MarkerDensity", 2)
-        value(clip, "AutoWarpTolerance", 4)
+        values(clip, PitchCoarse=0, PitchFine=0, SampleVolume=1, MarkerDensity=2,
+               AutoWarpTolerance=4)
         markers = etree.SubElement(clip, "WarpMarkers")
         sub(markers, "WarpMarker", Id=0, SecTime=0, BeatTime=0)
         sub(markers, "WarpMarker", Id=1, SecTime=round(stem.duration_s, 9), BeatTime=beats)
@@ -507,9 +457,7 @@ class _Writer:
                           ("NoteEditorFoldScaleScroll", 0)):
             value(clip, name, val)
         self._scale(clip)
-        value(clip, "IsInKey", True)
-        value(clip, "NoteSpellingPreference", 0)
-        value(clip, "PreferFlatRootNote", False)
+        values(clip, IsInKey=True, NoteSpellingPreference=0, PreferFlatRootNote=False)
         _grid(etree.SubElement(clip, "ExpressionGrid"), snap=False)
 
     def _scale(self, parent: _Element) -> None:
@@ -637,14 +585,9 @@ class _Writer:
         for index in range(SCENE_COUNT):
             scene = sub(scenes, "Scene", Id=index)
             _follow_action(etree.SubElement(scene, "FollowAction"))
-            value(scene, "Name", "")
-            value(scene, "Annotation", "")
-            value(scene, "Color", -1)
-            value(scene, "Tempo", round(self.spec.tempo_bpm))
-            value(scene, "IsTempoEnabled", False)
-            value(scene, "TimeSignatureId", time_signature_value(self.num, self.den))
-            value(scene, "IsTimeSignatureEnabled", False)
-            value(scene, "LomId", 0)
+            values(scene, Name="", Annotation="", Color=-1, Tempo=round(self.spec.tempo_bpm),
+                   IsTempoEnabled=False, TimeSignatureId=time_signature_value(self.num, self.den),
+                   IsTimeSignatureEnabled=False, LomId=0)
             sub(scene, "ClipSlotsListWrapper", LomId=0)
 
     def _transport(self, live: _Element) -> None:
@@ -683,29 +626,19 @@ class _Writer:
         locators = etree.SubElement(etree.SubElement(live, "Locators"), "Locators")
         for index, marker in enumerate(self.model.markers):
             locator = sub(locators, "Locator", Id=index)
-            value(locator, "LomId", 0)
-            value(locator, "Time", marker.start_beats)
-            value(locator, "Name", _text(marker.name))
-            value(locator, "Annotation", "")
-            value(locator, "IsSongStart", False)
+            values(locator, LomId=0, Time=marker.start_beats, Name=_text(marker.name),
+                   Annotation="", IsSongStart=False)
         etree.SubElement(live, "DetailClipKeyMidis")
         for name in ("TracksListWrapper", "VisibleTracksListWrapper", "ReturnTracksListWrapper",
                      "ScenesListWrapper", "CuePointsListWrapper"):
             sub(live, name, LomId=0)
-        value(live, "ChooserBar", 0)
-        value(live, "Annotation", "")
-        value(live, "SoloOrPflSavedValue", True)
-        value(live, "SoloInPlace", True)
-        value(live, "CrossfadeCurve", 2)
-        value(live, "LatencyCompensation", 2)
-        value(live, "HighlightedTrackIndex", 0)
+        values(live, ChooserBar=0, Annotation="", SoloOrPflSavedValue=True, SoloInPlace=True,
+               CrossfadeCurve=2, LatencyCompensation=2, HighlightedTrackIndex=0)
         groove = etree.SubElement(live, "GroovePool")
         value(groove, "LomId", 0)
         etree.SubElement(groove, "Grooves")
-        value(live, "AutomationMode", False)
-        value(live, "SnapAutomationToGrid", True)
-        value(live, "ArrangementOverdub", False)
-        value(live, "ColorSequenceIndex", 0)
+        values(live, AutomationMode=False, SnapAutomationToGrid=True, ArrangementOverdub=False,
+               ColorSequenceIndex=0)
         value(etree.SubElement(live, "AutoColorPickerForPlayerAndGroupTracks"),
               "NextColorIndex", 0)
         value(etree.SubElement(live, "AutoColorPickerForReturnAndMasterTracks"),
@@ -717,16 +650,12 @@ class _Writer:
                           ("MidiPrelisten", False)):
             value(live, name, val)
         etree.SubElement(live, "LinkedTrackGroups")
-        value(live, "AccidentalSpellingPreference", 3)
-        value(live, "PreferFlatRootNote", False)
-        value(live, "UseWarperLegacyHiQMode", False)
+        values(live, AccidentalSpellingPreference=3, PreferFlatRootNote=False,
+               UseWarperLegacyHiQMode=False)
         sub(live, "VideoWindowRect", Top=-2147483648, Left=-2147483648, Bottom=-2147483648,
             Right=-2147483648)
-        value(live, "ShowVideoWindow", True)
-        value(live, "TrackHeaderWidth", 93)
-        value(live, "ViewStateArrangerHasDetail", True)
-        value(live, "ViewStateSessionHasDetail", True)
-        value(live, "ViewStateDetailIsSample", False)
+        values(live, ShowVideoWindow=True, TrackHeaderWidth=93, ViewStateArrangerHasDetail=True,
+               ViewStateSessionHasDetail=True, ViewStateDetailIsSample=False)
         views = etree.SubElement(live, "ViewStates")
         for name, val in (("SessionIO", 1), ("SessionSends", 1), ("SessionReturns", 1),
                           ("SessionMixer", 1), ("SessionTrackDelay", 0),
@@ -740,9 +669,14 @@ def _envelope(envelopes: _Element, index: int, target: int) -> _Element:
     """An ``AutomationEnvelope`` for ``target``; returns its ``Events`` element."""
     envelope = sub(envelopes, "AutomationEnvelope", Id=index)
     value(etree.SubElement(envelope, "EnvelopeTarget"), "PointeeId", target)
-    automation = etree.SubElement(envelope, "Automation")
-    events = etree.SubElement(automation, "Events")
-    view = etree.SubElement(automation, "AutomationTransformViewState")
+    return _automation_events(envelope, "Automation")
+
+
+def _automation_events(parent: _Element, tag: str) -> _Element:
+    """``<tag>`` with its ``Events`` (returned) and the view state Live writes beside them."""
+    node = etree.SubElement(parent, tag)
+    events = etree.SubElement(node, "Events")
+    view = etree.SubElement(node, "AutomationTransformViewState")
     value(view, "IsTransformPending", False)
     etree.SubElement(view, "TimeAndValueTransforms")
     return events
