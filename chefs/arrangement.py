@@ -50,4 +50,5 @@ class ArrangementChef(Chef):
                     ops.append(AddTransition(transition=Transition(kind="downlifter",
                                                                    start_bar=start - 2, bars=2)))
             why = "Downlifters instead of big builds keep the transitions calmer."
-        return SpecPatch(chef=self.name, request=request.text, ops=ops, rationale=why)
+        return SpecPatch(chef=self.name, request=request.text, ops=ops, rationale=why,
+                         expected=[op.expected() for op in ops if isinstance(op, AddTransition)])

@@ -217,13 +217,30 @@ class MixingChef(Chef):
         tracks = tracks_for(spec, target, default="vocals") or tracks_for(spec, "music")
         up = request.direction == "up"
         ops: list[Operation] = []
+        expected: list[ExpectedEffect] = []
         for t in tracks:
-            before = t.sends_db.get(bus, -40.0)  # type: ignore[call-overload]
+            sent = t.sends_db.get(bus)  # type: ignore[call-overload]
+            before = -40.0 if sent is None else sent
             after = min(0.0, before + 5) if up else max(-60.0, before - 6)
+            if after == before:
+                continue
             ops.append(SetSend(track=t.name, bus=bus, level_db=after))
+            # a return is linear: its share of the track moves by exactly the send's change
+            # (a track that sent nothing had no share to move from: then only which way)
+            expected.append(ExpectedEffect(
+                metric="delay_wet_db" if bus == "delay" else "reverb_wet_db", track=t.name,
+                change=0.0 if sent is None else after - before,
+                direction="up" if up else "down",
+                text=f"{t.name} {bus} send {before:g} → {after:g} dB: its {bus} "
+                     f"{'up' if up else 'down'} re the dry sound"))
+            if request.aspect is Aspect.WIDTH:
+                expected.append(ExpectedEffect(
+                    metric="side_mid_ratio", track=t.name, direction="up" if up else "down",
+                    text=f"{t.name} heard wider (side/mid with its {bus})" if up
+                    else f"{t.name} heard narrower (side/mid with its {bus})"))
         what = "space and width" if request.aspect is Aspect.WIDTH else f"more {bus}"
         return SpecPatch(
-            chef=self.name, request=request.text, ops=ops,
+            chef=self.name, request=request.text, ops=ops, expected=expected,
             rationale=f"Sending more to the {bus} return adds {what} without smearing the dry "
                       "signal." if up else f"Less {bus} brings the sound forward and drier.",
         )

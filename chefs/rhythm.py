@@ -30,7 +30,16 @@ class _PatternChef(Chef):
                 swing = min(0.5, t.pattern.swing + SWING_STEP) if up else max(0.0, t.pattern.swing - SWING_STEP)
                 ops.append(SetPattern(track=t.name, swing=round(swing, 3),
                                       velocity_humanize=0.2 if up else None))
-            expected: list[ExpectedEffect] = []
+            expected: list[ExpectedEffect] = [
+                ExpectedEffect(metric="swing_16ths", track=op.track, change=op.swing - t.pattern.swing,
+                               direction="up" if up else "down",
+                               text=f"{op.track} swing {t.pattern.swing:g} → {op.swing:g} of a 16th "
+                                    "(the off-beat 16ths land later)" if up else
+                                    f"{op.track} swing {t.pattern.swing:g} → {op.swing:g} of a 16th "
+                                    "(the off-beat 16ths land straighter)")
+                for t, op in zip(tracks, ops, strict=True)
+                if isinstance(op, SetPattern) and t.pattern is not None and op.swing is not None
+                and op.swing != t.pattern.swing]
             why = ("More swing pushes every second 16th late, so the groove rolls instead of "
                    "marching." if up else "Straighter timing tightens the groove.")
         elif request.aspect is Aspect.BUSIER:

@@ -64,9 +64,9 @@ class SoundDesignChef(Chef):
                 start = max(1, first_drop - bars)
             else:
                 start, bars = first_drop, 1
-        transition = Transition(kind=kind, start_bar=start, bars=min(bars, 32))
+        op = AddTransition(transition=Transition(kind=kind, start_bar=start, bars=min(bars, 32)))
         return SpecPatch(
-            chef=self.name, request=request.text, ops=[AddTransition(transition=transition)],
+            chef=self.name, request=request.text, ops=[op], expected=[op.expected()],
             rationale=(f"A noise riser over bars {start}–{start + bars - 1} lifts the energy into "
                        "the drop." if kind == "riser" else
                        f"An impact on bar {start} marks the drop's first downbeat."),

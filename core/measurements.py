@@ -65,6 +65,11 @@ class TrackMeasurements(_Measured):
     spectral_centroid_hz: float | None = None
     low_end_db: float | None = None  #: energy below 500 Hz
     ducking_depth_db: float | None = None  #: only for a track ducked on the kick
+    reverb_wet_db: float | None = None  #: its reverb return's power re the dry track, dB
+    delay_wet_db: float | None = None  #: its delay return's power re the dry track, dB
+    side_mid_ratio: float | None = None  #: side/mid RMS with its returns: the width it is heard at
+    swing_16ths: float | None = None  #: how late its off-beat 16ths land, in 16ths (0 straight)
+    onsets_by_bar: list[float] = []  #: notes or slices starting in each bar
 
 
 class Staging(_Measured):
@@ -131,6 +136,7 @@ class Measurements(_Measured):
     # a filter sweep, bar by bar: the swept track's centroid, and the filter's alone
     centroid_by_bar: dict[str, list[float]] = {}
     brightness_by_bar: dict[str, list[float]] = {}
+    level_by_bar_db: list[float] = []  #: the master's mid level in each bar, dBFS
     # mixing and mastering
     mix_trim_db: float | None = None
     low_between_kicks_db: float | None = None  #: the bass region between kicks, re LUFS
@@ -153,6 +159,16 @@ class Measurements(_Measured):
             return None
         value = source[metric]
         return float(value) if isinstance(value, int | float) else None
+
+    def over_bars(self, metric: str, track: str = "", *, start_bar: int,
+                  end_bar: int) -> list[float]:
+        """A per-bar metric (``level_by_bar_db``, ``onsets_by_bar``) for bars ``start_bar`` to
+        ``end_bar`` (1-based, inclusive); empty when not measured or the bars are past its end."""
+        source: _Measured | None = self.tracks.get(track) if track else self
+        if source is None or metric not in source or not isinstance(source[metric], list):
+            return []
+        values = source[metric][max(0, start_bar - 1):max(0, end_bar)]
+        return [float(v) for v in values] if len(values) == end_bar - start_bar + 1 else []
 
 
 class ExportCheck(BaseModel):

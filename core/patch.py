@@ -215,6 +215,18 @@ class AddTransition(BaseModel):
         t = self.transition
         return f"{t.kind} over bars {t.start_bar}–{t.start_bar + t.bars - 1}"
 
+    def expected(self) -> ExpectedEffect:
+        """How it shows in the render: its bars of the master louder, with the sweep or hit in
+        them (a downlifter too: it adds a falling sweep, however calm the section it leads to)."""
+        t = self.transition
+        end = t.start_bar + t.bars - 1
+        where = f"bar {t.start_bar}" if end == t.start_bar else f"bars {t.start_bar}–{end}"
+        heard = {"riser": "a rising sweep", "downlifter": "a falling sweep",
+                 "impact": "a hit", "reverse_cymbal": "a swell", "fill": "a fill"}.get(t.kind, t.kind)
+        return ExpectedEffect(metric="level_by_bar_db", start_bar=t.start_bar, end_bar=end,
+                              direction="up", text=f"{t.kind} over {where}: {heard} lifts the "
+                                                   f"level of {where}")
+
 
 class AddStutter(BaseModel):
     """Stutter the vocal over a bar range on a grid."""
@@ -382,11 +394,19 @@ class ExpectedEffect(BaseModel):
         "tempo_bpm",
         "stereo_width",
         "low_between_kicks_db",  #: the master's 40–160 Hz band between the kicks, re its LUFS
+        "reverb_wet_db",  #: a track's reverb return re its dry signal
+        "delay_wet_db",  #: a track's delay return re its dry signal
+        "side_mid_ratio",  #: a track's width with its returns (the master's without a track)
+        "swing_16ths",  #: how late a track's off-beat 16ths land, in 16ths
+        "level_by_bar_db",  #: the master's level over bars ``start_bar``–``end_bar``
+        "onsets_by_bar",  #: a track's onsets per bar over bars ``start_bar``–``end_bar``
     ]
     track: str = ""
     change: float = 0.0  #: signed, in the metric's unit; 0 = "rises/falls" given by ``direction``
     direction: Literal["up", "down", "rises_across_bars"] = "up"
     text: str  #: "bass −3 dB", "ducking depth 6 → 9 dB on kick hits"
+    start_bar: int = Field(default=0, ge=0)  #: the bars a per-bar metric is read over (1-based,
+    end_bar: int = Field(default=0, ge=0)  #: inclusive); 0 for a metric of the whole render
 
 
 class SpecPatch(BaseModel):

@@ -25,25 +25,31 @@ __all__ = [
     "BANDS_HZ",
     "LOW_BETWEEN_KICKS_HZ",
     "LOW_END_HZ",
+    "MEASURE_VERSION",
     "OCTAVES_HZ",
     "band_energy_db",
     "band_levels_db",
     "between_hits_band_db",
     "ducking_depth_db",
+    "level_by_bar_db",
     "levels_from_powers",
     "low_band_correlation",
     "low_end_db",
     "measure_render",
+    "measure_track",
     "mid_spectrum",
     "octave_levels_db",
     "octave_powers",
+    "onsets_by_bar",
     "plr_db",
     "power_share_below",
+    "return_levels",
     "side_mid_ratio",
     "side_octave_powers",
     "spectral_centroid_by_bar",
     "spectral_centroid_hz",
     "stereo_width",
+    "swing_16ths",
     "track_level_db",
 ]
 
@@ -474,6 +480,7 @@ def measure_render(
     tracks: Mapping[str, np.ndarray] | None = None,
     hit_times_s: np.ndarray | None = None,
     unducked: Mapping[str, np.ndarray] | None = None,
+    spec: ProductionSpec | None = None,
 ) -> dict[str, object]:
     """Every number the change card and the Chefs read, under ExpectedEffect's metric names.
 
@@ -487,6 +494,9 @@ def measure_render(
     hit_times_s : np.ndarray, optional, seconds
         Kick hits, for ``ducking_depth_db`` of the tracks in ``unducked``.
     unducked : mapping of track name to that track rendered without ducking, optional
+    spec : core.spec.ProductionSpec, optional
+        Its bar grid gives ``level_by_bar_db`` (where a riser or a downlifter is heard) and the
+        tracks' grid numbers (:func:`measure_track`).
 
     Returns
     -------
@@ -494,8 +504,8 @@ def measure_render(
         ``integrated_lufs``, ``true_peak_dbtp``, ``loudness_range_lu``, ``spectral_centroid_hz``,
         ``low_end_db``, ``stereo_width``, ``bands_db``, ``octaves_db`` (octave levels re 1 kHz,
         keyed by centre in Hz as a string), ``side_mid_ratio``, ``low_band_correlation``,
-        ``share_below_80_hz``, ``plr_db`` and ``tracks``: name → ``track_level_db``,
-        ``spectral_centroid_hz``, ``low_end_db`` and, when ducked, ``ducking_depth_db``.
+        ``share_below_80_hz``, ``plr_db``, with ``spec`` ``level_by_bar_db``, and ``tracks``:
+        name → :func:`measure_track`'s numbers.
     """
     freqs, power = _spectrum(master, sample_rate=sample_rate)
     mid_freqs, mid_power = mid_spectrum(master, sample_rate=sample_rate)  # octaves, sub share
@@ -515,22 +525,35 @@ def measure_render(
         "share_below_80_hz": _share_below(mid_freqs, mid_power, _SUB_HZ),
     }
     result["plr_db"] = float(result["true_peak_dbtp"]) - float(result["integrated_lufs"])  # type: ignore[arg-type]
+    if spec is not None:
+        result["level_by_bar_db"] = level_by_bar_db(master, spec=spec, sample_rate=sample_rate)
     result["tracks"] = {
         name: measure_track(audio, sample_rate=sample_rate, hit_times_s=hit_times_s,
-                            unducked=(unducked or {}).get(name))
+                            unducked=(unducked or {}).get(name), spec=spec)
         for name, audio in (tracks or {}).items()}
     return result
 
 
+MEASURE_VERSION = "m2"
+"""Bumped when :func:`measure_track` measures something new, so numbers kept with a cached
+chain are taken again rather than served without it."""
+
+
 def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarray | None = None,
-                  unducked: np.ndarray | None = None) -> dict[str, float]:
+                  unducked: np.ndarray | None = None, sends: Mapping[str, np.ndarray] | None = None,
+                  spec: ProductionSpec | None = None) -> dict[str, float | list[float]]:
     """One track's numbers after its chain: level, brightness, low end and, when ducked, the dip.
+
+    Given the spec (the bar grid and the delay's time), also its share of the reverb and delay
+    returns and the width it is heard at (:func:`return_levels`, from ``sends``), the swing of
+    its off-beat sixteenths (:func:`swing_16ths`, when it has any) and its onsets per bar
+    (:func:`onsets_by_bar`). One envelope serves the last two and one spectrum the rest.
 
     A function of the track alone, so a render can keep it with the track's cached chain and
     re-measure only the tracks a change touched.
     """
     freqs, power = _spectrum(audio, sample_rate=sample_rate)
-    numbers = {
+    numbers: dict[str, float | list[float]] = {
         "track_level_db": track_level_db(audio, sample_rate=sample_rate),
         "spectral_centroid_hz": _centroid(freqs, power),
         "low_end_db": _band_db(freqs, power, *LOW_END_HZ),
@@ -538,7 +561,16 @@ def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarra
     if unducked is not None and hit_times_s is not None:
         numbers["ducking_depth_db"] = ducking_depth_db(
             audio, sample_rate=sample_rate, hit_times_s=hit_times_s, reference=unducked)
-    return numbers
+    if spec is not None:
+        numbers.update(return_levels(audio, sends or {}, spec=spec, sample_rate=sample_rate,
+                                     spectrum=(freqs, power)))
+        envelope = _envelope(audio, _HOP)
+        swing = swing_16ths(audio, spec=spec, sample_rate=sample_rate, envelope=envelope)
+        if swing is not None:
+            numbers["swing_16ths"] = swing
+        numbers["onsets_by_bar"] = onsets_by_bar(audio, spec=spec, sample_rate=sample_rate,
+                                                 envelope=envelope)
+    return {k: v if isinstance(v, list) else float(v) for k, v in numbers.items()}
 
 
 def swept_centroid_by_bar(
@@ -572,4 +604,238 @@ def swept_centroid_by_bar(
         weighted = response * average
         total = float(np.sum(weighted))
         out.append(float(np.sum(freqs * weighted) / total) if total > 1e-20 else 0.0)
+    return out
+
+
+# --- what a send, a groove, a transition or a chop does, as a listener hears it -------------
+
+_IR_S = {"reverb": 6.0}  # the reverb's tail is 60 dB down well within this (room 0.7)
+_ECHOES = 14  # the delay's 14th echo is 64 dB down (feedback 0.35)
+_responses: dict[tuple[str, float, int, int], np.ndarray] = {}
+
+
+def _return_response(name: str, *, spec: ProductionSpec, sample_rate: int,
+                     nperseg: int) -> np.ndarray:
+    """How a return shapes what is sent to it, per bin of a ``nperseg`` Welch spectrum.
+
+    Rows: mid → mid, mid → side, side → mid, side → side power gain. Read once per return
+    (and per tempo for the delay) from its impulse response through the very chain the mix
+    uses (``jobs.mix``), then averaged over each Welch bin's band.
+    """
+    from jobs.mix import DELAY_BEATS, _return_chain
+
+    tempo = spec.tempo_bpm if name == "delay" else 0.0
+    key = (name, tempo, sample_rate, nperseg)
+    if key in _responses:
+        return _responses[key]
+    seconds = _IR_S.get(name) or _ECHOES * DELAY_BEATS * 60.0 / spec.tempo_bpm + 0.1
+    n = round(seconds * sample_rate)
+    size = 1 << (n - 1).bit_length()
+    fine = np.fft.rfftfreq(size, 1.0 / sample_rate)
+    coarse = np.rint(fine / (sample_rate / nperseg)).astype(np.int64)
+    counts = np.bincount(coarse, minlength=nperseg // 2 + 1)
+    rows = []
+    for sign in (1.0, -1.0):  # a unit impulse in the mid, then in the side
+        impulse = np.zeros((2, n), dtype=np.float32)
+        impulse[0, 0], impulse[1, 0] = 1.0, sign
+        out = np.asarray(_return_chain(name, spec=spec)(impulse, sample_rate), dtype=np.float64)
+        for part in ((out[0] + out[1]) / 2.0, (out[0] - out[1]) / 2.0):
+            power = np.abs(np.fft.rfft(part, size)) ** 2
+            rows.append(np.bincount(coarse, weights=power, minlength=counts.size)
+                        / np.maximum(counts, 1))
+    _responses[key] = np.array(rows)[:, : nperseg // 2 + 1]
+    return _responses[key]
+
+
+def _mid_side_power(x: np.ndarray) -> tuple[float, float]:
+    """Mean power of the mid ``(L + R) / 2`` and the side ``(L − R) / 2`` (three dot products)."""
+    if x.shape[0] < 2:
+        return float(np.dot(x[0], x[0])) / max(1, x.shape[1]), 0.0
+    left, right = x[0], x[1]
+    ll, rr, lr = (float(np.dot(a, b)) for a, b in ((left, left), (right, right), (left, right)))
+    n = max(1, x.shape[1])
+    return max(0.0, ll + rr + 2 * lr) / (4 * n), max(0.0, ll + rr - 2 * lr) / (4 * n)
+
+
+def return_levels(dry: np.ndarray, sends: Mapping[str, np.ndarray], *, spec: ProductionSpec,
+                  sample_rate: int, spectrum: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> dict[str, float]:
+    """How much of a track's reverb and delay the mix carries, and how wide it makes the track.
+
+    A return is linear, so a track's share of it is its send through the return's response:
+    the send's measured mid and side power, shaped by the dry track's spectrum (a send is the
+    dry signal times its level) and by :func:`_return_response`. No reverb is run per track.
+
+    Parameters
+    ----------
+    dry : np.ndarray, float32, shape (2, samples)
+        The track after its chain.
+    sends : mapping of return name to (2, samples) audio
+        What the track sends to each return (``ProcessedTrack.sends``).
+    spec : core.spec.ProductionSpec
+        The delay's time follows the tempo.
+    spectrum : (frequencies, power), optional
+        ``dry``'s Welch spectrum (:func:`_spectrum`) when already taken.
+
+    Returns
+    -------
+    dict
+        ``reverb_wet_db`` and ``delay_wet_db``: the return's power re the dry track's, in dB
+        (−120 when the track sends nothing); ``side_mid_ratio``: side/mid RMS of the track with
+        its returns, the width a listener hears (0 mono, 1 unrelated channels).
+    """
+    x = valid_audio(dry)
+    _, power = spectrum if spectrum is not None else _spectrum(x, sample_rate=sample_rate)
+    mid, side = _mid_side_power(x)
+    total = float(np.sum(power))
+    shape = power / total if total > 1e-20 else np.zeros_like(power)
+    out: dict[str, float] = {}
+    wet_mid = wet_side = 0.0
+    for name in ("reverb", "delay"):
+        send = sends.get(name)
+        wet = 0.0
+        if send is not None and shape.size > 1:
+            response = _return_response(name, spec=spec, sample_rate=sample_rate,
+                                        nperseg=2 * (shape.size - 1))
+            gains = response @ shape  # mid→mid, mid→side, side→mid, side→side
+            send_mid, send_side = _mid_side_power(valid_audio(send))
+            to_mid = send_mid * gains[0] + send_side * gains[2]
+            to_side = send_mid * gains[1] + send_side * gains[3]
+            wet_mid, wet_side, wet = wet_mid + to_mid, wet_side + to_side, to_mid + to_side
+        out[f"{name}_wet_db"] = (10.0 * math.log10(wet / (mid + side))
+                                 if wet > 1e-20 and mid + side > 1e-20 else _FLOOR_DB)
+    heard_mid = mid + wet_mid
+    out["side_mid_ratio"] = math.sqrt((side + wet_side) / heard_mid) if heard_mid > 1e-20 else 0.0
+    return out
+
+
+_HOP = 32  # 0.73 ms envelope frames at 44.1 kHz: a 0.06-sixteenth swing step is ten of them
+
+
+def _envelope(audio: np.ndarray, hop: int) -> np.ndarray:
+    """Power of the channel sum in frames of ``hop`` samples."""
+    x = valid_audio(audio)
+    mono = x[0] + x[1] if x.shape[0] > 1 else x[0]
+    frames = mono.size // hop
+    return np.einsum("ij,ij->i", *(2 * (mono[: frames * hop].reshape(frames, hop),)),
+                     dtype=np.float64) / hop
+
+
+def swing_16ths(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
+                envelope: np.ndarray | None = None) -> float | None:
+    """How late the off-beat sixteenths land, in sixteenths: the swing a listener hears.
+
+    The track's onset strength (the rise of its level in dB over 2 ms, so a quiet shaker on an
+    open hat's tail counts as much as the hat) is folded onto one beat: averaged over every
+    beat of the song, so single hits and humanised timing average out. Each sixteenth's onset
+    is the peak of that average near it, and the swing is the off-beat sixteenths' delay
+    beyond the on-beat ones', so a sample's own attack time cancels out: 0 is straight, 0.5 a
+    heavy shuffle, on :class:`core.spec.PatternSpec`'s ``swing`` scale.
+
+    Returns
+    -------
+    float or None
+        ``None`` when the off-beat (or the on-beat) sixteenths carry no hits: an onset stands
+        out where its folded strength is over twice the beat's median.
+    """
+    env = _envelope(audio, _HOP) if envelope is None else envelope
+    if env.size < 8 or float(np.max(env)) <= 1e-20:
+        return None
+    frame_s = _HOP / sample_rate
+    level = 10.0 * np.log10(np.maximum(np.convolve(env, np.ones(2) / 2, mode="same"),
+                                       float(np.max(env)) * 1e-6))
+    lag = max(1, round(0.002 / frame_s))
+    strength = np.maximum(0.0, level[lag:] - level[:-lag])
+    beat_s = spec.bar_s / spec.time_signature[0]
+    bins = max(8, math.ceil(beat_s / frame_s))
+    at = (np.arange(strength.size) + lag + 0.5) * frame_s
+    phase = np.minimum(np.floor((at % beat_s) / frame_s).astype(np.int64), bins - 1)
+    folded = np.bincount(phase, weights=strength, minlength=bins)
+    folded = np.convolve(np.concatenate([folded[-1:], folded, folded[:1]]), np.ones(3) / 3,
+                         mode="valid")
+    sixteenth = bins / 4.0
+    floor = float(np.median(folded))
+    onsets, standing = [], []
+    for slot in range(4):
+        lo = round((slot - 0.3) * sixteenth)
+        hi = round((slot + (0.75 if slot % 2 else 0.3)) * sixteenth)
+        window = folded[np.arange(lo, hi) % bins]
+        best = int(np.argmax(window))
+        shift = 0.0
+        if 0 < best < window.size - 1:  # the peak between frames (a parabola through three)
+            a, b, c = window[best - 1], window[best], window[best + 1]
+            shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+        onsets.append((lo + best + shift - slot * sixteenth) / sixteenth)
+        standing.append(float(window[best]) > 2.0 * floor)
+    # only sixteenths with hits of their own are timed (an open hat's tail is not a hit)
+    off = [onsets[s] for s in (1, 3) if standing[s]]
+    on = [onsets[s] for s in (0, 2) if standing[s]]
+    if not off or not on:
+        return None
+    return float(np.mean(off) - np.mean(on))
+
+
+_ONSET_HOP = 256  # 5.8 ms frames for counting onsets
+_ONSET_RISE_DB = 6.0  # a rise this steep within 20 ms is a new note or slice
+_ONSET_GAP_S = 0.05
+_ONSET_FLOOR_DB = 40.0  # quieter than the track's loudest frame by more than this is not heard
+
+
+def onsets_by_bar(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
+                  envelope: np.ndarray | None = None) -> list[float]:
+    """How many notes or slices start in each bar: the density a listener hears (chops, stutter).
+
+    An onset is where the track's level jumps by 6 dB within 20 ms, at most one per 50 ms,
+    and no more than 40 dB under the track's loudest moment.
+
+    Returns
+    -------
+    list of float
+        One count per bar of the arrangement (``spec.total_bars``).
+    """
+    env = (_envelope(audio, _ONSET_HOP) if envelope is None
+           else _frames(envelope, _ONSET_HOP // _HOP))
+    frame_s = _ONSET_HOP / sample_rate
+    counts = [0.0] * spec.total_bars
+    if env.size < 5 or float(np.max(env)) <= 1e-20:
+        return counts
+    level = 10.0 * np.log10(np.maximum(env, float(np.max(env)) * 1e-8))
+    lag = max(1, round(0.02 / frame_s))
+    jump = level[lag:] - level[:-lag]
+    loud = level[lag:] > float(np.max(level)) - _ONSET_FLOOR_DB
+    candidates = np.flatnonzero((jump >= _ONSET_RISE_DB) & loud) + lag
+    last = -math.inf
+    for frame in candidates:
+        at = frame * frame_s
+        if at - last < _ONSET_GAP_S:
+            continue
+        last = at
+        bar = int(at // spec.bar_s)
+        if bar < len(counts):
+            counts[bar] += 1.0
+    return counts
+
+
+def _frames(envelope: np.ndarray, factor: int) -> np.ndarray:
+    """A fine power envelope summed into frames ``factor`` times longer (mean power)."""
+    frames = envelope.size // factor
+    return envelope[: frames * factor].reshape(frames, factor).mean(axis=1)
+
+
+def level_by_bar_db(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int) -> list[float]:
+    """The level of each bar (mean power of the mid, dBFS): where a riser or a drop is heard.
+
+    Returns
+    -------
+    list of float
+        One level per bar of the arrangement; −120.0 for a silent bar.
+    """
+    env = _envelope(audio, _ONSET_HOP) / 4.0  # the channel sum's power → the mid's
+    frame_s = _ONSET_HOP / sample_rate
+    out = []
+    for bar in range(spec.total_bars):
+        a = round(bar * spec.bar_s / frame_s)
+        b = min(env.size, round((bar + 1) * spec.bar_s / frame_s))
+        power = float(np.mean(env[a:b])) if b > a else 0.0
+        out.append(10.0 * math.log10(power) if power > 1e-12 else _FLOOR_DB)
     return out

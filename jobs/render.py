@@ -153,7 +153,7 @@ class _Cache:
             path.unlink(missing_ok=True)
             return None
 
-    def load_numbers(self, key: str) -> dict[str, float] | None:
+    def load_numbers(self, key: str) -> dict[str, Any] | None:
         path = self.root / "mixed" / f"{key}.json"
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -161,7 +161,7 @@ class _Cache:
             return None
         return data if isinstance(data, dict) else None
 
-    def store_numbers(self, key: str, numbers: dict[str, float]) -> None:
+    def store_numbers(self, key: str, numbers: dict[str, Any]) -> None:
         write_json_atomic(self.root / "mixed" / f"{key}.json", numbers)
 
     def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
@@ -258,7 +258,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
     from jobs.instruments import render_instrument, render_transitions
     from jobs.master import master, tonal_correction
-    from jobs.measure import between_hits_band_db, measure_track
+    from jobs.measure import MEASURE_VERSION, between_hits_band_db, measure_track
     from jobs.mix import mix_down, process_track
     from jobs.patterns import generate_track, kick_times
     from jobs.sampler import build_palette, track_samples
@@ -284,7 +284,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
 
     processed: dict[str, Any] = {}
     unswept: dict[str, np.ndarray] = {}
-    track_numbers: dict[str, dict[str, float]] = {}
+    track_numbers: dict[str, dict[str, Any]] = {}
     octave_keys: dict[str, str] = {}
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
@@ -320,7 +320,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         processed[track.name] = _processed(arrays)
         octave_keys[track.name] = mix_key
         if track.name != "transitions":  # the track's own numbers, kept with its chain
-            numbers = cache.load_numbers(mix_key)
+            numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
             if numbers is None:
                 progress(step + 0.85 * share, f"{where}, measuring it")
                 # a ducked track's dip is read against the same chain without the ducking
@@ -328,8 +328,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                     cache, raw, raw_key, track.model_copy(update={"sidechain": None}),
                     spec=spec, layout=layout, hits=None)
                 numbers = measure_track(processed[track.name].dry, sample_rate=sr,
-                                        hit_times_s=hits, unducked=unducked)
-                cache.store_numbers(mix_key, {k: float(v) for k, v in numbers.items()})
+                                        hit_times_s=hits, unducked=unducked,
+                                        sends=processed[track.name].sends, spec=spec)
+                cache.store_numbers(f"{mix_key}-{MEASURE_VERSION}", numbers)
             track_numbers[track.name] = numbers
         # a sweep's brightness is read against the same chain without the sweep
         if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
@@ -615,7 +616,7 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
 
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
-             track_numbers: dict[str, dict[str, float]], unswept: dict[str, np.ndarray],
+             track_numbers: dict[str, dict[str, Any]], unswept: dict[str, np.ndarray],
              sr: int) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
@@ -625,7 +626,7 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
     from jobs.analysis import analyze
     from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
-    out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr)
+    out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec)
     out["tracks"] = dict(track_numbers)
     report = analyze(mastered.audio, sample_rate=sr)
     out["tempo_bpm"] = report.tempo.bpm

@@ -27,16 +27,41 @@ from typing import Any
 from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.music import Key, Mode
+from core.spec import TrackSpec
 from core.store import Store
 
 __all__ = ["HonestQueue", "render_measurements"]
 
 _KINDS = frozenset({JobKind.ANALYZE, JobKind.SEPARATE, JobKind.RENDER, JobKind.COMPARE})
 _TRACK_DEFAULTS = {"track_level_db": -18.0, "ducking_depth_db": 4.0,
-                   "spectral_centroid_hz": 1500.0, "low_end_db": -20.0, "stereo_width": 0.5}
+                   "spectral_centroid_hz": 1500.0, "low_end_db": -20.0, "stereo_width": 0.5,
+                   "side_mid_ratio": 0.3}
 _MASTER_DEFAULTS = {"spectral_centroid_hz": 2000.0, "stereo_width": 0.5,
                     "low_between_kicks_db": -12.0, "low_end_db": -14.0}
+_BAR_DEFAULTS = {"level_by_bar_db": -14.0, "onsets_by_bar": 4.0}  #: per-bar metrics, each bar
+_NO_RETURN_DB = -120.0  #: a return's share of a track that sends nothing to it
+_STEPS = {"spectral_centroid_hz": 200.0, "stereo_width": 0.1, "side_mid_ratio": 0.1,
+          "swing_16ths": 0.06}
+"""The clear step a "rises" or "falls" without a number takes (1.0 for a level or a count)."""
 _BARS = 8  #: bars of a measured sweep
+
+
+def _track_defaults(track: TrackSpec, bars: int) -> dict[str, Any]:
+    """A first render's numbers for ``track``: its returns follow its sends (a perfect engine's
+    share of a return is the send level plus the return's own gain, taken here as 0 dB), its
+    swing its pattern's."""
+    numbers: dict[str, Any] = dict(_TRACK_DEFAULTS)
+    for bus in ("reverb", "delay"):
+        numbers[f"{bus}_wet_db"] = float(track.sends_db.get(bus, _NO_RETURN_DB))
+    if track.pattern is not None:
+        numbers["swing_16ths"] = float(track.pattern.swing)
+    numbers["onsets_by_bar"] = [_BAR_DEFAULTS["onsets_by_bar"]] * bars
+    return numbers
+
+
+def _fit_bars(values: list[float], bars: int, default: float) -> list[float]:
+    """A per-bar list as long as the arrangement (a tempo or section change moves its end)."""
+    return [float(v) for v in values[:bars]] + [default] * max(0, bars - len(values))
 
 
 def render_measurements(request: RenderRequest, *, parent: dict[str, Any] | None,
@@ -44,16 +69,24 @@ def render_measurements(request: RenderRequest, *, parent: dict[str, Any] | None
     """What a perfect engine would measure on ``request``'s render.
 
     ``parent`` is the parent version's measurements (``None`` for a first version) and
-    ``expected`` its patch's expected effects (as dicts), applied exactly.
+    ``expected`` its patch's expected effects (as dicts), applied exactly: a per-bar metric
+    over the effect's bars.
     """
     spec = request.spec
+    bars = spec.total_bars
     m: dict[str, Any] = copy.deepcopy(parent) if parent else {}
     m.pop("mismatches", None)
-    tracks: dict[str, dict[str, float]] = m.setdefault("tracks", {})
+    tracks: dict[str, dict[str, Any]] = m.setdefault("tracks", {})
     for track in spec.tracks:
-        tracks.setdefault(track.name, dict(_TRACK_DEFAULTS))
+        numbers = tracks.setdefault(track.name, {})
+        for name, value in _track_defaults(track, bars).items():
+            numbers.setdefault(name, value)
+        numbers["onsets_by_bar"] = _fit_bars(numbers["onsets_by_bar"], bars,
+                                             _BAR_DEFAULTS["onsets_by_bar"])
     for name, value in _MASTER_DEFAULTS.items():
         m.setdefault(name, value)
+    m["level_by_bar_db"] = _fit_bars(m.get("level_by_bar_db", []), bars,
+                                     _BAR_DEFAULTS["level_by_bar_db"])
     m["key"] = str(spec.key)
     m["tempo_bpm"] = float(spec.tempo_bpm)
     m.setdefault("integrated_lufs", float(spec.master.target_lufs))
@@ -69,12 +102,15 @@ def render_measurements(request: RenderRequest, *, parent: dict[str, Any] | None
         if metric == "tempo_bpm" or metric == "key":
             continue  # already the spec's
         if not change:  # "rises" or "falls" without a number: a clear step that way
-            change = 1.0 if effect.get("direction", "up") == "up" else -1.0
-            if metric in ("spectral_centroid_hz",):
-                change *= 200.0
-            elif metric == "stereo_width":
-                change *= 0.1
+            change = _STEPS.get(metric, 1.0) * (1.0 if effect.get("direction", "up") == "up" else -1.0)
         where: dict[str, Any] = tracks.setdefault(name, dict(_TRACK_DEFAULTS)) if name else m
+        start = int(effect.get("start_bar") or 0)
+        if start:  # every bar of the effect's span moves by the change
+            end = int(effect.get("end_bar") or start)
+            values = where.setdefault(metric, [_BAR_DEFAULTS.get(metric, 0.0)] * bars)
+            for bar in range(start, min(end, len(values)) + 1):
+                values[bar - 1] = float(values[bar - 1]) + change
+            continue
         where[metric] = float(where.get(metric, _TRACK_DEFAULTS.get(metric, 0.0))) + change
     return m
 
