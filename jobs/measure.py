@@ -735,8 +735,9 @@ def swing_16ths(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
     Returns
     -------
     float or None
-        ``None`` when the off-beat (or the on-beat) sixteenths carry no hits: an onset stands
-        out where its folded strength is over twice the beat's median.
+        ``None`` when no off-beat (or on-beat) onset stands out. A part whose off-beats carry
+        only other hits' tails can read a constant that no swing moves: the change card then
+        reports the swing as missed, which is what a listener hears.
     """
     env = _envelope(audio, _HOP) if envelope is None else envelope
     if env.size < 8 or float(np.max(env)) <= 1e-20:
@@ -756,9 +757,9 @@ def swing_16ths(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
     sixteenth = bins / 4.0
     floor = float(np.median(folded))
     onsets, standing = [], []
-    for slot in range(4):
-        lo = round((slot - 0.3) * sixteenth)
-        hi = round((slot + (0.75 if slot % 2 else 0.3)) * sixteenth)
+    for slot in range(4):  # an off-beat lands 0 to 0.5 of a 16th late, give or take the jitter
+        lo = round((slot - 0.15) * sixteenth)
+        hi = round((slot + (0.6 if slot % 2 else 0.15)) * sixteenth)
         window = folded[np.arange(lo, hi) % bins]
         best = int(np.argmax(window))
         shift = 0.0
@@ -766,10 +767,12 @@ def swing_16ths(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
             a, b, c = window[best - 1], window[best], window[best + 1]
             shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
         onsets.append((lo + best + shift - slot * sixteenth) / sixteenth)
-        standing.append(float(window[best]) > 2.0 * floor)
-    # only sixteenths with hits of their own are timed (an open hat's tail is not a hit)
-    off = [onsets[s] for s in (1, 3) if standing[s]]
-    on = [onsets[s] for s in (0, 2) if standing[s]]
+        standing.append(float(window[best]))
+    # only sixteenths with hits of their own are timed (an open hat's tail is not a hit): an
+    # onset stands twice over the beat's median and at a tenth of the strongest on-beat
+    least = max(2.0 * floor, 0.1 * max(standing[0], standing[2]))
+    off = [onsets[s] for s in (1, 3) if standing[s] > least]
+    on = [onsets[s] for s in (0, 2) if standing[s] > least]
     if not off or not on:
         return None
     return float(np.mean(off) - np.mean(on))

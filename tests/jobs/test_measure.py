@@ -103,3 +103,131 @@ def test_measure_render_names_every_metric_the_change_card_reads() -> None:
     assert set(track) == {"track_level_db", "spectral_centroid_hz", "low_end_db",
                           "ducking_depth_db"}
     assert track["ducking_depth_db"] == pytest.approx(0.0, abs=0.1)
+
+
+# --- sends, width, swing, transitions and chops, measured on the engine's own audio ---------
+
+_SPEC = ProductionSpec(title="t", genre="house", tempo_bpm=124.0, key=Key(tonic=9, mode=Mode.MINOR),
+                       sections=[Section(name="drop", kind="drop", bars=4,
+                                         layers=["music", "percussion", "vocals", "transitions"])])
+
+
+def _chords(seconds: float = 4.0) -> np.ndarray:
+    """A pad-like part through the engine's stereo unison, as the render plays chords."""
+    from jobs.mix import stereo_unison
+
+    t = np.arange(round(seconds * SR)) / SR
+    tone = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6, 880.0)) * 0.1
+    return stereo_unison(np.tile(tone, (2, 1)).astype(np.float32), sample_rate=SR)
+
+
+def _through_chain(part: np.ndarray, **track: object) -> dict[str, object]:
+    """``part`` through a music track's real chain (``jobs.mix``), measured as a render does."""
+    from core.spec import TrackRole, TrackSpec
+    from jobs.measure import measure_track
+    from jobs.mix import process_track
+
+    spec = TrackSpec(name="music", role=TrackRole.MUSIC, source="pattern", **track)  # type: ignore[arg-type]
+    processed = process_track(part, spec, spec=_SPEC, sample_rate=SR)
+    return measure_track(processed.dry, sample_rate=SR, sends=processed.sends, spec=_SPEC)
+
+
+def test_more_reverb_send_measures_that_much_more_reverb_re_the_dry_track() -> None:
+    part = _chords()
+    dry = _through_chain(part)
+    low = _through_chain(part, sends_db={"reverb": -14.0, "delay": -22.0})
+    high = _through_chain(part, sends_db={"reverb": -9.0, "delay": -17.0})
+    assert dry["reverb_wet_db"] == dry["delay_wet_db"] == -120.0  # sends nothing
+    assert float(high["reverb_wet_db"]) - float(low["reverb_wet_db"]) == pytest.approx(5.0, abs=0.05)  # type: ignore[arg-type]
+    assert float(high["delay_wet_db"]) - float(low["delay_wet_db"]) == pytest.approx(5.0, abs=0.05)  # type: ignore[arg-type]
+    # a reverb return's width reaches the track: heard wider with more of it
+    assert float(high["side_mid_ratio"]) > float(low["side_mid_ratio"]) > float(dry["side_mid_ratio"])  # type: ignore[arg-type]
+
+
+def test_the_share_of_a_return_agrees_with_running_the_return_itself() -> None:
+    """The estimate (send power through the return's response) against the real return run on
+    the track's send: within a dB, for the reverb and the tempo-synced delay."""
+    from core.spec import TrackRole, TrackSpec
+    from jobs.measure import return_levels
+    from jobs.mix import _return_chain, process_track
+
+    track = TrackSpec(name="music", role=TrackRole.MUSIC, source="pattern",
+                      sends_db={"reverb": -10.0, "delay": -12.0})
+    processed = process_track(_chords(6.0), track, spec=_SPEC, sample_rate=SR)
+    estimate = return_levels(processed.dry, processed.sends, spec=_SPEC, sample_rate=SR)
+    dry_power = float(np.sum(processed.dry.astype(np.float64) ** 2))
+    for name in ("reverb", "delay"):
+        wet = _return_chain(name, spec=_SPEC)(processed.sends[name], SR)
+        real = 10 * np.log10(float(np.sum(wet.astype(np.float64) ** 2)) / dry_power)
+        assert estimate[f"{name}_wet_db"] == pytest.approx(real, abs=1.0), name
+
+
+def test_swing_reads_how_late_the_off_beat_sixteenths_of_a_rendered_pattern_land() -> None:
+    from core.spec import PatternSpec, TrackRole, TrackSpec, VoiceSpec
+    from jobs.instruments import render_instrument
+    from jobs.measure import swing_16ths
+    from jobs.patterns import generate_track
+
+    def measured(swing: float) -> float | None:
+        track = TrackSpec(name="percussion", role=TrackRole.PERCUSSION, source="pattern",
+                          pattern=PatternSpec(style="offbeat_hats", seed=4, swing=swing,
+                                              density=0.8),
+                          voice=VoiceSpec(name="percussion_kit"))
+        assert track.voice is not None
+        audio = render_instrument(generate_track(_SPEC, track), track.voice,
+                                  duration_s=_SPEC.total_bars * _SPEC.bar_s, sample_rate=SR,
+                                  seed=4, tonic=_SPEC.key.tonic)
+        return swing_16ths(audio, spec=_SPEC, sample_rate=SR)
+
+    straight, swung, more = measured(0.1), measured(0.16), measured(0.3)
+    assert straight is not None and swung is not None and more is not None
+    assert swung - straight == pytest.approx(0.06, abs=0.015)  # the card's ±25 %
+    assert more - straight == pytest.approx(0.2, abs=0.05)
+    # a part with nothing on the off-beat sixteenths has no swing to read
+    kick = np.zeros((2, round(_SPEC.total_bars * _SPEC.bar_s * SR)), dtype=np.float32)
+    for beat in range(_SPEC.total_bars * 4):
+        at = round(beat * _SPEC.bar_s / 4 * SR)
+        kick[:, at:at + 2000] = np.sin(2 * np.pi * 55 * np.arange(2000) / SR) * 0.5
+    assert swing_16ths(kick, spec=_SPEC, sample_rate=SR) is None
+
+
+def test_a_riser_lifts_the_level_of_its_bars_and_only_those() -> None:
+    from core.spec import Transition
+    from jobs.instruments import render_transitions
+    from jobs.measure import level_by_bar_db
+
+    bed = _chords(_SPEC.total_bars * _SPEC.bar_s) * 0.5
+    with_riser = _SPEC.model_copy(update={"transitions": [Transition(kind="riser", start_bar=3,
+                                                                     bars=2)]})
+    fx = render_transitions(with_riser, sample_rate=SR) * 10 ** (-8 / 20)  # its track's fader
+    before = level_by_bar_db(bed, spec=_SPEC, sample_rate=SR)
+    after = level_by_bar_db(bed + fx[:, : bed.shape[1]], spec=_SPEC, sample_rate=SR)
+    assert len(before) == len(after) == _SPEC.total_bars
+    assert after[0] == pytest.approx(before[0], abs=0.05)
+    assert after[1] == pytest.approx(before[1], abs=0.05)
+    assert after[3] - before[3] > 1.0  # it swells into the next bar
+    assert after[3] - before[3] > after[2] - before[2] > 0.0
+
+
+def test_vocal_chops_count_as_more_onsets_per_bar() -> None:
+    from jobs.demo_song import render_demo_stems
+    from jobs.measure import onsets_by_bar
+    from jobs.vocal import chop
+
+    vocal = render_demo_stems(duration_s=8.0)["vocals"]
+    vocal = vocal if vocal.ndim == 2 else vocal[np.newaxis, :]
+    length = round(_SPEC.total_bars * _SPEC.bar_s * SR)
+    sung = np.zeros((vocal.shape[0], length), dtype=np.float32)
+    sung[:, : min(length, vocal.shape[1])] = vocal[:, :length]
+    sings_from = round(2 * _SPEC.bar_s * SR)  # the demo's vocal comes in at bar 3
+    chopped, _ = chop(sung[:, sings_from:], sample_rate=SR,
+                      tempo_bpm=_SPEC.tempo_bpm, steps=32, seed=1)
+    chops = np.zeros_like(sung)
+    for bar in range(0, _SPEC.total_bars, 2):
+        at = round(bar * _SPEC.bar_s * SR)
+        n = min(chopped.shape[1], length - at)
+        chops[:, at:at + n] = chopped[:, :n]
+    plain = onsets_by_bar(sung, spec=_SPEC, sample_rate=SR)
+    chopped_onsets = onsets_by_bar(chops, spec=_SPEC, sample_rate=SR)
+    assert len(plain) == _SPEC.total_bars
+    assert sum(chopped_onsets) > 1.5 * sum(plain) > 0
