@@ -38,7 +38,10 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core import replies as say
@@ -152,6 +155,10 @@ class SlackAdapter:
         if not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers):
             # a 429 is waited out (Slack's Retry-After) and tried again, not dropped
             client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
+        if not any(isinstance(h, AsyncServerErrorRetryHandler) for h in client.retry_handlers):
+            # a transient 500/503 is tried again (as discord.py does), not taken as a refusal:
+            # otherwise one lost files.info drops the director's song, one lost post a question
+            client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
         self.client = client
         self.link_for = link_for
         self.maestro = maestro

@@ -1,54 +1,155 @@
 """Every result reaches its thread exactly once on Discord and on Slack, with faults on.
 
-The real adapters (discord.py and slack_sdk underneath) post a version's results to the
-strict loopback fakes while every third API call answers 429 or 500 and one upload times
-out; the bot process restarts while the render runs, then dies again after the first reply
-of the render's result landed, and a third one (same data folder) posts the rest at start; the queue then delivers the render event again and
-the export after it. Each text, preview, picture and project must be in the thread once,
-and no request may have broken a platform limit (the fakes would have refused it).
+The real adapters (discord.py and slack_sdk underneath) talk to the strict loopback fakes
+while every third API call answers 429 or 500 and one upload times out once; nothing a fake
+would refuse for breaking a platform limit may be sent.
 
-The jobs themselves are scripted (``ScriptedQueue``): rendering is not what this is about,
-and the conversation's turns run through the real Maestro and SQLite store. The whole seed
-conversation with real renders on both platforms takes far longer than the test suite may.
+* :func:`test_the_seed_conversation_lands_once_with_faults_on_and_a_restart` plays the
+  design's seed conversation as each platform delivers it: a remix request with the song
+  attached (Discord: ``/remix`` with the file; Slack: ``/remix``, then the file shared in the
+  thread), the key/tempo and vocal questions answered (one by a button press, one in words),
+  v1 rendered and exported, "Bass too loud, needs more sidechain" -> v2, "Add filter sweep on
+  build" -> v3. The bot process restarts while v1 renders, and the queue delivers v2's render
+  and export events twice (an acknowledgement lost). Every version's text, preview, pictures
+  and project must be in the thread once.
+* :func:`test_every_result_lands_once_with_faults_on_and_a_restart` is the harder restart on
+  one version: the process dies after the first reply of the render's result landed, and a
+  third one (same data folder) posts the rest at start; the queue then delivers the render
+  event again and the export after it.
+
+What is not real here, and why: the jobs are scripted (``ScriptedQueue``; the test writes
+each analysis, separation, render and export result, with the numbers a perfect engine would
+measure): real renders take minutes each, and rendering is not what this is about. The
+conversation's turns run through the real adapters, Maestro, rule brain, Chefs and SQLite
+store. Waiting is compressed (:class:`FastTime`): every ``asyncio.sleep`` (discord.py's and
+slack_sdk's retry waits, the event pump's backoff, the fakes' held requests) and the clocks of
+the fakes' rate tiers and the Slack adapter's pacer run 20 times fast, so the tiers are the
+platforms' own, kept in compressed time, and the test takes seconds, not minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+import wave
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.discord import DiscordAdapter, VykeClient
+from adapters.discord import DiscordAdapter, VykeClient, parse_custom_id
 from adapters.slack import SlackAdapter, SlackThread
 from bot.discord_bot import intents
 from bot.runtime import deliver_undelivered, handle_event
 from chefs import all_chefs, load_genres
-from core.conversation import Author, Reply, Turn
-from core.jobs import JobEvent, JobKind, JobStatus
+from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
+from core.conversation import Author, FileReply, Reply, Turn
+from core.jobs import ExportRequest, JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.maestro import Maestro, MaestroLimits
+from core.music import Key, Mode
 from core.rule_brain import RuleBrain
 from core.server_settings import ServerSettingsStore
 from core.store import SqliteStore
-from tests.core.test_maestro import RenderQueue
+from tests.core.test_maestro import SEED, RenderQueue
 from tests.fakes.discord_api import FakeDiscordAPI
-from tests.fakes.faults import Fault
+from tests.fakes.faults import Fault, Faults
+from tests.fakes.honest_queue import render_measurements
 from tests.fakes.slack_api import FakeSlackAPI
 
 DEE = Author(id="U0DEE", name="Dee")
 FILES = ("preview.mp3", "arrangement.png", "tonal.png")
+SIGNING_SECRET = "s"
+#: what each version posts: (the caption after "vN ", the file's extension)
+VERSION_FILES = (("preview", ".mp3"), ("arrangement", ".png"), ("tonal balance", ".png"),
+                 ("Ableton Live project", ".zip"))
+
+
+class FastTime:
+    """Time for waiting, ``factor`` times fast: a sleep of s seconds takes s/factor, and
+    :meth:`now` counts seconds ``factor`` times fast, for the clocks of rate tiers."""
+
+    def __init__(self, factor: float) -> None:
+        self.factor = factor
+        self._sleep = asyncio.sleep
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() * self.factor
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        return await self._sleep(delay / self.factor, result)
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> FastTime:
+    """Every ``asyncio.sleep`` 20 times fast (retry waits, backoff, held requests)."""
+    clock = FastTime(20.0)
+    monkeypatch.setattr(asyncio, "sleep", clock.sleep)
+    return clock
 
 
 class ScriptedQueue(RenderQueue):
-    """Takes renders and exports; the test writes their results."""
+    """Takes analyses, separations, renders and exports; the test writes their results."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: set[str] = set()
 
     def supports(self, kind: JobKind) -> bool:
-        return kind in (JobKind.RENDER, JobKind.EXPORT)
+        return kind in (JobKind.ANALYZE, JobKind.SEPARATE, JobKind.RENDER, JobKind.EXPORT)
+
+    def waiting(self, *kinds: JobKind) -> list[JobRequest]:
+        return [r for r in self.requests if r.kind in kinds and r.job_id not in self.finished]
+
+    async def finish(self, request: JobRequest, store: SqliteStore) -> JobEvent:
+        """The worker's DONE event for ``request``, its files written where it would write."""
+        self.finished.add(request.job_id)
+        return JobEvent(job_id=request.job_id, production_id=request.production_id,
+                        kind=request.kind, status=JobStatus.DONE, version=request.version,
+                        result=await _result(request, store))
+
+
+async def _result(request: JobRequest, store: SqliteStore) -> dict[str, Any]:
+    if request.kind is JobKind.ANALYZE:
+        bar = 240 / 124
+        return {"report": AnalysisReport(
+            duration_s=64 * bar, sample_rate_hz=44100, channels=2,
+            tempo=TempoEstimate(bpm=124.0, confidence=0.95),
+            key=KeyEstimate(key=Key(tonic=9, mode=Mode.MINOR), confidence=0.95),
+            integrated_lufs=-10.0, true_peak_dbtp=-0.9, loudness_range_lu=6.0,
+            downbeat_times_s=[0.0],
+            sections=[SectionEstimate(start_s=0, end_s=16 * bar, energy=0.4, label="intro"),
+                      SectionEstimate(start_s=16 * bar, end_s=64 * bar, energy=1.0,
+                                      label="high")]).model_dump(mode="json")}
+    if request.kind is JobKind.SEPARATE:
+        return {"model": "htdemucs", "stems": {
+            s: f"/stems/{s}.wav" for s in ("vocals", "drums", "bass", "other")}}
+    if request.kind is JobKind.EXPORT:
+        assert isinstance(request.payload, ExportRequest)
+        project = Path(request.payload.out_dir) / "project.zip"
+        project.parent.mkdir(parents=True, exist_ok=True)
+        project.write_bytes(b"PK\x05\x06" + bytes(18))
+        return {"artifacts": {"project.zip": str(project)}, "size_bytes": project.stat().st_size}
+    assert isinstance(request.payload, RenderRequest)
+    production = await store.get(request.production_id)
+    assert production is not None
+    version = production.version(request.version)
+    parent = production.version(version.parent) if version and version.parent else None
+    expected = ([e.model_dump(mode="json") for e in version.patch.expected]
+                if version is not None and version.patch is not None else [])
+    measurements = render_measurements(
+        request.payload, expected=expected,
+        parent=parent.measurements.model_dump(mode="json") if parent else None)
+    return {"artifacts": _outputs(Path(request.payload.out_dir)),
+            "measurements": measurements, "mismatches": []}
 
 
 @dataclass
@@ -62,24 +163,45 @@ class Bot:
 
 
 class Platform:
-    """What differs between Discord and Slack here: opening a thread, a bot, what landed."""
+    """What differs between Discord and Slack here: a bot, what a director does, what landed."""
 
     conversation_id: str
+    pressed_topic: str  #: the question the director answers with a button (the others in words)
 
     async def thread(self) -> None: ...
 
     def bot(self, maestro: Maestro, store: SqliteStore, settings: ServerSettingsStore,
             data_dir: Path) -> Any: ...
 
+    async def remix(self, prompt: str, song: Path) -> None:
+        """The director asks for a remix of ``song`` as this platform delivers a file."""
+
+    async def say(self, text: str) -> None:
+        """The director writes ``text`` in the production's thread."""
+
+    async def press(self, option_id: str) -> None:
+        """The director presses ``option_id`` on the thread's latest question."""
+
     def faults_on(self) -> None: ...
 
-    def texts(self) -> list[str]: ...
+    def texts(self) -> list[str]:
+        raise NotImplementedError
 
-    def files(self) -> list[str]: ...
+    def files(self) -> list[str]:
+        raise NotImplementedError
 
-    def violations(self) -> list[str]: ...
+    def posted(self) -> list[tuple[str, str]]:
+        """Every file in the thread as (its caption, its file name)."""
+        raise NotImplementedError
 
-    def injected(self) -> int: ...
+    def violations(self) -> list[str]:
+        raise NotImplementedError
+
+    def injected(self) -> int:
+        raise NotImplementedError
+
+    def faults(self) -> Faults:
+        raise NotImplementedError
 
 
 @asynccontextmanager
@@ -101,11 +223,18 @@ async def a_bot(platform: Platform, data_dir: Path, queue: ScriptedQueue) -> Asy
         await store.close()
 
 
+_DISCORD_TASKS = ("discord.py: ", "CommandTree-invoker", "discord-ui-")
+
+
 class OnDiscord(Platform):
+    pressed_topic = "key_bpm"
+
     def __init__(self, api: FakeDiscordAPI, monkeypatch: pytest.MonkeyPatch) -> None:
         self.api = api
         self.monkeypatch = monkeypatch
         self.thread_id = 0
+        self.director = api.user("dee")
+        self.upload_timed_out = True  # until faults_on
 
     async def thread(self) -> None:
         self.thread_id = int((await self.api.open_thread(self.api.channel_id,
@@ -118,7 +247,7 @@ class OnDiscord(Platform):
         self.api.point(self.monkeypatch)
         adapter = DiscordAdapter(maestro=maestro, store=store, server_settings=settings,
                                  data_dir=data_dir, max_song_bytes=50_000_000)
-        client = VykeClient(adapter, intents=intents(message_content=False),
+        client = VykeClient(adapter, intents=intents(message_content=True),
                             sync_commands=False)
         try:
             injected = self.api.faults.every
@@ -126,13 +255,52 @@ class OnDiscord(Platform):
             await client.login("fake-token")
             self.api.faults.every = injected
             self.api.connect(client)
-            yield adapter.post
+
+            async def post(conversation_id: str, reply: Reply) -> None:
+                if isinstance(reply, FileReply) and not self.upload_timed_out:
+                    # one upload (a message with a file) is held, then its connection drops
+                    self.upload_timed_out = True
+                    self.api.faults.next("POST /channels/*/messages",
+                                         Fault("timeout", seconds=0.2))
+                await adapter.post(conversation_id, reply)
+
+            yield post
         finally:
+            await self.settle()
             await client.close()
+
+    async def settle(self) -> None:
+        """Wait for every event and interaction handler discord.py started to finish."""
+        me = asyncio.current_task()
+        while busy := [t for t in asyncio.all_tasks() if t is not me and not t.done()
+                       and t.get_name().startswith(_DISCORD_TASKS)]:
+            await asyncio.gather(*busy, return_exceptions=True)
+
+    async def remix(self, prompt: str, song: Path) -> None:
+        before = set(self.api.threads)
+        audio = self.api.attachment(song.name, song.read_bytes(), "audio/x-wav")
+        await self.api.dispatch(self.api.slash_command("remix", user=self.director,
+                                                       attachment=audio, prompt=prompt))
+        await self.settle()
+        [self.thread_id] = [t for t in self.api.threads if t not in before]
+        self.conversation_id = f"discord:{self.api.guild_id}:{self.thread_id}"
+
+    async def say(self, text: str) -> None:
+        self.api.deliver_message(self.api.message_create(text, user=self.director,
+                                                         channel_id=self.thread_id))
+        await self.settle()
+
+    async def press(self, option_id: str) -> None:
+        question = [m for m in self.api.messages_in(self.thread_id) if m.buttons][-1]
+        custom_id = next(b["custom_id"] for b in question.buttons
+                         if (parse_custom_id(b["custom_id"]) or ("", "", ""))[2] == option_id)
+        await self.api.dispatch(self.api.press(int(question.payload["id"]), custom_id,
+                                               user=self.director))
+        await self.settle()
 
     def faults_on(self) -> None:
         self.api.faults.fail_every(3, statuses=(429, 500), retry_after_s=0.05)
-        self.api.faults.next("POST /channels/*/messages", Fault("timeout", seconds=0.2))
+        self.upload_timed_out = False  # the first file posted times out (see bot())
 
     def texts(self) -> list[str]:
         return [m.content + "".join(e.get("description", "") for e in m.embeds)
@@ -141,18 +309,30 @@ class OnDiscord(Platform):
     def files(self) -> list[str]:
         return [f.filename for m in self.api.messages_in(self.thread_id) for f in m.files]
 
+    def posted(self) -> list[tuple[str, str]]:
+        return [(m.content, f.filename) for m in self.api.messages_in(self.thread_id)
+                for f in m.files]
+
     def violations(self) -> list[str]:
         return self.api.violations
 
     def injected(self) -> int:
         return len(self.api.faults.injected)
 
+    def faults(self) -> Faults:
+        return self.api.faults
+
 
 class OnSlack(Platform):
+    pressed_topic = "vocal"
+
     def __init__(self, slack: FakeSlackAPI) -> None:
         self.slack = slack
         self.channel = "C0FAULTS"
         self.root = ""
+        self.adapter: SlackAdapter | None = None
+        self.fast: FastTime | None = None
+        self._events = 0
 
     async def thread(self) -> None:
         self.root = self.slack.add_message(channel=self.channel, text="a track",
@@ -163,14 +343,95 @@ class OnSlack(Platform):
     async def bot(self, maestro: Maestro, store: SqliteStore, settings: ServerSettingsStore,
                   data_dir: Path) -> AsyncIterator[Callable[[str, Reply], Awaitable[None]]]:
         client = AsyncWebClient(token=self.slack.bot_token, base_url=self.slack.api_url)
-        adapter = SlackAdapter(client=client, signing_secret="s", maestro=maestro, store=store,
-                               data_dir=data_dir, max_upload_bytes=50_000_000,
-                               server_settings=settings, progress_interval_s=0.0)
+        adapter = SlackAdapter(client=client, signing_secret=SIGNING_SECRET, maestro=maestro,
+                               store=store, data_dir=data_dir, max_upload_bytes=50_000_000,
+                               server_settings=settings, progress_interval_s=0.0,
+                               download_hosts=frozenset({"127.0.0.1"}))
+        if self.fast is not None:  # the adapter's own pacing keeps the fake's compressed time
+            for pace in (adapter._post_pace, adapter._update_pace):
+                pace.clock, pace.sleep = self.fast.now, self.fast.sleep
         await adapter.start()
+        self.adapter = adapter
         try:
             yield adapter.post
         finally:
             await adapter.stop()
+            self.adapter = None
+
+    async def _send(self, body: str, content_type: str) -> None:
+        """A signed request from Slack to the running bot, and the turn it starts."""
+        assert self.adapter is not None
+        timestamp = str(int(time.time()))
+        signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp,
+                                                                         body=body) or ""
+        response = await self.adapter.app.async_dispatch(AsyncBoltRequest(body=body, headers={
+            "content-type": content_type, "x-slack-request-timestamp": timestamp,
+            "x-slack-signature": signature}))
+        assert response.status == 200, (response.status, response.body)
+        await self.adapter.idle()
+
+    async def _event(self, event: dict[str, Any]) -> None:
+        self._events += 1
+        await self._send(json.dumps({
+            "token": "legacy", "team_id": self.slack.team_id, "api_app_id": "A0VYKE",
+            "type": "event_callback", "event_id": f"Ev{self._events:04d}",
+            "event_time": int(time.time()), "event": event,
+            "authorizations": [{"team_id": self.slack.team_id,
+                                "user_id": self.slack.bot_user_id, "is_bot": True}]}),
+            "application/json")
+
+    async def remix(self, prompt: str, song: Path) -> None:
+        await self._send(urlencode({
+            "token": "legacy", "team_id": self.slack.team_id, "team_domain": "vyke",
+            "channel_id": self.channel, "channel_name": "music", "user_id": DEE.id,
+            "user_name": "dee", "command": "/remix", "text": prompt, "api_app_id": "A0VYKE",
+            "response_url": self.slack.response_url(self.channel), "trigger_id": "t-remix"}),
+            "application/x-www-form-urlencoded")
+        [root] = self.slack.roots(self.channel)
+        self.root = root.ts
+        self.conversation_id = SlackThread(self.slack.team_id, self.channel,
+                                           self.root).conversation_id
+        shared = self.slack.share_file(name=song.name, data=song.read_bytes(),
+                                       mimetype="audio/wav", user=DEE.id)
+        message = self.slack.add_message(channel=self.channel, text="", user=DEE.id,
+                                         thread_ts=self.root, files=[shared["id"]])
+        await self._event({"type": "message", "subtype": "file_share", "channel": self.channel,
+                           "user": DEE.id, "text": "", "ts": message.ts,
+                           "event_ts": message.ts, "thread_ts": self.root,
+                           "channel_type": "channel",
+                           "files": [{"id": shared["id"], "mode": "hosted"}]})
+
+    async def say(self, text: str) -> None:
+        message = self.slack.add_message(channel=self.channel, text=text, user=DEE.id,
+                                         thread_ts=self.root)
+        await self._event({"type": "message", "channel": self.channel, "user": DEE.id,
+                           "text": text, "ts": message.ts, "event_ts": message.ts,
+                           "thread_ts": self.root, "channel_type": "channel"})
+
+    async def press(self, option_id: str) -> None:
+        question = [m for m in self.slack.thread(self.channel, self.root)
+                    if any(b["type"] == "actions" for b in m.blocks)][-1]
+        actions = next(b for b in question.blocks if b["type"] == "actions")
+        button = next(e for e in actions["elements"]
+                      if e["action_id"].endswith(f":{option_id}"))
+        team = self.slack.team_id
+        payload = {
+            "type": "block_actions", "team": {"id": team, "domain": "vyke"},
+            "user": {"id": DEE.id, "username": "dee", "team_id": team},
+            "api_app_id": "A0VYKE", "token": "legacy", "trigger_id": "t-press",
+            "container": {"type": "message", "message_ts": question.ts,
+                          "channel_id": question.channel, "is_ephemeral": False},
+            "channel": {"id": question.channel, "name": "music"},
+            "message": {"type": "message", "ts": question.ts, "thread_ts": question.thread_ts,
+                        "text": question.text, "blocks": question.blocks,
+                        "user": self.slack.bot_user_id},
+            "response_url": self.slack.response_url(f"press-{question.ts}"),
+            "actions": [{"type": "button", "action_id": button["action_id"],
+                         "block_id": actions["block_id"], "value": button["value"],
+                         "text": button["text"], "action_ts": str(time.time())}],
+        }
+        await self._send(urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded")
 
     def faults_on(self) -> None:
         self.slack.faults.fail_every(3, statuses=(429, 500), retry_after_s=0.0)
@@ -182,22 +443,32 @@ class OnSlack(Platform):
     def files(self) -> list[str]:
         return [f.name for f in self.slack.uploads_in(self.channel, self.root)]
 
+    def posted(self) -> list[tuple[str, str]]:
+        return [(f.title, f.name) for f in self.slack.uploads_in(self.channel, self.root)]
+
     def violations(self) -> list[str]:
         return self.slack.violations
 
     def injected(self) -> int:
         return len(self.slack.faults.injected)
 
+    def faults(self) -> Faults:
+        return self.slack.faults
+
 
 @pytest.fixture(params=["discord", "slack"])
-async def platform(request: pytest.FixtureRequest,
-                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Platform]:
+async def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+                   fast: FastTime) -> AsyncIterator[Platform]:
     if request.param == "discord":
         async with FakeDiscordAPI() as api:
+            api.rates.clock = fast.now  # Discord's buckets, in the test's compressed time
             yield OnDiscord(api, monkeypatch)
     else:
         async with FakeSlackAPI() as slack:
-            yield OnSlack(slack)
+            slack.rates.clock = fast.now  # Slack's tiers, in the test's compressed time
+            on_slack = OnSlack(slack)
+            on_slack.fast = fast
+            yield on_slack
 
 
 def _outputs(folder: Path) -> dict[str, str]:
@@ -207,6 +478,90 @@ def _outputs(folder: Path) -> dict[str, str]:
         (folder / name).write_bytes(b"\xff\xfb" + name.encode() * 100)
         made[name] = str(folder / name)
     return made
+
+
+def _song(path: Path) -> Path:
+    """A short WAV (a second of silence): the director's song, as far as the bot can tell."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(22_050)
+        out.writeframes(bytes(2 * 22_050))
+    return path
+
+
+async def _run(queue: ScriptedQueue, bot: Bot, *kinds: JobKind, times: int = 1) -> None:
+    """The worker finishes every waiting job of ``kinds``; the bot posts each result (an
+    event delivered ``times`` times: the queue did not hear the first acknowledgement)."""
+    for request in queue.waiting(*kinds):
+        event = await queue.finish(request, bot.store)
+        for _ in range(times):
+            assert await handle_event(bot.app, event, bot.post)  # type: ignore[arg-type]
+
+
+async def _answer_questions(platform: Platform, queue: ScriptedQueue, bot: Bot) -> None:
+    """Answer every question the Maestro asks, as the seed's director does: one with a button
+    (``platform.pressed_topic``), the others in the seed's words."""
+    words = {"key_bpm": SEED[1], "vocal": SEED[2]}
+    asked = []
+    for _ in range(4):
+        production = await bot.store.get(platform.conversation_id)
+        assert production is not None
+        if (question := production.pending_question) is None:
+            break
+        asked.append(question.topic)
+        if question.topic == platform.pressed_topic:
+            await platform.press(question.options[0].id)
+        else:
+            await platform.say(words.get(question.topic, "yes"))
+        await _run(queue, bot, JobKind.ANALYZE, JobKind.SEPARATE)
+    assert asked == ["key_bpm", "vocal"]  # the seed's two questions, each answered once
+
+
+async def test_the_seed_conversation_lands_once_with_faults_on_and_a_restart(
+        platform: Platform, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    queue = ScriptedQueue()
+    platform.faults_on()  # for the whole conversation
+
+    async with a_bot(platform, data_dir, queue) as bot:
+        await platform.remix(SEED[0], _song(tmp_path / "madonna.wav"))
+        cid = platform.conversation_id
+        production = await bot.store.get(cid)
+        assert production is not None and production.source is not None  # the song arrived
+        await _run(queue, bot, JobKind.ANALYZE, JobKind.SEPARATE)
+        await _answer_questions(platform, queue, bot)
+        assert queue.waiting(JobKind.RENDER)  # v1 renders on a worker ...
+    async with a_bot(platform, data_dir, queue) as bot:  # ... while the bot restarts
+        assert await deliver_undelivered(bot.app, bot.post) == 0  # type: ignore[arg-type]
+        await _run(queue, bot, JobKind.RENDER)
+        await _run(queue, bot, JobKind.EXPORT)
+
+        await platform.say(SEED[3])  # "Bass too loud, needs more sidechain"
+        await _run(queue, bot, JobKind.RENDER, times=2)
+        await _run(queue, bot, JobKind.EXPORT, times=2)
+
+        await platform.say(SEED[4])  # "Perfect! Add filter sweep on build (bars 33-48)"
+        await _run(queue, bot, JobKind.RENDER)
+        await _run(queue, bot, JobKind.EXPORT)
+        production = await bot.store.get(cid)
+        assert production is not None and production.outbox == []
+        assert [v.number for v in production.versions if v.rendered] == [1, 2, 3]
+
+    # the faults really happened, all along: refusals of both kinds and one upload timed out
+    statuses = [f.status for _, f in platform.faults().injected if f.kind == "status"]
+    assert statuses.count(429) >= 5 and statuses.count(500) >= 5, statuses
+    assert platform.faults().count("timeout") == 1
+    texts = platform.texts()
+    posted = platform.posted()
+    for n in (1, 2, 3):
+        assert sum(f"v{n} rendered" in t for t in texts) == 1, (n, texts)
+        for caption, suffix in VERSION_FILES:
+            assert sum(label.startswith(f"v{n} {caption}") and name.endswith(suffix)
+                       for label, name in posted) == 1, (n, caption, posted)
+    assert len(posted) == 3 * len(VERSION_FILES)
+    assert platform.violations() == []
 
 
 async def test_every_result_lands_once_with_faults_on_and_a_restart(
