@@ -275,12 +275,12 @@ def stereo_width(audio: np.ndarray) -> float:
     ----------
     audio : np.ndarray, float32, shape (2, samples)
     """
-    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    x = np.asarray(valid_audio(audio), dtype=np.float32)
     if x.shape[0] < 2:
         return 0.0
-    mid, side = (x[0] + x[1]) / 2.0, (x[0] - x[1]) / 2.0
-    mid_rms = float(np.sqrt(np.mean(mid**2)))
-    return float(np.sqrt(np.mean(side**2)) / mid_rms) if mid_rms > 1e-12 else 0.0
+    mid, side = x[0] + x[1], x[0] - x[1]  # the halves cancel in the ratio
+    mid_power = float(np.dot(mid, mid))
+    return math.sqrt(float(np.dot(side, side)) / mid_power) if mid_power > 1e-20 else 0.0
 
 
 OCTAVES_HZ: tuple[int, ...] = (63, 125, 250, 500, 1000, 2000, 4000, 8000)
@@ -383,13 +383,14 @@ def low_band_correlation(
     """
     from scipy.signal import butter, sosfilt
 
-    x = np.asarray(valid_audio(audio), dtype=np.float64)
+    x = np.asarray(valid_audio(audio), dtype=np.float32)
     if x.shape[0] < 2 or x.shape[1] < 16:
         return 1.0
-    low = sosfilt(butter(4, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos"), x, axis=1)
+    sos = butter(4, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos").astype(np.float32)
+    low = sosfilt(sos, x, axis=1).astype(np.float64)  # filtered in single, summed in double
     left, right = low[0] - low[0].mean(), low[1] - low[1].mean()
-    norm = math.sqrt(float(np.sum(left**2)) * float(np.sum(right**2)))
-    return float(np.sum(left * right) / norm) if norm > 1e-12 else 1.0
+    norm = math.sqrt(float(np.dot(left, left)) * float(np.dot(right, right)))
+    return float(np.dot(left, right) / norm) if norm > 1e-12 else 1.0
 
 
 def plr_db(audio: np.ndarray, *, sample_rate: int) -> float:
@@ -481,6 +482,8 @@ def measure_render(
     hit_times_s: np.ndarray | None = None,
     unducked: Mapping[str, np.ndarray] | None = None,
     spec: ProductionSpec | None = None,
+    known_lufs: float | None = None,
+    known_true_peak_dbtp: float | None = None,
 ) -> dict[str, object]:
     """Every number the change card and the Chefs read, under ExpectedEffect's metric names.
 
@@ -497,6 +500,9 @@ def measure_render(
     spec : core.spec.ProductionSpec, optional
         Its bar grid gives ``level_by_bar_db`` (where a riser or a downlifter is heard) and the
         tracks' grid numbers (:func:`measure_track`).
+    known_lufs, known_true_peak_dbtp : float, optional
+        The master's loudness and true peak when the caller measured this very audio already
+        (the mastering stage does, to land on its target): the two slowest readings here.
 
     Returns
     -------
@@ -510,17 +516,19 @@ def measure_render(
     freqs, power = _spectrum(master, sample_rate=sample_rate)
     mid_freqs, mid_power = mid_spectrum(master, sample_rate=sample_rate)  # octaves, sub share
     result: dict[str, object] = {
-        "integrated_lufs": integrated_loudness(master, sample_rate=sample_rate),
-        "true_peak_dbtp": true_peak_dbtp(master, sample_rate=sample_rate),
+        "integrated_lufs": integrated_loudness(master, sample_rate=sample_rate)
+        if known_lufs is None else known_lufs,
+        "true_peak_dbtp": true_peak_dbtp(master, sample_rate=sample_rate)
+        if known_true_peak_dbtp is None else known_true_peak_dbtp,
         "loudness_range_lu": loudness_range(master, sample_rate=sample_rate),
         # one spectrum of the master serves its brightness, low end and bands
         "spectral_centroid_hz": _centroid(freqs, power),
         "low_end_db": _band_db(freqs, power, *LOW_END_HZ),
-        "stereo_width": stereo_width(master),
+        "stereo_width": (width := stereo_width(master)),
         "bands_db": _bands_db(freqs, power),
         "octaves_db": {str(c): v for c, v in
                        levels_from_powers(_octave_powers(mid_freqs, mid_power)).items()},
-        "side_mid_ratio": side_mid_ratio(master),
+        "side_mid_ratio": width,  # the same number under the tonal targets' name
         "low_band_correlation": low_band_correlation(master, sample_rate=sample_rate),
         "share_below_80_hz": _share_below(mid_freqs, mid_power, _SUB_HZ),
     }

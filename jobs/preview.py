@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,7 @@ __all__ = [
     "STEREO_BITRATES_KBPS",
     "PreviewResult",
     "preview_mp3",
+    "preview_mp3_aside",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,6 +113,52 @@ def preview_mp3(
                   note=f"The preview is a {seconds_to_timestamp(excerpt_s)} excerpt from "
                        f"{seconds_to_timestamp(start_s)}: the whole song does not fit the upload limit; "
                        "the download link has all of it.")
+
+
+def preview_mp3_aside(
+    audio: np.ndarray,
+    *,
+    sample_rate: int,
+    path: str | os.PathLike[str],
+    max_bytes: int = DISCORD_MAX_BYTES,
+) -> Callable[[], PreviewResult]:
+    """Start :func:`preview_mp3` in a forked process; the returned function waits for its result.
+
+    LAME holds the interpreter lock while it encodes (a 3-minute song takes seconds), so a
+    thread would not overlap with the render's measuring; a fork shares the audio without a
+    copy and does. Where the fork fails or the child dies, the wait encodes here instead, so
+    the caller gets the same file or the same exception either way.
+    """
+    def here() -> PreviewResult:
+        return preview_mp3(audio, sample_rate=sample_rate, path=path, max_bytes=max_bytes)
+
+    try:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return here
+    if pid == 0:  # the child: encode, hand the result back, leave without running any cleanup
+        code = 1
+        try:
+            os.close(read_end)
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(here(), out)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_end)
+
+    def wait() -> PreviewResult:
+        with os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if status != 0 or not data:
+            logger.warning("the preview encoder process failed (status %d); encoding here", status)
+            return here()
+        result: PreviewResult = pickle.loads(data)
+        return result
+
+    return wait
 
 
 def _estimated_bytes(kbps: int, duration_s: float) -> float:

@@ -57,6 +57,10 @@ logger = logging.getLogger(__name__)
 RENDER_VERSION = "render-v2"
 """Bumped when rendering changes its results, so old cache entries are not served."""
 
+_MIX_FORMAT = "send-levels"
+"""How a mixed track is stored (the dry signal and its send level curves); part of its key, so
+entries stored another way are never read as this one."""
+
 TAIL_S = 2.0
 """Seconds kept after the last bar for reverb and delay tails."""
 
@@ -115,6 +119,20 @@ class _Cache:
     def raw_path(self, key: str) -> Path:
         return self.root / "raw" / f"{key}.wav"
 
+    def has_raw(self, key: str) -> bool:
+        """Whether a whole entry is stored (a header check: truncated entries are removed)."""
+        path = self.raw_path(key)
+        if not path.is_file():
+            return False
+        try:
+            whole = not _wav_is_truncated(path)
+        except Exception:
+            whole = False
+        if not whole:
+            logger.warning("ignoring an unreadable render cache entry %s", path.name)
+            path.unlink(missing_ok=True)
+        return whole
+
     def load_raw(self, key: str) -> np.ndarray | None:
         path = self.raw_path(key)
         if not path.is_file():
@@ -167,6 +185,27 @@ class _Cache:
     def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         with atomic_target(self.root / "mixed" / f"{key}.npz", suffix=".npz") as tmp:
             np.savez(tmp, **arrays)
+
+
+class _RawTrack:
+    """A track's raw audio, made and stored now if the cache lacks it, else read only when a
+    chain or a measurement needs it: a mix-only change reads none of the unchanged tracks."""
+
+    def __init__(self, cache: _Cache, key: str, make: Callable[[], np.ndarray],
+                 length: int) -> None:
+        self._cache, self._key, self._make, self._length = cache, key, make, length
+        self._audio: np.ndarray | None = None
+        self.cached = cache.has_raw(key)
+        if not self.cached:
+            self._audio = cache.store_raw(key, _fit(make(), length))
+
+    def audio(self) -> np.ndarray:
+        if self._audio is None:
+            audio = self._cache.load_raw(self._key)
+            if audio is None:  # unreadable after all: made again
+                audio = self._cache.store_raw(self._key, _fit(self._make(), self._length))
+            self._audio = _fit(audio, self._length)
+        return self._audio
 
 
 def _read_wav(path: Path) -> np.ndarray:
@@ -286,6 +325,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     unswept: dict[str, np.ndarray] = {}
     track_numbers: dict[str, dict[str, Any]] = {}
     octave_keys: dict[str, str] = {}
+    raw_keys: dict[str, str] = {}
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
@@ -295,24 +335,23 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                         stem_hashes=stem_hashes, render_instrument=render_instrument,
                                         generate_track=generate_track,
                                         render_transitions=render_transitions, palette=palette)
-        raw = cache.load_raw(raw_key)
-        if raw is None:
-            raw = cache.store_raw(raw_key, _fit(make_raw(), length))
-            stats.rendered.append(track.name)
-        else:
-            raw = _fit(raw, length)
-            stats.raw_cached.append(track.name)
+        raw = _RawTrack(cache, raw_key, make_raw, length)
+        raw_keys[track.name] = raw_key
+        (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
         if track.voice is not None and palette.plays(track.voice):
             sounded.update(track_samples(cache.raw_path(raw_key), palette,
                                          fresh=track.name in stats.rendered))
         publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
         hits = kicks if track.sidechain is not None else None
-        mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
+        mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
+                          _MIX_FORMAT)
         arrays = cache.load_mixed(mix_key)
         if arrays is None:
             progress(step + 0.6 * share, f"{where}, mixing its chain")
-            result = process_track(raw, track, spec=spec, sample_rate=sr, sidechain_hits_s=hits)
-            arrays = {"dry": result.dry, **{f"send_{k}": v for k, v in result.sends.items()}}
+            result = process_track(raw.audio(), track, spec=spec, sample_rate=sr,
+                                   sidechain_hits_s=hits)
+            arrays = {"dry": result.dry,
+                      **{f"level_{k}": v for k, v in result.send_levels.items()}}
             cache.store_mixed(mix_key, arrays)
             stats.mixed.append(track.name)
         else:
@@ -347,29 +386,49 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         processed = {name: _staged(t, staging[name], sr) if name in staging else t
                      for name, t in processed.items()}
     mixed = mix_down(processed, spec=spec, sample_rate=sr)
+    master_spec = _master_spec(spec, payload, mixed.audio, sr)
+    # glue and limiter reshape the spectrum a little (they hold back transients, which carry
+    # the mids): the tonal stage aims past that reshaping. Not when the master is tilted on
+    # purpose ("brighter"): that would undo the request. The same parts through the same master
+    # are reshaped alike, so a render keeps what it measured and the next one (a mix change)
+    # aims right at once instead of mastering twice
+    reshaped = target is not None and master_spec.tilt_db == 0
+    shift_key = _digest(sorted(raw_keys.items()), master_spec.model_dump(mode="json"),
+                        "tonal-shift")
+    shift: dict[int, float] = {}
     if target is not None:
         design = _design_mix(spec, processed, mixed.audio, sr)
-        tonal_gains, predicted, tonal_note = tonal_correction(design, target, sample_rate=sr)
+        if reshaped:
+            shift = {int(c): float(v) for c, v in (cache.load_numbers(shift_key) or {}).items()}
+        tonal_gains, predicted, tonal_note = tonal_correction(design, _aimed(target, shift),
+                                                              sample_rate=sr)
     progress(0.78, "mastering")
-    master_spec = _master_spec(spec, payload, mixed.audio, sr)
     mastered = master(mixed.audio, master_spec, sample_rate=sr, tonal_gains_db=tonal_gains)
-    if target is not None and master_spec.tilt_db == 0:
-        # glue and limiter reshape the spectrum a little (they hold back transients, which
-        # carry the mids): when that pushes a band out, aim the tonal stage past it, once.
-        # Not when the master is tilted on purpose ("brighter"): that would undo the request
+    if reshaped:
         from jobs.measure import octave_levels_db
 
         actual = octave_levels_db(mastered.audio, sample_rate=sr)
-        if target.out_of_range(actual):
-            shifted = target.model_copy(update={"bands_db": {
-                c: target.bands_db[c] - (actual[c] - predicted[c]) for c in target.bands_db}})
-            tonal_gains, _, tonal_note = tonal_correction(design, shifted, sample_rate=sr)
+        # aim past what this pass measured, once, where the reshaping is what put a band out
+        # of range; a band the tonal stage could not reach anyway (its EQ is at its limit)
+        # would move by no more than the reshaping: not worth mastering again
+        pushed = [c for c in target.out_of_range(actual)
+                  if abs(actual[c] - predicted[c]) >= _RESHAPING_WORTH_DB]
+        if pushed:
+            shift = {c: actual[c] - predicted[c] for c in target.bands_db}
+            tonal_gains, predicted, tonal_note = tonal_correction(
+                design, _aimed(target, shift), sample_rate=sr)
             mastered = master(mixed.audio, master_spec, sample_rate=sr,
                               tonal_gains_db=tonal_gains)
     progress(0.85, "writing the master and the preview")
-    outputs = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
+    outputs, preview = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
     progress(0.9, "measuring the result")
-    measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr)
+    # the same raw tracks read as the same tempo and key whatever the mix does to them
+    reading_key = _digest(sorted(raw_keys.items()), "reading")
+    reading = cache.load_numbers(reading_key)
+    measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr,
+                            reading=reading)
+    if reading is None:
+        cache.store_numbers(reading_key, {k: measurements[k] for k in _READING})
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
     between = between_hits_band_db(mastered.audio, sample_rate=sr, hit_times_s=kicks)
     if between is not None:  # the bass region between the kicks, re the master's loudness
@@ -380,6 +439,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                    for name, st in staging.items()}
         measurements["tonal_eq_db"] = {str(c): g for c, g in (tonal_gains or {}).items()}
         octaves = {int(c): float(v) for c, v in measurements["octaves_db"].items()}
+        if reshaped:  # what glue and limiter did to this mix's tone, for the next render
+            cache.store_numbers(shift_key, {str(c): round(octaves[c] - predicted[c], 3)
+                                            for c in target.bands_db})
         measurements["tonal_out_of_range_db"] = {
             str(c): round(d, 1) for c, d in target.out_of_range(octaves).items()}
         measurements["tonal_target"] = {
@@ -397,6 +459,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
             low_correlation=measurements["low_band_correlation"]))
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
+    outputs["preview.mp3"] = str(preview().path)
     mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     measurements["instruments"] = palette.describe(sorted(sounded))
     write_json_atomic(out_dir / "samples.json", measurements["instruments"])
@@ -413,6 +476,18 @@ def _tonal_target(spec: ProductionSpec) -> Any:
     It travels in the spec, not looked up here: workers import no genre files (``chefs/``).
     """
     return spec.master.tonal_target
+
+
+_RESHAPING_WORTH_DB = 0.25
+"""How far glue and limiter must move an out-of-range octave before mastering again pays."""
+
+
+def _aimed(target: Any, shift: dict[int, float]) -> Any:
+    """``target`` with each band moved against the reshaping the master is known to add."""
+    if not shift:
+        return target
+    return target.model_copy(update={"bands_db": {
+        c: level - shift.get(c, 0.0) for c, level in target.bands_db.items()}})
 
 
 def _design_offset_db(track: TrackSpec | None) -> float:
@@ -456,7 +531,7 @@ def _scaled(track: Any, gain_db: float) -> Any:
     if gain_db == 0:
         return track
     g = np.float32(10 ** (gain_db / 20))
-    return ProcessedTrack(dry=track.dry * g, sends={k: v * g for k, v in track.sends.items()})
+    return ProcessedTrack(dry=track.dry * g, send_levels=track.send_levels)
 
 
 def _staged(track: Any, staging: Any, sr: int) -> Any:
@@ -466,9 +541,9 @@ def _staged(track: Any, staging: Any, sr: int) -> Any:
 
     if staging.tilt_db_per_oct == 0:
         return _scaled(track, staging.gain_db)
+    # the sends follow the dry signal (post-fader), so staging it stages them too
     return ProcessedTrack(dry=apply_staging(track.dry, staging, sample_rate=sr),
-                          sends={k: apply_staging(v, staging, sample_rate=sr)
-                                 for k, v in track.sends.items()})
+                          send_levels=track.send_levels)
 
 
 def _design_mix(spec: ProductionSpec, processed: dict[str, Any], mix: np.ndarray,
@@ -507,16 +582,17 @@ def _tonal_mismatches(target: Any, m: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _variant(cache: _Cache, raw: np.ndarray, raw_key: str, track: TrackSpec, *,
+def _variant(cache: _Cache, raw: _RawTrack, raw_key: str, track: TrackSpec, *,
              spec: ProductionSpec, layout: dict[str, Any], hits: np.ndarray | None,
              kick_key: str = "") -> np.ndarray:
     """A track through a variant of its chain (cached like any chain), for measurement only."""
     from jobs.mix import process_track
 
-    key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "")
+    key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
+                  _MIX_FORMAT)
     arrays = cache.load_mixed(key)
     if arrays is None:
-        result = process_track(raw, track, spec=spec, sample_rate=ENGINE_SAMPLE_RATE,
+        result = process_track(raw.audio(), track, spec=spec, sample_rate=ENGINE_SAMPLE_RATE,
                                sidechain_hits_s=hits)
         arrays = {"dry": result.dry}
         cache.store_mixed(key, arrays)
@@ -577,8 +653,8 @@ def _missing_stem(track: TrackSpec) -> Exception:
 def _processed(arrays: dict[str, np.ndarray]) -> Any:
     from jobs.mix import ProcessedTrack
 
-    sends = {k.removeprefix("send_"): v for k, v in arrays.items() if k.startswith("send_")}
-    return ProcessedTrack(dry=arrays["dry"], sends=sends)
+    levels = {k.removeprefix("level_"): v for k, v in arrays.items() if k.startswith("level_")}
+    return ProcessedTrack(dry=arrays["dry"], send_levels=levels)
 
 
 def _master_spec(spec: ProductionSpec, payload: RenderPayload, mix: np.ndarray, sr: int) -> Any:
@@ -599,39 +675,52 @@ def _safe(name: str) -> str:
 
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
-                   out_dir: Path, sr: int) -> dict[str, str]:
+                   out_dir: Path, sr: int) -> tuple[dict[str, str], Callable[[], Any]]:
+    """Write the master and the picture; the preview is encoded aside (``jobs.preview``) while
+    the render goes on measuring: the returned function waits for it (a ``PreviewResult``)."""
     from jobs.loudness import short_term_loudness
     from jobs.picture import arrangement_png
-    from jobs.preview import preview_mp3
+    from jobs.preview import preview_mp3_aside
 
+    preview = preview_mp3_aside(audio, sample_rate=sr, path=out_dir / "preview.mp3",
+                                max_bytes=payload.preview_max_bytes)
     master_path = write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
-    preview = preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
-                          max_bytes=payload.preview_max_bytes)
     lufs = short_term_loudness(audio, sample_rate=sr)
     times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
     picture = arrangement_png(spec, out_dir / "arrangement.png",
                               energy=[s.energy for s in spec.sections], loudness=(times, lufs))
-    return {"preview.mp3": str(preview.path),
-            "arrangement.png": str(picture), "master.wav": str(master_path)}
+    return ({"preview.mp3": str(out_dir / "preview.mp3"), "arrangement.png": str(picture),
+             "master.wav": str(master_path)}, preview)
+
+
+_READING = ("tempo_bpm", "tempo_alternative_bpm", "key")
+"""What the master's analysis says about the notes: the same for every render of the same
+parts, so a mix-only change reuses it (``reading`` in :func:`_measure`)."""
 
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
              track_numbers: dict[str, dict[str, Any]], unswept: dict[str, np.ndarray],
-             sr: int) -> dict[str, Any]:
+             sr: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
     Loudness, true peak, tonal balance and width of the master and the level, tone and
-    ducking of every track (``jobs.measure``), plus the tempo and key the master reads as.
+    ducking of every track (``jobs.measure``), plus the tempo and key the master reads as
+    (analysed unless ``reading`` holds them from a render of the same raw tracks).
     """
     from jobs.analysis import analyze
     from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
-    out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec)
+    out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec,
+                                         known_lufs=mastered.integrated_lufs,
+                                         known_true_peak_dbtp=mastered.true_peak_dbtp)
     out["tracks"] = dict(track_numbers)
-    report = analyze(mastered.audio, sample_rate=sr)
-    out["tempo_bpm"] = report.tempo.bpm
-    out["tempo_alternative_bpm"] = report.tempo.alternative_bpm if report.tempo.ambiguous else None
-    out["key"] = str(report.key.key)
+    if reading is None or any(k not in reading for k in _READING):
+        report = analyze(mastered.audio, sample_rate=sr)
+        reading = {"tempo_bpm": report.tempo.bpm,
+                   "tempo_alternative_bpm": report.tempo.alternative_bpm
+                   if report.tempo.ambiguous else None,
+                   "key": str(report.key.key)}
+    out.update({k: reading[k] for k in _READING})
     # a sweep, bar by bar: the swept track's centroid, and the centroid each bar's filter gives
     # the track's average sound (the music's own chord changes cancel out of the second)
     out["centroid_by_bar"] = {}

@@ -118,8 +118,28 @@ def test_sidechain_dip_is_the_requested_depth(seed: dict[str, Any]) -> None:
         assert abs(measured - track.sidechain.depth_db) <= 1.0, (track.name, measured)
 
 
-def test_mix_only_change_re_renders_one_chain_and_the_master(seed: dict[str, Any]) -> None:
-    """"Bass too loud, needs more sidechain": only the bass chain and the master are redone."""
+def test_mix_only_change_re_renders_one_chain_and_the_master(
+        seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Bass too loud, needs more sidechain": only the bass chain and the master are redone.
+
+    The unchanged tracks' raw audio is not even read, and the master's tempo and key are not
+    analysed again: the same parts read the same whatever the mix does to them.
+    """
+    import jobs.analysis
+    import jobs.render
+
+    def no_analysis(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the notes did not change, yet the master was analysed again")
+
+    reads: list[str] = []
+    load_raw = jobs.render._Cache.load_raw
+
+    def counted(self: Any, key: str) -> Any:
+        reads.append(key)
+        return load_raw(self, key)
+
+    monkeypatch.setattr(jobs.analysis, "analyze", no_analysis)
+    monkeypatch.setattr(jobs.render._Cache, "load_raw", counted)
     spec = seed["spec"]
     genre = GENRES["afro_house"]
     for aspect in (Aspect.LEVEL, Aspect.SIDECHAIN):
@@ -139,6 +159,10 @@ def test_mix_only_change_re_renders_one_chain_and_the_master(seed: dict[str, Any
     after = result["measurements"]["tracks"]["bass"]
     assert -4.0 <= after["track_level_db"] - before["track_level_db"] <= -2.0
     assert after["ducking_depth_db"] - before["ducking_depth_db"] >= 2.0
+    assert len(reads) == 1  # the bass, for its new chain
+    v1 = seed["result"]["measurements"]
+    assert (result["measurements"]["tempo_bpm"], result["measurements"]["key"]) == (
+        v1["tempo_bpm"], v1["key"])
 
 
 def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any]) -> None:
