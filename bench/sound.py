@@ -13,6 +13,9 @@ the tonal target) and by Matchering; octave-band distance to the reference (RMS 
 63 Hz–8 kHz, levels re 1 kHz) and loudness error for both.
 
 The results are also written to ``bench/RESULTS-sound.md`` with a description of the machine.
+
+While tuning, ``VYKE_BENCH_GENRES=techno,afro_house python -m bench sound`` renders only those
+genres (``seed`` for the seed remix), skips the Matchering comparison and writes no results file.
 """
 
 from __future__ import annotations
@@ -139,23 +142,33 @@ def _machine() -> str:
     return str(machine())
 
 
-def genre_table(folder: Path) -> Table:
-    """Every genre's text-to-track master and the seed remix against their targets."""
+def _only() -> set[str] | None:
+    """The genres ``VYKE_BENCH_GENRES`` names (``seed``: the seed remix), or ``None`` for all."""
+    names = {n.strip() for n in os.environ.get("VYKE_BENCH_GENRES", "").split(",") if n.strip()}
+    return names or None
+
+
+def genre_table(folder: Path, only: set[str] | None = None) -> Table:
+    """Every genre's text-to-track master and the seed remix against their targets (``only``:
+    just those genres, ``seed`` for the seed remix)."""
     from chefs import load_genres
     from core.tonal import BAND_LABELS
 
     rows, passed, seconds = [], 0, []
     for genre in load_genres():
+        if only is not None and genre.id not in only:
+            continue
         start = time.perf_counter()
         result = render_genre(genre.id, folder)
         seconds.append(time.perf_counter() - start)
         row, ok = _row(genre.id, genre.id, result)
         rows.append(row)
         passed += ok
-    seed = render_seed_remix(folder)
-    row, ok = _row("seed remix (afro_house)", "afro_house", seed)
-    rows.append(row)
-    passed += ok
+    if only is None or "seed" in only:
+        seed = render_seed_remix(folder)
+        row, ok = _row("seed remix (afro_house)", "afro_house", seed)
+        rows.append(row)
+        passed += ok
     return Table(
         f"Masters against their genre's range: {passed} of {len(rows)} in range everywhere",
         ["master", *[f"{b} (target)" for b in BAND_LABELS], "side/mid", "corr < 120 Hz",
@@ -169,16 +182,19 @@ def genre_table(folder: Path) -> Table:
          "side/mid: RMS amplitude ratio (0.16 ≈ correlation 0.95); corr < 120 Hz: left/right "
          "correlation below 120 Hz; PLR: true peak minus integrated loudness; < 80 Hz: share "
          "of the mid signal's power below 80 Hz.",
-         f"Mean render time {np.mean(seconds):.0f} s per genre."],
+         f"Mean render time {np.mean(seconds) if seconds else 0:.0f} s per genre."],
     )
 
 
 def run() -> list[Table]:
     """Render every genre and the seed remix, then the Matchering comparison; write the results."""
     at_start = os.getloadavg()[0]
+    only = _only()
     with tempfile.TemporaryDirectory(prefix="bench-sound-") as tmp:
         folder = Path(tmp)
-        tables = [genre_table(folder)]
+        tables = [genre_table(folder, only)]
+        if only is not None:  # tuning a few genres: no comparison, no results file
+            return tables
         from bench import _matchering
 
         tables.append(_matchering.comparison_table(folder))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from core.brain import Aspect, Domain, Feedback
 from core.brief import Brief
 from core.chef import Chef, tracks_for
@@ -26,6 +28,38 @@ DEFAULT_STEP_DB = 3.0
 """A change a listener clearly hears without wrecking the balance."""
 
 SIDECHAIN_STEP_DB = 3.0
+
+HEARD_STEP_DB = 3.0
+"""How far a bass change should move the master's bass region between the kicks (2–4 dB asked)."""
+
+_MAKEUP_DB = 0.6
+"""What the master gives back: it is limited to its loudness target, so a quieter bass is made
+up by about this much (measured on 8-bar renders: 0.5–0.9 dB); the bass is sized past it."""
+
+MAX_BASS_STEP_DB = 9.0
+"""The most a bass fader moves for one "too loud"/"too quiet" with no amount named."""
+
+
+def bass_step_db(share: float | None, *, down: bool) -> float:
+    """The bass fader move (dB, positive) that moves the master's bass region by
+    :data:`HEARD_STEP_DB` (past the master's makeup, :data:`_MAKEUP_DB`), given the bass's
+    share of that band between the kicks.
+
+    Other parts in the band (a kick's tail, a rumble) do not move with the bass: with a share
+    ``s`` the band changes by ``1 + s (g − 1)`` in power for a fader gain ``g``. At least
+    :data:`DEFAULT_STEP_DB`, at most :data:`MAX_BASS_STEP_DB`; the default without a share.
+
+    >>> round(bass_step_db(1.0, down=True), 1), round(bass_step_db(0.8, down=True), 1)
+    (3.6, 5.3)
+    """
+    if share is None or share <= 0:
+        return DEFAULT_STEP_DB
+    aim = HEARD_STEP_DB + _MAKEUP_DB
+    wanted = 10.0 ** ((-aim if down else aim) / 10.0)
+    gain = 1.0 + (wanted - 1.0) / min(1.0, share)
+    if gain <= 10.0 ** (-MAX_BASS_STEP_DB / 10.0):
+        return MAX_BASS_STEP_DB
+    return float(min(MAX_BASS_STEP_DB, max(DEFAULT_STEP_DB, abs(10.0 * math.log10(gain)))))
 
 
 class MixingChef(Chef):
@@ -79,6 +113,8 @@ class MixingChef(Chef):
                                    genre=genre)
         if request.aspect is Aspect.PUNCH:
             return self._punch(spec, request, measurements)
+        if request.aspect is Aspect.LEVEL:
+            return self._level(spec, request, measurements)
         if request.aspect is Aspect.BRIGHTNESS:
             return self._eq(spec, request, measurements)
         if request.aspect is Aspect.WIDTH and request.target in ("", "master"):
@@ -99,10 +135,19 @@ class MixingChef(Chef):
                                      text=f"stereo width {before:.0%} → {width:.0%}")],
         )
 
-    def _level(self, spec: ProductionSpec, request: Feedback) -> SpecPatch:
-        step = min(request.amount or DEFAULT_STEP_DB, 12.0)
-        delta = -step if request.direction == "down" else step
+    def _level(self, spec: ProductionSpec, request: Feedback,
+               measurements: Measurements | None = None) -> SpecPatch:
         tracks = tracks_for(spec, request.target)
+        down = request.direction == "down"
+        share = _measured(measurements, "", "bass_share_between_kicks")
+        sized = (not request.amount and share is not None
+                 and any(t.role is TrackRole.BASS for t in tracks))
+        # "bass too loud" is about what the director hears: where the kick's tail or another
+        # part shares the bass region between the kicks, the bass moves further so the master
+        # does (a named amount is kept as named)
+        step = bass_step_db(share, down=down) if sized else DEFAULT_STEP_DB
+        step = min(request.amount or step, 12.0)
+        delta = round(-step if down else step, 1)
         if not tracks:  # honest: nothing to move, and what there is
             have = ", ".join(t.name for t in spec.tracks)
             return SpecPatch(chef=self.name, request=request.text, ops=[], rationale=(
@@ -117,14 +162,21 @@ class MixingChef(Chef):
             # the fader is not what the director hears: check the master's bass region too.
             # Judged by direction only: where the kick's tail or a low pad shares that band the
             # master moves less than the fader, and the card shows by how much
+            aim = -HEARD_STEP_DB if delta < 0 else HEARD_STEP_DB
             expected.append(ExpectedEffect(
                 metric="low_between_kicks_db", direction="down" if delta < 0 else "up",
                 text=f"the master's bass region between the kicks {'down' if delta < 0 else 'up'}"
-                     f" (aim {delta:+g} dB)"))
+                     f" (aim {aim if sized else delta:+g} dB)"))
+        why = "enough to hear the balance change without losing the groove."
+        if sized and share is not None and abs(delta) > DEFAULT_STEP_DB:
+            why = (f"the bass is {share:.0%} of the low end between the kicks (the kick's tail "
+                   f"and other parts are the rest), so {DEFAULT_STEP_DB:g} dB on its fader "
+                   f"would move what you hear there by only about "
+                   f"{abs(_heard_db(share, DEFAULT_STEP_DB, down=delta < 0)):.1f} dB.")
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops,
             rationale=f"{'Lowered' if delta < 0 else 'Raised'} {names} by {abs(delta):g} dB: "
-                      "enough to hear the balance change without losing the groove.",
+                      + why,
             expected=expected,
         )
 
@@ -244,6 +296,12 @@ class MixingChef(Chef):
             rationale=f"Sending more to the {bus} return adds {what} without smearing the dry "
                       "signal." if up else f"Less {bus} brings the sound forward and drier.",
         )
+
+
+def _heard_db(share: float, step_db: float, *, down: bool) -> float:
+    """How far the bass region between the kicks moves for ``step_db`` on a bass with ``share``."""
+    gain = 10.0 ** ((-step_db if down else step_db) / 10.0)
+    return 10.0 * math.log10(max(1e-6, 1.0 + share * (gain - 1.0)))
 
 
 def _measured(measurements: Measurements | None, track: str, metric: str) -> float | None:

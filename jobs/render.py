@@ -433,9 +433,16 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     between = between_hits_band_db(mastered.audio, sample_rate=sr, hit_times_s=kicks)
     if between is not None:  # the bass region between the kicks, re the master's loudness
         measurements["low_between_kicks_db"] = round(between, 2)
+        from jobs.balance import bass_share_between_kicks
+
+        share = bass_share_between_kicks({n: t.dry for n, t in processed.items()},
+                                         sample_rate=sr, hit_times_s=kicks)
+        if share is not None:  # how much of that band is the bass's (the Mixing Chef sizes by it)
+            measurements["bass_share_between_kicks"] = round(share, 3)
     if target is not None:
         measurements["staging"] = {name: {"gain_db": st.gain_db,
-                                          "tilt_db_per_oct": st.tilt_db_per_oct}
+                                          "tilt_db_per_oct": st.tilt_db_per_oct,
+                                          **({"low_cut": True} if st.low_cut else {})}
                                    for name, st in staging.items()}
         measurements["tonal_eq_db"] = {str(c): g for c, g in (tonal_gains or {}).items()}
         octaves = {int(c): float(v) for c, v in measurements["octaves_db"].items()}
@@ -539,7 +546,7 @@ def _staged(track: Any, staging: Any, sr: int) -> Any:
     from jobs.balance import apply_staging
     from jobs.mix import ProcessedTrack
 
-    if staging.tilt_db_per_oct == 0:
+    if not staging.shapes:
         return _scaled(track, staging.gain_db)
     # the sends follow the dry signal (post-fader), so staging it stages them too
     return ProcessedTrack(dry=apply_staging(track.dry, staging, sample_rate=sr),

@@ -169,11 +169,17 @@ def test_masters_sit_in_their_genres_range(renders: dict[str, dict[str, Any]], g
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_bass_too_loud_is_heard_on_the_master(tmp_path: Path) -> None:
-    """"Bass too loud" lowers the master's 40–160 Hz band between the kicks by 2–4 dB."""
-    genre = GENRES["house"]
-    spec = _short_spec("house")
+@pytest.mark.parametrize("genre_id", ["house", "techno", "drum_and_bass", "lofi_hip_hop"])
+def test_bass_too_loud_is_heard_on_the_master(tmp_path: Path, genre_id: str) -> None:
+    """"Bass too loud" lowers the master's 40–160 Hz band between the kicks by 2–4 dB.
+
+    In techno the kick's long tail shares that band, so the Chef moves the bass further than
+    3 dB; the card says by how much, and the fader's own line is still checked to ±0.5 dB.
+    """
+    genre = GENRES[genre_id]
+    spec = _short_spec(genre_id)
     first = _render(spec, tmp_path, "v1")
+    assert 0.5 < first["measurements"]["bass_share_between_kicks"] <= 1.0
     mixing = CHEFS[Domain.MIXING]
     patch = mixing.consult(spec=spec, request=Feedback(
         domain=Domain.MIXING, aspect=Aspect.LEVEL, target="bass", direction="down",
