@@ -59,6 +59,19 @@ _HALF_TIME_MAX_BPM = 185.0  # the fastest common half-time tempo (drum & bass, f
 _HALF_TIME_DENSITY = 0.3  # sixteenth-note periodicity that marks a half-time groove
 _HALF_W = 0.5
 _OCTAVE_BACKBEAT_W = 0.5
+# legato music (choir, bowed strings, organ): its broadband onsets repeat weakly, so new
+# pitches (a semitone-resolution flux) and chord changes (chroma novelty) join the evidence
+_TONAL_NFFT, _TONAL_GAMMA, _TONAL_LAG, _TONAL_SMOOTH = 2048, 100.0, 2, 2
+_TONAL_W = 1.0  #: the new-pitch envelope's weight for fully legato music
+_TONAL_MIN = 0.5  #: and its share for percussive music
+_CHROMA_W = 1.0  #: the chord changes' periodicity, for legato music only
+_LEGATO_HI, _LEGATO_LO = 0.45, 0.15  #: full-band pulse strength: percussive above, legato below
+_FIT_TOL = 0.06  #: the beat-line fit may move the tempo this far
+# hats: a peak of their band's autocorrelation at a 16th / 32nd note of the slow reading
+# (half-time grooves), or at a third / sixth of the reading (a groove in 16ths read on its
+# dotted quarters)
+_HAT16, _HAT32 = 0.25, 0.05
+_DOTTED_3, _DOTTED_6 = 0.4, 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +82,8 @@ class OnsetFeatures:
     low: np.ndarray  #: below ~150 Hz (kick, bass), shape (frames,)
     mid: np.ndarray  #: ~200 Hz–4 kHz (snare, claps, chords), shape (frames,)
     frame_rate_hz: float  #: frames per second
+    tonal: np.ndarray | None = None  #: new pitches (semitone-resolution flux), shape (frames,)
+    high: np.ndarray | None = None  #: above ~5 kHz (hats, cymbals), shape (frames,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +121,41 @@ def onset_features(mono: np.ndarray, *, sample_rate: int) -> OnsetFeatures:
     low = flux[freqs < 150.0].mean(axis=0)
     mid = flux[(freqs >= 200.0) & (freqs < 4000.0)].mean(axis=0)
     full = flux.mean(axis=0)
+    high = _detrend(flux[freqs >= 5000.0].mean(axis=0))
     low, mid = _detrend(low), _detrend(mid)
     return OnsetFeatures(
         full=_detrend(full), low=low, mid=mid,
-        frame_rate_hz=ANALYSIS_RATE / _HOP,
+        frame_rate_hz=ANALYSIS_RATE / _HOP, tonal=_tonal_flux(y)[: full.size], high=high,
     )
+
+
+def _semitone_matrix() -> np.ndarray:
+    """Sums the STFT bins of each semitone (80 Hz–5 kHz): shape (semitones, bins)."""
+    freqs = librosa.fft_frequencies(sr=ANALYSIS_RATE, n_fft=_TONAL_NFFT)
+    keep = (freqs >= 80.0) & (freqs <= 5000.0)
+    midi = np.round(12.0 * np.log2(np.maximum(freqs, 1.0) / 440.0) + 69.0).astype(int)
+    lo, hi = int(midi[keep].min()), int(midi[keep].max())
+    matrix = np.zeros((hi - lo + 1, freqs.size), dtype=np.float32)
+    matrix[midi[keep] - lo, np.nonzero(keep)[0]] = 1.0
+    return matrix
+
+
+def _tonal_flux(y: np.ndarray) -> np.ndarray:
+    """Onsets of new pitches: spectral flux on a semitone-resolution log spectrogram.
+
+    Legato voices (a choir, bowed strings, an organ) start their notes too softly for the
+    broadband flux, but each new note puts energy into a semitone that had little; a maximum
+    over the neighbouring semitones of the earlier frame keeps vibrato from counting.
+    """
+    spec = np.abs(librosa.stft(y, n_fft=_TONAL_NFFT, hop_length=_HOP))
+    semis = _semitone_matrix() @ spec
+    log_s = np.log1p(_TONAL_GAMMA * semis / (semis.max() + 1e-12))
+    ref = np.maximum(np.maximum(log_s, np.roll(log_s, 1, axis=0)), np.roll(log_s, -1, axis=0))
+    flux = np.zeros(log_s.shape[1])
+    flux[_TONAL_LAG:] = np.maximum(0.0, log_s[:, _TONAL_LAG:] - ref[:, :-_TONAL_LAG]).sum(axis=0)
+    if _TONAL_SMOOTH > 1:
+        flux = np.convolve(flux, np.hanning(2 * _TONAL_SMOOTH + 1)[1:-1] / _TONAL_SMOOTH, "same")
+    return _detrend(flux)
 
 
 def _detrend(env: np.ndarray) -> np.ndarray:
@@ -145,11 +190,41 @@ def _prior(bpm: float) -> float:
     return float(np.exp(-0.5 * (np.log2(bpm / _PRIOR_CENTER_BPM) / _PRIOR_OCTAVES) ** 2))
 
 
-def _metrical_scores(feats: OnsetFeatures) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _legato_weight(acf_full: np.ndarray, fps: float) -> float:
+    """0 for music whose broadband onsets keep a clear pulse (drums, piano), 1 for music
+    whose notes start too softly for them (a choir, bowed strings, an organ): the strength
+    of the full-band envelope's best periodicity over the tempo range, mapped linearly."""
+    lo = int(fps * 60.0 / _MAX_BPM)
+    hi = min(acf_full.size, int(fps * 60.0 / _MIN_BPM) + 1)
+    strength = float(np.max(acf_full[lo:hi])) if hi > lo else 0.0
+    return float(np.clip((_LEGATO_HI - strength) / (_LEGATO_HI - _LEGATO_LO), 0.0, 1.0))
+
+
+def _pulse_envelope(feats: OnsetFeatures, legato: float) -> np.ndarray:
+    """The envelope whose periodicity gives the beat: broadband flux plus, for legato
+    music, new pitches."""
+    full = feats.full / (np.std(feats.full) + 1e-12)
+    weight = _TONAL_MIN + (1.0 - _TONAL_MIN) * legato
+    if feats.tonal is None or weight <= 0 or np.max(feats.tonal) <= 0:
+        return full
+    tonal = feats.tonal / (np.std(feats.tonal) + 1e-12)
+    return full + _TONAL_W * weight * tonal
+
+
+def _metrical_scores(feats: OnsetFeatures, chroma_novelty: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Evidence per candidate tempo on a 0.5 BPM grid: (bpms, score, parts)."""
     fps = feats.frame_rate_hz
     max_lag = int(fps * 60.0 / _MIN_BPM * 4) + 2
-    acf = _xcorr(feats.full, feats.full, max_lag)
+    acf_full = _xcorr(feats.full, feats.full, max_lag)
+    legato = _legato_weight(acf_full, fps)
+    env = _pulse_envelope(feats, legato)
+    acf = _xcorr(env, env, max_lag)
+    if chroma_novelty is not None and legato > 0 and chroma_novelty.size == feats.full.size:
+        # harmonic change (chords moving on the beat) as a second opinion
+        nov = _detrend(chroma_novelty)
+        if np.max(nov) > 0:
+            acf = acf + _CHROMA_W * legato * _xcorr(nov, nov, max_lag)
     low_mid = _xcorr(feats.low, feats.mid, max_lag)
     bpms = np.arange(_MIN_BPM, _MAX_BPM, 0.5)
     period = np.zeros_like(bpms)
@@ -170,7 +245,8 @@ def _metrical_scores(feats: OnsetFeatures) -> tuple[np.ndarray, np.ndarray, dict
     period_n = np.maximum(period, 0.0) / (np.max(period) + 1e-12)
     backbeat_n = backbeat / (np.max(backbeat) + 1e-12)
     score = (period_n + 0.5 * backbeat_n) * prior
-    return bpms, score, {"period": period_n, "backbeat": backbeat_n, "prior": prior}
+    return bpms, score, {"period": period_n, "backbeat": backbeat_n, "prior": prior, "acf": acf,
+                         "legato": np.array([legato])}
 
 
 def _score_at(bpms: np.ndarray, score: np.ndarray, bpm: float) -> float:
@@ -211,7 +287,7 @@ def estimate_beat_grid(
     fps = feats.frame_rate_hz
     if feats.full.size < fps * 2 or np.max(feats.full) <= 0:
         return BeatGrid(120.0, 0.0, None, True, np.zeros(0), np.zeros(0))
-    bpms, score, parts = _metrical_scores(feats)
+    bpms, score, parts = _metrical_scores(feats, chroma_novelty)
     first = float(bpms[int(np.argmax(score))])
     # The reading is chosen among the octave relatives of the strongest pulse; the best
     # of the others is the alternative the Maestro can offer.
@@ -228,31 +304,52 @@ def estimate_beat_grid(
     others = [(c, sc) for c, sc in zip(octaves, octave_scores, strict=True) if c != best]
     alternative, alt_score = max(others, key=lambda item: item[1]) if others else (None, 0.0)
     ratio = float(np.clip(alt_score / (best_score + 1e-12), 0.0, 1.0))
-    half_time = best * 2 <= _HALF_TIME_MAX_BPM and _sixteenths(feats, best) > _HALF_TIME_DENSITY
-    if half_time:
-        # hats running in sixteenths of the slow reading are eighths of the double: a
-        # half-time groove (drum & bass at 174, trap at 140) sounds exactly like a breakbeat
-        # at half that tempo, so the double is the alternative and the director is asked
-        alternative, ratio = best * 2, 1.0
+    # the candidates sit on a 0.5 BPM grid with ±3 % tolerance: find the exact period
+    fine = _fine_tempo(parts["acf"], best, fps)
+    if alternative is not None:
+        alternative = alternative * fine / best
+    best = fine
+    legato = float(parts["legato"][0])
+    dotted = (legato <= 0.0 and best * 1.5 <= _MAX_BPM
+              and _dotted(feats, best))
+    if dotted:
+        # hats in triplets of the reading, in sixteenths of 3/2 of it: a groove in
+        # sixteenths read on its dotted quarters; a 12/8 groove would look the same, so
+        # the other reading stays the alternative and the director is asked
+        best, alternative, ratio = best * 1.5, best, 1.0
+    half_time = False
+    if best * 2 <= _HALF_TIME_MAX_BPM:
+        hats16, hats32 = _hat_subdivisions(feats, best)
+        half_time = _sixteenths(feats, best) > _HALF_TIME_DENSITY or hats16 > _HAT16
+        if half_time:
+            # hats running in sixteenths of the slow reading are eighths of the double: a
+            # half-time groove (drum & bass at 174, trap at 140) sounds exactly like a
+            # breakbeat at half that tempo, so the double is the alternative and the
+            # director is asked; hats in 32nds of the slow reading (sixteenths of the
+            # double) are rare at a slow tempo, so there the double is the first reading
+            alternative, ratio = best * 2, 1.0
+            if hats32 > _HAT32:
+                best, alternative = best * 2, best
 
+    env = _pulse_envelope(feats, legato)
     _, beats = librosa.beat.beat_track(
-        onset_envelope=feats.full, sr=ANALYSIS_RATE, hop_length=_HOP, bpm=best,
+        onset_envelope=env, sr=ANALYSIS_RATE, hop_length=_HOP, bpm=best,
         tightness=400, trim=False, units="frames",
     )
     beats = np.asarray(beats, dtype=float)
     bpm = best
     if beats.size >= 8:
         # refine each beat to the onset peak near it, then fit a straight line through them
-        refined = np.array([_refine_peak(feats.full, b, radius=3) for b in beats])
+        refined = np.array([_refine_peak(env, b, radius=3) for b in beats])
         idx = np.arange(refined.size)
         slope, _ = np.polyfit(idx, refined, 1)
         fitted = 60.0 * fps / slope
-        if abs(fitted / best - 1.0) < 0.06:
+        if abs(fitted / best - 1.0) < _FIT_TOL:
             bpm = float(fitted)
         beats = refined
     beat_times = beats / fps
     if alternative is not None:
-        alternative = bpm / 2 if alternative < best else bpm * 2
+        alternative = bpm * alternative / best
     # a second opinion: librosa's tempogram estimate on the same envelope, octave-folded
     second = float(librosa.feature.tempo(onset_envelope=feats.full, sr=ANALYSIS_RATE,
                                          hop_length=_HOP)[0])
@@ -260,7 +357,7 @@ def estimate_beat_grid(
     lead = 1.0 - ratio
     confidence = _calibrated(agrees=agrees, lead=lead)
     # both octave readings plausible: asked whatever the calibration says
-    octave_tie = alternative is not None and (lead < _OCTAVE_TIE or half_time)
+    octave_tie = alternative is not None and (lead < _OCTAVE_TIE or half_time or dotted)
     downbeats = _downbeats(beats, feats, chroma_novelty, beats_per_bar=beats_per_bar)
     return BeatGrid(
         bpm=round(bpm, 2),
@@ -270,6 +367,48 @@ def estimate_beat_grid(
         beat_times_s=beat_times,
         downbeat_times_s=downbeats / fps,
     )
+
+
+def _fine_tempo(acf: np.ndarray, bpm: float, fps: float) -> float:
+    """The exact period near ``bpm``: the lag whose multiples (1-4 beats) line up best."""
+    lag0 = fps * 60.0 / bpm
+    lags = np.linspace(lag0 * 0.96, lag0 * 1.04, 161)
+    grid = np.arange(acf.size)
+    total = np.zeros_like(lags)
+    for k, w in ((1, 1.0), (2, 1.0), (3, 0.5), (4, 1.0)):
+        pos = k * lags
+        if pos[-1] >= acf.size - 1:
+            continue
+        total += w * np.interp(pos, grid, acf)
+    return float(fps * 60.0 / lags[int(np.argmax(total))])
+
+
+def _hat_subdivisions(feats: OnsetFeatures, bpm: float) -> tuple[float, float]:
+    """How clearly the hats' band repeats at a 16th and at a 32nd note of ``bpm``.
+
+    Each is the autocorrelation at that lag minus the mean of its neighbours a 64th note
+    either side: a peak, not the slope of a broad onset (a legato note's slow attack
+    correlates with itself over tens of milliseconds; a hat's does not).
+    """
+    lag = feats.frame_rate_hz * 60.0 / bpm
+    return _hat_peak(feats, lag, lag / 4, lag / 16), _hat_peak(feats, lag, lag / 8, lag / 16)
+
+
+def _hat_peak(feats: OnsetFeatures, beat_lag: float, lag: float, side: float) -> float:
+    """The hats' band autocorrelation at ``lag`` (frames) minus its mean ``side`` frames
+    either side: positive where the hats repeat at that lag, not merely near it."""
+    env = feats.high if feats.high is not None and np.max(feats.high) > 0 else feats.full
+    acf = _xcorr(env, env, int(beat_lag) + 4)
+    near = np.interp([lag - side, lag, lag + side], np.arange(acf.size), acf)
+    return float(near[1] - 0.5 * (near[0] + near[2]))
+
+
+def _dotted(feats: OnsetFeatures, bpm: float) -> bool:
+    """Whether the hats divide a beat of ``bpm`` clearly in three or six: in a groove
+    written in sixteenths that is the dotted misreading, 2/3 of the tempo."""
+    lag = feats.frame_rate_hz * 60.0 / bpm
+    return (_hat_peak(feats, lag, lag / 3, lag / 6) > _DOTTED_3
+            or _hat_peak(feats, lag, lag / 6, lag / 12) > _DOTTED_6)
 
 
 def _sixteenths(feats: OnsetFeatures, bpm: float) -> float:
