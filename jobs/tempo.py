@@ -63,7 +63,6 @@ _OCTAVE_BACKBEAT_W = 0.5
 # pitches (a semitone-resolution flux) and chord changes (chroma novelty) join the evidence
 _TONAL_NFFT, _TONAL_GAMMA, _TONAL_LAG, _TONAL_SMOOTH = 2048, 100.0, 2, 2
 _TONAL_W = 1.0  #: the new-pitch envelope's weight for fully legato music
-_TONAL_MIN = 0.5  #: and its share for percussive music
 _CHROMA_W = 1.0  #: the chord changes' periodicity, for legato music only
 _LEGATO_HI, _LEGATO_LO = 0.45, 0.15  #: full-band pulse strength: percussive above, legato below
 _FIT_TOL = 0.06  #: the beat-line fit may move the tempo this far
@@ -82,7 +81,8 @@ class OnsetFeatures:
     low: np.ndarray  #: below ~150 Hz (kick, bass), shape (frames,)
     mid: np.ndarray  #: ~200 Hz–4 kHz (snare, claps, chords), shape (frames,)
     frame_rate_hz: float  #: frames per second
-    tonal: np.ndarray | None = None  #: new pitches (semitone-resolution flux), shape (frames,)
+    #: new pitches (semitone-resolution flux), shape (frames,); only for legato music
+    tonal: np.ndarray | None = None
     high: np.ndarray | None = None  #: above ~5 kHz (hats, cymbals), shape (frames,)
 
 
@@ -120,12 +120,15 @@ def onset_features(mono: np.ndarray, *, sample_rate: int) -> OnsetFeatures:
     freqs = librosa.mel_frequencies(n_mels=64, fmax=11000.0)
     low = flux[freqs < 150.0].mean(axis=0)
     mid = flux[(freqs >= 200.0) & (freqs < 4000.0)].mean(axis=0)
-    full = flux.mean(axis=0)
+    full = _detrend(flux.mean(axis=0))
     high = _detrend(flux[freqs >= 5000.0].mean(axis=0))
     low, mid = _detrend(low), _detrend(mid)
+    fps = ANALYSIS_RATE / _HOP
+    # the new-pitch envelope costs a second spectrogram: only legato music needs it
+    legato = _legato_weight(_xcorr(full, full, int(fps * 60.0 / _MIN_BPM) + 2), fps)
     return OnsetFeatures(
-        full=_detrend(full), low=low, mid=mid,
-        frame_rate_hz=ANALYSIS_RATE / _HOP, tonal=_tonal_flux(y)[: full.size], high=high,
+        full=full, low=low, mid=mid, frame_rate_hz=fps,
+        tonal=_tonal_flux(y)[: full.size] if legato > 0 else None, high=high,
     )
 
 
@@ -204,11 +207,10 @@ def _pulse_envelope(feats: OnsetFeatures, legato: float) -> np.ndarray:
     """The envelope whose periodicity gives the beat: broadband flux plus, for legato
     music, new pitches."""
     full = feats.full / (np.std(feats.full) + 1e-12)
-    weight = _TONAL_MIN + (1.0 - _TONAL_MIN) * legato
-    if feats.tonal is None or weight <= 0 or np.max(feats.tonal) <= 0:
+    if feats.tonal is None or legato <= 0 or np.max(feats.tonal) <= 0:
         return full
     tonal = feats.tonal / (np.std(feats.tonal) + 1e-12)
-    return full + _TONAL_W * weight * tonal
+    return full + _TONAL_W * legato * tonal
 
 
 def _metrical_scores(feats: OnsetFeatures, chroma_novelty: np.ndarray | None = None
