@@ -146,7 +146,10 @@ def stage_gains(
         level.
     target : core.tonal.TonalTarget
     fixed : frozenset of str
-        Tracks that keep their level (the transitions' FX); they still count in the sum.
+        Tracks that keep their level (the transitions' FX); they still count in the sum and
+        may only be darkened (a tilt of at most 3 dB/octave down, 0 at 1 kHz): risers and
+        impacts are bright noise, and as the other parts are staged down they would otherwise
+        fill the top octave past the genre's range.
     vocals : frozenset of str
         Tracks kept within ±6 dB of their designed level and never tilted.
     sides : mapping of track name to np.ndarray, shape (8,), optional
@@ -157,7 +160,7 @@ def stage_gains(
     Returns
     -------
     dict of str to Staging
-        For every track in ``contributions`` (no change for ``fixed`` ones).
+        For every track in ``contributions`` (``fixed`` ones: a tilt at most).
 
     Examples
     --------
@@ -169,10 +172,11 @@ def stage_gains(
     >>> gains["bass"].gain_db < gains["music"].gain_db
     True
     """
-    names = [n for n in contributions if n not in fixed]
-    if not names:
+    movable = [n for n in contributions if n not in fixed]
+    if not movable:
         return {n: Staging() for n in contributions}
-    cut = _competing(contributions, names, vocals)
+    names = movable + [n for n in contributions if n in fixed]
+    cut = _competing(contributions, movable, vocals)
     if cut:  # predicted through the low cut: its octave gains apply to mid and side alike
         gains_cut = _low_cut_power_gains()
         contributions = {n: (np.asarray(p, dtype=np.float64) * gains_cut if n in cut else p)
@@ -180,37 +184,32 @@ def stage_gains(
         if sides is not None:
             sides = {n: (np.asarray(p, dtype=np.float64) * gains_cut if n in cut else p)
                      for n, p in sides.items()}
-    base = np.zeros(len(OCTAVES_HZ))
-    for name in fixed:
-        if name in contributions:
-            base = base + np.asarray(contributions[name], dtype=np.float64)
     powers = np.array([np.asarray(contributions[n], dtype=np.float64) for n in names])
-    scale = float(np.max(powers[:, _REF])) or float(np.max(powers)) or 1.0
-    powers, base = powers / scale, base / scale
+    scale = (float(np.max(powers[: len(movable), _REF])) or float(np.max(powers[: len(movable)]))
+             or 1.0)
+    powers = powers / scale
     centres = [OCTAVES_HZ.index(c) for c in OCTAVE_CENTRES_HZ]
     wanted = np.array([target.bands_db[c] for c in OCTAVE_CENTRES_HZ])
     weights = np.array([1.0 / target.tolerance_db[c] ** 2 for c in OCTAVE_CENTRES_HZ])
     pair = [names.index(n) for n in PAIR if n in names]
     count = len(names)
     side = None
-    side_base = 0.0
     if sides is not None:
         side = np.array([np.asarray(sides.get(n, np.zeros(len(OCTAVES_HZ))), dtype=np.float64)
                          for n in names]) / scale
-        side_base = float(sum(np.sum(sides[n]) for n in fixed if n in sides)) / scale
 
     def cost(x: np.ndarray) -> float:
         gains, tilts = x[:count], x[count:]
         shaped = powers * 10.0 ** ((gains[:, np.newaxis] + tilts[:, np.newaxis]
                                     * _OCTAVES_FROM_1K[np.newaxis, :]) / 10.0)
-        mix = base + np.sum(shaped, axis=0)
+        mix = np.sum(shaped, axis=0)
         levels = 10.0 * np.log10(np.maximum(mix[centres], 1e-20) / max(mix[_REF], 1e-20))
         total = (float(np.sum(weights * (levels - wanted) ** 2)) + _STAY_WEIGHT * float(gains @ gains)
                  + _TILT_WEIGHT * float(tilts @ tilts))
         if side is not None:
             side_shaped = side * 10.0 ** ((gains[:, np.newaxis] + tilts[:, np.newaxis]
                                            * _OCTAVES_FROM_1K[np.newaxis, :]) / 10.0)
-            ratio = math.sqrt((side_base + float(np.sum(side_shaped)))
+            ratio = math.sqrt(float(np.sum(side_shaped))
                               / max(float(np.sum(mix)), 1e-20))
             low, high = target.side_mid_min * _WIDTH_MARGIN, target.side_mid_max / _WIDTH_MARGIN
             if ratio < low:
@@ -234,10 +233,12 @@ def stage_gains(
         return total
 
     bass_index = names.index(PAIR[1]) if PAIR[1] in names else None
-    others = [i for i, n in enumerate(names) if n not in PAIR and n not in vocals]
-    bounds = [_VOCAL_BOUNDS_DB if n in vocals else _BOUNDS_DB for n in names]
-    # a bass is never brightened: its part is the low end, not the mids
-    bounds += [(0.0, 0.0) if n in vocals else (-_TILT_BOUND, 0.0) if n == PAIR[1]
+    others = [i for i, n in enumerate(names) if n not in PAIR and n not in vocals
+              and n not in fixed]
+    bounds = [(0.0, 0.0) if n in fixed else _VOCAL_BOUNDS_DB if n in vocals else _BOUNDS_DB
+              for n in names]
+    # a bass is never brightened (its part is the low end, not the mids), nor is a fixed part
+    bounds += [(0.0, 0.0) if n in vocals else (-_TILT_BOUND, 0.0) if n == PAIR[1] or n in fixed
                else (-_TILT_BOUND, _TILT_BOUND) for n in names]
     result = minimize(cost, np.zeros(2 * count), method="L-BFGS-B", bounds=bounds)
     staged = {n: Staging(gain_db=round(float(result.x[i]), 2),
