@@ -61,7 +61,7 @@ _HALF_W = 0.5
 _OCTAVE_BACKBEAT_W = 0.5
 # legato music (choir, bowed strings, organ): its broadband onsets repeat weakly, so new
 # pitches (a semitone-resolution flux) and chord changes (chroma novelty) join the evidence
-_TONAL_NFFT, _TONAL_GAMMA, _TONAL_LAG, _TONAL_SMOOTH = 2048, 100.0, 2, 2
+_TONAL_NFFT, _TONAL_GAMMA, _TONAL_LAG, _TONAL_SMOOTH = 4096, 100.0, 6, 2
 _TONAL_W = 1.0  #: the new-pitch envelope's weight for fully legato music
 _CHROMA_W = 1.0  #: the chord changes' periodicity, for legato music only
 _LEGATO_HI, _LEGATO_LO = 0.45, 0.15  #: full-band pulse strength: percussive above, legato below
