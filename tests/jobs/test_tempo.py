@@ -90,3 +90,56 @@ def test_confidence_is_a_probability_and_a_clear_groove_is_sure() -> None:
     grid = estimate_beat_grid(audio, sample_rate=SR)
     assert 0.0 <= grid.confidence <= 1.0
     assert grid.confidence >= 0.8 and not grid.ambiguous
+
+
+SIXTEENTH_HATS = {"kick": (0, 10), "snare": (8,), "hat": tuple(range(16))}
+"""Drum & bass's half-time feel with the hats in sixteenths of the written tempo."""
+
+
+def test_hats_in_sixteenths_of_the_double_make_it_the_first_reading_but_still_ask() -> None:
+    # at 85 BPM these hats would be 32nd notes: rare at a slow tempo, so 170 is read first
+    audio = drum_loop(tempo_bpm=170.0, bars=12, sample_rate=SR, pattern=SIXTEENTH_HATS)
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert grid.bpm == pytest.approx(170.0, rel=0.03)
+    assert grid.alternative_bpm == pytest.approx(85.0, rel=0.03)
+    assert grid.ambiguous
+
+
+def test_a_syncopated_sixteenth_groove_is_not_read_on_its_dotted_quarters() -> None:
+    pattern = {"kick": (0, 6, 10), "snare": (4, 12), "hat": tuple(range(16))}
+    audio = drum_loop(tempo_bpm=120.0, bars=8, sample_rate=SR, pattern=pattern)
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert grid.bpm == pytest.approx(120.0, rel=0.03)
+
+
+def _legato_chorale(tempo_bpm: float, beats: int, seed: int = 0) -> np.ndarray:
+    """Four sustained voices that change chord on every beat, each note swelling in over
+    300 ms with vibrato and overlapping the next (a choir or bowed strings: no percussive
+    attack anywhere)."""
+    rng = np.random.default_rng(seed)
+    beat = 60.0 / tempo_bpm
+    n = int((beats + 1) * beat * SR)
+    out = np.zeros(n, dtype=np.float32)
+    chords = [(48, 55, 64, 72), (45, 57, 64, 72), (41, 57, 65, 69), (43, 55, 62, 71)]
+    ramp = int(0.3 * SR)
+    for b in range(beats):
+        chord = chords[rng.integers(len(chords))] if b % 4 else chords[0]
+        start, length = int(b * beat * SR), int(beat * 1.3 * SR)
+        t = np.arange(length) / SR
+        vibrato = 1.0 + 0.015 * np.sin(2 * np.pi * 5.5 * t + rng.uniform(0, 6))
+        env = np.minimum(1.0, np.arange(length) / ramp) * np.minimum(
+            1.0, (length - np.arange(length)) / ramp)
+        for pitch in chord:
+            f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+            phase = 2 * np.pi * f0 * np.cumsum(vibrato) / SR
+            tone = sum(np.sin(k * phase) / k for k in (1, 2, 3))
+            seg = out[start:start + length]
+            seg += (0.05 * env * tone)[: seg.size].astype(np.float32)
+    return out
+
+
+@pytest.mark.parametrize("tempo", [72.0, 96.0])
+def test_legato_chords_changing_on_the_beat_give_the_beat(tempo: float) -> None:
+    audio = _legato_chorale(tempo, beats=48)
+    grid = estimate_beat_grid(audio, sample_rate=SR)
+    assert grid.bpm == pytest.approx(tempo, rel=0.04)
