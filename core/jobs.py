@@ -40,6 +40,8 @@ __all__ = [
     "RenderRequest",
     "RenderResult",
     "SampleSources",
+    "SectionRequest",
+    "SectionResult",
     "SeparateRequest",
     "SeparateResult",
     "job_id_for",
@@ -57,6 +59,7 @@ class JobKind(StrEnum):
     RENDER = "render"  #: spec -> stems, mix, master, preview, picture
     EXPORT = "export"  #: spec + renders -> Live set, DAWproject, MIDI, zip
     COMPARE = "compare"  #: two renders -> the same section of each, loudness-matched
+    PREVIEW = "preview"  #: a change's section, mixed and mastered ahead of the full render
 
 
 class JobStatus(StrEnum):
@@ -180,8 +183,23 @@ class CompareRequest(_Payload):
     out_dir: str
 
 
+class SectionRequest(_Payload):
+    """The bars where a change is heard, before the whole version: ``render`` is the version's
+    own render request, so the chains this job runs are the full render's, cached for it."""
+
+    job: Literal["preview"] = "preview"
+    render: RenderRequest
+    start_bar: int = Field(ge=1)
+    end_bar: int = Field(ge=1)
+    label: str = ""  #: what the bars are ("the drop", "bars 33–48")
+    parent: int = Field(default=0, ge=0)  #: the version the clip is level-matched to
+    match_master: str = ""  #: that version's master.wav: the clip gets its loudness there
+    tonal_eq_db: dict[str, float] = Field(default_factory=dict)  #: that version's tonal stage
+
+
 JobPayload = Annotated[
-    AnalyzeRequest | SeparateRequest | RenderRequest | ExportRequest | CompareRequest,
+    AnalyzeRequest | SeparateRequest | RenderRequest | ExportRequest | CompareRequest
+    | SectionRequest,
     Field(discriminator="job"),
 ]
 """What any job needs; ``job`` names the kind, so a payload cannot reach the wrong task."""
@@ -243,7 +261,19 @@ class CompareResult(BaseModel):
     section: str = ""
 
 
-JobResult = AnalyzeResult | SeparateResult | RenderResult | ExportResult | CompareResult
+class SectionResult(BaseModel):
+    """A changed section's clip, at the loudness the same bars have in the version before."""
+
+    path: str
+    start_bar: int
+    end_bar: int
+    label: str = ""
+    parent: int = 0
+    lufs: float | None = None
+
+
+JobResult = (AnalyzeResult | SeparateResult | RenderResult | ExportResult | CompareResult
+             | SectionResult)
 """What a finished job returns; the event's ``kind`` says which."""
 
 RESULTS: dict[JobKind, type[JobResult]] = {
@@ -252,6 +282,7 @@ RESULTS: dict[JobKind, type[JobResult]] = {
     JobKind.RENDER: RenderResult,
     JobKind.EXPORT: ExportResult,
     JobKind.COMPARE: CompareResult,
+    JobKind.PREVIEW: SectionResult,
 }
 """The result model of each job kind."""
 
@@ -371,7 +402,8 @@ class JobQueue(Protocol):
 
 QUEUES: dict[str, frozenset[JobKind]] = {
     "separate": frozenset({JobKind.SEPARATE}),
-    "render": frozenset({JobKind.ANALYZE, JobKind.RENDER, JobKind.EXPORT, JobKind.COMPARE}),
+    "render": frozenset({JobKind.ANALYZE, JobKind.RENDER, JobKind.EXPORT, JobKind.COMPARE,
+                         JobKind.PREVIEW}),
 }
 """Worker queues by name: ``separate`` wants a GPU, ``render`` (render, export, analysis) a CPU."""
 

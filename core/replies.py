@@ -21,7 +21,7 @@ from core.conversation import (
     TextReply,
 )
 from core.genre import GenreProfile
-from core.jobs import CompareResult, JobEvent, JobKind, JobStatus
+from core.jobs import CompareResult, JobEvent, JobKind, JobStatus, SectionResult
 from core.measurements import Measurements
 from core.music import Key
 from core.patch import SpecPatch
@@ -35,6 +35,7 @@ _STEP_NAMES = {
     JobKind.RENDER: "Rendering",
     JobKind.EXPORT: "Exporting the project",
     JobKind.COMPARE: "Cutting comparison clips",
+    JobKind.PREVIEW: "Mixing the changed bars",
 }
 AUDIO_FORMATS = "WAV, FLAC, MP3, OGG or M4A"
 
@@ -426,6 +427,17 @@ def compare_needs_renders(a: Version, b: Version) -> str:
     missing = [f"v{v.number}" for v in (a, b) if "master.wav" not in v.artifacts]
     return (f"I can't play {' and '.join(missing)} side by side: "
             f"{'it has' if len(missing) == 1 else 'they have'} no render yet.")
+
+
+def section_preview(version: Version, result: SectionResult) -> list[Reply]:
+    """The changed bars ahead of the whole version, said to be level-matched to the one before."""
+    level = f" at {result.lufs:.1f} LUFS" if result.lufs is not None else ""
+    caption = (f"First listen to v{version.number}: {result.label}, level-matched to "
+               f"v{result.parent}{level}. The whole version, its card and project follow.")
+    return [FileReply(attachment=Attachment(name=f"v{version.number}-first-listen.mp3",
+                                            path=result.path, kind=AttachmentKind.AUDIO,
+                                            content_type="audio/mpeg"),
+                      caption=caption)]
 
 
 def comparison(result: CompareResult) -> list[Reply]:

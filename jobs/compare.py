@@ -46,7 +46,7 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
     import soundfile as sf
 
     from jobs.loudness import integrated_loudness
-    from jobs.preview import preview_mp3
+    from jobs.preview import faded, preview_mp3
 
     payload = payload_of(request, CompareRequest)
     progress(0.0, "cutting the clips")
@@ -68,12 +68,8 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
     results = []
     for (side, audio, rate, start_s, end_s), lufs in zip(clips, loudness, strict=True):
         gain_db = target - lufs
-        matched = audio * np.float32(10 ** (gain_db / 20))
-        fade = min(matched.shape[1] // 2, round(_FADE_S * rate))
-        if fade > 0:
-            ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-            matched[:, :fade] *= ramp
-            matched[:, -fade:] *= ramp[::-1]
+        matched = faded(audio * np.float32(10 ** (gain_db / 20)), sample_rate=rate,
+                        fade_s=_FADE_S)
         path = out_dir / f"v{side.version}-{_slug(name)}.mp3"
         preview_mp3(matched, sample_rate=rate, path=path, max_bytes=8 * 1024 * 1024)
         results.append(ClipResult(

@@ -28,6 +28,7 @@ __all__ = [
     "DISCORD_MAX_BYTES",
     "STEREO_BITRATES_KBPS",
     "PreviewResult",
+    "faded",
     "preview_mp3",
     "preview_mp3_aside",
 ]
@@ -106,7 +107,7 @@ def preview_mp3(
     excerpt_s = max(1.0, budget * 8 / (_EXCERPT_KBPS * 1000) - 1.0)
     start_s = _loudest_start(x, sample_rate=sample_rate, length_s=excerpt_s)
     start = round(start_s * sample_rate)
-    clip = _faded(x[:, start : start + round(excerpt_s * sample_rate)], sample_rate=sample_rate)
+    clip = faded(x[:, start : start + round(excerpt_s * sample_rate)], sample_rate=sample_rate)
     data = _encode(clip, sample_rate=sample_rate, kbps=_EXCERPT_KBPS)
     return _write(path, data, kbps=_EXCERPT_KBPS, channels=2,
                   duration_s=clip.shape[1] / sample_rate, excerpt_start_s=start_s,
@@ -193,10 +194,11 @@ def _loudest_start(x: np.ndarray, *, sample_rate: int, length_s: float) -> float
     return float(min(np.argmax(sums) * hop_s, total_s - length_s))
 
 
-def _faded(x: np.ndarray, *, sample_rate: int) -> np.ndarray:
-    """A copy with a short fade in and out, so an excerpt neither starts nor ends on a click."""
+def faded(x: np.ndarray, *, sample_rate: int, fade_s: float = _FADE_S) -> np.ndarray:
+    """A copy with a fade in and out, so a clip cut from a song neither starts nor ends on a
+    click."""
     out = x.copy()
-    k = min(round(_FADE_S * sample_rate), out.shape[1] // 2)
+    k = min(round(fade_s * sample_rate), out.shape[1] // 2)
     if k > 0:
         ramp = np.linspace(0.0, 1.0, k, dtype=np.float32)
         out[:, :k] *= ramp

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.artifacts import atomic_target
-from core.jobs import JobRequest, ProgressFn, RenderRequest, RenderResult, payload_of
+from core.jobs import (
+    JobRequest,
+    ProgressFn,
+    RenderRequest,
+    RenderResult,
+    SectionRequest,
+    SectionResult,
+    payload_of,
+)
 from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
@@ -47,8 +55,10 @@ __all__ = [
     "RENDER_VERSION",
     "RenderPayload",
     "RenderStats",
+    "render_section",
     "render_spec",
     "render_task",
+    "section_task",
     "transitions_track",
 ]
 
@@ -292,13 +302,33 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
     return placed * _layer_gate(spec, track.name, length, sr)
 
 
-def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
-    """Render every track, mix, master, write the outputs and measure them against the spec."""
-    progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
+@dataclass
+class _Prepared:
+    """Every track through its chain, and what the rest of a render reads about them."""
+
+    length: int  #: samples: the arrangement and its tail
+    cache: _Cache
+    kicks: np.ndarray  #: the kick's hit times, seconds
+    palette: Any  #: the instruments that played (``jobs.sampler``)
+    stats: RenderStats = field(default_factory=RenderStats)
+    processed: dict[str, Any] = field(default_factory=dict)  #: name -> ProcessedTrack
+    unswept: dict[str, np.ndarray] = field(default_factory=dict)  #: swept tracks, sweep off
+    track_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    octave_keys: dict[str, str] = field(default_factory=dict)  #: name -> its chain's key
+    raw_keys: dict[str, str] = field(default_factory=dict)  #: name -> its raw audio's key
+    sounded: set[str] = field(default_factory=set)  #: the samples every kit track played
+
+
+def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Prepared:
+    """Every track of the spec played and through its chain, served from the cache where it can.
+
+    ``full`` (a version's render) also publishes each raw track into the version's folder,
+    measures the tracks whose chain changed and notes the samples played; without it (the
+    changed bars only) the chains are run and cached, nothing else.
+    """
     from jobs.instruments import render_instrument, render_transitions
-    from jobs.master import master, tonal_correction
-    from jobs.measure import MEASURE_VERSION, between_hits_band_db, measure_track
-    from jobs.mix import mix_down, process_track
+    from jobs.measure import MEASURE_VERSION, measure_track
+    from jobs.mix import process_track
     from jobs.patterns import generate_track, kick_times
     from jobs.sampler import build_palette, track_samples
 
@@ -309,7 +339,6 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     cache = _Cache(Path(payload.cache_dir))
     out_dir = Path(payload.out_dir)
     (out_dir / "tracks").mkdir(parents=True, exist_ok=True)
-    stats = RenderStats()
     layout = _layout(spec)
 
     tracks = [t for t in spec.tracks if not t.muted]
@@ -319,13 +348,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     kick_key = _digest([round(float(t), 5) for t in kicks])
     stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
     palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
-    sounded: set[str] = set()  # the samples every kit track played (named in the manifest)
-
-    processed: dict[str, Any] = {}
-    unswept: dict[str, np.ndarray] = {}
-    track_numbers: dict[str, dict[str, Any]] = {}
-    octave_keys: dict[str, str] = {}
-    raw_keys: dict[str, str] = {}
+    done = _Prepared(length=length, cache=cache, kicks=kicks, palette=palette)
+    stats, processed, raw_keys = done.stats, done.processed, done.raw_keys
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
@@ -338,10 +362,11 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         raw = _RawTrack(cache, raw_key, make_raw, length)
         raw_keys[track.name] = raw_key
         (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
-        if track.voice is not None and palette.plays(track.voice):
-            sounded.update(track_samples(cache.raw_path(raw_key), palette,
-                                         fresh=track.name in stats.rendered))
-        publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
+        if full and track.voice is not None and palette.plays(track.voice):
+            done.sounded.update(track_samples(cache.raw_path(raw_key), palette,
+                                              fresh=track.name in stats.rendered))
+        if full:
+            publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
                           _MIX_FORMAT)
@@ -357,7 +382,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
         else:
             stats.mix_cached.append(track.name)
         processed[track.name] = _processed(arrays)
-        octave_keys[track.name] = mix_key
+        done.octave_keys[track.name] = mix_key
+        if not full:
+            continue
         if track.name != "transitions":  # the track's own numbers, kept with its chain
             numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
             if numbers is None:
@@ -370,12 +397,32 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                         hit_times_s=hits, unducked=unducked,
                                         sends=processed[track.name].sends, spec=spec)
                 cache.store_numbers(f"{mix_key}-{MEASURE_VERSION}", numbers)
-            track_numbers[track.name] = numbers
+            done.track_numbers[track.name] = numbers
         # a sweep's brightness is read against the same chain without the sweep
         if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
-            unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
+            done.unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
                 spec=spec, layout=layout, hits=hits, kick_key=kick_key)
+    return done
+
+
+def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
+    """Render every track, mix, master, write the outputs and measure them against the spec."""
+    progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
+    from jobs.master import master, tonal_correction
+    from jobs.measure import between_hits_band_db
+    from jobs.mix import mix_down
+
+    spec = payload.spec
+    sr = ENGINE_SAMPLE_RATE
+    out_dir = Path(payload.out_dir)
+    prepared = _prepare(payload, progress, full=True)
+    cache, kicks, palette, stats = (prepared.cache, prepared.kicks, prepared.palette,
+                                    prepared.stats)
+    length, processed, raw_keys = prepared.length, prepared.processed, prepared.raw_keys
+    octave_keys, track_numbers, unswept = (prepared.octave_keys, prepared.track_numbers,
+                                           prepared.unswept)
+    sounded = prepared.sounded
     progress(0.7, "mixing")
     target = _tonal_target(spec)
     staging: dict[str, Any] = {}
@@ -773,6 +820,66 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
         problems.append(f"the true peak is {m['true_peak_dbtp']:.1f} dBTP, over the "
                         f"{spec.master.ceiling_dbtp:g} dBTP ceiling")
     return problems
+
+
+def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResult:
+    """The bars where a change is heard, mixed and mastered on their own, as an MP3 clip.
+
+    The version's tracks go through the same chains as in its full render (stored in the cache,
+    so the render that follows does not run them again), the bars plus one bar of run-in are
+    mixed and staged like the whole song, and the master uses the version before's tonal stage
+    and lands on the loudness those bars have in its master: the clip sounds like that version
+    but for the change. Nothing is measured or pictured; the full render does that.
+    """
+    from jobs.loudness import integrated_loudness
+    from jobs.master import master
+    from jobs.mix import mix_down
+    from jobs.preview import faded, preview_mp3
+
+    payload = request.render
+    spec, sr = payload.spec, ENGINE_SAMPLE_RATE
+    prepared = _prepare(payload, progress, full=False)
+    progress(0.75, "mixing the changed bars")
+    bar = round(spec.bar_s * sr)
+    start = (request.start_bar - 1) * bar
+    stop = min(prepared.length, request.end_bar * bar)
+    run_in = max(0, start - bar)  # compressor, limiter and reverb settle before the clip starts
+    processed = prepared.processed
+    target = _tonal_target(spec)
+    if target is not None:
+        staging = _staging_gains(spec, processed, prepared.octave_keys, prepared.cache, target, sr)
+        processed = {name: _staged(t, staging[name], sr) if name in staging else t
+                     for name, t in processed.items()}
+    window = {name: _window(t, run_in, stop) for name, t in processed.items()}
+    mixed = mix_down(window, spec=spec, sample_rate=sr)
+    loudness = spec.master.target_lufs
+    if request.match_master and Path(request.match_master).is_file():
+        before = _read_wav(Path(request.match_master))[:, start:stop]
+        loudness = integrated_loudness(before, sample_rate=sr)
+    progress(0.85, "mastering the changed bars")
+    gains = {int(c): g for c, g in request.tonal_eq_db.items()} or None
+    mastered = master(mixed.audio, spec.master.model_copy(update={"target_lufs": loudness}),
+                      sample_rate=sr, tonal_gains_db=gains)
+    clip = faded(mastered.audio[:, start - run_in:], sample_rate=sr, fade_s=0.05)
+    path = Path(payload.out_dir) / "first-listen.mp3"
+    preview_mp3(clip, sample_rate=sr, path=path, max_bytes=payload.preview_max_bytes)
+    progress(1.0, "the changed bars")
+    return SectionResult(path=str(path), start_bar=request.start_bar, end_bar=request.end_bar,
+                         label=request.label, parent=request.parent,
+                         lufs=round(integrated_loudness(clip, sample_rate=sr), 1))
+
+
+def section_task(request: JobRequest, progress: ProgressFn) -> SectionResult:
+    """The worker job: validate the payload and render the changed bars (:func:`render_section`)."""
+    return render_section(payload_of(request, SectionRequest), progress)
+
+
+def _window(track: Any, start: int, stop: int) -> Any:
+    """A processed track's samples ``start:stop`` (its send levels with them)."""
+    from jobs.mix import ProcessedTrack
+
+    return ProcessedTrack(dry=track.dry[:, start:stop], send_levels={
+        k: v if v.size == 1 else v[start:stop] for k, v in track.send_levels.items()})
 
 
 def render_task(request: JobRequest, progress: ProgressFn) -> RenderResult:

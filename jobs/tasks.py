@@ -34,6 +34,7 @@ from core.jobs import (
     JobResult,
     ProgressFn,
     RenderResult,
+    SectionResult,
     SeparateRequest,
     SeparateResult,
     payload_of,
@@ -47,6 +48,7 @@ __all__ = [
     "compare_task",
     "export_task",
     "render_task",
+    "section_task",
     "separate_task",
 ]
 
@@ -161,6 +163,13 @@ def render_task(request: JobRequest, progress: ProgressFn) -> RenderResult:
     return run(request, progress)
 
 
+def section_task(request: JobRequest, progress: ProgressFn) -> SectionResult:
+    """A change's bars ahead of the whole version (``jobs.render.render_section``)."""
+    from jobs.render import section_task as run
+
+    return run(request, progress)
+
+
 def export_task(request: JobRequest, progress: ProgressFn) -> ExportResult:
     """Export a rendered version as a project zip (``jobs.export``)."""
     from jobs.export.task import export_task as run
@@ -181,5 +190,6 @@ TASKS: dict[JobKind, Callable[[JobRequest, ProgressFn], JobResult]] = {
     JobKind.RENDER: render_task,
     JobKind.EXPORT: export_task,
     JobKind.COMPARE: compare_task,
+    JobKind.PREVIEW: section_task,
 }
 """Job functions by kind, imported lazily so a worker loads only the engine it runs."""

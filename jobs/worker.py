@@ -73,7 +73,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUTS_S: dict[str, float] = {"analyze": 300.0, "separate": 1800.0, "render": 900.0,
-                                        "export": 600.0}
+                                        "export": 600.0, "preview": 300.0}
 """How long each kind of job may run before it is stopped and reported as too slow."""
 
 _PERMANENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,

@@ -20,6 +20,7 @@ from core.jobs import (
     JobKind,
     JobStatus,
     RenderResult,
+    SectionResult,
     SeparateResult,
     result_of,
 )
@@ -49,6 +50,8 @@ async def on_finished(parts: Parts, production: Production, event: JobEvent) -> 
     if event.status is JobStatus.CANCELLED:
         return replies
     if event.status is JobStatus.FAILED:
+        if event.kind is JobKind.PREVIEW:  # only a head start: the full render still comes
+            return replies
         return replies + _failed(production, event)
     return replies + await _HANDLERS[event.kind](parts, production, event)
 
@@ -102,6 +105,13 @@ async def _rendered(parts: Parts, production: Production, event: JobEvent) -> li
     return replies + await apply_queued(parts, production)  # changes asked while it rendered
 
 
+async def _previewed(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
+    version = production.version(event.version)
+    if version is None or version.rendered:  # the whole version got there first
+        return []
+    return say.section_preview(version, result_of(event, SectionResult))
+
+
 async def _compared(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
     return say.comparison(result_of(event, CompareResult))
 
@@ -123,6 +133,7 @@ _HANDLERS: dict[JobKind, _Handler] = {
     JobKind.RENDER: _rendered,
     JobKind.COMPARE: _compared,
     JobKind.EXPORT: _exported,
+    JobKind.PREVIEW: _previewed,
 }
 
 

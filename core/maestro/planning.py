@@ -8,6 +8,7 @@ from core.errors import StepUnavailable
 from core.jobs import JobKind
 from core.maestro.machine import go
 from core.maestro.parts import Parts, genre_of, has_vocal
+from core.maestro.preview import section_request
 from core.maestro.queueing import enqueue, render_request, separate_request
 from core.patch import apply_patch
 from core.planner import base_spec, fit_sections
@@ -83,6 +84,11 @@ async def render(parts: Parts, production: Production, version: Version) -> list
                                      separate_request(parts, production), required=False)
         return replies
     production.awaiting = Awaiting.NOTHING
-    return await enqueue(parts, production, JobKind.RENDER,
-                         render_request(parts, production, version),
-                         version=version.number, required=True)
+    replies = []
+    section = section_request(parts, production, version)
+    if section is not None:  # the changed bars first, where a worker can make them
+        replies += await enqueue(parts, production, JobKind.PREVIEW, section,
+                                 version=version.number, required=False)
+    return replies + await enqueue(parts, production, JobKind.RENDER,
+                                   render_request(parts, production, version),
+                                   version=version.number, required=True)

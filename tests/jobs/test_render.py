@@ -233,3 +233,37 @@ def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
     tilt = spectral_tilt_db_per_oct(master.mean(axis=0), sample_rate=ENGINE_SAMPLE_RATE)
     assert reference.spectral_tilt_db_per_oct is not None
     assert abs(tilt - reference.spectral_tilt_db_per_oct) <= 1.5, (tilt, reference.spectral_tilt_db_per_oct)
+
+
+def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, Any]) -> None:
+    """A bass change's drop, ahead of the whole version: the clip is those bars, as loud as
+    the same bars of v1, and the full render that follows finds the new bass chain cached."""
+    from core.jobs import SectionRequest
+    from jobs.audio_io import read_audio
+    from jobs.loudness import integrated_loudness
+    from jobs.render import render_section
+
+    spec = seed["spec"].model_copy(deep=True)
+    bass = spec.track("bass")
+    assert bass is not None
+    bass.gain_db -= 4.5
+    drop = next(s for s in spec.section_bars() if s[0].kind == "drop")
+    start, end = drop[1], min(drop[2], drop[1] + 11)
+    v1 = seed["result"]
+    request = SectionRequest(
+        render=RenderPayload(spec=spec, stems=seed["stems"], out_dir=str(seed["tmp"] / "first"),
+                             cache_dir=str(seed["cache"])),
+        start_bar=start, end_bar=end, label="the drop", parent=1,
+        match_master=v1["artifacts"]["master.wav"],
+        tonal_eq_db=v1["measurements"].get("tonal_eq_db", {}))
+    clip = render_section(request, lambda fraction, step: None)
+    heard = read_audio(Path(clip.path), max_duration_s=600, max_size_bytes=10**9)
+    assert abs(heard.audio.shape[1] / heard.sample_rate - (end - start + 1) * spec.bar_s) < 0.2
+    master = read_audio(Path(v1["artifacts"]["master.wav"]), max_duration_s=600,
+                        max_size_bytes=10**9).audio
+    bars = master[:, round((start - 1) * spec.bar_s * ENGINE_SAMPLE_RATE):
+                  round(end * spec.bar_s * ENGINE_SAMPLE_RATE)]
+    assert clip.lufs is not None
+    assert abs(clip.lufs - integrated_loudness(bars, sample_rate=ENGINE_SAMPLE_RATE)) <= 1.0
+    whole = _render(spec, seed["tmp"], "first-whole", seed["cache"], stems=seed["stems"])
+    assert "bass" in whole["cache"]["mix_cached"] and whole["cache"]["mixed"] == []
