@@ -15,6 +15,7 @@ Layout under ``root``::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ __all__ = [
     "Artifact",
     "ArtifactStore",
     "LocalArtifactStore",
+    "atomic_folder",
     "atomic_target",
     "folder_name",
     "safe_file_name",
@@ -119,6 +121,27 @@ def atomic_target(path: Path, *, suffix: str = "") -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``path``; on success it is renamed onto ``path``.
+
+    For entries made of several files that must appear whole or not at all. When ``path``
+    exists already (the same content, stored meanwhile by another process) the new folder is
+    dropped; on any error it is removed and ``path`` is left as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        try:
+            tmp.rename(path)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

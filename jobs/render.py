@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from core.artifacts import atomic_target
+from core.artifacts import atomic_folder
 from core.jobs import (
     JobRequest,
     ProgressFn,
@@ -67,7 +68,7 @@ logger = logging.getLogger(__name__)
 RENDER_VERSION = "render-v2"
 """Bumped when rendering changes its results, so old cache entries are not served."""
 
-_MIX_FORMAT = "send-levels"
+_MIX_FORMAT = "npy-send-levels"
 """How a mixed track is stored (the dry signal and its send level curves); part of its key, so
 entries stored another way are never read as this one."""
 
@@ -170,15 +171,18 @@ class _Cache:
         return audio
 
     def load_mixed(self, key: str) -> dict[str, np.ndarray] | None:
-        path = self.root / "mixed" / f"{key}.npz"
-        if not path.is_file():
+        """A processed track's arrays, memory-mapped: a clip of a few bars reads only those."""
+        folder = self.root / "mixed" / key
+        if not folder.is_dir():
             return None
         try:
-            with np.load(path) as data:
-                return {name: data[name] for name in data.files}
+            arrays = {path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")}
+            if "dry" not in arrays:
+                raise ValueError("no dry signal")
+            return arrays
         except Exception:
-            logger.warning("ignoring an unreadable render cache entry %s", path.name)
-            path.unlink(missing_ok=True)
+            logger.warning("ignoring an unreadable render cache entry %s", folder.name)
+            shutil.rmtree(folder, ignore_errors=True)
             return None
 
     def load_numbers(self, key: str) -> dict[str, Any] | None:
@@ -193,8 +197,10 @@ class _Cache:
         write_json_atomic(self.root / "mixed" / f"{key}.json", numbers)
 
     def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        with atomic_target(self.root / "mixed" / f"{key}.npz", suffix=".npz") as tmp:
-            np.savez(tmp, **arrays)
+        """One ``.npy`` per array, in a folder that appears whole or not at all."""
+        with atomic_folder(self.root / "mixed" / key) as folder:
+            for name, array in arrays.items():
+                np.save(folder / f"{name}.npy", np.ascontiguousarray(array))
 
 
 class _RawTrack:
@@ -844,18 +850,21 @@ def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResu
     start = (request.start_bar - 1) * bar
     stop = min(prepared.length, request.end_bar * bar)
     run_in = max(0, start - bar)  # compressor, limiter and reverb settle before the clip starts
-    processed = prepared.processed
+    window = {name: _window(t, run_in, stop) for name, t in prepared.processed.items()}
     target = _tonal_target(spec)
-    if target is not None:
-        staging = _staging_gains(spec, processed, prepared.octave_keys, prepared.cache, target, sr)
-        processed = {name: _staged(t, staging[name], sr) if name in staging else t
-                     for name, t in processed.items()}
-    window = {name: _window(t, run_in, stop) for name, t in processed.items()}
+    if target is not None:  # staged as in the whole song (the levels come from whole tracks)
+        staging = _staging_gains(spec, prepared.processed, prepared.octave_keys, prepared.cache,
+                                 target, sr)
+        window = {name: _staged(t, staging[name], sr) if name in staging else t
+                  for name, t in window.items()}
     mixed = mix_down(window, spec=spec, sample_rate=sr)
     loudness = spec.master.target_lufs
     if request.match_master and Path(request.match_master).is_file():
-        before = _read_wav(Path(request.match_master))[:, start:stop]
-        loudness = integrated_loudness(before, sample_rate=sr)
+        import soundfile as sf
+
+        before, _ = sf.read(request.match_master, start=start, stop=stop, dtype="float32",
+                            always_2d=True)
+        loudness = integrated_loudness(before.T, sample_rate=sr)
     progress(0.85, "mastering the changed bars")
     gains = {int(c): g for c, g in request.tonal_eq_db.items()} or None
     mastered = master(mixed.audio, spec.master.model_copy(update={"target_lufs": loudness}),

@@ -61,7 +61,7 @@ async def test_corrupt_render_cache_entries_are_recomputed(tmp_path: Path) -> No
         thread = Thread(app, "local:cache")
         await thread.say("Make a deep house track in Am at 122 BPM")
         raw = sorted((tmp_path / "data" / "cache" / "render").rglob("raw/*.wav"))
-        mixed = sorted((tmp_path / "data" / "cache" / "render").rglob("mixed/*.npz"))
+        mixed = sorted((tmp_path / "data" / "cache" / "render").rglob("mixed/*/*.npy"))
         assert raw and mixed
         sizes = {p: p.stat().st_size for p in raw}
         for path in raw:  # cut every cached track short, as a crash or a bad disk would
