@@ -3,20 +3,29 @@
 How the tempo is chosen, and why:
 
 1. Onset envelopes (spectral flux on a mel spectrogram) for the whole band and for a low band
-   (kick, bass) and a mid band (snare, claps).
-2. The periodicity of the full-band envelope (autocorrelation, with each lag's multiples
-   added in) gives the strongest pulse ``T0``. The metrical level is then chosen among
-   ``T0/2``, ``T0`` and ``2·T0``: the octave error is the usual failure of tempo estimators.
+   (kick, bass), a mid band (snare, claps) and a high band (hats). When the full-band
+   envelope's pulse is weak (legato music: a choir, bowed strings, an organ, whose notes swell
+   in) a new-pitch envelope (flux on a semitone-resolution spectrogram) joins it, and the
+   periodicity of the chords' changes (chroma novelty) is added, both weighted by how weak it is.
+2. The periodicity of that envelope (autocorrelation, with each lag's multiples added in)
+   gives the strongest pulse ``T0``. The metrical level is then chosen among ``T0/2``, ``T0``
+   and ``2·T0``: the octave error is the usual failure of tempo estimators.
 3. That choice weighs three pieces of evidence: periodicity strength; the *backbeat* (the
    lag between a low-band hit and the next mid-band hit: a kick on 1 and a snare on 2 make
    one beat, however fast the hats run); and a broad prior centred on 130 BPM; and, when the
-   caller knows the genre, its usual range (drum & bass 160–180).
-4. Beats are tracked at the chosen tempo (librosa's dynamic programming) and the tempo is
+   caller knows the genre, its usual range (drum & bass 160–180). The exact period is then
+   read from the autocorrelation (1–4 beats), not the 0.5 BPM grid.
+4. The hats check the reading: hats dividing a percussive reading in three mark a groove in
+   sixteenths read on its dotted quarters (the tempo is 3/2 of it); hats in sixteenths of a
+   slow reading may be a half-time groove (below), and hats repeating at its 32nd notes make
+   the double the first reading.
+5. Beats are tracked at the chosen tempo (librosa's dynamic programming) and the tempo is
    refined by a straight-line fit of the beat times, which removes frame quantisation.
-5. Downbeats: the beat phase (of four) where low-band hits and harmonic changes gather.
+6. Downbeats: the beat phase (of four) where low-band hits and harmonic changes gather.
 
 A groove whose hats run in sixteenths of a reading of 92 BPM or less may be a half-time groove
-(drum & bass at 174) or a breakbeat at that tempo: the double is offered and it is flagged.
+(drum & bass at 174) or a breakbeat at that tempo: the double is offered and it is flagged,
+as is the dotted reading's alternative.
 
 The half- or double-time reading is always reported with a calibrated confidence (a logistic
 of whether librosa's tempogram estimate agrees up to an octave and of the chosen octave's
