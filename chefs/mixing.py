@@ -32,9 +32,11 @@ SIDECHAIN_STEP_DB = 3.0
 HEARD_STEP_DB = 3.0
 """How far a bass change should move the master's bass region between the kicks (2–4 dB asked)."""
 
-_MAKEUP_DB = 0.6
-"""What the master gives back: it is limited to its loudness target, so a quieter bass is made
-up by about this much (measured on 8-bar renders: 0.5–0.9 dB); the bass is sized past it."""
+_MAKEUP_DB = 0.3
+"""How far past :data:`HEARD_STEP_DB` the bass is sized. The master is limited to its loudness
+target, so a quieter bass is partly made up (0.5–0.9 dB on 8-bar renders); sizing past half of
+that lands the bass region 2.3–2.9 dB down (house, techno, drum & bass, lo-fi, tech house,
+Afro House) and keeps a bass that owns the band within about 3.6 dB on its fader."""
 
 MAX_BASS_STEP_DB = 9.0
 """The most a bass fader moves for one "too loud"/"too quiet" with no amount named."""
@@ -50,7 +52,7 @@ def bass_step_db(share: float | None, *, down: bool) -> float:
     :data:`DEFAULT_STEP_DB`, at most :data:`MAX_BASS_STEP_DB`; the default without a share.
 
     >>> round(bass_step_db(1.0, down=True), 1), round(bass_step_db(0.8, down=True), 1)
-    (3.6, 5.3)
+    (3.3, 4.8)
     """
     if share is None or share <= 0:
         return DEFAULT_STEP_DB
