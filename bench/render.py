@@ -47,7 +47,7 @@ _TIMED = (
     ("jobs.mix", "process_track", "track chains, incl. the measurement variants"),
     ("jobs.measure", "measure_render", "per-track and master measurements"),
     ("jobs.analysis", "analyze", "tempo/key analysis of the master"),
-    ("jobs.preview", "preview_mp3", "MP3 preview encoding"),
+    ("jobs.master", "master", "mastering passes"),
 )
 """Functions whose total time inside a render is reported (wrapped in the render's process)."""
 
@@ -321,8 +321,13 @@ def run() -> list[Table]:
          f"{spec.tempo_bpm:g} BPM with a 1/16 stutter in the build.",
          "CPU time counts every thread of the render's process and depends much less on other "
          "work on the machine than wall time does.",
-         "Both renders also write master.wav, preview.mp3 and arrangement.png and measure the "
-         "master (loudness, true peak, tempo, key, per-track levels and ducking)."],
+         "Both renders also write master.wav, preview.mp3 (encoded in a forked process while "
+         "the render measures) and arrangement.png and measure the master (loudness, true "
+         "peak, per-track levels and ducking; tempo and key are analysed when the raw tracks "
+         "changed, so only in the first render).",
+         "The changed-bars clip is what the preview job posts before the version: the same "
+         "Mixing Chef answer given again, the first drop, level-matched to the re-render's "
+         "master; its chain is the version's, so the render after it would not run it again."],
     )
     split = Table(
         "Where the time goes, by progress step (a track's step covers its raw audio, its chain "
@@ -331,8 +336,8 @@ def run() -> list[Table]:
         _step_rows(first, second),
         [f"Largest step of the first render: {_largest(first)}; of the mix-only re-render: "
          f"{_largest(second)}.",
-         "The re-render reads every cached track and chain, but mixes, masters, writes the "
-         "outputs and measures the whole master and every track again."],
+         "The re-render reads only the changed track's raw audio and runs only its chain, but "
+         "stages and mixes every track, masters, writes and measures the whole song again."],
     )
     tables = [summary, split]
     text = ["# Render benchmark results", "",
