@@ -51,18 +51,16 @@ from adapters.slack import SlackAdapter, SlackThread
 from bot.discord_bot import intents
 from bot.runtime import deliver_undelivered, handle_event
 from chefs import all_chefs, load_genres
-from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
 from core.conversation import Author, FileReply, Reply, Turn
 from core.jobs import ExportRequest, JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.maestro import Maestro, MaestroLimits
-from core.music import Key, Mode
 from core.rule_brain import RuleBrain
 from core.server_settings import ServerSettingsStore
 from core.store import SqliteStore
 from tests.core.test_maestro import SEED, RenderQueue
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.faults import Fault, Faults
-from tests.fakes.honest_queue import render_measurements
+from tests.fakes.honest_queue import render_measurements, song_report
 from tests.fakes.slack_api import FakeSlackAPI
 
 DEE = Author(id="U0DEE", name="Dee")
@@ -119,16 +117,7 @@ class ScriptedQueue(RenderQueue):
 
 async def _result(request: JobRequest, store: SqliteStore) -> dict[str, Any]:
     if request.kind is JobKind.ANALYZE:
-        bar = 240 / 124
-        return {"report": AnalysisReport(
-            duration_s=64 * bar, sample_rate_hz=44100, channels=2,
-            tempo=TempoEstimate(bpm=124.0, confidence=0.95),
-            key=KeyEstimate(key=Key(tonic=9, mode=Mode.MINOR), confidence=0.95),
-            integrated_lufs=-10.0, true_peak_dbtp=-0.9, loudness_range_lu=6.0,
-            downbeat_times_s=[0.0],
-            sections=[SectionEstimate(start_s=0, end_s=16 * bar, energy=0.4, label="intro"),
-                      SectionEstimate(start_s=16 * bar, end_s=64 * bar, energy=1.0,
-                                      label="high")]).model_dump(mode="json")}
+        return {"report": song_report().model_dump(mode="json")}
     if request.kind is JobKind.SEPARATE:
         return {"model": "htdemucs", "stems": {
             s: f"/stems/{s}.wav" for s in ("vocals", "drums", "bass", "other")}}
@@ -411,25 +400,8 @@ class OnSlack(Platform):
     async def press(self, option_id: str) -> None:
         question = [m for m in self.slack.thread(self.channel, self.root)
                     if any(b["type"] == "actions" for b in m.blocks)][-1]
-        actions = next(b for b in question.blocks if b["type"] == "actions")
-        button = next(e for e in actions["elements"]
-                      if e["action_id"].endswith(f":{option_id}"))
-        team = self.slack.team_id
-        payload = {
-            "type": "block_actions", "team": {"id": team, "domain": "vyke"},
-            "user": {"id": DEE.id, "username": "dee", "team_id": team},
-            "api_app_id": "A0VYKE", "token": "legacy", "trigger_id": "t-press",
-            "container": {"type": "message", "message_ts": question.ts,
-                          "channel_id": question.channel, "is_ephemeral": False},
-            "channel": {"id": question.channel, "name": "music"},
-            "message": {"type": "message", "ts": question.ts, "thread_ts": question.thread_ts,
-                        "text": question.text, "blocks": question.blocks,
-                        "user": self.slack.bot_user_id},
-            "response_url": self.slack.response_url(f"press-{question.ts}"),
-            "actions": [{"type": "button", "action_id": button["action_id"],
-                         "block_id": actions["block_id"], "value": button["value"],
-                         "text": button["text"], "action_ts": str(time.time())}],
-        }
+        payload = self.slack.press_payload(question, option_id, user=DEE.id,
+                                           team=self.slack.team_id, username="dee")
         await self._send(urlencode({"payload": json.dumps(payload)}),
                          "application/x-www-form-urlencoded")
 

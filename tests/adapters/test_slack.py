@@ -123,23 +123,7 @@ class World:
     async def press(self, question: FakeMessage, option_id: str, *, user: str = DIRECTOR,
                     team: str = TEAM, settle: bool = True) -> int:
         """Press the button of ``option_id`` exactly as the fake shows it in the message."""
-        actions = next(b for b in question.blocks if b["type"] == "actions")
-        button = next(e for e in actions["elements"] if e["action_id"].endswith(f":{option_id}"))
-        payload = {
-            "type": "block_actions", "team": {"id": team, "domain": "vyke"},
-            "user": {"id": user, "username": "someone", "team_id": team},
-            "api_app_id": "A0VYKE", "token": "legacy", "trigger_id": "t-press",
-            "container": {"type": "message", "message_ts": question.ts,
-                          "channel_id": question.channel, "is_ephemeral": False},
-            "channel": {"id": question.channel, "name": "music"},
-            "message": {"type": "message", "ts": question.ts, "thread_ts": question.thread_ts,
-                        "text": question.text, "blocks": question.blocks,
-                        "user": self.slack.bot_user_id},
-            "response_url": self.slack.response_url(f"press-{question.ts}"),
-            "actions": [{"type": "button", "action_id": button["action_id"],
-                         "block_id": actions["block_id"], "value": button["value"],
-                         "text": button["text"], "action_ts": str(time.time())}],
-        }
+        payload = self.slack.press_payload(question, option_id, user=user, team=team)
         return await self.signed_post(urlencode({"payload": json.dumps(payload)}),
                                       content_type="application/x-www-form-urlencoded",
                                       settle=settle)

@@ -30,7 +30,7 @@ from core.music import Key, Mode
 from core.spec import TrackSpec
 from core.store import Store
 
-__all__ = ["HonestQueue", "render_measurements"]
+__all__ = ["HonestQueue", "render_measurements", "song_report"]
 
 _KINDS = frozenset({JobKind.ANALYZE, JobKind.SEPARATE, JobKind.RENDER, JobKind.COMPARE})
 _TRACK_DEFAULTS = {"track_level_db": -18.0, "ducking_depth_db": 4.0,
@@ -162,7 +162,7 @@ class HonestQueue:
 
     async def _result(self, request: JobRequest) -> dict[str, Any]:
         if request.kind is JobKind.ANALYZE:
-            return {"report": _song_report().model_dump(mode="json")}
+            return {"report": song_report().model_dump(mode="json")}
         if request.kind is JobKind.SEPARATE:
             return {"model": "htdemucs", "stems": {s: f"/stems/{request.production_id}/{s}.wav"
                               for s in ("vocals", "drums", "bass", "other")}}
@@ -185,7 +185,7 @@ class HonestQueue:
                 "measurements": measurements, "mismatches": []}
 
 
-def _song_report() -> AnalysisReport:
+def song_report() -> AnalysisReport:
     """A confidently read 124 BPM song in A minor, 64 bars long."""
     bar = 240 / 124
     return AnalysisReport(

@@ -34,6 +34,7 @@ import asyncio
 import itertools
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,28 @@ class FakeSlackAPI(LoopbackServer):
     def response_url(self, key: str = "1") -> str:
         """A ``response_url`` for a command or action payload; posts land in :attr:`ephemeral`."""
         return f"{self.base_url}/respond/{key}"
+
+    def press_payload(self, question: FakeMessage, option_id: str, *, user: str, team: str,
+                      username: str = "someone") -> dict[str, Any]:
+        """The ``block_actions`` payload Slack sends when ``user`` presses the button of
+        ``option_id`` in ``question``, exactly as this fake shows the message."""
+        actions = next(b for b in question.blocks if b["type"] == "actions")
+        button = next(e for e in actions["elements"] if e["action_id"].endswith(f":{option_id}"))
+        return {
+            "type": "block_actions", "team": {"id": team, "domain": "vyke"},
+            "user": {"id": user, "username": username, "team_id": team},
+            "api_app_id": "A0VYKE", "token": "legacy", "trigger_id": "t-press",
+            "container": {"type": "message", "message_ts": question.ts,
+                          "channel_id": question.channel, "is_ephemeral": False},
+            "channel": {"id": question.channel, "name": "music"},
+            "message": {"type": "message", "ts": question.ts, "thread_ts": question.thread_ts,
+                        "text": question.text, "blocks": question.blocks,
+                        "user": self.bot_user_id},
+            "response_url": self.response_url(f"press-{question.ts}"),
+            "actions": [{"type": "button", "action_id": button["action_id"],
+                         "block_id": actions["block_id"], "value": button["value"],
+                         "text": button["text"], "action_ts": str(time.time())}],
+        }
 
     # --- the workspace, for tests ----------------------------------------------------------
 
