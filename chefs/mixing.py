@@ -170,11 +170,13 @@ class MixingChef(Chef):
                 text=f"the master's bass region between the kicks {'down' if delta < 0 else 'up'}"
                      f" (aim {aim if sized else delta:+g} dB)"))
         why = "enough to hear the balance change without losing the groove."
-        if sized and share is not None and abs(delta) > DEFAULT_STEP_DB:
+        if sized and share is not None:
             why = (f"the bass is {share:.0%} of the low end between the kicks (the kick's tail "
-                   f"and other parts are the rest), so {DEFAULT_STEP_DB:g} dB on its fader "
-                   f"would move what you hear there by only about "
-                   f"{abs(_heard_db(share, DEFAULT_STEP_DB, down=delta < 0)):.1f} dB.")
+                   f"and the other parts are the rest) and the master makes up part of a "
+                   f"{'quieter' if delta < 0 else 'louder'} bass, so {DEFAULT_STEP_DB:g} dB on "
+                   f"its fader would move what you hear there by less than about "
+                   f"{abs(_heard_db(share, DEFAULT_STEP_DB, down=delta < 0)):.1f} dB; this "
+                   f"aims at {HEARD_STEP_DB:g} dB.")
         return SpecPatch(
             chef=self.name, request=request.text, ops=ops,
             rationale=f"{'Lowered' if delta < 0 else 'Raised'} {names} by {abs(delta):g} dB: "
