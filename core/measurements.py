@@ -133,6 +133,7 @@ class Measurements(_Measured):
     tempo_bpm: float | None = None
     tempo_alternative_bpm: float | None = None  #: when the tempo reading is ambiguous
     key: str | None = None
+    key_alternative: str | None = None  #: the other key, when the reading is unsure
     # a filter sweep, bar by bar: the swept track's centroid, and the filter's alone
     centroid_by_bar: dict[str, list[float]] = {}
     brightness_by_bar: dict[str, list[float]] = {}

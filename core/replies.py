@@ -250,8 +250,11 @@ def rendered(production: Production, version: Version | None, *,
     m = version.measurements
     spec = version.spec
     length = seconds_to_timestamp(spec.total_bars * spec.bar_s)
+    key = m.key if m.key is not None else "?"
+    if m.key_alternative:  # an unsure reading says both
+        key = f"{key} or {m.key_alternative}"
     lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
-             f"{m.key if m.key is not None else '?'} at {_num(m.tempo_bpm)} BPM, "
+             f"{key} at {_num(m.tempo_bpm)} BPM, "
              f"{_num(m.integrated_lufs)} LUFS, true peak {_num(m.true_peak_dbtp)} dBTP."]
     if version.patch is not None and previous is not None and previous.measurements:
         card = card_lines(version.patch.expected, before=previous.measurements, after=m)
