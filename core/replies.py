@@ -435,8 +435,8 @@ def compare_needs_renders(a: Version, b: Version) -> str:
 def section_preview(version: Version, result: SectionResult) -> list[Reply]:
     """The changed bars ahead of the whole version, said to be level-matched to the one before."""
     level = f" at {result.lufs:.1f} LUFS" if result.lufs is not None else ""
-    caption = (f"First listen to v{version.number}: {result.label}, level-matched to "
-               f"v{result.parent}{level}. The whole version, its card and project follow.")
+    caption = (f"First listen to v{version.number} — {result.label}, level-matched to "
+               f"v{result.parent}{level} (the whole version, its card and project follow)")
     return [FileReply(attachment=Attachment(name=f"v{version.number}-first-listen.mp3",
                                             path=result.path, kind=AttachmentKind.AUDIO,
                                             content_type="audio/mpeg"),

@@ -67,8 +67,8 @@ async def test_a_change_is_heard_in_its_bars_before_the_whole_version(tmp_path: 
             "lufs": -11.8}, version=2)
         [clip] = _files(replies)
         assert clip.attachment.path == "/data/v2/first-listen.mp3"
-        assert clip.caption.startswith(f"First listen to v2: {section.label}, level-matched "
-                                       "to v1 at -11.8 LUFS.")
+        assert clip.caption.startswith(f"First listen to v2 — {section.label}, level-matched "
+                                       "to v1 at -11.8 LUFS")
         p = await production(m, CID)
         assert p.state is MaestroState.EXECUTING and [j.kind for j in p.pending_jobs] == ["render"]
 
