@@ -36,7 +36,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from anthropic.types import ToolParam
 from pydantic import BaseModel
@@ -335,6 +335,21 @@ def _expected(rule_patch: SpecPatch, ops: list[Operation], spec: ProductionSpec)
             if after != before:
                 out.append(_moved(effect, after - before, f"{effect.track} ducking depth "
                                                           f"{before:g} → {after:g} dB on kick hits"))
+        elif effect.metric in ("reverb_wet_db", "delay_wet_db"):
+            bus: Literal["reverb", "delay"] = ("delay" if effect.metric == "delay_wet_db"
+                                               else "reverb")
+            sends = [op for op in ops if isinstance(op, SetSend)
+                     and op.track == effect.track and op.bus == bus]
+            track = spec.track(effect.track)
+            if not sends or track is None:
+                continue
+            sent = track.sends_db.get(bus)
+            after = sends[-1].level_db
+            if sent is None:  # nothing sent before: no share to move from, only which way
+                out.append(effect.model_copy(update={"text": sends[-1].describe()}))
+            elif after != sent:  # a return is linear: its share moves by the send's change
+                out.append(_moved(effect, after - sent, f"{effect.track} {bus} send "
+                                                        f"{sent:g} → {after:g} dB"))
         elif effect.metric == "integrated_lufs" and effect.change != 0:
             targets = [op.target_lufs for op in ops
                        if isinstance(op, SetMaster) and op.target_lufs is not None]

@@ -289,3 +289,23 @@ async def test_maestro_feedback_turn_uses_claudes_tuned_change(
         assert "bass -4.0 dB" in p.versions[1].patch.describe()
     finally:
         await store.close()
+
+
+async def test_a_send_change_is_recomputed_from_claudes_send(
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, spec: ProductionSpec
+) -> None:
+    """The card promises the return Claude's send gives, not the rule Chef's +5 dB."""
+    music = spec.track("music")
+    assert music is not None
+    music.sends_db["reverb"] = -18.0
+    request = Feedback(domain=Domain.MIXING, aspect=Aspect.REVERB, direction="up",
+                       target="music", text="more reverb on the chords")
+    rules = rule_patch(spec, request)
+    assert [e.change for e in rules.expected if e.metric == "reverb_wet_db"] == [5.0]
+    api.reply_tool_use({"ops": [{"op": "set_send", "track": "music", "bus": "reverb",
+                                 "level_db": -16}], "rationale": "A touch more room."},
+                       name=TOOL_NAME)
+    patch = await advise(make_advisor(), spec, rules, request=request)
+    [effect] = [e for e in patch.expected if e.metric == "reverb_wet_db"]
+    assert (effect.track, effect.change, effect.direction) == ("music", 2.0, "up")
+    assert effect.text == "music reverb send -18 → -16 dB"
