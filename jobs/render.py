@@ -145,12 +145,10 @@ class _Cache:
         return whole
 
     def load_raw(self, key: str) -> np.ndarray | None:
-        path = self.raw_path(key)
-        if not path.is_file():
+        if not self.has_raw(key):  # missing, or cut short (libsndfile would read what is left)
             return None
+        path = self.raw_path(key)
         try:
-            if _wav_is_truncated(path):  # libsndfile would quietly read the part that is left
-                raise ValueError("cut short")
             return _read_wav(path)
         except Exception:  # a corrupt entry is recomputed, never served
             logger.warning("ignoring an unreadable render cache entry %s", path.name)
@@ -850,10 +848,10 @@ def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResu
     spec, sr = payload.spec, ENGINE_SAMPLE_RATE
     prepared = _prepare(payload, progress, full=False)
     progress(0.75, "mixing the changed bars")
-    bar = round(spec.bar_s * sr)
-    start = (request.start_bar - 1) * bar
-    stop = min(prepared.length, request.end_bar * bar)
-    run_in = max(0, start - bar)  # compressor, limiter and reverb settle before the clip starts
+    start = round(spec.bar_start_s(request.start_bar) * sr)
+    stop = min(prepared.length, round(spec.bar_start_s(request.end_bar + 1) * sr))
+    # one bar of run-in: compressor, limiter and reverb settle before the clip starts
+    run_in = max(0, round(spec.bar_start_s(request.start_bar - 1) * sr))
     window = {name: _window(t, run_in, stop) for name, t in prepared.processed.items()}
     target = _tonal_target(spec)
     if target is not None:  # staged as in the whole song (the levels come from whole tracks)
