@@ -250,6 +250,14 @@ class ProductionSpec(BaseModel):
             (span for span in self.section_bars() if wanted in (span[0].name, span[0].kind)), None
         )
 
+    def listening_section(self, name_or_kind: str = "") -> tuple[Section, int, int] | None:
+        """The section to listen to: the one named, else the first drop or chorus (where a mix
+        change is easiest to hear), else the first; ``None`` for a spec without sections."""
+        sections = self.section_bars()
+        named = self.section_named(name_or_kind) if name_or_kind else None
+        return named or next((s for s in sections if s[0].kind in ("drop", "chorus")),
+                             sections[0] if sections else None)
+
     def fingerprint(self, *parts: str) -> str:
         """A hash of this spec (or of the named top-level fields), for the render cache."""
         data = self.model_dump(mode="json", include=set(parts) if parts else None)

@@ -26,11 +26,7 @@ def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, 
     The named section when there is one, else the first drop or chorus (where differences in
     the mix are easiest to hear), else the start of the song.
     """
-    span = spec.section_named(section) if section else None
-    if span is None:
-        span = next((s for s in spec.section_bars() if s[0].kind in ("drop", "chorus")), None)
-    if span is None:
-        span = spec.section_bars()[0] if spec.sections else None
+    span = spec.listening_section(section)
     if span is None:
         return 0.0, _MAX_CLIP_S, "the start"
     start = spec.bar_start_s(span[1])

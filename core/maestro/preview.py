@@ -41,8 +41,7 @@ def heard_bars(spec: ProductionSpec, patch: SpecPatch | None) -> tuple[int, int,
         start, end = min(a for a, _ in named), max(b for _, b in named)
         label = f"bars {start}–{end}" if end > start else f"bar {start}"
     else:
-        span = next((s for s in spec.section_bars() if s[0].kind in ("drop", "chorus")), None)
-        span = span or (spec.section_bars()[0] if spec.sections else None)
+        span = spec.listening_section()
         if span is None:
             return 1, min(spec.total_bars, longest), "the start"
         start, end = span[1], span[2]
