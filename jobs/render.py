@@ -366,7 +366,9 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         raw = _RawTrack(cache, raw_key, make_raw, length)
         raw_keys[track.name] = raw_key
         (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
-        if full and track.voice is not None and palette.plays(track.voice):
+        if track.voice is not None and palette.plays(track.voice):
+            # noted beside the raw audio by whichever job made it (a changed-bars clip often
+            # does): the version's render reads the note back for its credits
             done.sounded.update(track_samples(cache.raw_path(raw_key), palette,
                                               fresh=track.name in stats.rendered))
         if full:

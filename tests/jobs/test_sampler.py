@@ -195,3 +195,29 @@ def test_a_sampled_kick_is_tuned_to_the_key(tmp_path: Path, monkeypatch: pytest.
     spectrum = np.abs(np.fft.rfft(mono * np.hanning(mono.size), 8 * mono.size))
     pitch = np.argmax(spectrum) * SR / (8 * mono.size)
     assert pitch == pytest.approx(65.41, rel=0.01)  # C, the fifth of F minor
+
+
+def test_a_version_whose_tracks_a_changed_bars_clip_made_still_credits_its_samples(
+        library: Path, own_vault: Path, tmp_path: Path) -> None:
+    """The clip job often plays a version's tracks first; the version's render reads them from
+    the cache and must still name every sample that sounded."""
+    from core.jobs import SectionRequest
+    from jobs.render import RenderPayload, render_section, render_spec
+
+    spec = _spec()
+    sources = SampleSources(library=True, vault_dir=str(own_vault))
+
+    def payload(name: str, cache: str) -> RenderPayload:
+        return RenderPayload(spec=spec, out_dir=str(tmp_path / name),
+                             cache_dir=str(tmp_path / cache), samples=sources)
+
+    def quiet(fraction: float, step: str) -> None:
+        return None
+
+    direct = render_spec(payload("direct", "cache-direct"), quiet)
+    render_section(SectionRequest(render=payload("v2", "cache"), start_bar=3, end_bar=6,
+                                  label="the drop"), quiet)
+    after = render_spec(payload("v2", "cache"), quiet)
+    assert after["cache"]["rendered"] == []  # the clip job made every track
+    assert after["measurements"]["instruments"] == direct["measurements"]["instruments"]
+    assert after["measurements"]["instruments"]["vault"] == "samples"
