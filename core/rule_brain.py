@@ -644,6 +644,8 @@ def _key_in(t: str, *, pending_key_bpm: bool) -> Key | None:
                 continue  # an article, a grade
             if not (alone or ((introduced or pending_key_bpm) and _BARE_KEY_FOLLOW_RE.match(after))):
                 continue
+        elif raw in {"em", "dm"} and not (introduced or alone):
+            continue  # "tame 'em", "send me a dm": a key spelled like a word needs an "in"
         elif not (alone or _KEY_FOLLOW_RE.match(after)):
             continue  # "gm everyone", "a major improvement"
         key = parse_key(raw)
