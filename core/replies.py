@@ -263,7 +263,7 @@ def rendered(production: Production, version: Version | None, *,
             lines += [f"• {card_line_text(line)}" for line in card]
             missed = [line for line in card if line.met is False]
             if missed:
-                lines.append(_missed(missed))
+                lines.append(_missed(missed, version.patch.request))
     elif version.patch is None:
         lines += _first_render_notes(spec, m, level)
     for problem in m.mismatches:
@@ -343,12 +343,14 @@ def _num(value: object) -> str:
     return f"{value:.1f}" if isinstance(value, int | float) else "?"
 
 
-def _missed(lines: list[CardLine]) -> str:
-    """Said plainly when a measured change fell short of what was asked."""
+def _missed(lines: list[CardLine], request: str) -> str:
+    """Said plainly when a measured change fell short of what was asked; the way to push
+    further is the director's own words again (a sidechain example under an EQ change misled)."""
     what = "; ".join(line.text for line in lines)
+    again = f" (\"{request}\" again)" if request else ""
     return (f"I couldn't get all the way there ({what}): the render measured less than I "
-            "aimed for. Ask for it again (\"even more sidechain\") to push it further, or say "
-            "\"go back\" to undo it.")
+            f"aimed for. Ask for it again{again} to push it further, or say \"go back\" to "
+            "undo it.")
 
 
 def card_line_text(line: CardLine) -> str:

@@ -52,3 +52,26 @@ def test_two_operations_on_the_same_number_are_checked_together() -> None:
              ExpectedEffect(metric="reverb_wet_db", track="drums", change=5.0, text="+5 more")]
     lines = card_lines(asked, before=_track(reverb_wet_db=-14.0), after=_track(reverb_wet_db=-4.0))
     assert len(lines) == 1 and lines[0].met is True
+
+
+def test_a_missed_change_says_to_ask_again_in_the_directors_own_words() -> None:
+    from core.conversation import replies_text
+    from core.music import parse_key
+    from core.patch import SpecPatch
+    from core.production import Production, Version
+    from core.replies import rendered
+    from core.spec import ProductionSpec
+
+    spec = ProductionSpec(title="t", genre="house", tempo_bpm=124, key=parse_key("Am"))
+    patch = SpecPatch(chef="MixingChef", request="the hats are too harsh", expected=[
+        ExpectedEffect(metric="track_level_db", track="hats", change=-3.0, direction="down",
+                       text="hats -3 dB")])
+    v1 = Version(number=1, spec=spec, rendered=True, measurements=Measurements.model_validate(
+        {"tracks": {"hats": {"track_level_db": -12.0}}}))
+    v2 = Version(number=2, spec=spec, parent=1, patch=patch, rendered=True,
+                 measurements=Measurements.model_validate(
+                     {"tracks": {"hats": {"track_level_db": -12.5}}}))
+    said = replies_text(rendered(Production(id="local:t", versions=[v1, v2]), v2, previous=v1))
+    assert "hats -3 dB" in said and "✗ missed" in said
+    assert 'Ask for it again ("the hats are too harsh" again)' in said
+    assert "sidechain" not in said
