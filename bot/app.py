@@ -165,7 +165,8 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                              server_turns_per_minute=settings.server_turns_per_minute,
                              max_bars=settings.max_bars,
                              cache_dir=str(settings.cache_dir.resolve())
-                             if settings.cache_dir else ""),
+                             if settings.cache_dir else "",
+                             cache_max_bytes=settings.cache_max_bytes),
     )
     try:
         yield App(settings=settings, maestro=maestro, store=store, queue=queue,

@@ -242,7 +242,8 @@ def _collect_outputs(production: Production, out_dir: Path) -> None:
     """
     version = production.current_version
     files = dict(version.artifacts) if version is not None else {}
-    files.update({f"stems/{name}.wav": path for name, path in production.stems.items()})
+    files.update({f"stems/{name}{Path(path).suffix}": path
+                  for name, path in production.stems.items()})
     for name, path in files.items():
         source = Path(path)
         if not source.is_file():

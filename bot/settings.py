@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     #: the analysis, stem and render caches (content-addressed, safe to delete, shared by every
     #: production); empty: DATA_DIR/cache
     cache_dir: Path | None = None
+    #: the caches' size on this host, in GB (least recently used out first); 0: no limit
+    cache_max_gb: float = Field(default=4.0, ge=0)
     jobs_per_user: int = Field(default=2, ge=1)
     idle_expiry_hours: float = Field(default=24.0, gt=0)
 
@@ -96,6 +98,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1_000_000)
+
+    @property
+    def cache_max_bytes(self) -> int:
+        return int(self.cache_max_gb * 1e9)
 
     @property
     def database_path(self) -> Path:

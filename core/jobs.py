@@ -120,6 +120,7 @@ class SeparateRequest(_Payload):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_duration_s: float = Field(default=15 * 60.0, gt=0)
     max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
+    cache_max_bytes: int = Field(default=0, ge=0)  #: keep the cache to this size (0: no limit)
 
 
 class SampleSources(BaseModel):
@@ -137,13 +138,14 @@ class RenderRequest(_Payload):
 
     job: Literal["render"] = "render"
     spec: ProductionSpec
-    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> WAV path
+    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> audio file (FLAC)
     out_dir: str
     cache_dir: str
     source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
     preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
     reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
     samples: SampleSources = Field(default_factory=SampleSources)  #: recorded instruments
+    cache_max_bytes: int = Field(default=0, ge=0)  #: keep the cache to this size (0: no limit)
 
 
 class ExportProvenance(BaseModel):
@@ -163,6 +165,9 @@ class ExportRequest(_Payload):
     render_dir: str
     out_dir: str
     provenance: ExportProvenance = Field(default_factory=ExportProvenance)
+    #: other versions' project zips this one replaces: removed once it is written (a
+    #: production keeps one zip; the others are rebuilt from their versions' parts on request)
+    replaces: list[str] = Field(default_factory=list)
 
 
 class ClipSide(BaseModel):

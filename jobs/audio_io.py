@@ -53,12 +53,14 @@ __all__ = [
     "DecodedAudio",
     "downmix_to_stereo",
     "file_sha256",
+    "fits_flac",
     "publish_file",
     "read_audio",
     "resample",
     "sniff_format",
     "to_mono",
     "valid_audio",
+    "write_flac",
     "write_json_atomic",
     "write_wav",
 ]
@@ -429,11 +431,37 @@ def write_wav(
     Path
         The written file.
     """
-    path = Path(path)
+    return _write_sound(Path(path), audio, sample_rate=sample_rate, subtype=subtype,
+                        format_name="WAV")
+
+
+def write_flac(path: str | os.PathLike[str], audio: np.ndarray, *, sample_rate: int) -> Path:
+    """Write audio to a 24-bit FLAC file atomically: lossless, about a third of a WAV's size.
+
+    FLAC holds integers, so a sample past full scale would wrap: callers keep audio louder
+    than that in a float WAV (:func:`fits_flac`). Live 11+, DAWproject hosts and every
+    reader here (libsndfile) open FLAC.
+    """
+    return _write_sound(Path(path), audio, sample_rate=sample_rate, subtype="PCM_24",
+                        format_name="FLAC")
+
+
+_FLAC_PEAK = 0.999
+"""Peaks below this fit 24-bit integers with room for rounding (libsndfile wraps past full
+scale instead of clipping)."""
+
+
+def fits_flac(audio: np.ndarray) -> bool:
+    """Whether 24-bit FLAC holds ``audio`` without clipping (every sample below full scale)."""
+    return float(np.max(np.abs(audio), initial=0.0)) < _FLAC_PEAK
+
+
+def _write_sound(path: Path, audio: np.ndarray, *, sample_rate: int, subtype: str,
+                 format_name: str) -> Path:
     audio = valid_audio(audio)
     try:
-        with atomic_target(path, suffix=".wav") as tmp:
-            sf.write(tmp, audio.T, sample_rate, subtype=subtype, format="WAV")
+        with atomic_target(path, suffix=f".{format_name.lower()}") as tmp:
+            sf.write(tmp, audio.T, sample_rate, subtype=subtype, format=format_name)
     except sf.LibsndfileError as exc:
         # libsndfile reports a full disk as "System error."; say what it is, so the job's
         # sentence tells the thread the disk is full instead of "failed unexpectedly"

@@ -8,8 +8,9 @@ chain and the master bus, never the separation, the vocal processing or untouche
     every track:    raw audio hash + the track's chain (+ the kick's hits)      ──▶ processed
     mix bus ─▶ master ─▶ master.wav, preview.mp3, arrangement.png, tonal.png  (always redone)
 
-Raw tracks are cached as WAV files and hard-linked into the version's ``tracks/`` folder, so
-the export finds every track's audio without another copy. After the master is written it is
+Raw tracks are cached as 24-bit FLAC files and hard-linked into the version's ``tracks/``
+folder, so every version shares the bytes of the tracks it did not change and the export zips
+them as they are (only a changed track is ever encoded). After the master is written it is
 analysed again and compared with the spec (tempo, key, loudness, true peak): a mismatch is
 reported in the result, never hidden.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import soundfile as sf
 
 from core.artifacts import atomic_folder
 from core.jobs import (
@@ -38,15 +40,19 @@ from core.jobs import (
     payload_of,
 )
 from core.spec import ProductionSpec, TrackRole, TrackSpec
+from jobs.array_store import load_array, save_array
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
     _wav_is_truncated,
     file_sha256,
+    fits_flac,
     publish_file,
     resample,
+    write_flac,
     write_json_atomic,
     write_wav,
 )
+from jobs.cache_limit import touch, trim_cache
 from jobs.mix import bar_duration_s
 
 if TYPE_CHECKING:
@@ -68,7 +74,7 @@ logger = logging.getLogger(__name__)
 RENDER_VERSION = "render-v2"
 """Bumped when rendering changes its results, so old cache entries are not served."""
 
-_MIX_FORMAT = "npy-send-levels"
+_MIX_FORMAT = "npy-send-levels-sparse-mono"
 """How a mixed track is stored (the dry signal and its send level curves); part of its key, so
 entries stored another way are never read as this one."""
 
@@ -120,7 +126,12 @@ def _chain(track: TrackSpec) -> dict[str, Any]:
 
 
 class _Cache:
-    """Content-addressed render cache under ``<cache_dir>/render/<RENDER_VERSION>/``."""
+    """Content-addressed render cache under ``<cache_dir>/render/<RENDER_VERSION>/``.
+
+    Raw tracks are 24-bit FLAC (a float WAV when louder than full scale); processed tracks are
+    folders of ``.npy`` arrays (:mod:`jobs.array_store`); every read touches its entry, so the
+    cache's size limit removes the least recently used first (:mod:`jobs.cache_limit`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root / "render" / RENDER_VERSION
@@ -128,29 +139,38 @@ class _Cache:
         (self.root / "mixed").mkdir(parents=True, exist_ok=True)
 
     def raw_path(self, key: str) -> Path:
-        return self.root / "raw" / f"{key}.wav"
+        """Where a raw track is (or goes): its FLAC, or the float WAV of a track past full scale."""
+        flac = self.root / "raw" / f"{key}.flac"
+        wav = flac.with_suffix(".wav")
+        return wav if wav.is_file() and not flac.is_file() else flac
 
     def has_raw(self, key: str) -> bool:
-        """Whether a whole entry is stored (a header check: truncated entries are removed)."""
+        """Whether a whole entry is stored (a header check: unreadable entries are removed)."""
         path = self.raw_path(key)
         if not path.is_file():
             return False
         try:
-            whole = not _wav_is_truncated(path)
+            whole = (not _wav_is_truncated(path) if path.suffix == ".wav"
+                     else sf.info(str(path)).frames > 0)
         except Exception:
             whole = False
         if not whole:
             logger.warning("ignoring an unreadable render cache entry %s", path.name)
             path.unlink(missing_ok=True)
-        return whole
+            return False
+        touch(path)
+        return True
 
     def load_raw(self, key: str) -> np.ndarray | None:
         if not self.has_raw(key):  # missing, or cut short (libsndfile would read what is left)
             return None
         path = self.raw_path(key)
         try:
-            return _read_wav(path)
-        except Exception:  # a corrupt entry is recomputed, never served
+            audio = _read_wav(path)
+            if audio.shape[1] != sf.info(str(path)).frames:
+                raise ValueError("fewer frames than the header says")
+            return audio
+        except Exception:  # a corrupt or vanished entry is recomputed, never served
             logger.warning("ignoring an unreadable render cache entry %s", path.name)
             path.unlink(missing_ok=True)
             return None
@@ -158,14 +178,15 @@ class _Cache:
     def store_raw(self, key: str, audio: np.ndarray) -> np.ndarray:
         """Store a raw track; returns the audio exactly as stored (so a hit equals a miss).
 
-        Tracks that stay within full scale are kept as 24-bit PCM (the project download carries
-        these files: a quarter smaller than float); louder ones keep float so nothing clips.
+        Tracks that stay within full scale are kept as 24-bit FLAC (the project download carries
+        these files as they are: lossless, about a third of a WAV); louder ones keep float WAV
+        so nothing clips.
         """
-        if float(np.max(np.abs(audio), initial=0.0)) < 0.999:
+        if fits_flac(audio):
             audio = (np.round(audio * 8_388_608.0) / 8_388_608.0).astype(np.float32)
-            write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE, subtype="PCM_24")
+            write_flac(self.root / "raw" / f"{key}.flac", audio, sample_rate=ENGINE_SAMPLE_RATE)
         else:
-            write_wav(self.raw_path(key), audio, sample_rate=ENGINE_SAMPLE_RATE)
+            write_wav(self.root / "raw" / f"{key}.wav", audio, sample_rate=ENGINE_SAMPLE_RATE)
         return audio
 
     def load_mixed(self, key: str) -> dict[str, np.ndarray] | None:
@@ -174,14 +195,15 @@ class _Cache:
         if not folder.is_dir():
             return None
         try:
-            arrays = {path.stem: np.load(path, mmap_mode="r") for path in folder.glob("*.npy")}
+            arrays = {path.stem: load_array(path) for path in folder.glob("*.npy")}
             if "dry" not in arrays:
                 raise ValueError("no dry signal")
-            return arrays
         except Exception:
             logger.warning("ignoring an unreadable render cache entry %s", folder.name)
             shutil.rmtree(folder, ignore_errors=True)
             return None
+        touch(folder)
+        return arrays
 
     def load_numbers(self, key: str) -> dict[str, Any] | None:
         path = self.root / "mixed" / f"{key}.json"
@@ -198,7 +220,7 @@ class _Cache:
         """One ``.npy`` per array, in a folder that appears whole or not at all."""
         with atomic_folder(self.root / "mixed" / key) as folder:
             for name, array in arrays.items():
-                np.save(folder / f"{name}.npy", np.ascontiguousarray(array))
+                save_array(folder / f"{name}.npy", array)
 
 
 class _RawTrack:
@@ -223,10 +245,8 @@ class _RawTrack:
 
 
 def _read_wav(path: Path) -> np.ndarray:
-    """One of our own WAV files (a stem, a cache entry) as float32 (channels, samples) at the
+    """One of our own audio files (a stem, a cache entry: WAV or FLAC) as float32 (channels, samples) at the
     engine's rate; uploads go through :func:`jobs.audio_io.read_audio` and its checks instead."""
-    import soundfile as sf
-
     data, rate = sf.read(path, dtype="float32", always_2d=True)
     audio = np.ascontiguousarray(data.T)
     if rate != ENGINE_SAMPLE_RATE:
@@ -372,7 +392,8 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
             done.sounded.update(track_samples(cache.raw_path(raw_key), palette,
                                               fresh=track.name in stats.rendered))
         if full:
-            publish_file(cache.raw_path(raw_key), out_dir / "tracks" / f"{_safe(track.name)}.wav")
+            stored = cache.raw_path(raw_key)
+            publish_file(stored, out_dir / "tracks" / f"{_safe(track.name)}{stored.suffix}")
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
                           _MIX_FORMAT)
@@ -398,7 +419,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                 # a ducked track's dip is read against the same chain without the ducking
                 unducked = None if hits is None else _variant(
                     cache, raw, raw_key, track.model_copy(update={"sidechain": None}),
-                    spec=spec, layout=layout, hits=None)
+                    spec=spec, layout=layout, hits=None, keep=False)
                 numbers = measure_track(processed[track.name].dry, sample_rate=sr,
                                         hit_times_s=hits, unducked=unducked,
                                         sends=processed[track.name].sends, spec=spec)
@@ -410,6 +431,12 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
                 spec=spec, layout=layout, hits=hits, kick_key=kick_key)
     return done
+
+
+def _trim(payload: RenderPayload) -> None:
+    """Keep the cache to its size, now that this render stored what it made."""
+    if payload.cache_max_bytes:
+        trim_cache(Path(payload.cache_dir), max_bytes=payload.cache_max_bytes)
 
 
 def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
@@ -525,6 +552,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     write_json_atomic(out_dir / "samples.json", measurements["instruments"])
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
     write_json_atomic(out_dir / "measurements.json", measurements)
+    _trim(payload)
     progress(1.0, "rendered")
     return {"artifacts": outputs, "measurements": measurements, "mismatches": mismatches,
             "cache": stats.as_dict(), "duration_s": round(length / sr, 3)}
@@ -644,8 +672,13 @@ def _tonal_mismatches(target: Any, m: dict[str, Any]) -> list[str]:
 
 def _variant(cache: _Cache, raw: _RawTrack, raw_key: str, track: TrackSpec, *,
              spec: ProductionSpec, layout: dict[str, Any], hits: np.ndarray | None,
-             kick_key: str = "") -> np.ndarray:
-    """A track through a variant of its chain (cached like any chain), for measurement only."""
+             kick_key: str = "", keep: bool = True) -> np.ndarray:
+    """A track through a variant of its chain, for measurement only.
+
+    ``keep`` stores it in the cache like any chain: the unswept variant of a sweep is read by
+    every render of the sweep (and is usually the chain before the sweep anyway). The unducked
+    variant is not kept: it is read once, for the ducked chain's numbers, which are kept.
+    """
     from jobs.mix import process_track
 
     key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
@@ -655,7 +688,8 @@ def _variant(cache: _Cache, raw: _RawTrack, raw_key: str, track: TrackSpec, *,
         result = process_track(raw.audio(), track, spec=spec, sample_rate=ENGINE_SAMPLE_RATE,
                                sidechain_hits_s=hits)
         arrays = {"dry": result.dry}
-        cache.store_mixed(key, arrays)
+        if keep:
+            cache.store_mixed(key, arrays)
     return arrays["dry"]
 
 
@@ -864,8 +898,6 @@ def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResu
     mixed = mix_down(window, spec=spec, sample_rate=sr)
     loudness = spec.master.target_lufs
     if request.match_master and Path(request.match_master).is_file():
-        import soundfile as sf
-
         before, _ = sf.read(request.match_master, start=start, stop=stop, dtype="float32",
                             always_2d=True)
         loudness = integrated_loudness(before.T, sample_rate=sr)
@@ -876,6 +908,7 @@ def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResu
     clip = faded(mastered.audio[:, start - run_in:], sample_rate=sr, fade_s=0.05)
     path = Path(payload.out_dir) / "first-listen.mp3"
     preview_mp3(clip, sample_rate=sr, path=path, max_bytes=payload.preview_max_bytes)
+    _trim(payload)
     progress(1.0, "the changed bars")
     return SectionResult(path=str(path), start_bar=request.start_bar, end_bar=request.end_bar,
                          label=request.label, parent=request.parent,

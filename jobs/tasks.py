@@ -11,7 +11,10 @@ Jobs are top-level functions so a ``ProcessPoolExecutor`` can pickle them.
 Cache layout (under the payload's ``cache_dir``)::
 
     analysis/<engine version>/<sha256 of the file>.json
-    stems/<engine version>/<sha256 of the file>-<model>/{vocals,drums,bass,other}.wav + meta.json
+    stems/<engine version>/<sha256 of the file>-<model>/{vocals,drums,bass,other}.flac + meta.json
+
+(a stem louder than full scale stays a float ``.wav``). Both are kept to the configured size,
+least recently used first (:mod:`jobs.cache_limit`).
 """
 
 from __future__ import annotations
@@ -102,9 +105,11 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> SeparateResult:
     """Separate an upload into four stems, served from the cache for the same file and model.
 
     A cached result from the DSP fallback is redone once the model's weights are available.
-    The stems are copied (hard-linked where possible) into ``out_dir``.
+    The stems are hard-linked (copied where links fail) into ``out_dir``, so the production
+    and the cache share their bytes.
     """
     from jobs.audio_io import file_sha256, publish_file, read_audio, write_json_atomic
+    from jobs.cache_limit import touch, trim_cache
     from jobs.separation import STEM_NAMES, separate_to_files, weights_available
 
     payload = payload_of(request, SeparateRequest)
@@ -134,20 +139,34 @@ def separate_task(request: JobRequest, progress: ProgressFn) -> SeparateResult:
         )
         meta = {"model": model_name, "fallback": fallback, "source_sha256": digest}
         write_json_atomic(meta_path, meta)
+    else:
+        touch(entry)
     out_dir = Path(payload.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stems = {stem: str(publish_file(entry / f"{stem}.wav", out_dir / f"{stem}.wav"))
-             for stem in STEM_NAMES}
+    stems = {}
+    for stem in STEM_NAMES:
+        stored = _stem_file(entry, stem)
+        if stored is None:  # removed since it was read (it was just touched: not by a trim)
+            raise FileNotFoundError(f"the cached {stem} stem vanished; run the job again")
+        stems[stem] = str(publish_file(stored, out_dir / stored.name))
+    if payload.cache_max_bytes:
+        trim_cache(Path(payload.cache_dir), max_bytes=payload.cache_max_bytes)
     progress(1.0, "stems ready" if not cached else "stems (from the cache)")
     return SeparateResult(stems=stems, model=meta["model"], fallback=bool(meta["fallback"]),
                           cached=cached)
+
+
+def _stem_file(entry: Path, stem: str) -> Path | None:
+    """A cached stem's file: its FLAC, or the float WAV of a stem louder than full scale."""
+    return next((path for path in (entry / f"{stem}.flac", entry / f"{stem}.wav")
+                 if path.is_file()), None)
 
 
 def _read_meta(meta_path: Path, stems: tuple[str, ...]) -> dict[str, Any] | None:
     """A cache entry's metadata when the entry is complete, else ``None``."""
     if not meta_path.is_file():
         return None
-    if not all((meta_path.parent / f"{stem}.wav").is_file() for stem in stems):
+    if not all(_stem_file(meta_path.parent, stem) is not None for stem in stems):
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))

@@ -32,7 +32,7 @@ from core.maestro.gathering import gather, start
 from core.maestro.iterating import iterate, queue_request, vote
 from core.maestro.machine import go
 from core.maestro.parts import MaestroLimits, Parts, ask, brain_context, has_vocal
-from core.maestro.versions import compare_clips, version_command
+from core.maestro.versions import compare_clips, project_again, version_command
 from core.not_yet import NotYet, not_yet_in
 from core.production import (
     MaestroState,
@@ -270,6 +270,8 @@ class Maestro:
             replies = version_command(production, u, record)
             if u.has(Intent.COMPARE) and not u.has(Intent.REVERT) and not u.has(Intent.MERGE):
                 replies += await compare_clips(self.parts, production, u)
+            if u.has(Intent.REVERT):
+                replies += await project_again(self.parts, production)
             return replies
         if audio is not None:
             error = self._accept_upload(production, audio)

@@ -123,6 +123,9 @@ async def _exported(parts: Parts, production: Production, event: JobEvent) -> li
     if exported is None or not path:
         return []
     exported.artifacts["project.zip"] = path
+    for other in production.versions:  # their zips were replaced by this one (see export_request)
+        if other is not exported:
+            other.artifacts.pop("project.zip", None)
     return say.exported(exported, path, result.size_bytes)
 
 

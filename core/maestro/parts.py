@@ -41,7 +41,7 @@ class MaestroLimits:
                  productions_per_person: int = 0,
                  productions_per_server: int = 0, turns_per_minute: int = 0,
                  server_turns_per_minute: int = 0, max_bars: int = 0,
-                 cache_dir: str = "") -> None:
+                 cache_dir: str = "", cache_max_bytes: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
         self.data_dir = data_dir
@@ -53,6 +53,7 @@ class MaestroLimits:
         self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
         self.max_bars = max_bars  #: longest arrangement this host renders; 0 = the genre's own
         self.cache_dir = cache_dir or f"{data_dir}/cache"  #: analysis, stems and renders
+        self.cache_max_bytes = cache_max_bytes  #: the cache's size on the host; 0 = no limit
 
 
 @dataclass

@@ -52,6 +52,7 @@ def separate_request(parts: Parts, production: Production) -> SeparateRequest:
         **parts.limits.separation,
         "audio_path": production.source.path,
         "cache_dir": parts.cache_dir(),
+        "cache_max_bytes": parts.limits.cache_max_bytes,
         "out_dir": parts.production_dir(production, "stems"),
     })
 
@@ -72,11 +73,17 @@ def render_request(parts: Parts, production: Production, version: Version) -> Re
         reference_tilt_db_per_oct=(analysis.spectral_tilt_db_per_oct
                                    if reproduce and analysis else None),
         samples=SampleSources.model_validate(parts.limits.samples),
+        cache_max_bytes=parts.limits.cache_max_bytes,
     )
 
 
 def export_request(parts: Parts, production: Production, version: Version) -> ExportRequest:
-    """Export a rendered ``version`` as a project zip, with where it came from."""
+    """Export a rendered ``version`` as a project zip, with where it came from.
+
+    The zip replaces the production's other versions' zips (a production keeps one: its
+    versions share most of their tracks, and each zip would hold them all again); a version
+    whose zip went is exported again when the director goes back to it.
+    """
     render_dir = parts.production_dir(production, f"v{version.number}")
     return ExportRequest(
         spec=version.spec, render_dir=render_dir, out_dir=f"{render_dir}/export",
@@ -85,6 +92,8 @@ def export_request(parts: Parts, production: Production, version: Version) -> Ex
             stems_model="dsp-fallback" if production.stems_fallback else "demucs",
             source=production.source.name if production.source else None,
             patch=version.patch.describe() if version.patch else []),
+        replaces=[v.artifacts["project.zip"] for v in production.versions
+                  if v.number != version.number and "project.zip" in v.artifacts],
     )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from core import replies as say
 from core.brain import Intent, Understanding
 from core.conversation import Reply, TextReply
-from core.errors import NothingProducedYet, VersionNotFound
+from core.errors import NothingProducedYet, VersionNotFound, VykeError
 from core.jobs import JobKind
 from core.maestro.parts import Parts
-from core.maestro.queueing import compare_request, enqueue
+from core.maestro.queueing import compare_request, enqueue, export_request
 from core.production import Production, RequestRecord, Version
 from core.spec import ProductionSpec
 
-__all__ = ["compare_clips", "version_command"]
+__all__ = ["compare_clips", "project_again", "version_command"]
 
 
 def version_command(production: Production, u: Understanding,
@@ -61,6 +61,21 @@ async def compare_clips(parts: Parts, production: Production, u: Understanding) 
     return await enqueue(parts, production, JobKind.COMPARE,
                          compare_request(parts, production, a, b, section),
                          version=b.number, required=False)
+
+
+async def project_again(parts: Parts, production: Production) -> list[Reply]:
+    """Back on a version whose project zip a later version's replaced: build it again (from
+    the version's tracks and master, which stay; nothing is rendered)."""
+    version = production.current_version
+    if (version is None or not version.rendered or "project.zip" in version.artifacts
+            or not parts.queue.supports(JobKind.EXPORT)):
+        return []
+    try:
+        return await enqueue(parts, production, JobKind.EXPORT,
+                             export_request(parts, production, version),
+                             version=version.number, required=False)
+    except VykeError:  # no room in the queue now: the revert stands, the project waits
+        return []
 
 
 def _pair_numbers(production: Production, u: Understanding) -> list[int]:

@@ -35,11 +35,11 @@ _BEAT_DECIMALS = 6  # 1 µbeat: stable text in golden files, far below any audib
 
 @dataclass(frozen=True, slots=True)
 class StemFile:
-    """A rendered track's WAV, as it will sit in ``Samples/Imported``."""
+    """A rendered track's audio file, as it will sit in ``Samples/Imported``."""
 
     track: TrackSpec
-    source: Path  #: the renderer's file
-    file_name: str  #: sanitised, unique, ends in ``.wav``
+    source: Path  #: the renderer's file (FLAC; a float WAV when louder than full scale)
+    file_name: str  #: sanitised, unique, with the source's extension (``.flac`` or ``.wav``)
     frames: int
     sample_rate: int  #: Hz
     channels: int
@@ -137,7 +137,7 @@ def build_model(
     Parameters
     ----------
     spec : ProductionSpec
-    tracks : mapping of track name to WAV path
+    tracks : mapping of track name to audio file (FLAC or WAV)
         Only names of the spec's tracks are used; others are listed in ``skipped``.
     midi : pretty_midi.PrettyMIDI or None
         One instrument per pattern track, named after it, times in seconds from bar 1.
@@ -155,7 +155,8 @@ def build_model(
         path = Path(tracks[track.name])
         info = sf.info(str(path))
         stat = path.stat()
-        stems.append(StemFile(track=track, source=path, file_name=f"{file_stem}.wav",
+        stems.append(StemFile(track=track, source=path,
+                              file_name=f"{file_stem}{path.suffix.lower()}",
                               frames=int(info.frames), sample_rate=int(info.samplerate),
                               channels=int(info.channels), size_bytes=stat.st_size,
                               mtime_s=int(stat.st_mtime)))

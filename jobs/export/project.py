@@ -6,14 +6,19 @@ Layout (``<Name>`` is the sanitised title)::
         <Name>.als                 Live set (gzip XML)
         <Name>.dawproject          DAWproject, referencing the same stems
         Ableton Project Info/      marks the folder as a Live project
-        Samples/Imported/*.wav     every track's rendered audio
+        Samples/Imported/*.flac    every track's rendered audio (24-bit FLAC)
         MIDI/*.mid                 every pattern
-        master.wav                 the mastered mix
+        master.flac                the mastered mix (24-bit FLAC)
         README.txt                 what is inside, tempo, key
         manifest.json              what was made from what (provenance)
 
 Every path inside the zip is built from sanitised names and checked again before it is
 written, so nothing in a title, track name or file name can leave the project folder.
+
+The audio goes in as FLAC (Live 11+ and DAWproject hosts read it), stored as it is: the render
+cache keeps each track as FLAC already, so building a version's zip encodes nothing but its
+master, and a track the version did not change is the same bytes as in the version before.
+Audio louder than full scale, which FLAC's integers cannot hold, goes in as float WAV.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import json
 import logging
 import posixpath
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,10 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import pretty_midi
+import soundfile as sf
 
 from core.artifacts import atomic_target
 from core.spec import ProductionSpec
 from core.units import seconds_to_timestamp
+from jobs.audio_io import fits_flac, write_flac
 from jobs.export._xml import fmt, safe_name
 from jobs.export.als import build_live_set, live_set_bytes
 from jobs.export.checker import CheckReport, SampleInfo, check_live_set
@@ -93,12 +102,13 @@ def export_project(
     ----------
     spec : ProductionSpec
         The version being exported (tempo, key, sections, tracks and their mix).
-    tracks : mapping of track name to WAV path
-        Each track's audio before the mix chain, full length from bar 1, at the spec tempo.
+    tracks : mapping of track name to audio file
+        Each track's audio before the mix chain, full length from bar 1, at the spec tempo:
+        FLAC goes in as it is, a WAV is encoded to FLAC when it fits.
     midi : pretty_midi.PrettyMIDI or None
         The patterns, one instrument per pattern track named after it.
     master : Path or None
-        The mastered mix.
+        The mastered mix (encoded to FLAC when it is a WAV that fits).
     out_dir : Path
         Where the zip goes; nothing is written anywhere else.
     provenance : mapping
@@ -113,6 +123,36 @@ def export_project(
     ExportCheckFailed
         When the Live set breaks one of the checker's rules; no zip is left behind.
     """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    try:
+        flac_tracks = {name: _as_flac(Path(path), scratch) for name, path in tracks.items()}
+        flac_master = _as_flac(Path(master), scratch) if master is not None else None
+        return _write_zip(spec, tracks=flac_tracks, midi=midi, master=flac_master,
+                          out_dir=out_dir, provenance=provenance, instruments=instruments)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _as_flac(source: Path, scratch: Path) -> Path:
+    """``source`` as 24-bit FLAC: itself when it is one, else encoded into ``scratch`` (audio
+    louder than full scale stays the float WAV it is: FLAC would clip it)."""
+    if source.suffix.lower() == ".flac":
+        return source
+    audio, rate = sf.read(str(source), dtype="float32", always_2d=True)
+    if not fits_flac(audio):
+        return source
+    target = scratch / source.with_suffix(".flac").name
+    if target.exists():  # two sources of one name in different folders
+        target = Path(tempfile.mkstemp(prefix=source.stem, suffix=".flac", dir=scratch)[1])
+    return write_flac(target, audio.T, sample_rate=int(rate))
+
+
+def _write_zip(spec: ProductionSpec, *, tracks: Mapping[str, Path],
+               midi: pretty_midi.PrettyMIDI | None, master: Path | None, out_dir: Path,
+               provenance: Mapping[str, Any],
+               instruments: Mapping[str, Any] | None) -> ExportResult:
     model = build_model(spec, tracks=tracks, midi=midi)
     name = safe_name(spec.title, fallback="Vyke Production")
     folder = f"{name} Project"
@@ -125,11 +165,10 @@ def export_project(
                                      if path not in samples])
     if not report.ok:
         raise ExportCheckFailed(report.problems)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{folder}.zip"
     if target.resolve().parent != out_dir.resolve():
         raise ValueError(f"the zip would be written outside {out_dir}")
+    master_name = f"master{master.suffix.lower()}" if master is not None else None
     files: dict[str, int] = {}
     with atomic_target(target, suffix=".zip") as tmp, \
             zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
@@ -152,20 +191,20 @@ def export_project(
             put_file(stem.source, "Samples", "Imported", stem.file_name)
         for part in model.midi:
             put(midi_file_bytes(model, part), "MIDI", part.file_name)
-        if master is not None:
-            put_file(Path(master), "master.wav")
-        put(_readme(model, name=name, has_master=master is not None,
+        if master is not None and master_name is not None:
+            put_file(master, master_name)
+        put(_readme(model, name=name, master_name=master_name,
                     instruments=instruments).encode(), "README.txt")
-        put(json.dumps(_manifest(model, provenance, master=master, instruments=instruments),
-                       indent=1,
-                       sort_keys=True).encode(), "manifest.json")
+        put(json.dumps(_manifest(model, provenance, master_name=master_name,
+                                 instruments=instruments),
+                       indent=1, sort_keys=True).encode(), "manifest.json")
     size = target.stat().st_size
     logger.info("exported %s: %d files, %d bytes", target.name, len(files), size)
     return ExportResult(zip_path=target, size_bytes=size, report=report, files=files,
                         skipped=model.skipped)
 
 
-def _readme(model: ExportModel, *, name: str, has_master: bool,
+def _readme(model: ExportModel, *, name: str, master_name: str | None,
             instruments: Mapping[str, Any] | None = None) -> str:
     spec = model.spec
     num, den = spec.time_signature
@@ -183,11 +222,11 @@ def _readme(model: ExportModel, *, name: str, has_master: bool,
         "                       Filter sweeps, Utility gain), returns A-Reverb and B-Delay",
         "                       (add your reverb and delay there).",
         f"  {name}.dawproject   Bitwig, Studio One, Cubase and other DAWproject hosts.",
-        "  Samples/Imported/   each track's audio before its mix chain.",
+        "  Samples/Imported/   each track's audio before its mix chain (FLAC, 24-bit).",
         "  MIDI/               each pattern as a standard MIDI file.",
     ]
-    if has_master:
-        lines.append("  master.wav          the mastered mix, for reference.")
+    if master_name is not None:
+        lines.append(f"  {master_name:<20}the mastered mix, for reference.")
     lines += ["  manifest.json       what this was made from.", "", "Sections:"]
     lines += [f"  bar {int(m.start_beats // model.beats_per_bar) + 1:>3}  {m.name}"
               for m in model.markers]
@@ -215,8 +254,8 @@ def _credits(instruments: Mapping[str, Any] | None) -> list[str]:
     return lines
 
 
-def _manifest(model: ExportModel, provenance: Mapping[str, Any], *,
-              master: Path | None, instruments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _manifest(model: ExportModel, provenance: Mapping[str, Any], *, master_name: str | None,
+              instruments: Mapping[str, Any] | None = None) -> dict[str, Any]:
     spec = model.spec
     extra = {} if instruments is None else {"instruments": dict(instruments)}
     return {
@@ -237,6 +276,6 @@ def _manifest(model: ExportModel, provenance: Mapping[str, Any], *,
                                          "pattern": p.track.pattern.model_dump(mode="json")
                                          if p.track and p.track.pattern else None}
                  for p in model.midi},
-        "master": "master.wav" if master is not None else None,
+        "master": master_name,
         "skipped": list(model.skipped),
     }

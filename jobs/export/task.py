@@ -1,8 +1,11 @@
 """The export job: a rendered version's files in, the project zip out (checked before it is offered).
 
-The render job leaves, per version, ``tracks/<track name>.wav``, ``master.wav`` and
-``spec.json`` in its out_dir; this job reads only files it finds there (never a path built
-from a name), makes the MIDI from the spec, and writes the zip into ``out_dir``.
+The render job leaves, per version, ``tracks/<track name>.flac`` (hard links into the render
+cache), ``master.wav`` and ``spec.json`` in its out_dir; this job reads only files it finds
+there (never a path built from a name), makes the MIDI from the spec, and writes the zip into
+``out_dir``. A production keeps one project zip: once this one is written, the zips it
+replaces (the production's other versions', named by the Maestro) are removed; each can be
+built again from its version's parts, which stay.
 """
 
 from __future__ import annotations
@@ -27,8 +30,12 @@ MidiSource = Callable[[ProductionSpec], pretty_midi.PrettyMIDI]
 """Makes a spec's patterns as MIDI (``jobs.patterns.generate_midi``)."""
 
 
+_AUDIO_SUFFIXES = (".flac", ".wav")
+"""What a render leaves per track: FLAC, or float WAV for a track louder than full scale."""
+
+
 def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
-    """The spec's tracks whose WAV the render wrote, matched against the folder's listing.
+    """The spec's tracks whose audio the render wrote, matched against the folder's listing.
 
     Only files that are really in ``render_dir/tracks`` are used, so a track name such as
     ``../../etc/passwd`` matches nothing instead of reaching outside the folder.
@@ -37,10 +44,36 @@ def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
     listing = {p.name: p for p in folder.iterdir() if p.is_file()} if folder.is_dir() else {}
     found: dict[str, Path] = {}
     for track in spec.tracks:
-        path = listing.get(f"{track.name}.wav")
+        path = next((listing[f"{track.name}{suffix}"] for suffix in _AUDIO_SUFFIXES
+                     if f"{track.name}{suffix}" in listing), None)
         if path is not None and path.resolve().parent == folder.resolve():
             found[track.name] = path
     return found
+
+
+def _named(stems: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The separated stems as artifacts (file name and content hash), never server paths."""
+    from jobs.audio_io import file_sha256
+
+    named = {}
+    for stem, path in stems.items():
+        source = Path(path)
+        named[stem] = {"file": source.name,
+                       **({"sha256": file_sha256(source)} if source.is_file() else {})}
+    return named
+
+
+def _remove_replaced(paths: list[str], keep: Path) -> list[str]:
+    """Remove the project zips this export replaces; returns those removed."""
+    removed = []
+    for name in paths:
+        path = Path(name)
+        if path.suffix.lower() != ".zip" or path.resolve() == keep.resolve():
+            continue  # only project zips, never the one just written
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(str(path))
+    return removed
 
 
 def _instruments(render_dir: Path) -> dict[str, Any] | None:
@@ -75,11 +108,15 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
     master = render_dir / "master.wav"
     progress(0.4, "writing the Live set and DAWproject")
     provenance = {"production_id": request.production_id, "version": request.version,
-                  **payload.provenance.model_dump(mode="json")}
+                  **payload.provenance.model_dump(mode="json"),
+                  "stems": _named(payload.provenance.stems)}
     result = export_project(spec, tracks=tracks, midi=midi,
                             master=master if master.is_file() else None,
                             out_dir=Path(payload.out_dir), provenance=provenance,
                             instruments=_instruments(render_dir))
+    removed = _remove_replaced(payload.replaces, keep=result.zip_path)
+    if removed:
+        logger.info("removed %d earlier project zip(s) of %s", len(removed), request.production_id)
     progress(1.0, "project ready")
     return ExportResult.model_validate(
         {"artifacts": {"project.zip": str(result.zip_path)}, "checks": result.report.as_checks(),
