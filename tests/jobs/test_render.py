@@ -24,7 +24,7 @@ from core.patch import AdjustGain, apply_patch
 from core.planner import base_spec
 from core.spec import ProductionSpec
 from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
-from jobs.render import RenderPayload, render_spec
+from jobs.render import RENDER_VERSION, RenderPayload, render_spec
 
 GENRES = {g.id: g for g in load_genres()}
 CHEFS = {chef.domain: chef for chef in all_chefs()}
@@ -103,7 +103,7 @@ def test_seed_render_meets_loudness_peak_tempo_and_key(seed: dict[str, Any]) -> 
     out = Path(result["artifacts"]["master.wav"]).parent
     for name in ("master.wav", "preview.mp3", "arrangement.png", "spec.json"):
         assert (out / name).stat().st_size > 0
-    assert {p.stem for p in (out / "tracks").glob("*.wav")} >= {t.name for t in spec.tracks}
+    assert {p.stem for p in (out / "tracks").glob("*.flac")} >= {t.name for t in spec.tracks}
     assert sorted(result["cache"]["rendered"]) == sorted(
         [t.name for t in spec.tracks] + (["transitions"] if spec.transitions else []))
 
@@ -118,15 +118,33 @@ def test_sidechain_dip_is_the_requested_depth(seed: dict[str, Any]) -> None:
         assert abs(measured - track.sidechain.depth_db) <= 1.0, (track.name, measured)
 
 
-def test_mix_only_change_re_renders_one_chain_and_the_master(
-        seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """"Bass too loud, needs more sidechain": only the bass chain and the master are redone.
+def _exported(spec: ProductionSpec, render_dir: Path, *, replaces: list[Path]) -> Path:
+    """A rendered version's project zip, as the export job makes it."""
+    from core.jobs import JobKind, JobRequest
+    from jobs.export import export_task
 
-    The unchanged tracks' raw audio is not even read, and the master's tempo and key are not
-    analysed again: the same parts read the same whatever the mix does to them.
-    """
+    request = JobRequest(job_id=f"export-{render_dir.name}", production_id="p", version=1,
+                         kind=JobKind.EXPORT,
+                         payload={"spec": spec.model_dump(mode="json"),
+                                  "render_dir": str(render_dir),
+                                  "out_dir": str(render_dir / "export"),
+                                  "replaces": [str(p) for p in replaces]})
+    return Path(export_task(request, lambda fraction, step: None).artifacts["project.zip"])
+
+
+def _allocated(paths: list[Path]) -> int:
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return sum(f.stat().st_blocks * 512 for f in files)
+
+
+@pytest.fixture(scope="module")
+def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
+    """"Bass too loud, needs more sidechain" on the seed's v1, rendered and exported as v2
+    once for the tests below; it counts the raw tracks read and forbids analysing the master
+    while it renders, and measures the store (v1, the stems, the cache) before and after."""
     import jobs.analysis
     import jobs.render
+    from bench.footprint import measure
 
     def no_analysis(*args: object, **kwargs: object) -> None:
         raise AssertionError("the notes did not change, yet the master was analysed again")
@@ -138,8 +156,6 @@ def test_mix_only_change_re_renders_one_chain_and_the_master(
         reads.append(key)
         return load_raw(self, key)
 
-    monkeypatch.setattr(jobs.analysis, "analyze", no_analysis)
-    monkeypatch.setattr(jobs.render._Cache, "load_raw", counted)
     spec = seed["spec"]
     genre = GENRES["afro_house"]
     faded = 0.0  # what the Chef moved the bass's fader by (sized to be heard on the master)
@@ -152,8 +168,31 @@ def test_mix_only_change_re_renders_one_chain_and_the_master(
         faded += sum(op.delta_db for op in patch.ops
                      if isinstance(op, AdjustGain) and op.track == "bass")
         spec = apply_patch(spec, patch)
+    store = seed["tmp"]
+    v1_zip = _exported(seed["spec"], store / "v1", replaces=[])
+    mixed = Path(seed["cache"]) / "render" / RENDER_VERSION / "mixed"
+    entries = set(mixed.iterdir())
+    before = measure(store)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(jobs.analysis, "analyze", no_analysis)
+        patched.setattr(jobs.render._Cache, "load_raw", counted)
+        result = _render(spec, store, "v2", seed["cache"], stems=seed["stems"])
+    v1_zip_bytes = v1_zip.stat().st_blocks * 512
+    v2_zip = _exported(spec, store / "v2", replaces=[v1_zip])
+    return {"spec": spec, "result": result, "faded": faded, "reads": reads, "v1_zip": v1_zip,
+            "v1_zip_bytes": v1_zip_bytes, "v2_zip": v2_zip, "before": before,
+            "after": measure(store), "new_entries": sorted(set(mixed.iterdir()) - entries)}
+
+
+def test_mix_only_change_re_renders_one_chain_and_the_master(
+        seed: dict[str, Any], mix_only: dict[str, Any]) -> None:
+    """"Bass too loud, needs more sidechain": only the bass chain and the master are redone.
+
+    The unchanged tracks' raw audio is not even read, and the master's tempo and key are not
+    analysed again: the same parts read the same whatever the mix does to them.
+    """
+    spec, result, faded = mix_only["spec"], mix_only["result"], mix_only["faded"]
     assert faded < 0
-    result = _render(spec, seed["tmp"], "v2", seed["cache"], stems=seed["stems"])
     cache = result["cache"]
     assert cache["rendered"] == []  # no synthesis, no vocal processing (no separation at all)
     assert cache["mixed"] == ["bass"]
@@ -163,10 +202,30 @@ def test_mix_only_change_re_renders_one_chain_and_the_master(
     after = result["measurements"]["tracks"]["bass"]
     assert abs(after["track_level_db"] - before["track_level_db"] - faded) <= 0.5
     assert after["ducking_depth_db"] - before["ducking_depth_db"] >= 2.0
-    assert len(reads) == 1  # the bass, for its new chain
+    assert len(mix_only["reads"]) == 1  # the bass, for its new chain
     v1 = seed["result"]["measurements"]
     assert (result["measurements"]["tempo_bpm"], result["measurements"]["key"]) == (
         v1["tempo_bpm"], v1["key"])
+
+
+def test_a_bass_only_version_adds_only_the_bass_to_the_store(
+        seed: dict[str, Any], mix_only: dict[str, Any]) -> None:
+    """Storage scales with the work: the version that changed only the bass's chain stores the
+    bass's processed audio and its own master, preview and small files. Every track's audio is
+    v1's bytes (hard links into the render cache), and its project zip replaces v1's."""
+    store = seed["tmp"]
+    new_entries = mix_only["new_entries"]
+    assert len([p for p in new_entries if p.is_dir()]) == 1  # the bass's chain, nothing else
+    v2 = store / "v2"
+    own = [p for p in v2.iterdir() if p.name not in ("tracks", "export")]
+    assert {f.stat().st_ino for f in (v2 / "tracks").iterdir()} == {
+        f.stat().st_ino for f in (store / "v1" / "tracks").iterdir()}
+    assert not mix_only["v1_zip"].exists() and mix_only["v2_zip"].is_file()  # one zip
+    # its zip replaced v1's: only a master that compresses less can make it grow
+    zip_growth = max(0, mix_only["v2_zip"].stat().st_blocks * 512 - mix_only["v1_zip_bytes"])
+    added = mix_only["after"].total - mix_only["before"].total
+    assert added <= _allocated(new_entries) + _allocated(own) + zip_growth + 1_000_000, (
+        added, _allocated(new_entries), _allocated(own), zip_growth)
 
 
 def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any]) -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
+import soundfile as sf
 from lxml import etree
 
 from core.jobs import JobKind, JobRequest
+from jobs.audio_io import file_sha256, write_flac
 from jobs.export import ExportCheckFailed, export_project, export_task
 from jobs.export._devices import cutoff_to_live
 from jobs.export._xml import safe_name
@@ -40,9 +42,9 @@ def test_zip_layout_is_a_live_project_folder(tmp_path: Path, stems: dict[str, Pa
     folder = "Tiny Afro Remix Project"
     assert result.zip_path.name == f"{folder}.zip"
     assert {f"{folder}/Tiny Afro Remix.als", f"{folder}/Tiny Afro Remix.dawproject",
-            f"{folder}/Samples/Imported/kick.wav", f"{folder}/Samples/Imported/bass.wav",
-            f"{folder}/Samples/Imported/vocals.wav", f"{folder}/MIDI/kick.mid",
-            f"{folder}/MIDI/bass.mid", f"{folder}/master.wav", f"{folder}/README.txt",
+            f"{folder}/Samples/Imported/kick.flac", f"{folder}/Samples/Imported/bass.flac",
+            f"{folder}/Samples/Imported/vocals.flac", f"{folder}/MIDI/kick.mid",
+            f"{folder}/MIDI/bass.mid", f"{folder}/master.flac", f"{folder}/README.txt",
             f"{folder}/manifest.json"} <= names
     files = _read(result.zip_path)
     readme = files[f"{folder}/README.txt"].decode()
@@ -119,7 +121,7 @@ def test_live_set_mix_devices_sidechain_sweep_and_locators(tmp_path: Path,
     clip = tracks["vocals"].find(".//AudioClip")
     assert clip.find("IsWarped").get("Value") == "true"
     assert clip.find("SampleRef/FileRef/RelativePath").get("Value") == \
-        "Samples/Imported/vocals.wav"
+        "Samples/Imported/vocals.flac"
     markers = [(float(m.get("SecTime")), float(m.get("BeatTime")))
                for m in clip.iter("WarpMarker")]
     assert markers == [(0.0, 0.0), (8.0, 16.0)]
@@ -142,8 +144,8 @@ def test_dawproject_matches_the_set_and_conforms_to_the_schemas(
     clip_counts = [len(lane.findall("Clips/Clip")) for lane in lanes]
     assert clip_counts == [1, 1, 1, 2, 1]  # kick MIDI in both sections, bass MIDI in the drop
     files = {f.get("path") for f in project.iter("File")}
-    assert files == {"Samples/Imported/kick.wav", "Samples/Imported/bass.wav",
-                     "Samples/Imported/vocals.wav"}
+    assert files == {"Samples/Imported/kick.flac", "Samples/Imported/bass.flac",
+                     "Samples/Imported/vocals.flac"}
     assert [m.get("name") for m in project.iter("Marker")] == ["intro", "drop"]
 
 
@@ -179,7 +181,7 @@ def test_hostile_names_cannot_leave_the_project_folder(tmp_path: Path) -> None:
     top = {n.split("/")[0] for n in names}
     assert len(top) == 1 and ".." not in next(iter(top))
     assert all(".." not in n.split("/") and "\\" not in n and ":" not in n for n in names)
-    assert any(n.endswith("Samples/Imported/etc_passwd.wav") for n in names)
+    assert any(n.endswith("Samples/Imported/etc_passwd.flac") for n in names)
     unzip = tmp_path / "unzipped" / "here"
     with zipfile.ZipFile(result.zip_path) as archive:
         archive.extractall(unzip)
@@ -199,13 +201,21 @@ def test_safe_names() -> None:
 
 
 def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
+    """The task zips the FLAC tracks a render leaves as they are (nothing re-encoded), the
+    checker accepts the set, and the manifest names the stems by file and content hash,
+    never by where they lie on the server."""
     render = tmp_path / "render"
-    paths = write_stems(render / "tracks", ["kick", "bass", "vocals"], seconds=8.0)
-    (render / "master.wav").write_bytes(paths["vocals"].read_bytes())
+    paths = {name: write_flac(render / "tracks" / f"{name}.flac",
+                              sf.read(path, dtype="float32", always_2d=True)[0].T,
+                              sample_rate=44100)
+             for name, path in write_stems(tmp_path / "wav", ["kick", "bass", "vocals"],
+                                           seconds=8.0).items()}
+    (render / "master.wav").write_bytes((tmp_path / "wav" / "vocals.wav").read_bytes())
+    separated = {"vocals": str(paths["vocals"])}  # an absolute path on the server
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
                          payload={"spec": tiny_spec().model_dump(mode="json"),
                                   "render_dir": str(render), "out_dir": str(tmp_path / "out"),
-                                  "provenance": {"stems_model": "demucs",
+                                  "provenance": {"stems_model": "demucs", "stems": separated,
                                                  "source": "song.wav"}})
     steps: list[str] = []
     result = export_task(request, lambda fraction, step: steps.append(step),
@@ -214,11 +224,45 @@ def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
     assert zip_path.is_file() and result.size_bytes == zip_path.stat().st_size
     assert all(check.passed for check in result.checks)
     assert {c.name for c in result.checks} >= {"pointee ids", "sends and returns",
-                                                    "clip slots and scenes", "notes"}
-    manifest = json.loads(_read(zip_path)["Tiny Afro Remix Project/manifest.json"])
-    assert manifest["provenance"] == {"production_id": "p1", "version": 1, "stems": {},
-                                      "stems_model": "demucs", "source": "song.wav", "patch": []}
+                                                    "clip slots and scenes", "notes", "samples"}
+    files = _read(zip_path)
+    folder = "Tiny Afro Remix Project"
+    for name, path in paths.items():  # the render's FLAC, byte for byte
+        assert files[f"{folder}/Samples/Imported/{name}.flac"] == path.read_bytes()
+    assert sf.info(io.BytesIO(files[f"{folder}/master.flac"])).format == "FLAC"
+    als = gzip.decompress(files[f"{folder}/Tiny Afro Remix.als"]).decode()
+    assert "Samples/Imported/vocals.flac" in als and ".wav" not in als
+    text = files[f"{folder}/manifest.json"].decode()
+    manifest = json.loads(text)
+    assert manifest["provenance"] == {
+        "production_id": "p1", "version": 1, "stems_model": "demucs", "source": "song.wav",
+        "patch": [], "stems": {"vocals": {"file": "vocals.flac",
+                                          "sha256": file_sha256(paths["vocals"])}}}
+    assert manifest["master"] == "master.flac"
+    assert str(tmp_path) not in text and '"/' not in text  # no server path anywhere
     assert steps[-1] == "project ready"
+
+
+def test_a_new_version_s_zip_replaces_the_earlier_ones(tmp_path: Path) -> None:
+    """A production keeps one project zip: the newest version's export removes the zips it
+    replaces, never its own, and never a file that is not a zip."""
+    render = tmp_path / "v2"
+    write_stems(render / "tracks", ["kick", "bass", "vocals"], seconds=2.0)
+    earlier = tmp_path / "v1" / "export" / "Tiny Afro Remix Project.zip"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_bytes(b"PK")
+    not_a_zip = tmp_path / "v1" / "master.wav"
+    not_a_zip.write_bytes(b"RIFF")
+    out = render / "export"
+    request = JobRequest(job_id="export-v2", production_id="p1", kind=JobKind.EXPORT, version=2,
+                         payload={"spec": tiny_spec().model_dump(mode="json"),
+                                  "render_dir": str(render), "out_dir": str(out),
+                                  "replaces": [str(earlier), str(not_a_zip),
+                                               str(out / "Tiny Afro Remix Project.zip")]})
+    result = export_task(request, lambda fraction, step: None,
+                         midi_source=lambda spec: tiny_midi())
+    assert Path(result.artifacts["project.zip"]).is_file()
+    assert not earlier.exists() and not_a_zip.exists()
 
 
 def test_a_missing_stem_is_reported_not_faked(tmp_path: Path, stems: dict[str, Path]) -> None:
