@@ -24,7 +24,16 @@ from core.conversation import (
     replies_text,
 )
 from core.errors import IllegalTransition
-from core.jobs import CompareRequest, JobEvent, JobKind, JobQueue, JobRequest, JobStatus
+from core.jobs import (
+    CompareRequest,
+    ExportRequest,
+    JobEvent,
+    JobKind,
+    JobQueue,
+    JobRequest,
+    JobStatus,
+    payload_of,
+)
 from core.maestro import TRANSITIONS, Maestro
 from core.maestro.machine import go
 from core.music import parse_key
@@ -367,3 +376,43 @@ async def test_a_second_song_does_not_pull_the_first_from_under_its_versions(
     assert "start over" in texts(replies) and "other.wav" in texts(replies)
     p = await production(maestro, "local:two-songs")
     assert p.source is not None and p.source.name == "song.wav" and p.versions
+
+
+async def test_a_production_keeps_one_project_zip_and_going_back_builds_it_again(
+        tmp_path: Path) -> None:
+    """Each version's zip would hold every track again: a new version's export replaces the
+    earlier zip, and going back to a version whose zip went exports it again."""
+    queue = RecordingQueue(JobKind.RENDER, JobKind.EXPORT)
+    cid = "local:zips"
+    measurements = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
+                    "true_peak_dbtp": -1.2, "tracks": {}}
+
+    def last(kind: JobKind) -> JobRequest:
+        return [r for r in queue.requests if r.kind is kind][-1]
+
+    async def render_and_export(m: Maestro, version: int) -> JobRequest:
+        await job_done(m, last(JobKind.RENDER), {"artifacts": {}, "measurements": measurements,
+                                                  "mismatches": []}, version=version)
+        export = last(JobKind.EXPORT)
+        assert export.version == version
+        await job_done(m, export, {"artifacts": {"project.zip": f"/d/v{version}/P.zip"},
+                                   "size_bytes": 100, "checks": []}, version=version)
+        return export
+
+    async with maestro_on(tmp_path, queue) as m:
+        await say(m, "a 124 BPM deep house track in A minor", cid=cid)
+        while (await production(m, cid)).pending_question is not None:
+            await say(m, "yes", cid=cid)
+        first = await render_and_export(m, 1)
+        assert payload_of(first, ExportRequest).replaces == []
+        await say(m, "bass too loud", cid=cid)
+        second = await render_and_export(m, 2)
+        assert payload_of(second, ExportRequest).replaces == ["/d/v1/P.zip"]
+        p = await production(m, cid)
+        assert "project.zip" not in p.versions[0].artifacts
+        assert p.versions[1].artifacts["project.zip"] == "/d/v2/P.zip"
+
+        await say(m, "go back to v1", cid=cid)
+        again = queue.requests[-1]
+        assert (again.kind, again.version) == (JobKind.EXPORT, 1)
+        assert payload_of(again, ExportRequest).replaces == ["/d/v2/P.zip"]

@@ -130,6 +130,9 @@ def test_separation_writes_stems_and_is_cached_by_content_and_model(
     for name, path in first.stems.items():
         assert Path(path).parent == tmp_path / "out" and Path(path).stem == name
         assert sf.info(path).frames == length
+        # 24-bit FLAC, and the same bytes as the cache's (a hard link, not a copy)
+        assert (sf.info(path).format, sf.info(path).subtype) == ("FLAC", "PCM_24")
+        assert Path(path).stat().st_nlink == 2
 
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("separated again instead of using the cache")
