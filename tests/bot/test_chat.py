@@ -64,8 +64,15 @@ def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
     assert "Want me to add a riser sample too?" in transcript
     assert "Change card, v1 → v2" in transcript and "bass ducking depth 6 → 9 dB" in transcript
     for name in ("preview.mp3", "master.wav", "arrangement.png", "project.zip",
-                 "stems/vocals.wav"):
+                 "stems/vocals.flac"):
         assert (out / name).stat().st_size > 0, name
+    # storage: one project zip for the production (v3's), and every version's tracks are the
+    # same files as the render cache's (the changes moved chains, not notes)
+    data = seed_run.folder / "data" / "productions"
+    assert [z.parent.parent.name for z in data.glob("*/v*/export/*.zip")] == ["v3"]
+    tracks = [{(f.name, f.stat().st_ino) for f in v.glob("tracks/*.flac")}
+              for v in sorted(data.glob("*/v[0-9]"))]
+    assert len(tracks) == 3 and tracks[0] and tracks[0] == tracks[1] == tracks[2]
     _assert_live_set_reads_back(out / "project.zip", tmp_path, tracks=len(session["versions"][2]["spec"]["tracks"]))
 
 
