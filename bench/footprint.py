@@ -12,8 +12,9 @@ into the data folder and the generated song is not the production's, so neither 
 Before: the same conversation and the same count on the code before the storage work (commit
 3badce1): 3.46 GB (three 484 MB project zips of 24-bit WAV stems, 1.2 GB of processed tracks
 in the render cache). Target: at most 1 GB. ``python -m bench.footprint --measure DIR`` counts
-an existing data folder instead (for instance ``out/demo/data`` after ``make demo``). The
-results are also written to ``bench/RESULTS-footprint.md``.
+an existing data folder instead (for instance ``out/demo/data`` after ``make demo``), and
+``--out out/demo`` keeps the demo's folder. The results are also written to
+``bench/RESULTS-footprint.md``.
 """
 
 from __future__ import annotations
@@ -146,12 +147,13 @@ def _versions(data: Path) -> int:
     return len(list(data.glob("productions/*/v[0-9]*")))
 
 
-def run() -> list[Table]:
-    """Run the demo conversation in a temporary folder and count what its data folder keeps."""
+def run(out: Path | None = None) -> list[Table]:
+    """Run the demo conversation (into ``out``, kept; else a temporary folder) and count what
+    its data folder keeps."""
     with tempfile.TemporaryDirectory(prefix="vyke-footprint-") as tmp:
-        out = Path(tmp) / "demo"
-        seconds = _demo(out)
-        data = out / "data"
+        folder = out or Path(tmp) / "demo"
+        seconds = _demo(folder)
+        data = folder / "data"
         after = measure(data)
         table = _table(after, seconds=seconds, versions=_versions(data))
     _RESULTS.write_text("# Storage footprint results\n\nProduced by `python -m bench footprint`."
@@ -162,9 +164,10 @@ def run() -> list[Table]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.footprint", description=__doc__)
     parser.add_argument("--measure", type=Path, help="count this data folder instead of running")
+    parser.add_argument("--out", type=Path, help="run the demo into this folder and keep it")
     args = parser.parse_args(argv)
     if args.measure is None:
-        tables = run()
+        tables = run(args.out)
     else:
         found = measure(args.measure)
         tables = [_table(found, seconds=None, versions=_versions(args.measure))]

@@ -146,8 +146,8 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
     # the same spec without samples renders the synth vault, and the drums sound different
     synth = render("v2", SampleSources())
     assert synth["measurements"]["instruments"]["vault"] == "synth"
-    drums_sampled, _ = sf.read(tmp_path / "v1" / "tracks" / "drums.wav")
-    drums_synth, _ = sf.read(tmp_path / "v2" / "tracks" / "drums.wav")
+    drums_sampled, _ = sf.read(tmp_path / "v1" / "tracks" / "drums.flac")
+    drums_synth, _ = sf.read(tmp_path / "v2" / "tracks" / "drums.flac")
     assert not np.allclose(drums_sampled, drums_synth, atol=1e-3)
     # rendered again from the cache, it still knows which samples sounded
     again = render("v3", sources)
