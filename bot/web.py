@@ -263,7 +263,10 @@ def _downloads(version: Version, config: _Config, expires: int) -> list[dict[str
         if url:
             found.append({"url": url, "artifact": name, "label": label, "stem": False})
     master = version.artifacts.get("master.wav")
-    for track in sorted((Path(master).parent / "tracks").glob("*.wav")) if master else []:
+    folder = Path(master).parent / "tracks" if master else None
+    tracks = sorted(p for p in folder.iterdir() if p.suffix in (".flac", ".wav")) \
+        if folder is not None and folder.is_dir() else []  # FLAC; float WAV past full scale
+    for track in tracks:
         url = _file_url(str(track), config, expires)
         if url:
             found.append({"url": url, "artifact": "stem", "label": f"Stem: {track.stem}",
