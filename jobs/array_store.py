@@ -32,23 +32,32 @@ def save_array(path: Path, array: np.ndarray) -> Path:
     if array.ndim == 2 and array.shape[0] == 2 and np.array_equal(array[0], array[1]):
         array = array[:1]
     array = np.ascontiguousarray(array)
-    # open_memmap sizes the file by writing its last byte: every page not written stays a hole
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
-    flat_in, flat_out = array.reshape(-1), out.reshape(-1)
-    whole = flat_in.size - flat_in.size % _CHUNK
-    sounding = np.flatnonzero(flat_in[:whole].reshape(-1, _CHUNK).any(axis=1)) if whole else \
-        np.zeros(0, dtype=np.int64)
-    if whole < flat_in.size:
-        sounding = np.append(sounding, whole // _CHUNK)  # the short last chunk: always written
-    # consecutive sounding chunks are copied in one slice
-    starts = sounding[np.r_[True, np.diff(sounding) != 1]] if sounding.size else sounding
-    ends = sounding[np.r_[np.diff(sounding) != 1, True]] if sounding.size else sounding
-    for first, last in zip(starts, ends, strict=True):
-        a, b = int(first) * _CHUNK, min(flat_in.size, (int(last) + 1) * _CHUNK)
-        flat_out[a:b] = flat_in[a:b]
-    out.flush()
-    del out
+    flat = array.reshape(-1)
+    whole = flat.size - flat.size % _CHUNK
+    sounding = np.flatnonzero(flat[:whole].reshape(-1, _CHUNK).any(axis=1)).tolist()
+    if whole < flat.size:
+        sounding.append(whole // _CHUNK)  # the short last chunk: always written
+    # plain writes, not a memory map: a full disk is an OSError (ENOSPC), never a SIGBUS
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(array))
+        offset = fh.tell()
+        for first, last in _runs(sounding):  # consecutive sounding chunks in one write
+            a, b = first * _CHUNK, min(flat.size, (last + 1) * _CHUNK)
+            fh.seek(offset + a * flat.itemsize)
+            fh.write(flat[a:b].data)
+        fh.truncate(offset + flat.nbytes)  # the silence after the last sound: a hole too
     return path
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted indices as (first, last) runs of consecutive ones: [1, 2, 3, 7] → [(1, 3), (7, 7)]."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 def load_array(path: Path) -> np.ndarray:

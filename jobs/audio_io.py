@@ -58,6 +58,7 @@ __all__ = [
     "read_audio",
     "resample",
     "sniff_format",
+    "stored_audio_is_whole",
     "to_mono",
     "valid_audio",
     "write_flac",
@@ -355,6 +356,24 @@ def _wav_is_truncated(path: Path) -> bool:
                 return pos + 8 + chunk_size > size
             pos += 8 + chunk_size + (chunk_size & 1)
     return True  # no data chunk before the end of the file
+
+
+def stored_audio_is_whole(path: Path) -> bool:
+    """Whether one of our own WAV or FLAC files holds every frame its header promises.
+
+    A WAV's data chunk is checked against the file's size; a FLAC's last frame is read (its
+    header is at the start, so a file cut short still reports its full length until then).
+    """
+    if path.suffix.lower() == ".wav":
+        return not _wav_is_truncated(path)
+    try:
+        with sf.SoundFile(str(path)) as audio:
+            if audio.frames <= 0:
+                return False
+            audio.seek(audio.frames - 1)
+            return len(audio.read(1, dtype="float32")) == 1
+    except (sf.LibsndfileError, RuntimeError, ValueError):
+        return False
 
 
 def _ogg_has_end(path: Path) -> bool:

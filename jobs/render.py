@@ -43,11 +43,11 @@ from core.spec import ProductionSpec, TrackRole, TrackSpec
 from jobs.array_store import load_array, save_array
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
-    _wav_is_truncated,
     file_sha256,
     fits_flac,
     publish_file,
     resample,
+    stored_audio_is_whole,
     write_flac,
     write_json_atomic,
     write_wav,
@@ -150,8 +150,7 @@ class _Cache:
         if not path.is_file():
             return False
         try:
-            whole = (not _wav_is_truncated(path) if path.suffix == ".wav"
-                     else sf.info(str(path)).frames > 0)
+            whole = stored_audio_is_whole(path)
         except Exception:
             whole = False
         if not whole:
