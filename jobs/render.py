@@ -324,6 +324,21 @@ class _Prepared:
     sounded: set[str] = field(default_factory=set)  #: the samples every kit track played
 
 
+@dataclass
+class _TrackWork:
+    """One track's part of :func:`_prepare`: what is known of it, and what is left to do."""
+
+    track: TrackSpec
+    raw: _RawTrack
+    raw_key: str
+    mix_key: str
+    hits: np.ndarray | None
+    arrays: dict[str, np.ndarray] | None  #: its chain's output, ``None`` until run
+    numbers: dict[str, Any] | None = None  #: its own measurements
+    swept: bool = False  #: a filter sweep: measured against the chain without it
+    unswept: np.ndarray | None = None
+
+
 def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Prepared:
     """Every track of the spec played and through its chain, served from the cache where it can.
 
@@ -334,6 +349,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     from jobs.instruments import render_instrument, render_transitions
     from jobs.measure import MEASURE_VERSION, measure_track
     from jobs.mix import process_track
+    from jobs.parallel import map_parallel
     from jobs.patterns import generate_track, kick_times
     from jobs.sampler import build_palette, track_samples
 
@@ -356,6 +372,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
                      palette=palette)
     stats, processed, raw_keys = done.stats, done.processed, done.raw_keys
+    pending: list[_TrackWork] = []  # tracks whose chain, numbers or sweep variant are to do
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
@@ -378,39 +395,66 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
                           _MIX_FORMAT)
+        done.octave_keys[track.name] = mix_key
         arrays = cache.load_mixed(mix_key)
+        work = _TrackWork(track=track, raw=raw, raw_key=raw_key, mix_key=mix_key, hits=hits,
+                          arrays=arrays)
         if arrays is None:
-            progress(step + 0.6 * share, f"{where}, mixing its chain")
-            result = process_track(raw.audio(), track, spec=spec, sample_rate=sr,
-                                   sidechain_hits_s=hits)
-            arrays = {"dry": result.dry,
-                      **{f"level_{k}": v for k, v in result.send_levels.items()}}
-            cache.store_mixed(mix_key, arrays)
             stats.mixed.append(track.name)
         else:
             stats.mix_cached.append(track.name)
-        processed[track.name] = _processed(arrays)
-        done.octave_keys[track.name] = mix_key
-        if not full:
-            continue
-        if track.name != "transitions":  # the track's own numbers, kept with its chain
-            numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
-            if numbers is None:
-                progress(step + 0.85 * share, f"{where}, measuring it")
-                # a ducked track's dip is read against the same chain without the ducking
-                unducked = None if hits is None else _variant(
-                    cache, raw, raw_key, track.model_copy(update={"sidechain": None}),
-                    spec=spec, layout=layout, hits=None)
-                numbers = measure_track(processed[track.name].dry, sample_rate=sr,
-                                        hit_times_s=hits, unducked=unducked,
-                                        sends=processed[track.name].sends, spec=spec)
-                cache.store_numbers(f"{mix_key}-{MEASURE_VERSION}", numbers)
-            done.track_numbers[track.name] = numbers
+            processed[track.name] = _processed(arrays)
+        if full and track.name != "transitions":  # the track's own numbers, kept with its chain
+            work.numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
         # a sweep's brightness is read against the same chain without the sweep
-        if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
-            done.unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
+        work.swept = any(a.parameter == "filter_cutoff_hz" for a in track.automation)
+        if arrays is None or (full and track.name != "transitions" and work.numbers is None) \
+                or (full and work.swept):
+            pending.append(work)
+        elif work.numbers is not None:
+            done.track_numbers[track.name] = work.numbers
+
+    def chain_and_measure(work: _TrackWork) -> _TrackWork:
+        """A track's chain and its own numbers: tracks are done side by side on every core
+        (the chains and filters run in native code, outside the interpreter lock)."""
+        track, hits = work.track, work.hits
+        if work.arrays is None:
+            result = process_track(work.raw.audio(), track, spec=spec, sample_rate=sr,
+                                   sidechain_hits_s=hits)
+            work.arrays = {"dry": result.dry,
+                           **{f"level_{k}": v for k, v in result.send_levels.items()}}
+            cache.store_mixed(work.mix_key, work.arrays)
+        if not full:
+            return work
+        mixed = _processed(work.arrays)
+        if track.name != "transitions" and work.numbers is None:
+            # a ducked track's dip is read against the same chain without the ducking
+            unducked = None if hits is None else _variant(
+                cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
+                spec=spec, layout=layout, hits=None)
+            work.numbers = measure_track(mixed.dry, sample_rate=sr, hit_times_s=hits,
+                                         unducked=unducked, sends=mixed.sends, spec=spec)
+            cache.store_numbers(f"{work.mix_key}-{MEASURE_VERSION}", work.numbers)
+        if work.swept:
+            work.unswept = _variant(cache, work.raw, work.raw_key, track.model_copy(update={
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
                 spec=spec, layout=layout, hits=hits, kick_key=kick_key)
+        return work
+
+    if pending:
+        names = ", ".join(w.track.name for w in pending)
+        progress(0.65, f"mixing and measuring {names}")
+        for work in map_parallel(chain_and_measure, pending):
+            assert work.arrays is not None
+            processed[work.track.name] = _processed(work.arrays)
+            if work.numbers is not None:
+                done.track_numbers[work.track.name] = work.numbers
+            if work.unswept is not None:
+                done.unswept[work.track.name] = work.unswept
+    order = [t.name for t in tracks]  # the tracks in the spec's order, whichever was done first
+    done.processed = {name: processed[name] for name in order if name in processed}
+    done.track_numbers = {name: done.track_numbers[name] for name in order
+                          if name in done.track_numbers}
     return done
 
 
