@@ -136,7 +136,9 @@ def _table(after: Footprint, *, seconds: float | None, versions: int) -> Table:
                  f"**{_gb(after.total)}** (target ≤ 1 GB: {verdict})"])
     notes = [f"{versions} versions of the seed remix (Afro Circuit, 126 BPM, the genre's full "
              "form: 4 min 21 s with the tail); bytes as allocated on disk, each file once.",
-             "Before: commit 3badce1, measured the same way (the column is that run, recorded)."]
+             "Before: commit 3badce1, measured the same way (the column is that run, recorded). "
+             "The render has since also cached each staged track and the return buses (in "
+             "'processed tracks' after, not before)."]
     if seconds is not None:
         notes.append(f"The conversation took {seconds:.0f} s on {machine()}.")
     return Table("Storage a production keeps: three versions of a 4-minute remix",
