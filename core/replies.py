@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.analysis import AnalysisReport
-from core.brief import Brief
+from core.brief import Brief, Provenance
 from core.change_card import CardLine, card_lines
 from core.conversation import (
     Attachment,
@@ -88,9 +88,21 @@ def ask_genre() -> str:
     return "Which genre should I take it to? Pick one or name any genre."
 
 
-def suggest_key_bpm(brief: Brief, genre: GenreProfile) -> str:
+def suggest_key_bpm(brief: Brief, genre: GenreProfile, *, song_key: Key | None = None) -> str:
+    """The key and tempo suggestion; with the song's key, why this key: the move it takes
+    (the shift said is the one the planner applies, :meth:`core.music.Key.move_in_words`)."""
     assert brief.key is not None and brief.bpm is not None
-    return f"I suggest {brief.key.value} at {brief.bpm.value:g} BPM for {genre.mood}. Agree?"
+    key = brief.key.value
+    why = ""
+    if song_key is not None and brief.key.source is Provenance.SUGGESTED:
+        why = (f", the {genre.name} key nearest the song's {song_key.long_name} "
+               f"({song_key.move_in_words(key)})")
+    return f"I suggest {key} at {brief.bpm.value:g} BPM for {genre.mood}{why}. Agree?"
+
+
+def listening_first() -> str:
+    return ("Listening to the song first (key and tempo), so the key I suggest sits near its "
+            "own and the vocal moves as little as possible.")
 
 
 def ask_free_text(topic: str) -> str:
@@ -128,9 +140,13 @@ def ask_vocal(production: Production) -> str:
         song_key = told.value if told is not None else analysis.key.key
         sure = "" if told is not None else f" ({analysis.key.confidence:.0%} sure)"
         shift = song_key.transposition_to(target)
-        move = (f"Original vocals are in {song_key.long_name}{sure}. I'll pitch-shift to "
-                f"{target} ({shift:+d} semitones) with formant preservation."
-                if shift else f"Original vocals are already in {song_key.long_name}{sure}.")
+        words = song_key.move_in_words(target)
+        move = (f"Original vocals are in {song_key.long_name}{sure}. For {target} they move "
+                f"{words}, with formant preservation."
+                if shift else f"Original vocals are in {song_key.long_name}{sure}, "
+                + ("the production's key" if song_key == target
+                   else f"the relative {song_key.mode.value} of {target.long_name}")
+                + ": they keep their own pitch (no shift).")
     elif target is not None:
         move = (f"I'll pitch-shift the vocal to {target} with formant preservation once the "
                 "analysis has found its key.")
