@@ -23,7 +23,7 @@ from core.conversation import (
 from core.genre import GenreProfile
 from core.jobs import CompareResult, JobEvent, JobKind, JobStatus, SectionResult
 from core.measurements import Measurements
-from core.music import Key
+from core.music import Key, parse_key
 from core.patch import SpecPatch
 from core.production import Production, Version
 from core.spec import ProductionSpec
@@ -282,6 +282,9 @@ def rendered(production: Production, version: Version | None, *,
                 lines.append(_missed(missed, version.patch.request))
     elif version.patch is None:
         lines += _first_render_notes(spec, m, level)
+    vocal = vocal_line(version, previous)
+    if vocal:
+        lines.append(vocal)
     for problem in m.mismatches:
         lines.append(f"⚠️ Not as planned: {problem}.")
     if m.master_note:
@@ -301,6 +304,51 @@ def rendered(production: Production, version: Version | None, *,
                                       kind=kind, content_type=_CONTENT_TYPES[name]),
                 caption=f"v{version.number} {_CAPTIONS[name]}"))
     return replies
+
+
+def vocal_line(version: Version, previous: Version | None = None) -> str:
+    """What the render heard of the vocal: the key it sits in after its shift and where its
+    hook sings (the first version), or that the render moved it again because it did not
+    fit (whenever it did). Empty when there is nothing new to say."""
+    heard = version.measurements.vocal
+    if heard is None or heard.key is None or heard.applied_shift is None:
+        return ""
+    spec = version.spec
+    reading = parse_key(heard.key)
+    if reading is None:
+        return ""
+    where = ("the production's key" if reading == spec.key
+             else f"the relative {reading.mode.value} of {spec.key.long_name}"
+             if reading.fits(spec.key) else f"outside {spec.key.long_name}'s notes")
+    if heard.planned_reading:
+        return (f"🎤 The vocal read as {heard.planned_reading} after the planned "
+                f"{_semitones(heard.planned_shift or 0)}, outside {spec.key.long_name}'s notes "
+                f"(the song's key was likely misread), so I moved it "
+                f"{_semitones(heard.applied_shift)} from the song's pitch instead: it now reads "
+                f"as {reading.long_name}, {where}.")
+    before = previous.measurements.vocal if previous is not None else None
+    if before is not None and before.applied_shift == heard.applied_shift:
+        return ""
+    hook = ""
+    if heard.hook and version.patch is None:
+        drops = [p.bar for p in heard.placements if p.part == "hook"]
+        sections = [s.name for s, first, last in spec.section_bars()
+                    if any(first <= bar <= last for bar in drops)]
+        if sections:
+            hook = (f" Its hook is the song's bars {heard.hook[0]}–{heard.hook[-1]}, sung in "
+                    f"{' and '.join(dict.fromkeys(sections))}.")
+    return (f"🎤 The vocal reads as {reading.long_name} after its "
+            f"{_semitones(heard.applied_shift)} shift, {where}.{hook}")
+
+
+def _semitones(shift: int) -> str:
+    return f"{shift:+d} semitone" + ("" if abs(shift) == 1 else "s")
+
+
+def vocal_off_key(reading: Key, key: Key) -> str:
+    """The render's vocal does not sit in the key, and the reading was too unsure to act on."""
+    return (f"The vocal reads as {reading.long_name}, outside {key.long_name}'s notes. Shall I "
+            f"move it {reading.move_in_words(key)} so it sits in them?")
 
 
 def instruments_line(production: Production, version: Version) -> str:

@@ -85,7 +85,7 @@ class _Mover:
 
 def render_demo_song(
     *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE,
-    tonic: int = 0, mode: str = "major",
+    tonic: int = 0, mode: str = "major", vocal_db: float = 0.0,
 ) -> np.ndarray:
     """Synthesise the demo song as an array (the sum of :func:`render_demo_stems`).
 
@@ -94,21 +94,21 @@ def render_demo_song(
     seed : int
     duration_s : float ≥ 10, seconds
     sample_rate : int > 0, Hz
-    tonic, mode : int 0–11, ``"major"`` or ``"minor"``
-        The key (C major by default), as in :func:`render_demo_stems`.
+    tonic, mode, vocal_db
+        The key (C major by default) and the voice's level, as in :func:`render_demo_stems`.
 
     Returns
     -------
     np.ndarray, float32, shape (2, round(duration_s · sample_rate)), peak −1 dBFS
     """
     stems = render_demo_stems(seed=seed, duration_s=duration_s, sample_rate=sample_rate,
-                              tonic=tonic, mode=mode)
+                              tonic=tonic, mode=mode, vocal_db=vocal_db)
     return np.sum(list(stems.values()), axis=0).astype(np.float32)
 
 
 def render_demo_stems(
     *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE,
-    tonic: int = 0, mode: str = "major",
+    tonic: int = 0, mode: str = "major", vocal_db: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Synthesise the demo song as its four stems (vocals, drums, bass, other).
 
@@ -126,6 +126,9 @@ def render_demo_stems(
         (at most six semitones from C's).
     mode : ``"major"`` or ``"minor"``
         Minor plays the same tune degree by degree in harmonic minor (i–V–VI–iv in the verse).
+    vocal_db : float, dB
+        The voice's level in the mix re the demo's (which sings around −32 dBFS, low for a
+        pop mix, whose vocal stem sings near −20 dBFS): +8 puts it up front.
 
     Returns
     -------
@@ -134,6 +137,7 @@ def render_demo_stems(
     """
     rng = np.random.default_rng(seed)
     mover = _Mover(tonic, mode)
+    voice_gain = 0.16 * 10 ** (vocal_db / 20)
     beat_s = 60.0 / DEMO_TEMPO_BPM
     bar_s = 4 * beat_s
     n_bars = max(6, int(duration_s / bar_s))
@@ -217,7 +221,7 @@ def render_demo_stems(
                         midi_to_hz(mover.note(note)), length * beat_s * 0.92, sample_rate=sample_rate,
                         vowel=vowel, next_vowel=following, rng=rng,
                     )
-                    add_at(stems["vocals"], pan(voice, 0.0), at(bar, beat), 0.16)
+                    add_at(stems["vocals"], pan(voice, 0.0), at(bar, beat), voice_gain)
                 beat += length
 
     fade = min(n // 4, int(1.0 * sample_rate))
