@@ -198,7 +198,14 @@ class VocalChef(Chef):
             step = round(request.amount) if request.amount else 1
             target = current + (step if request.direction == "up" else -step)
         target = max(-12, min(12, target))
-        expected = []
+        if target == current:
+            return SpecPatch(chef=self.name, request=request.text,
+                             rationale=f"The vocal is already shifted {target:+d} semitones, as "
+                                       "far as I move it (an octave either way).")
+        expected = [ExpectedEffect(metric="sung_pitch", track=track, change=target - current,
+                                   direction="up" if target > current else "down",
+                                   text=f"{track} {target - current:+d} semitones: its sung "
+                                        "pitch moves with it")]
         if reading is not None:
             lands = reading.transposed(target - current)
             if lands.fits(spec.key) != reading.fits(spec.key):

@@ -26,7 +26,8 @@ _UNITS = {"track_level_db": "dB", "ducking_depth_db": "dB", "integrated_lufs": "
           "stereo_width": "", "low_between_kicks_db": "dB", "reverb_wet_db": "dB",
           "delay_wet_db": "dB", "side_mid_ratio": "", "swing_16ths": "16ths",
           "level_by_bar_db": "dB", "onsets_by_bar": "onsets per bar",
-          "hook_by_bar": "of the bars", "in_key_share": "of the sung time"}
+          "hook_by_bar": "of the bars", "in_key_share": "of the sung time",
+          "sung_pitch": "semitones"}
 
 DB_TOLERANCE = 0.5
 """How far (dB or LU) a measured level change may be from the one asked and still be on target."""

@@ -75,6 +75,7 @@ class TrackMeasurements(_Measured):
     level_by_bar_db: list[float] = []  #: its level in each bar (mean power, dBFS; −120 silent)
     hook_by_bar: list[float] = []  #: a vocal: 1 in each bar heard singing the song's hook
     in_key_share: float | None = None  #: a vocal: share of its sung time on the key's notes
+    sung_pitch: float | None = None  #: a vocal: the median pitch it sings (MIDI semitones)
 
 
 class Staging(_Measured):

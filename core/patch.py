@@ -466,6 +466,7 @@ class ExpectedEffect(BaseModel):
         "onsets_by_bar",  #: a track's onsets per bar over bars ``start_bar``–``end_bar``
         "hook_by_bar",  #: 1 in each bar where the vocal is heard singing the song's hook
         "in_key_share",  #: a vocal's share of sung time on the production key's notes
+        "sung_pitch",  #: a vocal's median sung pitch, MIDI semitones
     ]
     track: str = ""
     change: float = 0.0  #: signed, in the metric's unit; 0 = "rises/falls" given by ``direction``

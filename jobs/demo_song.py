@@ -23,6 +23,7 @@ from jobs.synth import add_at, bass_note, chord_tone, hat, kick, midi_to_hz, sna
 __all__ = [
     "DEMO_KEY",
     "DEMO_TEMPO_BPM",
+    "demo_sections",
     "make_demo_song",
     "render_demo_song",
     "render_demo_stems",
@@ -83,6 +84,22 @@ class _Mover:
                 (steps[2] - steps[0]) % 12)
 
 
+def demo_sections(duration_s: float = 48.0) -> dict[str, tuple[int, int]]:
+    """Where the demo song's parts are: each part's first bar and the bar after its last,
+    counted from 0 at its first downbeat (the chorus is its hook).
+
+    >>> demo_sections(30.0)
+    {'intro': (0, 2), 'verse': (2, 7), 'chorus': (7, 12), 'outro': (12, 14)}
+    """
+    bar_s = 240.0 / DEMO_TEMPO_BPM
+    bars = max(6, int(duration_s / bar_s))
+    intro = max(2, bars // 6)
+    outro = max(2, bars // 8)
+    verse = (bars - intro - outro) // 2
+    return {"intro": (0, intro), "verse": (intro, intro + verse),
+            "chorus": (intro + verse, bars - outro), "outro": (bars - outro, bars)}
+
+
 def render_demo_song(
     *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE,
     tonic: int = 0, mode: str = "major", vocal_db: float = 0.0,
@@ -139,16 +156,13 @@ def render_demo_stems(
     mover = _Mover(tonic, mode)
     voice_gain = 0.16 * 10 ** (vocal_db / 20)
     beat_s = 60.0 / DEMO_TEMPO_BPM
-    bar_s = 4 * beat_s
-    n_bars = max(6, int(duration_s / bar_s))
     n = round(duration_s * sample_rate)
     stems = {name: np.zeros((2, n + int(2 * sample_rate)), dtype=np.float32)
              for name in ("vocals", "drums", "bass", "other")}
-    intro = max(2, n_bars // 6)
-    outro = max(2, n_bars // 8)
-    body = n_bars - intro - outro
-    verse = body // 2
-    body - verse
+    parts = demo_sections(duration_s)
+    n_bars = parts["outro"][1]
+    intro, verse = parts["intro"][1], parts["verse"][1] - parts["verse"][0]
+    body = parts["chorus"][1] - intro
 
     def at(bar: float, beat: float = 0.0) -> int:
         return round((bar * 4 + beat) * beat_s * sample_rate)

@@ -76,6 +76,9 @@ _VOCAL_FORMAT = "arranged-v1"
 """How a vocal track is made (moved, key-checked, arranged by phrases); part of its raw key, so
 a vocal made another way (laid down once from its first section) is never served as this."""
 
+_VOCAL_TRACK_NUMBERS = ("hook_by_bar", "in_key_share", "sung_pitch")
+"""What the vocal's maker heard on the finished track: numbers of the vocal track itself."""
+
 TAIL_S = 2.0
 """Seconds kept after the last bar for reverb and delay tails."""
 
@@ -263,8 +266,8 @@ def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *
                if name != track.stem]
     made = make_vocal_track(spec, track, vocal=vocal, backing=backing, length=length,
                             sample_rate=ENGINE_SAMPLE_RATE)
-    cache.store_numbers(f"{key}-vocal", {**made.reading, "hook_by_bar": made.hook_by_bar,
-                                         "in_key_share": made.in_key_share})
+    cache.store_numbers(f"{key}-vocal", {**made.reading, **{
+        name: getattr(made, name) for name in _VOCAL_TRACK_NUMBERS}})
     return made.audio
 
 
@@ -375,8 +378,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                 cache.store_numbers(f"{mix_key}-{MEASURE_VERSION}", numbers)
             heard = done.vocal.get(track.name, {})
             done.track_numbers[track.name] = {**numbers, **{
-                k: heard[k] for k in ("hook_by_bar", "in_key_share")
-                if heard.get(k) is not None}}
+                k: heard[k] for k in _VOCAL_TRACK_NUMBERS if heard.get(k) is not None}}
         # a sweep's brightness is read against the same chain without the sweep
         if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
             done.unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
@@ -496,7 +498,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     for heard in prepared.vocal.values():  # a remix's vocal: its key, shift and phrases
         measurements["vocal"] = {k: v for k, v in heard.items()
-                                 if k not in ("hook_by_bar", "in_key_share")}
+                                 if k not in _VOCAL_TRACK_NUMBERS}
         if heard.get("fits") is False:
             mismatches.append(f"the vocal reads as {heard['key']} after its "
                               f"{heard['applied_shift']:+d} semitone shift, outside "

@@ -33,7 +33,7 @@ __all__ = ["SURE_MARGIN", "VocalTrack", "make_vocal_track"]
 SURE_MARGIN = 0.08
 """A melody key reading leading the best key it does not fit by this much is acted on. On the
 demo song's vocal in ten keys, moved or not (``tests/jobs/test_melody_key.py``), the right
-reading leads by 0.16–0.32."""
+reading leads by 0.15 or more."""
 
 _FADE_S = 0.01  # the sections' gate opens and closes over 10 ms
 
@@ -46,6 +46,7 @@ class VocalTrack:
     reading: dict[str, Any]  #: :class:`core.measurements.VocalReading` fields
     hook_by_bar: list[float]  #: 1 where the finished track is heard singing the hook
     in_key_share: float | None  #: share of its sung time on the production key's notes
+    sung_pitch: float | None  #: the median pitch it sings (MIDI)
 
 
 def _moved(vocal: np.ndarray, spec: ProductionSpec, semitones: int, sample_rate: int,
@@ -134,4 +135,4 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
         info["planned_reading"] = planned_reading
     return VocalTrack(audio=placed, reading=info,
                       hook_by_bar=[1.0 if bar in phrases.family else 0.0 for bar in sings],
-                      in_key_share=heard.in_key_share(spec.key))
+                      in_key_share=heard.in_key_share(spec.key), sung_pitch=heard.median())
