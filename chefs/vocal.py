@@ -18,8 +18,9 @@ from core.patch import (
     SetVocalShift,
     SpecPatch,
     apply_patch,
+    spoken_list,
 )
-from core.spec import VOCAL_PART_BY_KIND, ProductionSpec, Stutter, TrackRole
+from core.spec import VOCAL_PART_BY_KIND, VOCAL_PART_WORDS, ProductionSpec, Stutter, TrackRole
 
 __all__ = ["VocalChef"]
 
@@ -27,8 +28,6 @@ _FAMILY = {"drop": ("drop", "chorus"), "chorus": ("drop", "chorus")}
 """Section kinds a director means together: "the drops" of a song built of choruses are its
 choruses."""
 
-_PART_WORDS = {"hook": "the hook", "verse": "the verse phrases", "chops": "chops of the hook",
-               "tag": "a tag of the hook"}
 
 
 class VocalChef(Chef):
@@ -125,8 +124,8 @@ class VocalChef(Chef):
             state = "sings only in" if request.aspect is Aspect.VOCAL_ONLY else (
                 "is already out of" if request.direction == "remove" else "already sings in")
             return SpecPatch(chef=self.name, request=request.text,
-                             rationale=f"The vocal {state} the {request.section}s, so I didn't "
-                                       "change anything.")
+                             rationale=f"The vocal {state} the {spoken_list([s.name for s in named])}"
+                                       ", so I didn't change anything.")
         return _parts_patch(self.name, spec, request, track, parts)
 
     def _hook(self, spec: ProductionSpec, request: Feedback, measurements: Measurements,
@@ -239,13 +238,11 @@ def _parts_patch(chef: str, spec: ProductionSpec, request: Feedback, track: str,
             direction="up" if inside else "down",
             text=f"{track} {'in' if inside else 'out of'} the {name} (bars {first}–{last})"))
     op = SetVocalParts(parts=parts)
-    said = "; ".join(
-        f"out of the {name}" if part == "none" else f"{_PART_WORDS[part]} in the {name}"
-        for name, part in parts.items())
+    said = op.describe()
     now = _arrangement_words(apply_patch(spec, SpecPatch(chef=chef, ops=[op])))
     return SpecPatch(chef=chef, request=request.text, ops=[op],
-                     rationale=f"The vocal: {said}. Each phrase starts on a bar line and fades "
-                               "in and out at its edges."
+                     rationale=f"{said[:1].upper()}{said[1:]}. Each phrase starts on a bar line "
+                               "and fades in and out at its edges."
                                + (f" It now sings {now}." if now else " It no longer sings."),
                      expected=expected)
 
@@ -262,8 +259,9 @@ def _arrangement_words(spec: ProductionSpec) -> str:
             if part == "hook" and spec.vocal is not None and spec.vocal.chops:
                 part = "chops"
             groups.setdefault(part, []).append(section.name)
-    return ", ".join(f"{_PART_WORDS[part]} in the {' and '.join(names)}"
+    return ", ".join(f"{VOCAL_PART_WORDS[part]} in the {spoken_list(names)}"
                      for part, names in groups.items())
+
 
 
 def _onsets(track: str, start: int, end: int, *, up: bool, text: str) -> ExpectedEffect:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from core.errors import RequestError, UnknownTrack
 from core.music import Key
 from core.spec import (
+    VOCAL_PART_WORDS,
     Automation,
     Compression,
     EQBand,
@@ -49,6 +50,7 @@ __all__ = [
     "SetVoice",
     "SpecPatch",
     "apply_patch",
+    "spoken_list",
 ]
 
 
@@ -299,14 +301,18 @@ class SetVocalParts(BaseModel):
         groups: dict[str, list[str]] = {}
         for name, part in self.parts.items():
             groups.setdefault(part, []).append(name)
-        said = [f"out of the {' and '.join(names)}" if part == "none"
-                else f"{_PART_WORDS[part]} in the {' and '.join(names)}"
+        said = [f"out of the {spoken_list(names)}" if part == "none"
+                else f"{VOCAL_PART_WORDS[part]} in the {spoken_list(names)}"
                 for part, names in groups.items()]
         return "vocal " + "; ".join(said)
 
 
-_PART_WORDS = {"hook": "the hook", "verse": "the verse phrases", "chops": "chops",
-               "tag": "a tag of the hook"}
+def spoken_list(names: list[str]) -> str:
+    """``["build", "drop 1", "outro"]`` → "build, drop 1 and outro": names as a sentence says
+    them (operations describe themselves, and Chefs explain them, in these words)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 
 
 class SetVocalShift(BaseModel):

@@ -321,11 +321,14 @@ def vocal_line(version: Version, previous: Version | None = None) -> str:
              else f"the relative {reading.mode.value} of {spec.key.long_name}"
              if reading.fits(spec.key) else f"outside {spec.key.long_name}'s notes")
     if heard.planned_reading:
-        return (f"🎤 The vocal read as {heard.planned_reading} after the planned "
-                f"{_semitones(heard.planned_shift or 0)}, outside {spec.key.long_name}'s notes "
-                f"(the song's key was likely misread), so I moved it "
-                f"{_semitones(heard.applied_shift)} from the song's pitch instead: it now reads "
-                f"as {reading.long_name}, {where}.")
+        first = parse_key(heard.planned_reading)
+        planned = heard.planned_shift or 0
+        return (f"🎤 The vocal read as {first.long_name if first else heard.planned_reading} "
+                + (f"after the planned {_semitones(planned)} shift" if planned
+                   else "at the song's own pitch")
+                + f", outside {spec.key.long_name}'s notes (the song's key was likely misread), "
+                f"so I moved it {_semitones(heard.applied_shift)} from the song's pitch instead: "
+                f"it now reads as {reading.long_name}, {where}.")
     before = previous.measurements.vocal if previous is not None else None
     if before is not None and before.applied_shift == heard.applied_shift:
         return ""
@@ -337,8 +340,9 @@ def vocal_line(version: Version, previous: Version | None = None) -> str:
         if sections:
             hook = (f" Its hook is the song's bars {heard.hook[0]}–{heard.hook[-1]}, sung in "
                     f"{' and '.join(dict.fromkeys(sections))}.")
-    return (f"🎤 The vocal reads as {reading.long_name} after its "
-            f"{_semitones(heard.applied_shift)} shift, {where}.{hook}")
+    moved = (f"after its {_semitones(heard.applied_shift)} shift" if heard.applied_shift
+             else "at the song's own pitch")
+    return f"🎤 The vocal reads as {reading.long_name} {moved}, {where}.{hook}"
 
 
 def _semitones(shift: int) -> str:

@@ -20,6 +20,7 @@ from core.units import bar_seconds
 
 __all__ = [
     "VOCAL_PART_BY_KIND",
+    "VOCAL_PART_WORDS",
     "Automation",
     "AutomationParameter",
     "Compression",
@@ -159,6 +160,12 @@ VOCAL_PART_BY_KIND: dict[str, VocalPart] = {
     "bridge": "verse", "build": "chops", "intro": "tag", "outro": "tag",
 }
 """What the vocal sings in each kind of section unless the section says otherwise."""
+
+VOCAL_PART_WORDS: dict[str, str] = {
+    "hook": "the hook", "verse": "the verse phrases", "chops": "chops of the hook",
+    "tag": "a tag of the hook",
+}
+"""Each part as the thread says it ("the hook in drop 1 and drop 2")."""
 
 
 class Section(BaseModel):
