@@ -269,6 +269,9 @@ def rendered(production: Production, version: Version | None, *,
     key = m.key if m.key is not None else "?"
     if m.key_alternative:  # an unsure reading says both
         key = f"{key} or {m.key_alternative}"
+    elif m.key == str(spec.key.relative) and m.vocal is not None and m.vocal.key == m.key:
+        key = (f"{key} (the relative {spec.key.relative.mode.value} of {spec.key}: its vocal "
+               "sings there)")
     lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
              f"{key} at {_num(m.tempo_bpm)} BPM, "
              f"{_num(m.integrated_lufs)} LUFS, true peak {_num(m.true_peak_dbtp)} dBTP."]

@@ -495,15 +495,11 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
     outputs["preview.mp3"] = str(preview().path)
-    mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     for heard in prepared.vocal.values():  # a remix's vocal: its key, shift and phrases
         measurements["vocal"] = {k: v for k, v in heard.items()
                                  if k not in _VOCAL_TRACK_NUMBERS}
-        if heard.get("fits") is False:
-            mismatches.append(f"the vocal reads as {heard['key']} after its "
-                              f"{heard['applied_shift']:+d} semitone shift, outside "
-                              f"{spec.key.long_name}'s notes")
         break
+    mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     measurements["instruments"] = palette.describe(sorted(sounded))
     write_json_atomic(out_dir / "samples.json", measurements["instruments"])
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
@@ -810,9 +806,17 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
             alternative and abs(alternative - spec.tempo_bpm) <= 0.5):  # half-time feel is fine
         problems.append(f"the master reads as {m['tempo_bpm']:g} BPM, not {spec.tempo_bpm:g}")
     # an unsure key reading whose other candidate is the planned key is not a miss (a bass
-    # line that leans on the dominant can tip a reading of F minor towards C)
-    if str(spec.key) not in (m["key"], m.get("key_alternative")):
+    # line that leans on the dominant can tip a reading of F minor towards C); nor is the
+    # relative key when the vocal sings in it: a C major vocal over A minor chords is in A
+    # minor's notes, and its melody may well pull the tonal centre to C
+    heard = m.get("vocal") or {}
+    sung = m["key"] == heard.get("key") == str(spec.key.relative)
+    if str(spec.key) not in (m["key"], m.get("key_alternative")) and not sung:
         problems.append(f"the master reads as {m['key']}, not {spec.key}")
+    if heard.get("fits") is False:
+        problems.append(f"the vocal reads as {heard['key']} after its "
+                        f"{heard['applied_shift']:+d} semitone shift, outside "
+                        f"{spec.key.long_name}'s notes")
     if abs(m["integrated_lufs"] - spec.master.target_lufs) > 0.5:
         problems.append(f"the master is {m['integrated_lufs']:.1f} LUFS, not "
                         f"{spec.master.target_lufs:g}")
