@@ -134,7 +134,8 @@ class VocalReading(_Measured):
     key: str | None = None  #: the processed vocal's own key reading (its melody)
     runner_up: str | None = None
     margin: float | None = None  #: how far the reading leads the best key it does not fit
-    fits: bool | None = None  #: in the production's key or its relative
+    sure: bool | None = None  #: the margin is enough to act on
+    fits: bool | None = None  #: in the production's key or its relative (None: too unsure to say)
     planned_shift: int | None = None  #: semitones the spec planned
     applied_shift: int | None = None  #: semitones the render applied
     planned_reading: str | None = None  #: the key it read as with the planned shift, if moved

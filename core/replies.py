@@ -320,6 +320,11 @@ def vocal_line(version: Version, previous: Version | None = None) -> str:
     reading = parse_key(heard.key)
     if reading is None:
         return ""
+    if heard.fits is None and not reading.fits(spec.key):
+        return (f"🎤 The vocal reads most like {reading.long_name}, outside "
+                f"{spec.key.long_name}'s notes, but too unsurely to move it on that alone (a "
+                "bare or noisy vocal reads poorly): listen, and say \"the vocal is out of key\" "
+                "to have it moved.")
     where = ("the production's key" if reading == spec.key
              else f"the relative {reading.mode.value} of {spec.key.long_name}"
              if reading.fits(spec.key) else f"outside {spec.key.long_name}'s notes")

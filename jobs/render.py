@@ -114,11 +114,13 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
-def _layout(spec: ProductionSpec) -> dict[str, Any]:
-    """The parts of the spec every track's timing depends on (what the vocal sings where is
-    the vocal's alone: "more of the hook" re-renders no drum)."""
+def _layout(spec: ProductionSpec, track: str) -> dict[str, Any]:
+    """The parts of the spec the timing of ``track`` depends on: the sections, and whether it
+    plays in each (another track's layers, or what the vocal sings where, are not its: "vocal
+    only in the drops" or "more of the hook" re-render no drum)."""
     return {"tempo": spec.tempo_bpm, "key": str(spec.key), "ts": list(spec.time_signature),
-            "sections": [s.model_dump(mode="json", exclude={"vocal"}) for s in spec.sections],
+            "sections": [{**s.model_dump(mode="json", include={"name", "kind", "bars", "energy"}),
+                          "plays": track in s.layers} for s in spec.sections],
             "seed": spec.seed}
 
 
@@ -309,8 +311,6 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     cache = _Cache(Path(payload.cache_dir))
     out_dir = Path(payload.out_dir)
     (out_dir / "tracks").mkdir(parents=True, exist_ok=True)
-    layout = _layout(spec)
-
     tracks = [t for t in spec.tracks if not t.muted]
     if spec.transitions:
         tracks.append(transitions_track(spec))
@@ -324,6 +324,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
         where = f"{track.name} ({index + 1} of {len(tracks)})"
+        layout = _layout(spec, track.name)
         progress(step, f"{where}, playing its part")
         raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
                                         stem_hashes=stem_hashes, render_instrument=render_instrument,

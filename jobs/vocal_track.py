@@ -6,9 +6,10 @@
    It must sit in the production's key or its relative. When it does not and the reading is
    sure (the song's key was misread, say G♯ minor heard as F♯ major), it is moved again by
    the interval the reading says, read again, and kept only if it now fits; the reading says
-   so (``planned_reading``) and the thread is told. When it still does not fit, or the reading
-   is unsure, the planned shift stays and the reading says it does not fit: the Maestro asks
-   the director. A shift the director set by hand is never re-checked into another.
+   so (``planned_reading``) and the thread is told. When it still does not fit, the planned
+   shift stays and the reading says it does not fit: the Maestro asks the director. A reading
+   too unsure to act on (a bare or noisy stem) says so (``fits`` is ``None``) and the thread is
+   told that too. A shift the director set by hand is never re-checked into another.
 3. **Arranged** (:mod:`jobs.vocal_arrangement`): the hook and verse phrases placed by the
    sections' parts, the spec's stutters on top, silent outside the vocal's sections.
 
@@ -128,9 +129,11 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
         "hook": phrases.hook.span, "phrases": [p.span for p in phrases.others],
         "placements": [p.as_dict() for p in placements],
     }
-    if reading is not None:
+    if reading is not None:  # a misfit read too unsurely to act on is not called a misfit
+        fits = reading.key.fits(spec.key)
         info.update(key=str(reading.key), runner_up=str(reading.runner_up),
-                    margin=reading.margin, fits=reading.key.fits(spec.key))
+                    margin=reading.margin, sure=reading.margin >= SURE_MARGIN,
+                    fits=fits if fits or reading.margin >= SURE_MARGIN else None)
     if planned_reading is not None:
         info["planned_reading"] = planned_reading
     return VocalTrack(audio=placed, reading=info,

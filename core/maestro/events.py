@@ -109,15 +109,16 @@ async def _rendered(parts: Parts, production: Production, event: JobEvent) -> li
 
 
 def _vocal_question(production: Production, rendered: Version | None) -> list[Reply]:
-    """When the rendered vocal does not sit in the production's key, ask before going on: the
-    render moved it where it was sure of its reading, so this one it was not."""
+    """When the rendered vocal surely does not sit in the production's key even after the
+    render tried to move it there, ask before going on (not after a shift the director set)."""
     if rendered is None or production.state is not S.REVIEWING \
             or production.pending_question is not None or rendered.number != production.current:
         return []
     heard = rendered.measurements.vocal
     reading = parse_key(heard.key) if heard is not None and heard.key else None
-    if heard is None or heard.fits is not False or reading is None:
-        return []
+    by_hand = rendered.spec.vocal is not None and not rendered.spec.vocal.recheck_key
+    if heard is None or heard.fits is not False or reading is None or by_hand:
+        return []  # a shift the director set is theirs: the card and the line say how it reads
     production.pending_offer = [Feedback(domain=Domain.VOCAL, aspect=Aspect.VOCAL_SHIFT,
                                          direction="add", target="vocals",
                                          text="the vocal is out of key")]

@@ -117,3 +117,14 @@ async def test_a_vocal_that_does_not_fit_is_asked_about_and_moved_on_yes(
     assert v2.number == 2 and v2.patch is not None and v2.rendered
     assert v2.patch.ops == [SetVocalShift(semitones=-3)]
     assert v2.spec.vocal is not None and v2.spec.vocal.recheck_key is False
+
+
+async def test_an_unsure_reading_is_said_not_acted_on(store: SqliteStore, tmp_path: Path) -> None:
+    queue = HeardQueue(store, {"key": "Dm", "fits": None, "sure": False, "margin": 0.02,
+                               "planned_shift": 0, "applied_shift": 0})
+    m = rule_maestro(store, queue, tmp_path)
+    said = _texts(await _remix_to_v1(m, queue))
+    assert ("🎤 The vocal reads most like D minor, outside A minor's notes, but too unsurely to "
+            "move it on that alone") in said
+    assert "Not as planned" not in said
+    assert (await _production(m)).pending_question is None

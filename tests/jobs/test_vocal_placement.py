@@ -8,6 +8,7 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import pytest
 
 from core.jobs import RenderRequest
 from core.music import Key, Mode
@@ -97,12 +98,15 @@ def test_phrases_land_on_their_bars_with_fades_at_the_edges() -> None:
     assert silent and all(not out[:, (b - 1) * bar:b * bar].any() for b in silent)
 
 
-def test_what_the_vocal_sings_re_renders_the_vocal_alone(tmp_path: Path) -> None:
-    """"More of the hook" changes the vocal's cache key and no other track's: no drum is
-    played again."""
+@pytest.mark.parametrize("parts", [{"breakdown 3": "hook"},  # "more of the hook"
+                                   {"build 1": "none", "breakdown 3": "none",  # "vocal only
+                                    "breakdown 5": "none", "outro 6": "none"}])  # in the drops"
+def test_where_the_vocal_sings_re_renders_the_vocal_alone(tmp_path: Path,
+                                                         parts: dict[str, str]) -> None:
+    """What the vocal sings, or where, changes the vocal's cache key and no other track's: no
+    drum is played again."""
     spec = _spec()
-    after = apply_patch(spec, SpecPatch(chef="VocalChef", ops=[SetVocalParts(parts={
-        "breakdown 3": "hook"})]))
+    after = apply_patch(spec, SpecPatch(chef="VocalChef", ops=[SetVocalParts(parts=parts)]))
     payload = RenderRequest(spec=spec, stems={"vocals": "/stems/vocals.wav"},
                             out_dir=str(tmp_path), cache_dir=str(tmp_path))
     cache = _Cache(tmp_path)
@@ -110,7 +114,7 @@ def test_what_the_vocal_sings_re_renders_the_vocal_alone(tmp_path: Path) -> None
     def keys(s: ProductionSpec) -> dict[str, str]:
         out = {}
         for track in [*s.tracks, transitions_track(s)]:
-            key, _ = _raw_recipe(track, s, payload, layout=_layout(s), length=1000,
+            key, _ = _raw_recipe(track, s, payload, layout=_layout(s, track.name), length=1000,
                                  stem_hashes={"vocals": "abc"}, render_instrument=None,  # type: ignore[arg-type]
                                  generate_track=None, render_transitions=None,  # type: ignore[arg-type]
                                  cache=cache)
