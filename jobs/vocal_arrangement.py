@@ -164,15 +164,14 @@ def find_phrases(vocal: np.ndarray, sung: Melody, *, sample_rate: int, bar_s: fl
     loudness = _normalised(level, active)
     height = _normalised(np.array([sung.height(start_s=bar * bar_s, seconds=bar_s)
                                    for bar in range(bars)]), active)
+    repeats = _repeats(same, length)
     best, best_score = 0, -np.inf
     for start in range(0, max(1, bars - length + 1)):
         window = range(start, min(bars, start + length))
         if not active[start] or active[list(window)].sum() < max(1, length - 1):
             continue
-        repeats = max((np.mean([same[b, b + lag] if 0 <= b + lag < bars else 0.0
-                                for b in window])
-                       for lag in range(-bars + 1, bars) if abs(lag) >= length), default=0.0)
-        score = (2.0 * repeats + np.mean(fullness[list(window)]) + np.mean(height[list(window)])
+        score = (2.0 * repeats[start] + np.mean(fullness[list(window)])
+                 + np.mean(height[list(window)])
                  + 0.5 * np.mean(loudness[list(window)])
                  + 0.5 * _starts_section(start, active, same, window[-1], backing))
         if score > best_score + 1e-9:
@@ -194,6 +193,23 @@ def find_phrases(vocal: np.ndarray, sung: Melody, *, sample_rate: int, bar_s: fl
         run = []
     return Phrases(hook=hook, others=tuple(others), bars=bars, features=features,
                    family=frozenset(family))
+
+
+def _repeats(same: np.ndarray, length: int) -> np.ndarray:
+    """For each window of ``length`` bars, how well it is sung again elsewhere: the best, over
+    every lag at least a window away (earlier or later), of its bars' mean similarity to the
+    bars that far off (0 past the song's ends)."""
+    bars = same.shape[0]
+    best = np.zeros(bars)
+    kernel = np.ones(length) / length
+    for lag in range(length, bars):
+        # index i of ``padded`` holds same[i - lag, i]: a window read forward from ``lag`` on,
+        # or backward from 0
+        padded = np.concatenate([np.zeros(lag), np.diagonal(same, offset=lag),
+                                 np.zeros(length + lag)])
+        windowed = np.convolve(padded, kernel, mode="valid")
+        best = np.maximum(best, np.maximum(windowed[lag:lag + bars], windowed[:bars]))
+    return best
 
 
 def _starts_section(bar: int, active: np.ndarray, same: np.ndarray, last: int,

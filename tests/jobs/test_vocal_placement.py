@@ -150,3 +150,24 @@ def test_the_picture_fills_a_lane_only_where_the_track_was_heard(tmp_path: Path)
     assert np.median(planned[outro]) > 20  # the plan alone draws the outro full
     assert np.median(heard[outro]) < 8  # measured silent: only the plan's dashed outline
     assert np.median(heard[drop]) > 20
+
+
+@pytest.mark.parametrize("seconds", [26.0, 48.0])
+def test_the_demo_songs_hook_is_its_chorus_from_its_first_bar(seconds: float) -> None:
+    """The chorus repeats as often as the verse in the demo song, but it is sung higher over a
+    new groove (four kicks, open hats): it is the hook, found from its first bar."""
+    from jobs.demo_song import DEMO_TEMPO_BPM, demo_sections, render_demo_stems
+    from jobs.melody_key import melody
+    from jobs.vocal_arrangement import backing_bars, find_phrases
+
+    sr = 22050
+    stems = render_demo_stems(duration_s=seconds, sample_rate=sr)
+    bar_s = 240.0 / DEMO_TEMPO_BPM
+    backing = backing_bars(sum(stems[name].mean(axis=0) for name in ("drums", "bass", "other")),
+                           bar_samples=round(bar_s * sr))
+    phrases = find_phrases(stems["vocals"], melody(stems["vocals"], sample_rate=sr),
+                           sample_rate=sr, bar_s=bar_s, backing=backing)
+    chorus, verse = demo_sections(seconds)["chorus"], demo_sections(seconds)["verse"]
+    assert (phrases.hook.start, phrases.hook.bars) == (chorus[0], 4)
+    assert phrases.others and phrases.others[0].start == verse[0]  # the verse's own phrase
+    assert all(verse[0] <= p.start < verse[1] for p in phrases.others)
