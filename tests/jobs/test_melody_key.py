@@ -37,3 +37,33 @@ def test_a_moved_vocal_reads_where_it_was_moved() -> None:
 
 def test_silence_has_no_key() -> None:
     assert melody_key(melody(np.zeros((2, SR * 4), dtype=np.float32), sample_rate=SR)) is None
+
+
+def test_a_vocal_moved_from_a_misread_key_is_moved_again_into_the_key() -> None:
+    """The issue's case: a G# minor song read as F# major, remixed in F minor. The planned
+    +2 lands the vocal in Bb minor, outside F minor's notes; the render hears that, moves it by
+    what it heard (−3 in all: G# minor → F minor) and says both readings."""
+    from core.spec import ProductionSpec, Section, TrackSpec, VocalProcessing
+    from jobs.vocal_track import make_vocal_track
+
+    song = Key(tonic=8, mode=Mode.MINOR)
+    misread, key = Key(tonic=6, mode=Mode.MAJOR), Key(tonic=5, mode=Mode.MINOR)
+    sr = 22050  # half the engine's rate: the same notes, half the work
+    stems = render_demo_stems(duration_s=14.0, tonic=song.tonic, mode="minor", sample_rate=sr)
+    spec = ProductionSpec(
+        title="t", genre="uk_garage", tempo_bpm=118.0, key=key, source_key=misread,
+        source_tempo_bpm=118.0, vocal=VocalProcessing(semitones=misread.transposition_to(key)),
+        sections=[Section(name="chorus", kind="chorus", bars=8, layers=["vocals"])],
+        tracks=[TrackSpec(name="vocals", role="vocals", source="stem", stem="vocals")])
+    made = make_vocal_track(spec, spec.tracks[0], vocal=stems["vocals"],
+                            backing=[stems["drums"], stems["bass"], stems["other"]],
+                            length=round(8 * spec.bar_s * sr), sample_rate=sr)
+    heard = made.reading
+    assert heard["planned_shift"] == 2 and heard["planned_reading"] == "Bbm"
+    assert heard["applied_shift"] == -3 and heard["key"] == "Fm" and heard["fits"] is True
+    assert made.in_key_share is not None and made.in_key_share >= 0.95
+    # a shift the director set by hand is kept, heard and reported, not moved
+    by_hand = spec.model_copy(update={"vocal": VocalProcessing(semitones=2, recheck_key=False)})
+    kept = make_vocal_track(by_hand, spec.tracks[0], vocal=stems["vocals"], backing=[],
+                            length=round(8 * spec.bar_s * sr), sample_rate=sr).reading
+    assert kept["applied_shift"] == 2 and kept["fits"] is False and "planned_reading" not in kept
