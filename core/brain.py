@@ -84,6 +84,10 @@ class Aspect(StrEnum):
     TEMPO = "tempo"
     KEY = "key"
     ENERGY = "energy"
+    VOCAL_PLACEMENT = "vocal_placement"  #: the vocal in / out of a section ("no vocal in the intro")
+    VOCAL_ONLY = "vocal_only"  #: the vocal in one kind of section and nowhere else
+    HOOK = "hook"  #: more / less of the song's hook ("more of the hook")
+    VOCAL_SHIFT = "vocal_shift"  #: move the vocal's pitch ("vocal is out of key", "up a semitone")
 
 
 class Feedback(BaseModel):
@@ -93,7 +97,7 @@ class Feedback(BaseModel):
     aspect: Aspect
     direction: Literal["up", "down", "add", "remove"]
     target: str = ""  #: track role or name ("bass", "vocals", "kick", "master")
-    amount: float | None = None  #: dB or BPM when the director gave a number
+    amount: float | None = None  #: dB, BPM or (a vocal shift) semitones when a number was given
     start_bar: int | None = Field(default=None, ge=1)
     end_bar: int | None = Field(default=None, ge=1)
     section: str = ""  #: section kind ("build", "drop") when named

@@ -25,7 +25,9 @@ _UNITS = {"track_level_db": "dB", "ducking_depth_db": "dB", "integrated_lufs": "
           "spectral_centroid_hz": "Hz", "low_end_db": "dB", "tempo_bpm": "BPM",
           "stereo_width": "", "low_between_kicks_db": "dB", "reverb_wet_db": "dB",
           "delay_wet_db": "dB", "side_mid_ratio": "", "swing_16ths": "16ths",
-          "level_by_bar_db": "dB", "onsets_by_bar": "onsets per bar"}
+          "level_by_bar_db": "dB", "onsets_by_bar": "onsets per bar",
+          "hook_by_bar": "of the bars", "in_key_share": "of the sung time",
+          "sung_pitch": "semitones"}
 
 DB_TOLERANCE = 0.5
 """How far (dB or LU) a measured level change may be from the one asked and still be on target."""
@@ -155,6 +157,8 @@ def _over_bars(measurements: Measurements, effect: ExpectedEffect) -> float | No
 def _detail(effect: ExpectedEffect, before: float | None, after: float | None) -> str:
     """Before → after at the precision the metric needs (a swing of 0.08 → 0.14 is not
     "0.1 → 0.1"), with the bars it was read over and the aim when a number was asked."""
+    if before is not None and after is not None and effect.metric in _SHARES:
+        return f"{_SHARES[effect.metric]} {before:.0%} → {after:.0%} {_UNITS[effect.metric]}"
     if effect.metric not in ("side_mid_ratio", "swing_16ths", "onsets_by_bar", "level_by_bar_db",
                              "reverb_wet_db", "delay_wet_db") or before is None or after is None:
         return ""
@@ -173,6 +177,10 @@ def _detail(effect: ExpectedEffect, before: float | None, after: float | None) -
     if effect.change:
         text += f", aim {effect.change:+.{digits}f} ± {tolerance(effect):.{digits}f}"
     return text.replace("  ", " ").strip()
+
+
+_SHARES = {"hook_by_bar": "the hook sung in", "in_key_share": "in the key's notes for"}
+"""Metrics that are shares (0–1), said as percentages."""
 
 
 def _hz(value: float) -> str:

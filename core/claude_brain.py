@@ -60,7 +60,9 @@ Fields of the tool input (leave out what the message does not say; never guess):
   stop = stop/cancel the running job; status; help; start_over; set_level = how much to explain;
   unknown = nothing above (greetings, other topics, nonsense, other languages you cannot map).
 - workflow: remix (re-produce an existing song in another genre), text_to_track (an original \
-track from a description), reproduce (an original track that sounds like an uploaded reference).
+track from a description), reproduce (an original track that sounds like an uploaded reference). \
+With a song attached (context.has_song), "make it deep house", "turn it into garage" and "flip \
+it into techno" are a remix of that song.
 - genre: one of the genre ids listed below, or leave it out. genre_label: the genre as written.
 - source_description: the song or artist named in a remix request ("Remix Madonna to Afro \
 Circuit" -> "Madonna"); empty for "this"/"it".
@@ -78,12 +80,17 @@ for double time, "keep" for "keep the tempo". Tempos are {bpm_min:.0f}-{bpm_max:
 - feedback: one item per requested change: domain (mixing, mastering, vocal, drums, bass, \
 arrangement, sound_design, genre), aspect (level, sidechain, thin, muddy, harsh, brightness, \
 punch, width, loudness, reverb, delay, filter_sweep, riser, impact, stutter, chops, swing, \
-busier, tempo, key, energy), direction (up, down, add, remove), target (a track role: bass, \
+busier, tempo, key, energy, vocal_placement, vocal_only, hook, vocal_shift), direction (up, down, add, remove), target (a track role: bass, \
 kick, drums, percussion, vocals, music, master; empty when not said), amount (dB when a number \
 was given, LUFS for loudness), start_bar/end_bar ("bars 33-48"), section (build, drop, ...), \
 text (the words it came from). "Bass too loud, needs more sidechain" = two items: \
 mixing/level/down/bass and mixing/sidechain/up/bass. Whole-mix loudness and "master it for \
-the club" go to mastering/loudness with target "master".
+the club" go to mastering/loudness with target "master". Where the vocal sings is vocal/\
+vocal_placement (add or remove, with the section: "no vocal in the intro" = remove/intro) or \
+vocal/vocal_only (add, "vocal only in the drops" = section drop); "more of the hook" is \
+vocal/hook/up ("less of the hook", "too repetitive": down; "put the hook in the breakdown": up \
+with that section); the vocal's pitch is vocal/vocal_shift (up or down, amount in semitones; \
+"the vocal is out of key" = add, I find the way from its measured key).
 - versions: version numbers named ("v2" -> 2). merge: track role -> version \
 ("drums from v2 with the vocal of v4" -> {{"drums": 2, "vocals": 4}}).
 - level: beginner | intermediate | pro, for "explain like I'm a beginner" and the like.

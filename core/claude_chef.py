@@ -27,6 +27,10 @@ vocal         add_stutter, set_vocal_mode
 drums, bass   set_pattern, set_voice
 genre         set_tempo, set_key
 ============  ==================================================================================
+
+Where the vocal sings (``set_vocal_parts``) and a shift set by hand (``set_vocal_shift``) stay
+the rules' alone: they follow from the sections and the render's key reading, and the change
+card's promises are made per section; a patch with them is answered by the rules unchanged.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ from core.patch import (
 )
 from core.spec import AutomationParameter, ProductionSpec, TrackRole
 
-__all__ = ["DOMAIN_OPS", "OP_CLASSES", "TOOL_NAME", "ClaudeChefAdvisor", "operations_tool_schema"]
+__all__ = ["DOMAIN_OPS", "OP_CLASSES", "RULES_ONLY", "TOOL_NAME", "ClaudeChefAdvisor",
+           "operations_tool_schema"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +103,9 @@ DOMAIN_OPS: dict[Domain, frozenset[str]] = {
     Domain.GENRE: frozenset({"set_tempo", "set_key"}),
 }
 """The operation types each Chef domain may ask Claude for (see the module's table)."""
+
+RULES_ONLY = frozenset({"set_vocal_parts", "set_vocal_shift"})
+"""Operations Claude is not asked to tune (see the module)."""
 
 _DOMAIN_AUTOMATION: dict[Domain, tuple[str, ...]] = {
     Domain.MIXING: ("gain_db",),
@@ -181,6 +189,8 @@ class ClaudeChefAdvisor(ClaudeUser):
     async def advise(self, *, chef: Chef, request: Feedback, spec: ProductionSpec,
                      measurements: Measurements, rule_patch: SpecPatch) -> SpecPatch:
         """Claude's patch for ``request``, validated; ``rule_patch`` on any failure. Never raises."""
+        if any(op.op in RULES_ONLY for op in rule_patch.ops):
+            return rule_patch
         allowed = self.allowed_ops(chef, rule_patch)
         automation = self.allowed_automation(chef, rule_patch)
         try:

@@ -49,6 +49,19 @@ class GenreProfile(BaseModel):
             raise ValueError(f"genre {self.id}: bad key {self.keys[0]!r}")
         return key
 
+    def key_near(self, song: Key | None) -> Key:
+        """The genre's key that moves a vocal in ``song`` the least (the default without one).
+
+        Every key the genre lists is a candidate; the smallest shift into its notes wins
+        (:meth:`core.music.Key.transposition_to`), the genre's more typical key (listed first)
+        on a tie. A song whose key, or its relative, the genre lists keeps its own notes: a
+        formant-preserving shift sounds cleaner the smaller it is, and none is cleanest.
+        """
+        if song is None:
+            return self.default_key
+        keys = [key for key in (parse_key(k) for k in self.keys) if key is not None]
+        return min(keys, key=lambda key: abs(song.transposition_to(key)))
+
     def names(self) -> list[str]:
         """Every way a director might name this genre, lower-case."""
         return [self.name.lower(), self.id.replace("_", " "), *(a.lower() for a in self.aliases)]

@@ -25,6 +25,8 @@ __all__ = [
     "Staging",
     "TonalTargetReading",
     "TrackMeasurements",
+    "VocalPlacement",
+    "VocalReading",
 ]
 
 
@@ -70,6 +72,10 @@ class TrackMeasurements(_Measured):
     side_mid_ratio: float | None = None  #: side/mid RMS with its returns: the width it is heard at
     swing_16ths: float | None = None  #: how late its off-beat 16ths land, in 16ths (0 straight)
     onsets_by_bar: list[float] = []  #: notes or slices starting in each bar
+    level_by_bar_db: list[float] = []  #: its level in each bar (mean power, dBFS; −120 silent)
+    hook_by_bar: list[float] = []  #: a vocal: 1 in each bar heard singing the song's hook
+    in_key_share: float | None = None  #: a vocal: share of its sung time on the key's notes
+    sung_pitch: float | None = None  #: a vocal: the median pitch it sings (MIDI semitones)
 
 
 class Staging(_Measured):
@@ -112,6 +118,32 @@ class Instruments(_Measured):
     samples: list[SampleCredit] = []
 
 
+class VocalPlacement(_Measured):
+    """Where the render put a piece of the song's vocal (bars 1-based)."""
+
+    bar: int = 0  #: the arrangement's bar it starts on
+    bars: int = 0
+    part: str = ""  #: ``hook``, ``verse``, ``chops`` or ``tag`` (:data:`core.spec.VocalPart`)
+    source_bar: int = 0  #: the song's bar it comes from (1 = the song's first downbeat)
+
+
+class VocalReading(_Measured):
+    """The vocal as rendered: the key it reads in, the shift it took, its phrases and where
+    they went (``jobs.vocal_track``)."""
+
+    key: str | None = None  #: the processed vocal's own key reading (its melody)
+    runner_up: str | None = None
+    margin: float | None = None  #: how far the reading leads the best key it does not fit
+    sure: bool | None = None  #: the margin is enough to act on
+    fits: bool | None = None  #: in the production's key or its relative (None: too unsure to say)
+    planned_shift: int | None = None  #: semitones the spec planned
+    applied_shift: int | None = None  #: semitones the render applied
+    planned_reading: str | None = None  #: the key it read as with the planned shift, if moved
+    hook: list[int] = []  #: the hook's first and last bar in the song
+    phrases: list[list[int]] = []  #: the other phrases, each [first bar, last bar] in the song
+    placements: list[VocalPlacement] = []
+
+
 class Measurements(_Measured):
     """Every number a render measured on its master and tracks (``measurements.json``)."""
 
@@ -148,6 +180,7 @@ class Measurements(_Measured):
     tonal_note: str = ""
     master_note: str = ""  #: why the master missed its loudness target, when it did
     instruments: Instruments | None = None
+    vocal: VocalReading | None = None  #: a remix's vocal as rendered
     mismatches: list[str] = []  #: how the render missed its spec (added by the Maestro)
 
     def value(self, metric: str, track: str = "") -> float | None:

@@ -86,6 +86,35 @@ class Key(BaseModel):
         target = other if other.mode is self.mode else other.relative
         return self.semitones_to(target)
 
+    def transposed(self, semitones: int) -> Key:
+        """This key moved by ``semitones`` (same mode): where a vocal in it lands after a shift."""
+        return Key(tonic=(self.tonic + semitones) % 12, mode=self.mode)
+
+    def fits(self, other: Key) -> bool:
+        """Whether music in this key sits in ``other``'s notes: the same key or its relative."""
+        return self == other or self == other.relative
+
+    def move_in_words(self, target: Key) -> str:
+        """How a vocal in this key is moved into ``target``'s notes, the way a musician says it.
+
+        The shift is :meth:`transposition_to`'s, so what is said is what is applied.
+
+        >>> Key(tonic=6, mode=Mode.MAJOR).move_in_words(Key(tonic=5, mode=Mode.MINOR))
+        'F# major → Ab major, the relative major of F minor: +2 semitones'
+        >>> Key(tonic=0, mode=Mode.MAJOR).move_in_words(Key(tonic=9, mode=Mode.MINOR))
+        'C major is the relative major of A minor: no shift'
+        """
+        shift = self.transposition_to(target)
+        lands = self.transposed(shift)
+        relative = "" if lands == target else \
+            f"the relative {lands.mode.value} of {target.long_name}"
+        if shift == 0:
+            return (f"{self.long_name} is {relative}: no shift" if relative
+                    else f"already in {target.long_name}: no shift")
+        moved = f"{self.long_name} → {lands.long_name}" + (f", {relative}" if relative else "")
+        unit = "semitone" if abs(shift) == 1 else "semitones"
+        return f"{moved}: {shift:+d} {unit}"
+
 
 _KEY_RE = re.compile(
     r"""^\s*

@@ -14,14 +14,17 @@ from pydantic import BaseModel, Field
 from core.errors import RequestError, UnknownTrack
 from core.music import Key
 from core.spec import (
+    VOCAL_PART_WORDS,
     Automation,
     Compression,
     EQBand,
     ProductionSpec,
     Sidechain,
     Stutter,
+    TrackRole,
     TrackSpec,
     Transition,
+    VocalPart,
     VocalProcessing,
 )
 
@@ -42,9 +45,12 @@ __all__ = [
     "SetSidechain",
     "SetTempo",
     "SetVocalMode",
+    "SetVocalParts",
+    "SetVocalShift",
     "SetVoice",
     "SpecPatch",
     "apply_patch",
+    "spoken_list",
 ]
 
 
@@ -266,6 +272,67 @@ class SetVocalMode(BaseModel):
         return ", ".join(parts)
 
 
+class SetVocalParts(BaseModel):
+    """Say what the vocal sings in named sections, or that it is out of them (``none``)."""
+
+    op: Literal["set_vocal_parts"] = "set_vocal_parts"
+    parts: dict[str, VocalPart | Literal["none"]] = Field(min_length=1, max_length=32)
+
+    def apply(self, spec: ProductionSpec) -> None:
+        vocals = spec.tracks_with_role(TrackRole.VOCALS)
+        if spec.vocal is None or not vocals:
+            raise RequestError("This production has no vocal to place.")
+        track = vocals[0].name
+        by_name = {section.name: section for section in spec.sections}
+        unknown = [name for name in self.parts if name not in by_name]
+        if unknown:
+            raise RequestError(f"There is no section called '{unknown[0]}' "
+                               f"(the sections are {', '.join(by_name)}).")
+        for name, part in self.parts.items():
+            section = by_name[name]
+            if part == "none":
+                section.layers = [layer for layer in section.layers if layer != track]
+                continue
+            if track not in section.layers:
+                section.layers.append(track)
+            section.vocal = part
+
+    def describe(self) -> str:
+        groups: dict[str, list[str]] = {}
+        for name, part in self.parts.items():
+            groups.setdefault(part, []).append(name)
+        said = [f"out of the {spoken_list(names)}" if part == "none"
+                else f"{VOCAL_PART_WORDS[part]} in the {spoken_list(names)}"
+                for part, names in groups.items()]
+        return "vocal " + "; ".join(said)
+
+
+def spoken_list(names: list[str]) -> str:
+    """``["build", "drop 1", "outro"]`` → "build, drop 1 and outro": names as a sentence says
+    them (operations describe themselves, and Chefs explain them, in these words)."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+
+
+class SetVocalShift(BaseModel):
+    """Shift the vocal by a number of semitones, by hand: the render keeps this shift (it
+    reads and reports the vocal's key but no longer re-shifts it)."""
+
+    op: Literal["set_vocal_shift"] = "set_vocal_shift"
+    semitones: int = Field(ge=-12, le=12)
+
+    def apply(self, spec: ProductionSpec) -> None:
+        if spec.vocal is None:
+            raise RequestError("This production has no vocal to shift.")
+        spec.vocal = spec.vocal.model_copy(update={"semitones": self.semitones,
+                                                   "recheck_key": False})
+
+    def describe(self) -> str:
+        unit = "semitone" if abs(self.semitones) == 1 else "semitones"
+        return f"vocal shifted {self.semitones:+d} {unit} from the song's pitch"
+
+
 class SetMaster(BaseModel):
     """Change the master: loudness target, ceiling, width, tonal tilt."""
 
@@ -315,6 +382,7 @@ class SetKey(BaseModel):
         spec.key = self.key
         if spec.vocal is not None and spec.source_key is not None:
             spec.vocal.semitones = spec.source_key.transposition_to(self.key)
+            spec.vocal.recheck_key = True  # a new key: the render checks the vocal again
 
     def describe(self) -> str:
         return f"key {self.key}"
@@ -373,6 +441,8 @@ Operation = Annotated[
     | AddTransition
     | AddStutter
     | SetVocalMode
+    | SetVocalParts
+    | SetVocalShift
     | SetMaster
     | SetTempo
     | SetKey
@@ -398,8 +468,11 @@ class ExpectedEffect(BaseModel):
         "delay_wet_db",  #: a track's delay return re its dry signal
         "side_mid_ratio",  #: a track's width with its returns (the master's without a track)
         "swing_16ths",  #: how late a track's off-beat 16ths land, in 16ths
-        "level_by_bar_db",  #: the master's level over bars ``start_bar``–``end_bar``
+        "level_by_bar_db",  #: the master's (or a track's) level over bars ``start_bar``–``end_bar``
         "onsets_by_bar",  #: a track's onsets per bar over bars ``start_bar``–``end_bar``
+        "hook_by_bar",  #: 1 in each bar where the vocal is heard singing the song's hook
+        "in_key_share",  #: a vocal's share of sung time on the production key's notes
+        "sung_pitch",  #: a vocal's median sung pitch, MIDI semitones
     ]
     track: str = ""
     change: float = 0.0  #: signed, in the metric's unit; 0 = "rises/falls" given by ``direction``

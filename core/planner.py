@@ -14,6 +14,7 @@ from core.brief import Brief, VocalMode, Workflow
 from core.genre import GenreProfile
 from core.music import Key
 from core.spec import (
+    VOCAL_PART_BY_KIND,
     MasterSpec,
     PatternSpec,
     ProductionSpec,
@@ -25,7 +26,7 @@ from core.spec import (
 )
 from core.units import bar_seconds
 
-__all__ = ["DESIGN_GAIN_DB", "base_spec", "production_title", "sections_like"]
+__all__ = ["DESIGN_GAIN_DB", "arrange_vocal", "base_spec", "production_title", "sections_like"]
 
 DESIGN_GAIN_DB: dict[TrackRole, float] = {
     TrackRole.KICK: 0.0, TrackRole.DRUMS: -3.0, TrackRole.PERCUSSION: -6.0,
@@ -118,10 +119,11 @@ def base_spec(
             s.model_copy(update={"bars": bars})
             for s, (_, bars) in zip(sections, brief.structure.value, strict=False)
         ] or sections
-    key = brief.key.value if brief.key else genre.default_key
+    key = brief.key.value if brief.key else genre.key_near(source_key)
     tempo = brief.bpm.value if brief.bpm else genre.default_bpm
     vocal = None
     if has_vocal:
+        sections = arrange_vocal(sections, "vocals")
         vocal = VocalProcessing(
             semitones=source_key.transposition_to(key) if source_key else 0,
             preserve_formants=brief.vocal.value.preserve_formants if brief.vocal else True,
@@ -150,6 +152,34 @@ def base_spec(
         vocal=vocal,
         master=master,
     )
+
+
+_VOCAL_ALWAYS = ("drop", "chorus", "build", "outro")
+"""Where a remix always has the vocal, whatever the genre's template plays: the hook in the
+drops and choruses, chops in the builds, a tag in the outro. Verses, breakdowns and intros
+keep the template's choice."""
+
+
+def arrange_vocal(sections: list[Section], track: str) -> list[Section]:
+    """``sections`` with the vocal ``track`` placed the way a remixer would place it.
+
+    The hook goes in every drop and chorus, chops of it in the builds, a tag (the hook once)
+    in the outro; verses and breakdowns that have the vocal sing the song's other phrases, an
+    intro that has it a tag. Each section says what it sings (:attr:`Section.vocal`), so a
+    director's "vocal only in the drops" or "more of the hook" is a change to the spec like
+    any other. (Chops asked for instead of the lyrics are :attr:`VocalProcessing.chops`: the
+    render sings chops wherever the hook would be, and "chops off" brings the hook back.)
+    """
+    out = []
+    for section in sections:
+        plays = track in section.layers or section.kind in _VOCAL_ALWAYS
+        if not plays:
+            out.append(section)
+            continue
+        part = VOCAL_PART_BY_KIND[section.kind]
+        layers = section.layers if track in section.layers else [*section.layers, track]
+        out.append(section.model_copy(update={"layers": layers, "vocal": part}))
+    return out
 
 
 def fit_sections(sections: list[Section], max_bars: int) -> list[Section]:

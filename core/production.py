@@ -49,7 +49,8 @@ class Awaiting(StrEnum):
 
     NOTHING = ""  #: nothing: the state says all
     SONG = "song"  #: gathering: a remix or reproduction needs an upload first
-    ANALYSIS = "analysis"  #: gathering: a reproduction needs the reference's numbers
+    ANALYSIS = "analysis"  #: gathering: the song's numbers first (a reproduction's reference,
+    #: a remix's key, which the suggested key sits near)
     RENDER = "render"  #: executing: the version waits for the stems before rendering
 
 

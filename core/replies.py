@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.analysis import AnalysisReport
-from core.brief import Brief
+from core.brief import Brief, Provenance
 from core.change_card import CardLine, card_lines
 from core.conversation import (
     Attachment,
@@ -23,7 +23,7 @@ from core.conversation import (
 from core.genre import GenreProfile
 from core.jobs import CompareResult, JobEvent, JobKind, JobStatus, SectionResult
 from core.measurements import Measurements
-from core.music import Key
+from core.music import Key, parse_key
 from core.patch import SpecPatch
 from core.production import Production, Version
 from core.spec import ProductionSpec
@@ -88,9 +88,21 @@ def ask_genre() -> str:
     return "Which genre should I take it to? Pick one or name any genre."
 
 
-def suggest_key_bpm(brief: Brief, genre: GenreProfile) -> str:
+def suggest_key_bpm(brief: Brief, genre: GenreProfile, *, song_key: Key | None = None) -> str:
+    """The key and tempo suggestion; with the song's key, why this key: the move it takes
+    (the shift said is the one the planner applies, :meth:`core.music.Key.move_in_words`)."""
     assert brief.key is not None and brief.bpm is not None
-    return f"I suggest {brief.key.value} at {brief.bpm.value:g} BPM for {genre.mood}. Agree?"
+    key = brief.key.value
+    why = ""
+    if song_key is not None and brief.key.source is Provenance.SUGGESTED:
+        why = (f", the {genre.name} key nearest the song's {song_key.long_name} "
+               f"({song_key.move_in_words(key)})")
+    return f"I suggest {key} at {brief.bpm.value:g} BPM for {genre.mood}{why}. Agree?"
+
+
+def listening_first() -> str:
+    return ("Listening to the song first (key and tempo), so the key I suggest sits near its "
+            "own and the vocal moves as little as possible.")
 
 
 def ask_free_text(topic: str) -> str:
@@ -128,9 +140,13 @@ def ask_vocal(production: Production) -> str:
         song_key = told.value if told is not None else analysis.key.key
         sure = "" if told is not None else f" ({analysis.key.confidence:.0%} sure)"
         shift = song_key.transposition_to(target)
-        move = (f"Original vocals are in {song_key.long_name}{sure}. I'll pitch-shift to "
-                f"{target} ({shift:+d} semitones) with formant preservation."
-                if shift else f"Original vocals are already in {song_key.long_name}{sure}.")
+        words = song_key.move_in_words(target)
+        move = (f"Original vocals are in {song_key.long_name}{sure}. For {target} they move "
+                f"{words}, with formant preservation."
+                if shift else f"Original vocals are in {song_key.long_name}{sure}, "
+                + ("the production's key" if song_key == target
+                   else f"the relative {song_key.mode.value} of {target.long_name}")
+                + ": they keep their own pitch (no shift).")
     elif target is not None:
         move = (f"I'll pitch-shift the vocal to {target} with formant preservation once the "
                 "analysis has found its key.")
@@ -253,6 +269,9 @@ def rendered(production: Production, version: Version | None, *,
     key = m.key if m.key is not None else "?"
     if m.key_alternative:  # an unsure reading says both
         key = f"{key} or {m.key_alternative}"
+    elif m.key == str(spec.key.relative) and m.vocal is not None and m.vocal.key == m.key:
+        key = (f"{key} (the relative {spec.key.relative.mode.value} of {spec.key}: its vocal "
+               "sings there)")
     lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
              f"{key} at {_num(m.tempo_bpm)} BPM, "
              f"{_num(m.integrated_lufs)} LUFS, true peak {_num(m.true_peak_dbtp)} dBTP."]
@@ -266,6 +285,9 @@ def rendered(production: Production, version: Version | None, *,
                 lines.append(_missed(missed, version.patch.request))
     elif version.patch is None:
         lines += _first_render_notes(spec, m, level)
+    vocal = vocal_line(version, previous)
+    if vocal:
+        lines.append(vocal)
     for problem in m.mismatches:
         lines.append(f"⚠️ Not as planned: {problem}.")
     if m.master_note:
@@ -285,6 +307,60 @@ def rendered(production: Production, version: Version | None, *,
                                       kind=kind, content_type=_CONTENT_TYPES[name]),
                 caption=f"v{version.number} {_CAPTIONS[name]}"))
     return replies
+
+
+def vocal_line(version: Version, previous: Version | None = None) -> str:
+    """What the render heard of the vocal: the key it sits in after its shift and where its
+    hook sings (the first version), or that the render moved it again because it did not
+    fit (whenever it did). Empty when there is nothing new to say."""
+    heard = version.measurements.vocal
+    if heard is None or heard.key is None or heard.applied_shift is None:
+        return ""
+    spec = version.spec
+    reading = parse_key(heard.key)
+    if reading is None:
+        return ""
+    if heard.fits is None and not reading.fits(spec.key):
+        return (f"🎤 The vocal reads most like {reading.long_name}, outside "
+                f"{spec.key.long_name}'s notes, but too unsurely to move it on that alone (a "
+                "bare or noisy vocal reads poorly): listen, and say \"the vocal is out of key\" "
+                "to have it moved.")
+    where = ("the production's key" if reading == spec.key
+             else f"the relative {reading.mode.value} of {spec.key.long_name}"
+             if reading.fits(spec.key) else f"outside {spec.key.long_name}'s notes")
+    if heard.planned_reading:
+        first = parse_key(heard.planned_reading)
+        planned = heard.planned_shift or 0
+        return (f"🎤 The vocal read as {first.long_name if first else heard.planned_reading} "
+                + (f"after the planned {_semitones(planned)} shift" if planned
+                   else "at the song's own pitch")
+                + f", outside {spec.key.long_name}'s notes (the song's key was likely misread), "
+                f"so I moved it {_semitones(heard.applied_shift)} from the song's pitch instead: "
+                f"it now reads as {reading.long_name}, {where}.")
+    before = previous.measurements.vocal if previous is not None else None
+    if before is not None and before.applied_shift == heard.applied_shift:
+        return ""
+    hook = ""
+    if heard.hook and version.patch is None:
+        drops = [p.bar for p in heard.placements if p.part == "hook"]
+        sections = [s.name for s, first, last in spec.section_bars()
+                    if any(first <= bar <= last for bar in drops)]
+        if sections:
+            hook = (f" Its hook is the song's bars {heard.hook[0]}–{heard.hook[-1]}, sung in "
+                    f"{' and '.join(dict.fromkeys(sections))}.")
+    moved = (f"after its {_semitones(heard.applied_shift)} shift" if heard.applied_shift
+             else "at the song's own pitch")
+    return f"🎤 The vocal reads as {reading.long_name} {moved}, {where}.{hook}"
+
+
+def _semitones(shift: int) -> str:
+    return f"{shift:+d} semitone" + ("" if abs(shift) == 1 else "s")
+
+
+def vocal_off_key(reading: Key, key: Key) -> str:
+    """The render's vocal does not sit in the key, and the reading was too unsure to act on."""
+    return (f"The vocal reads as {reading.long_name}, outside {key.long_name}'s notes. Shall I "
+            f"move it {reading.move_in_words(key)} so it sits in them?")
 
 
 def instruments_line(production: Production, version: Version) -> str:

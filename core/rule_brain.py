@@ -149,6 +149,11 @@ _CREATE_RE = re.compile(
     r"\b(make|produce|create|generate|write|build|compose|give me|i want|i need)\b(?:.*\b(track|"
     r"beat|song|tune|banger|instrumental|loop)\b)?"
 )
+_MAKE_IT_RE = re.compile(
+    r"\b(?:make|turn|flip|switch|change|convert|take)\s+(?:it|this|that|this (?:song|track|tune|one)|"
+    r"the (?:song|track|tune)|my (?:song|track|tune))\b(?!\s+(?:sound|feel|more|less|louder|quieter)\b)"
+)
+"""The song itself made into a genre ("make it deep house", "turn this into garage")."""
 _DESCRIBED_TRACK_RE = re.compile(r"^\s*(?:an?|some)\b.*\b(track|beat|song|tune|banger|instrumental)\b")
 _SOURCE_RE = re.compile(
     r"\b(?:remix|rework|flip)\s+(.+?)\s+(?:to|into|as|in(?:to)? (?:an?|the) style of|in)\s+"
@@ -203,6 +208,14 @@ def _words_to_number(words: str) -> int | None:
 
 
 # --- feedback rules ----------------------------------------------------------------------------
+_VOX = r"(?:vocals?|vox|voice|singing|singer|lyrics|acapella|acca)"
+_SECTION_WORDS = r"(?:intro|build(?:-?up)?|drop|breakdown|outro|verse|chorus|bridge)(?:e?s)?\b"
+_INTERVAL = r"(?:a\s+|an?\s+|\d{1,2}\s+|one\s+|two\s+|three\s+|whole\s+)?(?:semi-?tones?|half[- ]?steps?|tone|step)\b"
+_PITCH_MOVE = (r"\b(?:pitch|transpose|tune)\s+(?:the\s+)?" + _VOX + r"\s+(?:\w+\s+){{0,2}}?{way}\b|"
+               r"\b(?:shift|move|nudge)\s+(?:the\s+)?" + _VOX + r"\s+(?:\w+\s+){{0,2}}?{way}\s+"
+               + _INTERVAL.replace("{", "{{").replace("}", "}}"))
+"""Moving the vocal's pitch: "pitch the vocal down", "shift the vox up a semitone" (a "move"
+needs its interval: "move the vocals down" alone is about their level)."""
 # Each rule: (pattern, domain, aspect, direction, default target). A rule's domain may be
 # refined by the clause's target (master-wide changes go to the Mastering Chef).
 
@@ -224,6 +237,36 @@ _RULES: list[_Rule] = [
     _rule(r"\b(?:riser|uplifter|white ?noise (?:rise|sweep)|build-?up fx)s?\b",
           Domain.SOUND_DESIGN, Aspect.RISER, "add"),
     _rule(r"(?<!more )\b(?:impact|downlifter|crash|boom)s?\b(?! the)", Domain.SOUND_DESIGN, Aspect.IMPACT, "add"),
+    # where the vocal sings: before the level rules ("too much of the hook", "cut the vocal
+    # from the intro" are not levels) and before chops ("chops in the build" stays chops)
+    _rule(_VOX + r"\s+only\s+(?:in|on|for|during)\b|\bonly\s+(?:have\s+|put\s+|keep\s+|use\s+)?"
+          r"(?:the\s+|my\s+)?" + _VOX + r"\s+(?:in|on|for|during)\b|\b(?:keep|leave)\s+(?:the\s+)?"
+          + _VOX + r"\s+(?:to|for)\s+the\s+(?:drops?|chorus(?:es)?)\b",
+          Domain.VOCAL, Aspect.VOCAL_ONLY, "add", "vocals"),
+    _rule(r"\bno\s+" + _VOX + r"\s+(?:in|on|during)\b|\b(?:take|pull|get|leave|keep)\s+(?:the\s+)?"
+          + _VOX + r"\s+out\s+of\b|\b(?:remove|mute|cut|lose|kill)\s+(?:the\s+)?" + _VOX
+          + r"\s+(?:in|from|on|during)\b|\bwithout\s+(?:the\s+)?" + _VOX + r"\s+in\b"
+          r"|\b(?:intro|outro|build(?:-?up)?|breakdown)\s+(?:without\s+(?:the\s+)?vocals?|(?:should\s+be\s+)?"
+          r"instrumental)\b|\binstrumental\s+(?:intro|outro|build(?:-?up)?|breakdown)\b",
+          Domain.VOCAL, Aspect.VOCAL_PLACEMENT, "remove", "vocals"),
+    _rule(r"\b(?:put|add|bring|have|use)\s+(?:the\s+)?" + _VOX + r"\s+(?:back\s+)?(?:in|into|on|to)\s+"
+          r"(?:the\s+)?" + _SECTION_WORDS + r"|\b" + _VOX + r"\s+in\s+the\s+" + _SECTION_WORDS
+          + r"\s+too\b",
+          Domain.VOCAL, Aspect.VOCAL_PLACEMENT, "add", "vocals"),
+    _rule(r"\bless\s+(?:of\s+)?(?:the\s+)?hook\b|\b(?:hook|chorus)\s+(?:is\s+|gets\s+|feels\s+)?"
+          r"(?:too|way too|a bit)\s+repetitive\b|\btoo\s+much\s+(?:of\s+)?(?:the\s+)?hook\b|"
+          r"\bfewer\s+hooks\b|\bnot\s+(?:so\s+much|as\s+much)\s+(?:of\s+)?(?:the\s+)?hook\b",
+          Domain.VOCAL, Aspect.HOOK, "down", "vocals"),
+    _rule(r"\bmore\s+(?:of\s+)?(?:the\s+|that\s+)?hook\b|\b(?:repeat|loop|bring\s+back|use)\s+"
+          r"(?:the\s+|that\s+)?hook\b|\bhook\s+(?:more|again|more\s+often)\b|"
+          r"\b(?:put|add|have)\s+(?:the\s+)?hook\s+(?:in|on|into)\b|\bhook\s+in\s+(?:the\s+)?"
+          + _SECTION_WORDS,
+          Domain.VOCAL, Aspect.HOOK, "up", "vocals"),
+    _rule(_PITCH_MOVE.format(way="down"), Domain.VOCAL, Aspect.VOCAL_SHIFT, "down", "vocals"),
+    _rule(_PITCH_MOVE.format(way="up"), Domain.VOCAL, Aspect.VOCAL_SHIFT, "up", "vocals"),
+    _rule(r"\bout\s+of\s+key\b|\boff[- ]key\b|\bin\s+the\s+wrong\s+key\b|\bclash(?:es)?\s+with\s+the\s+"
+          r"(?:chords|key|music)\b",
+          Domain.VOCAL, Aspect.VOCAL_SHIFT, "add", "vocals"),
     _rule(r"\bstutter(?:s|ing|ed)?\b|\bglitch(?:es|y)?\b|\bretrigger\b", Domain.VOCAL, Aspect.STUTTER, "add", "vocals"),
     _rule(r"\b(?:vocal )?chops?\b|\bchop (?:up )?the vocals?\b", Domain.VOCAL, Aspect.CHOPS, "add", "vocals"),
     _rule(r"\b(?:too )?thin\b|\bneeds? (?:more )?body\b|\bno bottom\b|\bweak low[- ]end\b|\blow[- ]end (?:is |feels |sounds )?(?:weak|light|thin)\b|\bfuller\b|\bthicker\b|\bmore weight\b",
@@ -432,6 +475,8 @@ class RuleBrain:
             if source and source[1].strip() not in _DEICTIC:
                 said = cased[source.start(1) : source.end(1)].strip().strip("'\"")
                 u.source_description = said[:1].upper() + said[1:]
+        elif u.genre and context.has_song and _MAKE_IT_RE.search(t):
+            u.workflow = Workflow.REMIX  # "make it deep house" with the song: a remix of it
         elif u.genre and _CREATE_RE.search(t):
             u.workflow = Workflow.TEXT_TO_TRACK
         elif u.genre and _DESCRIBED_TRACK_RE.search(t) and not context.has_song \
@@ -466,7 +511,8 @@ class RuleBrain:
             answer.mode = VocalMode.KEEP_LYRICS
         if re.search(r"\b(vocal )?chops?\b|\bchop (?:it|them|the vocals?) up\b|\bmake chops\b", t) and not re.search(r"\bno chops\b", t):
             answer.mode = VocalMode.CHOPS
-        if re.search(r"\b(instrumental|no vocals?|drop the vocals?|without (?:the )?vocals?|remove (?:the )?vocals?)\b", t):
+        if re.search(r"\b(instrumental|no vocals?|drop the vocals?|without (?:the )?vocals?|remove (?:the )?vocals?)\b"
+                     r"(?!\s+(?:in|on|during|from|out of)\b)", t) and not _PLACED_RE.search(t):
             answer.mode = VocalMode.INSTRUMENTAL
         if re.search(r"\bstutter", t):
             sections = [s.replace("-", "").replace("buildup", "build").replace("build up", "build")
@@ -513,8 +559,8 @@ class RuleBrain:
             for regex, domain, aspect, direction, default_target in _RULES:
                 if not regex.search(clause):
                     continue
-                if aspect is Aspect.LEVEL and "octave" in clause:
-                    continue  # "drop the bass an octave" is pitch, not level (core/not_yet.py)
+                if aspect in (Aspect.LEVEL, Aspect.VOCAL_SHIFT) and "octave" in clause:
+                    continue  # "drop the bass an octave": by octaves, not yet (core/not_yet.py)
                 if aspect is Aspect.LEVEL and not _target_in(clause) and not (
                         carried and re.search(r"\b(?:them|they|it)\b", clause)):
                     continue  # "lower" alone says nothing about what; "them" is the last named
@@ -528,6 +574,8 @@ class RuleBrain:
                         and (context.pending_topic == "vocal" or not context.has_version):
                     continue  # "drop the vocals", "keep the vocals": the vocal treatment
                 item_target = target or default_target
+                if aspect in _VOCAL_ASPECTS:  # "instrumental intro": still the vocal's place
+                    item_target = "vocals"
                 item_domain = domain
                 if item_target == "master" and aspect in (Aspect.BRIGHTNESS, Aspect.WIDTH, Aspect.LEVEL):
                     item_domain = Domain.MASTERING
@@ -541,6 +589,8 @@ class RuleBrain:
                     continue
                 seen.add((aspect, item_target))
                 amount = _DB_RE.search(clause)
+                said = (_semitones_in(clause) if aspect is Aspect.VOCAL_SHIFT
+                        else float(amount[1]) if amount else None)
                 section = _SECTION_RE.search(clause)
                 clause_bars = _BARS_RE.search(clause) or (bars if aspect in _BAR_ASPECTS else None)
                 u.feedback.append(
@@ -549,7 +599,7 @@ class RuleBrain:
                         aspect=aspect,
                         direction=direction,
                         target=item_target,
-                        amount=float(amount[1]) if amount else None,
+                        amount=said,
                         start_bar=int(clause_bars[1]) if clause_bars else None,
                         end_bar=int(clause_bars[2]) if clause_bars else None,
                         section=_section_kind(section[1]) if section else "",
@@ -561,6 +611,24 @@ class RuleBrain:
 
 
 _BAR_ASPECTS = {Aspect.FILTER_SWEEP, Aspect.RISER, Aspect.STUTTER, Aspect.IMPACT}
+_VOCAL_ASPECTS = {Aspect.VOCAL_PLACEMENT, Aspect.VOCAL_ONLY, Aspect.HOOK, Aspect.VOCAL_SHIFT}
+_PLACED_RE = re.compile(r"\b(?:intro|outro|build(?:-?up)?|breakdown)\s+instrumental\b|"
+                        r"\binstrumental\s+(?:intro|outro|build(?:-?up)?|breakdown)\b")
+"""An instrumental *section* is about where the vocal sings, not dropping it altogether."""
+_SEMITONES_RE = re.compile(
+    r"\b(\d{1,2}|a|one|two|three|four|five|six)\s+(?:semi-?tones?|half[- ]?steps?)\b|"
+    r"\b(?:a\s+)?(whole)\s+(?:tone|step)\b")
+
+
+def _semitones_in(clause: str) -> float | None:
+    """The semitones named in ``clause`` ("up a semitone", "down 2 semitones", "a whole tone")."""
+    match = _SEMITONES_RE.search(clause)
+    if match is None:
+        return None
+    if match[2]:
+        return 2.0
+    word = match[1]
+    return float(word) if word.isdigit() else float(1 if word == "a" else _NUMBER_WORDS[word])
 
 
 def _version_number(word: str) -> int:

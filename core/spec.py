@@ -19,6 +19,8 @@ from core.tonal import TonalTarget
 from core.units import bar_seconds
 
 __all__ = [
+    "VOCAL_PART_BY_KIND",
+    "VOCAL_PART_WORDS",
     "Automation",
     "AutomationParameter",
     "Compression",
@@ -32,6 +34,7 @@ __all__ = [
     "TrackRole",
     "TrackSpec",
     "Transition",
+    "VocalPart",
     "VocalProcessing",
     "VoiceSpec",
 ]
@@ -142,6 +145,29 @@ class TrackSpec(BaseModel):
     muted: bool = False
 
 
+VocalPart = Literal["hook", "verse", "chops", "tag"]
+"""What the song's vocal sings in a section, the way a remixer arranges it:
+
+* ``hook``: the song's hook (its most repeated line, sung over its fullest part), looped;
+* ``verse``: the song's other phrases in order, carrying on from section to section;
+* ``chops``: the hook sliced at its syllables and replayed on the grid, rolling into a
+  stutter on the section's last bar (a build's tension);
+* ``tag``: the hook once at the section's start, then nothing (an intro's tease, an outro's
+  farewell that leaves the DJ a clean tail)."""
+
+VOCAL_PART_BY_KIND: dict[str, VocalPart] = {
+    "drop": "hook", "chorus": "hook", "verse": "verse", "breakdown": "verse",
+    "bridge": "verse", "build": "chops", "intro": "tag", "outro": "tag",
+}
+"""What the vocal sings in each kind of section unless the section says otherwise."""
+
+VOCAL_PART_WORDS: dict[str, str] = {
+    "hook": "the hook", "verse": "the verse phrases", "chops": "chops of the hook",
+    "tag": "a tag of the hook",
+}
+"""Each part as the thread says it ("the hook in drop 1 and drop 2")."""
+
+
 class Section(BaseModel):
     """A section of the arrangement and which tracks play in it."""
 
@@ -150,6 +176,14 @@ class Section(BaseModel):
     bars: int = Field(ge=1, le=256)
     layers: list[str] = Field(default_factory=list)  #: track names that play
     energy: float = Field(default=0.5, ge=0, le=1)
+    #: what the vocal sings here when it is among the layers; ``None``: the kind's usual part
+    #: (:data:`VOCAL_PART_BY_KIND`)
+    vocal: VocalPart | None = None
+
+    @property
+    def vocal_part(self) -> VocalPart:
+        """What the vocal sings in this section when it plays here."""
+        return self.vocal or VOCAL_PART_BY_KIND[self.kind]
 
 
 class Transition(BaseModel):
@@ -173,8 +207,12 @@ class VocalProcessing(BaseModel):
 
     semitones: int = Field(default=0, ge=-12, le=12)
     preserve_formants: bool = True
-    chops: bool = False
+    chops: bool = False  #: chops instead of the hook wherever the hook would be sung
     stutters: list[Stutter] = Field(default_factory=list)
+    #: after the shift the render reads the vocal's own key and, when it does not sit in the
+    #: production's notes, shifts it to where it does (a misread song key); off once the
+    #: director has set the shift themselves
+    recheck_key: bool = True
 
 
 class MasterSpec(BaseModel):

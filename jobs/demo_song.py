@@ -1,6 +1,7 @@
 """A short original song, synthesised from nothing, so ``make demo`` has something to remix.
 
-"Paper Lanterns" (the demo): C major, 118 BPM, 4/4. Intro on soft keys and hats, a verse over
+"Paper Lanterns" (the demo): C major, 118 BPM, 4/4 (any other key and mode on request: the
+tests remix songs whose key they know). Intro on soft keys and hats, a verse over
 I–V–vi–IV with a sung melody, a chorus over I–IV–V–I with four-on-the-floor drums and the
 voice an octave-ish higher, and a short outro that lands on C. The voice is additive
 synthesis shaped by vowel formants (see :func:`jobs.synth.sung_note`), so separation has a
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.music import Key, Mode
 from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
 from jobs.synth import add_at, bass_note, chord_tone, hat, kick, midi_to_hz, snare, sung_note
 
 __all__ = [
     "DEMO_KEY",
     "DEMO_TEMPO_BPM",
+    "demo_sections",
     "make_demo_song",
     "render_demo_song",
     "render_demo_stems",
@@ -34,9 +37,10 @@ DEMO_TEMPO_BPM = 118.0
 DEMO_KEY = "C"
 """Key of the demo song (C major)."""
 
-# chord = (root pitch class, quality); melody = (MIDI note or None for a rest, beats)
-_VERSE_CHORDS = ((0, "maj"), (7, "maj"), (9, "min"), (5, "maj"))
-_CHORUS_CHORDS = ((0, "maj"), (5, "maj"), (7, "maj"), (0, "maj"))
+# chords by their root in C major (the triad's quality follows the key's scale); melody =
+# (MIDI note in C major or None for a rest, beats)
+_VERSE_CHORDS = (0, 7, 9, 5)  # I–V–vi–IV
+_CHORUS_CHORDS = (0, 5, 7, 0)  # I–IV–V–I
 _VERSE_MELODY = (
     ((64, 1.0), (67, 1.0), (69, 1.0), (67, 1.0)),
     ((67, 1.0), (65, 0.5), (64, 0.5), (62, 2.0)),
@@ -50,10 +54,55 @@ _CHORUS_MELODY = (
     ((72, 3.0), (None, 1.0)),
 )
 _VOWELS = ("a", "o", "e", "a", "i", "o", "u", "e")
+_C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
+_SCALES = {"major": _C_MAJOR, "minor": (0, 2, 3, 5, 7, 8, 11)}
+"""Scale steps by mode, tonic first. Minor is harmonic minor: its dominant is a major chord
+and the melody's leading tone over it fits, as in most minor-key pop."""
+
+
+class _Mover:
+    """Moves the song's C-major material (chord roots, melody notes) to another key and mode,
+    degree by degree: the tune keeps its shape, its intervals follow the new scale."""
+
+    def __init__(self, tonic: int, mode: str) -> None:
+        if mode not in _SCALES:
+            raise ValueError(f"mode must be major or minor, got {mode!r}")
+        self.scale = _SCALES[mode]
+        self.tonic = tonic % 12
+        self.offset = self.tonic if self.tonic <= 6 else self.tonic - 12  # nearest register
+
+    def note(self, midi: int) -> int:
+        """A melody note of the C-major tune, in the new key."""
+        octave, pitch_class = divmod(midi, 12)
+        return 12 * octave + self.scale[_C_MAJOR.index(pitch_class)] + self.offset
+
+    def chord(self, root: int) -> tuple[int, int, int]:
+        """The triad on the C-major chord ``root``'s degree: (root pitch class, third, fifth)."""
+        degree = _C_MAJOR.index(root)
+        steps = [self.scale[(degree + k) % 7] for k in (0, 2, 4)]
+        return ((steps[0] + self.tonic) % 12, (steps[1] - steps[0]) % 12,
+                (steps[2] - steps[0]) % 12)
+
+
+def demo_sections(duration_s: float = 48.0) -> dict[str, tuple[int, int]]:
+    """Where the demo song's parts are: each part's first bar and the bar after its last,
+    counted from 0 at its first downbeat (the chorus is its hook).
+
+    >>> demo_sections(30.0)
+    {'intro': (0, 2), 'verse': (2, 7), 'chorus': (7, 12), 'outro': (12, 14)}
+    """
+    bar_s = 240.0 / DEMO_TEMPO_BPM
+    bars = max(6, int(duration_s / bar_s))
+    intro = max(2, bars // 6)
+    outro = max(2, bars // 8)
+    verse = (bars - intro - outro) // 2
+    return {"intro": (0, intro), "verse": (intro, intro + verse),
+            "chorus": (intro + verse, bars - outro), "outro": (bars - outro, bars)}
 
 
 def render_demo_song(
-    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE
+    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE,
+    tonic: int = 0, mode: str = "major", vocal_db: float = 0.0,
 ) -> np.ndarray:
     """Synthesise the demo song as an array (the sum of :func:`render_demo_stems`).
 
@@ -62,17 +111,21 @@ def render_demo_song(
     seed : int
     duration_s : float ≥ 10, seconds
     sample_rate : int > 0, Hz
+    tonic, mode, vocal_db
+        The key (C major by default) and the voice's level, as in :func:`render_demo_stems`.
 
     Returns
     -------
     np.ndarray, float32, shape (2, round(duration_s · sample_rate)), peak −1 dBFS
     """
-    stems = render_demo_stems(seed=seed, duration_s=duration_s, sample_rate=sample_rate)
+    stems = render_demo_stems(seed=seed, duration_s=duration_s, sample_rate=sample_rate,
+                              tonic=tonic, mode=mode, vocal_db=vocal_db)
     return np.sum(list(stems.values()), axis=0).astype(np.float32)
 
 
 def render_demo_stems(
-    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE
+    *, seed: int = 7, duration_s: float = 48.0, sample_rate: int = ENGINE_SAMPLE_RATE,
+    tonic: int = 0, mode: str = "major", vocal_db: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Synthesise the demo song as its four stems (vocals, drums, bass, other).
 
@@ -85,6 +138,14 @@ def render_demo_stems(
     duration_s : float ≥ 10, seconds
         Length of the result; the arrangement scales to it (about 24 bars at 48 s).
     sample_rate : int > 0, Hz
+    tonic : int 0–11
+        Pitch class of the key's tonic (0 = C). The tune moves to the nearest register
+        (at most six semitones from C's).
+    mode : ``"major"`` or ``"minor"``
+        Minor plays the same tune degree by degree in harmonic minor (i–V–VI–iv in the verse).
+    vocal_db : float, dB
+        The voice's level in the mix re the demo's (which sings around −32 dBFS, low for a
+        pop mix, whose vocal stem sings near −20 dBFS): +8 puts it up front.
 
     Returns
     -------
@@ -92,17 +153,16 @@ def render_demo_stems(
         float32, shape (2, round(duration_s · sample_rate)) each; the mix peaks at −1 dBFS.
     """
     rng = np.random.default_rng(seed)
+    mover = _Mover(tonic, mode)
+    voice_gain = 0.16 * 10 ** (vocal_db / 20)
     beat_s = 60.0 / DEMO_TEMPO_BPM
-    bar_s = 4 * beat_s
-    n_bars = max(6, int(duration_s / bar_s))
     n = round(duration_s * sample_rate)
     stems = {name: np.zeros((2, n + int(2 * sample_rate)), dtype=np.float32)
              for name in ("vocals", "drums", "bass", "other")}
-    intro = max(2, n_bars // 6)
-    outro = max(2, n_bars // 8)
-    body = n_bars - intro - outro
-    verse = body // 2
-    body - verse
+    parts = demo_sections(duration_s)
+    n_bars = parts["outro"][1]
+    intro, verse = parts["intro"][1], parts["verse"][1] - parts["verse"][0]
+    body = parts["chorus"][1] - intro
 
     def at(bar: float, beat: float = 0.0) -> int:
         return round((bar * 4 + beat) * beat_s * sample_rate)
@@ -124,12 +184,13 @@ def render_demo_stems(
                              "outro": intro + body}[part]
         last_bar = bar == n_bars - 1
         chords = _CHORUS_CHORDS if part == "chorus" else _VERSE_CHORDS
-        root, quality = (0, "maj") if last_bar or part == "outro" else chords[bar_in_part % 4]
+        root = 0 if last_bar or part == "outro" else chords[bar_in_part % 4]
         if part == "intro" and bar_in_part == 0:
-            root, quality = 0, "maj"
+            root = 0
+        root, third, fifth = mover.chord(root)
         # keys: chord struck on 1 and 3 (whole bar on the last one)
         base = 60 + root if root < 7 else 48 + root
-        notes = [base, base + (4 if quality == "maj" else 3), base + 7, base + 12]
+        notes = [base, base + third, base + fifth, base + 12]
         strikes = ((0.0, 4.0),) if last_bar else ((0.0, 2.0), (2.0, 2.0))
         for beat, length in strikes:
             for i, note in enumerate(notes):
@@ -171,10 +232,10 @@ def render_demo_stems(
                     vowel = _VOWELS[(bar * 4 + index) % len(_VOWELS)]
                     following = _VOWELS[(bar * 4 + index + 1) % len(_VOWELS)]
                     voice = sung_note(
-                        midi_to_hz(note), length * beat_s * 0.92, sample_rate=sample_rate,
+                        midi_to_hz(mover.note(note)), length * beat_s * 0.92, sample_rate=sample_rate,
                         vowel=vowel, next_vowel=following, rng=rng,
                     )
-                    add_at(stems["vocals"], pan(voice, 0.0), at(bar, beat), 0.16)
+                    add_at(stems["vocals"], pan(voice, 0.0), at(bar, beat), voice_gain)
                 beat += length
 
     fade = min(n // 4, int(1.0 * sample_rate))
@@ -188,7 +249,8 @@ def render_demo_stems(
 
 
 def make_demo_song(
-    path: str | os.PathLike[str], *, seed: int = 7, duration_s: float = 48.0
+    path: str | os.PathLike[str], *, seed: int = 7, duration_s: float = 48.0,
+    tonic: int = 0, mode: str = "major",
 ) -> Path:
     """Write the demo song as a stereo 44.1 kHz WAV (24-bit) and return its path.
 
@@ -198,12 +260,15 @@ def make_demo_song(
         Destination ``.wav`` (parent folders are created).
     seed : int
     duration_s : float ≥ 10, seconds
+    tonic, mode : int 0–11, ``"major"`` or ``"minor"``
+        The key (C major by default), as in :func:`render_demo_stems`.
 
     Returns
     -------
     Path
     """
-    audio = render_demo_song(seed=seed, duration_s=duration_s)
+    audio = render_demo_song(seed=seed, duration_s=duration_s, tonic=tonic, mode=mode)
     out = write_wav(path, audio, sample_rate=ENGINE_SAMPLE_RATE, subtype="PCM_24")
-    logger.info("wrote the demo song (%.0f s, C major, 118 BPM) to %s", duration_s, out)
+    logger.info("wrote the demo song (%.0f s, %s, 118 BPM) to %s", duration_s,
+                Key(tonic=tonic % 12, mode=Mode(mode)).long_name, out)
     return out

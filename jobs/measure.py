@@ -548,7 +548,7 @@ def measure_render(
     return result
 
 
-MEASURE_VERSION = "m2"
+MEASURE_VERSION = "m3"
 """Bumped when :func:`measure_track` measures something new, so numbers kept with a cached
 chain are taken again rather than served without it."""
 
@@ -584,6 +584,8 @@ def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarra
             numbers["swing_16ths"] = swing
         numbers["onsets_by_bar"] = onsets_by_bar(audio, spec=spec, sample_rate=sample_rate,
                                                  envelope=envelope)
+        numbers["level_by_bar_db"] = level_by_bar_db(audio, spec=spec, sample_rate=sample_rate,
+                                                     envelope=envelope)
     return {k: v if isinstance(v, list) else float(v) for k, v in numbers.items()}
 
 
@@ -839,15 +841,18 @@ def _frames(envelope: np.ndarray, factor: int) -> np.ndarray:
     return envelope[: frames * factor].reshape(frames, factor).mean(axis=1)
 
 
-def level_by_bar_db(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int) -> list[float]:
-    """The level of each bar (mean power of the mid, dBFS): where a riser or a drop is heard.
+def level_by_bar_db(audio: np.ndarray, *, spec: ProductionSpec, sample_rate: int,
+                    envelope: np.ndarray | None = None) -> list[float]:
+    """The level of each bar (mean power of the mid, dBFS): where a riser or a drop is heard,
+    where a track sounds and where it is silent (the arrangement picture's lanes).
 
     Returns
     -------
     list of float
         One level per bar of the arrangement; −120.0 for a silent bar.
     """
-    env = _envelope(audio, _ONSET_HOP) / 4.0  # the channel sum's power → the mid's
+    env = (_envelope(audio, _ONSET_HOP) if envelope is None
+           else _frames(envelope, _ONSET_HOP // _HOP)) / 4.0  # the channel sum's power → mid's
     frame_s = _ONSET_HOP / sample_rate
     out = []
     for bar in range(spec.total_bars):

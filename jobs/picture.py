@@ -1,7 +1,9 @@
 """The arrangement picture posted with every render: what plays where, at a glance in chat.
 
 Sections run along the bar axis with their names and first bars; each track has a lane that
-is filled where it plays; transitions are marked on the bar they start, automation is drawn
+is filled where the render measured it sounding (:func:`lane_activity`: silence is drawn as
+silence, whatever the plan said), with the bars its sections plan for it outlined over it;
+transitions are marked on the bar they start, automation is drawn
 over its lane as a labelled ramp; an energy curve and the short-term loudness run above. The
 image is 1200×630 (a chat link-preview thumbnail), dark, with big type, so it reads on a phone.
 matplotlib is imported only when a picture is drawn, with the Agg backend (no display).
@@ -10,7 +12,7 @@ matplotlib is imported only when a picture is drawn, with the Agg backend (no di
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,10 +26,15 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["PICTURE_SIZE_PX", "arrangement_png", "tonal_png"]
+__all__ = ["HEARD_ABOVE_DB", "PICTURE_SIZE_PX", "arrangement_png", "lane_activity", "tonal_png"]
 
 PICTURE_SIZE_PX = (1200, 630)
 """Width and height of the picture in pixels."""
+
+HEARD_ABOVE_DB = -60.0
+"""A bar of a track is drawn as sounding when its level is above this (dBFS) and within
+:data:`_HEARD_WITHIN_DB` of the track's loudest bar; a silent bar measures −120 dB."""
+_HEARD_WITHIN_DB = 50.0
 
 _DPI = 100
 _BACKGROUND = "#101216"
@@ -47,12 +54,38 @@ _AUTOMATION_LABELS = {
 }
 
 
+def lane_activity(spec: ProductionSpec,
+                  levels: Mapping[str, Sequence[float]]) -> dict[str, list[bool]]:
+    """Which bars each track is heard in, from its measured level in each bar.
+
+    Parameters
+    ----------
+    levels : mapping of track name to dB per bar
+        ``level_by_bar_db`` of each track as rendered (``measurements["tracks"]``).
+
+    Returns
+    -------
+    dict of track name to list of bool
+        One flag per bar of the arrangement, for the tracks of ``spec`` that were measured.
+    """
+    out = {}
+    for track in spec.tracks:
+        values = list(levels.get(track.name) or [])
+        if not values:
+            continue
+        values = (values + [-120.0] * spec.total_bars)[:spec.total_bars]
+        loudest = max(values)
+        out[track.name] = [v > HEARD_ABOVE_DB and v > loudest - _HEARD_WITHIN_DB for v in values]
+    return out
+
+
 def arrangement_png(
     spec: ProductionSpec,
     path: str | os.PathLike[str],
     *,
     energy: Sequence[float] | None = None,
     loudness: tuple[np.ndarray, np.ndarray] | None = None,
+    activity: Mapping[str, Sequence[bool]] | None = None,
 ) -> Path:
     """Draw the arrangement of ``spec`` to a PNG at ``path`` (written atomically).
 
@@ -67,6 +100,9 @@ def arrangement_png(
     loudness : (times_s, lufs), optional
         Short-term loudness of the render (:func:`jobs.loudness.short_term_loudness` and its
         window times in seconds), drawn against the bars.
+    activity : mapping of track name to one flag per bar, optional
+        Where each track was heard (:func:`lane_activity`); its lane is filled there and its
+        planned bars are outlined. A track without it is filled where its sections plan it.
 
     Returns
     -------
@@ -86,7 +122,7 @@ def arrangement_png(
                  fontsize=22, fontweight="bold", x=0.02, ha="left", y=0.97)
     _draw_sections(top, lanes_ax, spec)
     _draw_curves(top, spec, energy=energy, loudness=loudness, total=total)
-    _draw_lanes(lanes_ax, spec)
+    _draw_lanes(lanes_ax, spec, activity or {})
     _draw_transitions(lanes_ax, spec, lanes=lanes)
     lanes_ax.set_xlim(1, total + 1)
     ticks = [first for _, first, _ in spec.section_bars()] or [1]
@@ -253,16 +289,35 @@ def _draw_curves(
             spine.set_visible(False)
 
 
-def _draw_lanes(ax: Axes, spec: ProductionSpec) -> None:
-    """One row per track: filled where its sections list it, automation drawn on top."""
+def _runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
+    """``(first bar, bars)`` of each run of set flags (bars 1-based)."""
+    runs: list[tuple[int, int]] = []
+    for bar, on in enumerate(flags, start=1):
+        if on and runs and runs[-1][0] + runs[-1][1] == bar:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        elif on:
+            runs.append((bar, 1))
+    return runs
+
+
+def _draw_lanes(ax: Axes, spec: ProductionSpec, activity: Mapping[str, Sequence[bool]]) -> None:
+    """One row per track: filled where it was heard (or, unmeasured, where its sections list
+    it), its planned bars outlined, automation drawn on top."""
     names = [t.name for t in spec.tracks]
     for row, track in enumerate(spec.tracks):
         y = len(names) - 1 - row
         colour = _MUTED if track.muted else _ROLE_COLOURS.get(track.role.value, _FOREGROUND)
-        for section, first, last in spec.section_bars():
-            if track.name in section.layers:
-                ax.broken_barh([(first, last - first + 1)], (y - 0.34, 0.68),
-                               facecolors=colour, alpha=0.45 if track.muted else 0.9)
+        planned = [(first, last - first + 1) for section, first, last in spec.section_bars()
+                   if track.name in section.layers]
+        heard = activity.get(track.name)
+        if heard is None:
+            ax.broken_barh(planned, (y - 0.34, 0.68), facecolors=colour,
+                           alpha=0.45 if track.muted else 0.9)
+        else:
+            ax.broken_barh(_runs(heard), (y - 0.34, 0.68), facecolors=colour,
+                           alpha=0.45 if track.muted else 0.9)
+            ax.broken_barh(planned, (y - 0.42, 0.84), facecolors="none", edgecolors=colour,
+                           linewidth=1.5, linestyle=(0, (4, 3)), alpha=0.8)
         for move in track.automation:
             _draw_automation(ax, move, y=y)
     ax.set_ylim(-0.6, len(names) - 0.4)

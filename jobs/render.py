@@ -78,6 +78,13 @@ _MIX_FORMAT = "npy-send-levels-sparse-mono"
 """How a mixed track is stored (the dry signal and its send level curves); part of its key, so
 entries stored another way are never read as this one."""
 
+_VOCAL_FORMAT = "arranged-v1"
+"""How a vocal track is made (moved, key-checked, arranged by phrases); part of its raw key, so
+a vocal made another way (laid down once from its first section) is never served as this."""
+
+_VOCAL_TRACK_NUMBERS = ("hook_by_bar", "in_key_share", "sung_pitch")
+"""What the vocal's maker heard on the finished track: numbers of the vocal track itself."""
+
 TAIL_S = 2.0
 """Seconds kept after the last bar for reverb and delay tails."""
 
@@ -113,10 +120,13 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha256(data).hexdigest()[:24]
 
 
-def _layout(spec: ProductionSpec) -> dict[str, Any]:
-    """The parts of the spec every track's timing depends on."""
+def _layout(spec: ProductionSpec, track: str) -> dict[str, Any]:
+    """The parts of the spec the timing of ``track`` depends on: the sections, and whether it
+    plays in each (another track's layers, or what the vocal sings where, are not its: "vocal
+    only in the drops" or "more of the hook" re-render no drum)."""
     return {"tempo": spec.tempo_bpm, "key": str(spec.key), "ts": list(spec.time_signature),
-            "sections": [s.model_dump(mode="json") for s in spec.sections],
+            "sections": [{**s.model_dump(mode="json", include={"name", "kind", "bars", "energy"}),
+                          "plays": track in s.layers} for s in spec.sections],
             "seed": spec.seed}
 
 
@@ -266,64 +276,21 @@ def _fit(audio: np.ndarray, length: int) -> np.ndarray:
     return out
 
 
-def _layer_gate(spec: ProductionSpec, track_name: str, length: int, sample_rate: int) -> np.ndarray:
-    """1 where the track plays (its sections' layers), 0 elsewhere, with short fades."""
-    bar_s = bar_duration_s(spec)
-    gate = np.zeros(length, dtype=np.float32)
-    for section, first, last in spec.section_bars():
-        if track_name in section.layers:
-            a = round((first - 1) * bar_s * sample_rate)
-            b = round(last * bar_s * sample_rate)
-            gate[a:min(b, length)] = 1.0
-    fade = max(1, round(_FADE_S * sample_rate))
-    kernel = np.ones(fade, dtype=np.float32) / fade
-    return np.convolve(gate, kernel, mode="same").astype(np.float32)
-
-
 def _vocal_raw(spec: ProductionSpec, track: TrackSpec, payload: RenderPayload, *,
-               length: int) -> np.ndarray:
-    """The separated vocal moved to the spec's key and tempo, placed on the new bar grid.
+               length: int, cache: _Cache, key: str) -> np.ndarray:
+    """The separated vocal moved, checked and arranged (:func:`jobs.vocal_track.make_vocal_track`);
+    what was read and decided on the way is kept beside the raw audio (``<key>-vocal``)."""
+    from jobs.vocal_track import make_vocal_track
 
-    The song's first downbeat lands on the first bar of the first section the vocal plays in;
-    stutters and chops happen on the new grid; the layer gate silences it elsewhere.
-    """
-    from jobs.vocal import chop, shift_and_stretch, stutter
-
-    audio = _read_wav(Path(payload.stems[track.stem]))
-    sr = ENGINE_SAMPLE_RATE
-    vocal = spec.vocal
-    semitones = vocal.semitones if vocal else 0
-    source_bpm = spec.source_tempo_bpm or spec.tempo_bpm
-    start = round(payload.source_downbeat_s * sr)
-    audio = audio[:, start:]
-    moved = shift_and_stretch(audio, sample_rate=sr, semitones=semitones,
-                              source_bpm=source_bpm, target_bpm=spec.tempo_bpm)
-    bar_s = bar_duration_s(spec)
-    first_bar = next((first for section, first, _ in spec.section_bars()
-                      if track.name in section.layers), 1)
-    offset = round((first_bar - 1) * bar_s * sr)
-    placed = np.zeros((moved.shape[0], length), dtype=np.float32)
-    n = max(0, min(moved.shape[1], length - offset))
-    placed[:, offset:offset + n] = moved[:, :n]
-    if vocal is not None and vocal.chops:
-        chopped, _ = chop(moved[:, : round(8 * bar_s * sr)], sample_rate=sr,
-                          tempo_bpm=spec.tempo_bpm, steps=16 * spec.time_signature[0] // 4 * 2,
-                          seed=spec.seed)
-        for section, first, last in spec.section_bars():
-            if track.name in section.layers and section.kind in ("drop", "chorus"):
-                for bar in range(first, last + 1, 2):
-                    at = round((bar - 1) * bar_s * sr)
-                    end = min(length, at + chopped.shape[1])
-                    if at < end:
-                        placed[:, at:end] = chopped[:, : end - at]
-    if vocal is not None and vocal.stutters:
-        bars = [(s.start_bar - 1, s.end_bar) for s in vocal.stutters]
-        divisions = {"1/8": 8, "1/16": 16, "1/32": 32}
-        for s, span in zip(vocal.stutters, bars, strict=True):
-            placed = stutter(placed, sample_rate=sr, tempo_bpm=spec.tempo_bpm,
-                             division=divisions[s.grid], bars=[span],  # type: ignore[arg-type]
-                             beats_per_bar=spec.time_signature[0])
-    return placed * _layer_gate(spec, track.name, length, sr)
+    start = round(payload.source_downbeat_s * ENGINE_SAMPLE_RATE)
+    vocal = _read_wav(Path(payload.stems[track.stem]))[:, start:]
+    backing = [_read_wav(Path(path))[:, start:] for name, path in sorted(payload.stems.items())
+               if name != track.stem]
+    made = make_vocal_track(spec, track, vocal=vocal, backing=backing, length=length,
+                            sample_rate=ENGINE_SAMPLE_RATE)
+    cache.store_numbers(f"{key}-vocal", {**made.reading, **{
+        name: getattr(made, name) for name in _VOCAL_TRACK_NUMBERS}})
+    return made.audio
 
 
 @dataclass
@@ -342,6 +309,7 @@ class _Prepared:
     octave_keys: dict[str, str] = field(default_factory=dict)  #: name -> its chain's key
     raw_keys: dict[str, str] = field(default_factory=dict)  #: name -> its raw audio's key
     sounded: set[str] = field(default_factory=set)  #: the samples every kit track played
+    vocal: dict[str, dict[str, Any]] = field(default_factory=dict)  #: name -> its vocal reading
 
 
 @dataclass
@@ -354,6 +322,7 @@ class _TrackWork:
     mix_key: str
     hits: np.ndarray | None
     arrays: dict[str, np.ndarray] | None  #: its chain's output, ``None`` until run
+    layout: dict[str, Any]  #: the spec's timing as this track sees it (:func:`_layout`)
     numbers: dict[str, Any] | None = None  #: its own measurements
     swept: bool = False  #: a filter sweep: measured against the chain without it
     unswept: np.ndarray | None = None
@@ -380,8 +349,6 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     cache = _Cache(Path(payload.cache_dir))
     out_dir = Path(payload.out_dir)
     (out_dir / "tracks").mkdir(parents=True, exist_ok=True)
-    layout = _layout(spec)
-
     tracks = [t for t in spec.tracks if not t.muted]
     if spec.transitions:
         tracks.append(transitions_track(spec))
@@ -397,14 +364,22 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
         where = f"{track.name} ({index + 1} of {len(tracks)})"
+        layout = _layout(spec, track.name)
         progress(step, f"{where}, playing its part")
         raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
                                         stem_hashes=stem_hashes, render_instrument=render_instrument,
-                                        generate_track=generate_track,
+                                        generate_track=generate_track, cache=cache,
                                         render_transitions=render_transitions, palette=palette)
         raw = _RawTrack(cache, raw_key, make_raw, length)
         raw_keys[track.name] = raw_key
         (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
+        if track.source == "stem":  # what was read and decided making it, kept beside it
+            heard = cache.load_numbers(f"{raw_key}-vocal")
+            if heard is None:  # stored without it (a crash between the two): made again
+                cache.raw_path(raw_key).unlink(missing_ok=True)
+                raw = _RawTrack(cache, raw_key, make_raw, length)
+                heard = cache.load_numbers(f"{raw_key}-vocal") or {}
+            done.vocal[track.name] = heard
         if track.voice is not None and palette.plays(track.voice):
             # noted beside the raw audio by whichever job made it (a changed-bars clip often
             # does): the version's render reads the note back for its credits
@@ -419,7 +394,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         done.octave_keys[track.name] = mix_key
         arrays = cache.load_mixed(mix_key)
         work = _TrackWork(track=track, raw=raw, raw_key=raw_key, mix_key=mix_key, hits=hits,
-                          arrays=arrays)
+                          arrays=arrays, layout=layout)
         if arrays is None:
             stats.mixed.append(track.name)
         else:
@@ -452,14 +427,14 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
             # a ducked track's dip is read against the same chain without the ducking
             unducked = None if hits is None else _variant(
                 cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
-                spec=spec, layout=layout, hits=None, keep=False)
+                spec=spec, layout=work.layout, hits=None, keep=False)
             work.numbers = measure_track(mixed.dry, sample_rate=sr, hit_times_s=hits,
                                          unducked=unducked, sends=mixed.sends, spec=spec)
             cache.store_numbers(f"{work.mix_key}-{MEASURE_VERSION}", work.numbers)
         if work.swept:
             work.unswept = _variant(cache, work.raw, work.raw_key, track.model_copy(update={
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
-                spec=spec, layout=layout, hits=hits, kick_key=kick_key)
+                spec=spec, layout=work.layout, hits=hits, kick_key=kick_key)
         return work
 
     if pending:
@@ -476,6 +451,10 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     done.processed = {name: processed[name] for name in order if name in processed}
     done.track_numbers = {name: done.track_numbers[name] for name in order
                           if name in done.track_numbers}
+    for name, heard in done.vocal.items():  # what the vocal's maker heard on the finished track
+        if name in done.track_numbers:
+            done.track_numbers[name] = {**done.track_numbers[name], **{
+                k: heard[k] for k in _VOCAL_TRACK_NUMBERS if heard.get(k) is not None}}
     return done
 
 
@@ -546,7 +525,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
             mastered = master(mixed.audio, master_spec, sample_rate=sr,
                               tonal_gains_db=tonal_gains)
     progress(0.85, "writing the master and the preview")
-    outputs, preview = _write_outputs(spec, payload, mastered.audio, out_dir, sr)
+    outputs, preview = _write_outputs(spec, payload, mastered.audio, out_dir, sr, track_numbers)
     progress(0.9, "measuring the result")
     # the same raw tracks read as the same tempo and key whatever the mix does to them
     reading_key = _digest(sorted(raw_keys.items()), "reading")
@@ -593,6 +572,10 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     if not mastered.reached and mastered.note:
         measurements["master_note"] = mastered.note
     outputs["preview.mp3"] = str(preview().path)
+    for heard in prepared.vocal.values():  # a remix's vocal: its key, shift and phrases
+        measurements["vocal"] = {k: v for k, v in heard.items()
+                                 if k not in _VOCAL_TRACK_NUMBERS}
+        break
     mismatches = _mismatches(spec, measurements) + _tonal_mismatches(target, measurements)
     measurements["instruments"] = palette.describe(sorted(sounded))
     write_json_atomic(out_dir / "samples.json", measurements["instruments"])
@@ -836,7 +819,7 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
                 layout: dict[str, Any], length: int, stem_hashes: dict[str, str],
                 render_instrument: Callable[..., np.ndarray],
                 generate_track: Callable[..., Any],
-                render_transitions: Callable[..., np.ndarray],
+                render_transitions: Callable[..., np.ndarray], cache: _Cache,
                 palette: Palette | None = None) -> tuple[str, Callable[[], np.ndarray]]:
     """The cache key of a track's raw audio and the function that makes it (a kit track's key
     includes the samples it may play)."""
@@ -850,9 +833,12 @@ def _raw_recipe(track: TrackSpec, spec: ProductionSpec, payload: RenderPayload, 
         if track.stem not in payload.stems:
             raise _missing_stem(track)
         vocal = spec.vocal.model_dump(mode="json") if spec.vocal else None
-        key = _digest("stem", stem_hashes[track.stem], vocal, spec.source_tempo_bpm,
-                      payload.source_downbeat_s, layout, track.name, length)
-        return key, lambda: _vocal_raw(spec, track, payload, length=length)
+        # the other stems say where the song's fullest part (its hook) is; the sections' parts
+        # say what the vocal sings where
+        key = _digest("stem", _VOCAL_FORMAT, stem_hashes[track.stem], sorted(stem_hashes.items()),
+                      vocal, spec.source_tempo_bpm, payload.source_downbeat_s, layout,
+                      [s.vocal for s in spec.sections], track.name, length)
+        return key, lambda: _vocal_raw(spec, track, payload, length=length, cache=cache, key=key)
     if track.pattern is None or track.voice is None:
         raise ValueError(f"track {track.name!r} has no pattern or voice to render")
     sampler = palette if palette is not None and palette.plays(track.voice) else None
@@ -908,10 +894,11 @@ def _safe(name: str) -> str:
 
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
-                   out_dir: Path, sr: int) -> tuple[dict[str, str], Callable[[], Any]]:
-    """Write the master, its preview and the arrangement picture in forked processes
-    (``jobs.aside``) while the render goes on measuring: the returned function waits for them
-    and gives the ``PreviewResult``."""
+                   out_dir: Path, sr: int, track_numbers: dict[str, dict[str, Any]],
+                   ) -> tuple[dict[str, str], Callable[[], Any]]:
+    """Write the master, its preview and the arrangement picture (its lanes where each track was
+    measured sounding) in forked processes (``jobs.aside``) while the render goes on measuring:
+    the returned function waits for them and gives the ``PreviewResult``."""
     from jobs.aside import aside
 
     def preview() -> Any:
@@ -922,13 +909,16 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
 
     def master_and_picture() -> None:
         from jobs.loudness import short_term_loudness
-        from jobs.picture import arrangement_png
+        from jobs.picture import arrangement_png, lane_activity
 
         write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
         lufs = short_term_loudness(audio, sample_rate=sr)
         times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
+        levels = {name: numbers.get("level_by_bar_db") or []
+                  for name, numbers in track_numbers.items()}
         arrangement_png(spec, out_dir / "arrangement.png",
-                        energy=[s.energy for s in spec.sections], loudness=(times, lufs))
+                        energy=[s.energy for s in spec.sections], loudness=(times, lufs),
+                        activity=lane_activity(spec, levels))
 
     # two children: the encoder and the writer each take about as long as the measuring
     encoded = aside(preview, what="encoding the preview")
@@ -1011,9 +1001,17 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
             alternative and abs(alternative - spec.tempo_bpm) <= 0.5):  # half-time feel is fine
         problems.append(f"the master reads as {m['tempo_bpm']:g} BPM, not {spec.tempo_bpm:g}")
     # an unsure key reading whose other candidate is the planned key is not a miss (a bass
-    # line that leans on the dominant can tip a reading of F minor towards C)
-    if str(spec.key) not in (m["key"], m.get("key_alternative")):
+    # line that leans on the dominant can tip a reading of F minor towards C); nor is the
+    # relative key when the vocal sings in it: a C major vocal over A minor chords is in A
+    # minor's notes, and its melody may well pull the tonal centre to C
+    heard = m.get("vocal") or {}
+    sung = m["key"] == heard.get("key") == str(spec.key.relative)
+    if str(spec.key) not in (m["key"], m.get("key_alternative")) and not sung:
         problems.append(f"the master reads as {m['key']}, not {spec.key}")
+    if heard.get("fits") is False:
+        problems.append(f"the vocal reads as {heard['key']} after its "
+                        f"{heard['applied_shift']:+d} semitone shift, outside "
+                        f"{spec.key.long_name}'s notes")
     if abs(m["integrated_lufs"] - spec.master.target_lufs) > 0.5:
         problems.append(f"the master is {m['integrated_lufs']:.1f} LUFS, not "
                         f"{spec.master.target_lufs:g}")

@@ -239,8 +239,10 @@ class Maestro:
         if turn.press is not None:  # checked open and allowed by handle()
             understanding = Understanding(intents=[Intent.ANSWER], option_id=turn.press.option_id)
         else:
-            understanding = await self.brain.understand(turn.text,
-                                                        context=brain_context(production))
+            context = brain_context(production)
+            if any(_is_audio(a) for a in turn.attachments):  # the song comes with these words
+                context = context.model_copy(update={"has_song": True})
+            understanding = await self.brain.understand(turn.text, context=context)
         record = RequestRecord(author=turn.author.id, author_name=turn.author.name,
                                text=turn.text or f"[pressed {turn.press.option_id if turn.press else ''}]",
                                intent=",".join(i.value for i in understanding.intents))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from core import replies as say
-from core.conversation import Reply, TextReply
+from core.brain import Aspect, Domain, Feedback
+from core.conversation import Option, Reply, TextReply
 from core.jobs import (
     AnalyzeResult,
     CompareResult,
@@ -27,9 +28,10 @@ from core.jobs import (
 from core.maestro.gathering import next_question
 from core.maestro.iterating import apply_queued
 from core.maestro.machine import go
-from core.maestro.parts import Parts
+from core.maestro.parts import Parts, ask
 from core.maestro.queueing import enqueue, export_request, render_request
-from core.production import Awaiting, MaestroState, Production
+from core.music import parse_key
+from core.production import Awaiting, MaestroState, Production, Topic, Version
 
 __all__ = ["is_progress", "on_finished"]
 
@@ -102,7 +104,27 @@ async def _rendered(parts: Parts, production: Production, event: JobEvent) -> li
         replies += await enqueue(parts, production, JobKind.EXPORT,
                                  export_request(parts, production, rendered),
                                  version=rendered.number, required=False)
-    return replies + await apply_queued(parts, production)  # changes asked while it rendered
+    replies += await apply_queued(parts, production)  # changes asked while it rendered
+    return replies + _vocal_question(production, rendered)
+
+
+def _vocal_question(production: Production, rendered: Version | None) -> list[Reply]:
+    """When the rendered vocal surely does not sit in the production's key even after the
+    render tried to move it there, ask before going on (not after a shift the director set)."""
+    if rendered is None or production.state is not S.REVIEWING \
+            or production.pending_question is not None or rendered.number != production.current:
+        return []
+    heard = rendered.measurements.vocal
+    reading = parse_key(heard.key) if heard is not None and heard.key else None
+    by_hand = rendered.spec.vocal is not None and not rendered.spec.vocal.recheck_key
+    if heard is None or heard.fits is not False or reading is None or by_hand:
+        return []  # a shift the director set is theirs: the card and the line say how it reads
+    production.pending_offer = [Feedback(domain=Domain.VOCAL, aspect=Aspect.VOCAL_SHIFT,
+                                         direction="add", target="vocals",
+                                         text="the vocal is out of key")]
+    return [ask(production, Topic.OFFER, say.vocal_off_key(reading, rendered.spec.key), [
+        Option(id="yes", label="Yes, move it", suggested=True),
+        Option(id="no", label="No, keep it")])]
 
 
 async def _previewed(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:

@@ -91,7 +91,8 @@ async def gather(parts: Parts, production: Production, u: Understanding,
         go(production, S.IDLE)
         return await start(parts, production, u, author)
     question = production.pending_question
-    if question is None:
+    if question is None:  # said while the song is analysed: kept, then the next question
+        apply_params(parts, production, u, author)
         return await next_question(parts, production)
     topic = Topic(question.topic)
     if u.option_id == "other":
@@ -199,8 +200,13 @@ async def next_question(parts: Parts, production: Production) -> list[Reply]:
         production.asked.append(Topic.KEY_BPM)
     if Topic.KEY_BPM not in production.asked \
             and not (brief.is_settled("key") and brief.is_settled("bpm")):
+        if brief.key is None and _analysing(production):
+            # the suggested key is the genre's nearest to the song's own: heard first
+            production.awaiting = Awaiting.ANALYSIS
+            return [TextReply(text=say.listening_first())]
         if brief.key is None:
-            brief.key = Param(value=genre.default_key, source=Provenance.SUGGESTED,
+            song = source_key(production)
+            brief.key = Param(value=genre.key_near(song), source=Provenance.SUGGESTED,
                               confidence=0.6, note=genre.mood)
         if brief.bpm is None:
             brief.bpm = Param(value=genre.default_bpm, source=Provenance.SUGGESTED,
@@ -210,7 +216,8 @@ async def next_question(parts: Parts, production: Production) -> list[Reply]:
         if production.source is not None:
             options.append(Option(id="keep", label="Keep the song's key and tempo"))
         options.append(Option(id="other", label="Something else…"))
-        return [ask(production, Topic.KEY_BPM, say.suggest_key_bpm(brief, genre), options)]
+        return [ask(production, Topic.KEY_BPM,
+                    say.suggest_key_bpm(brief, genre, song_key=source_key(production)), options)]
     if has_vocal(production) and Topic.VOCAL not in production.asked \
             and not brief.is_settled("vocal"):
         return [ask(production, Topic.VOCAL, say.ask_vocal(production), [
@@ -219,6 +226,12 @@ async def next_question(parts: Parts, production: Production) -> list[Reply]:
             Option(id="instrumental", label="Instrumental (drop the vocal)"),
         ])]
     return await plan(parts, production)
+
+
+def _analysing(production: Production) -> bool:
+    """Whether the song's analysis is on its way (its key decides the suggestion)."""
+    return production.source is not None and production.analysis is None and any(
+        j.kind == JobKind.ANALYZE.value for j in production.pending_jobs)
 
 
 def source_key(production: Production) -> Key | None:

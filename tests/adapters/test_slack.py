@@ -279,9 +279,11 @@ async def test_remix_song_questions_buttons_and_results_through_the_real_maestro
     assert len(progress) == 1 and progress[0].edits >= 1
     assert progress[0].text.startswith("✅") and "done" in progress[0].text
 
-    # the key/tempo question came as buttons; pressing one is the director's answer
-    (question,) = [m for m in slack.thread(channel, thread.thread_ts)
-                   if any(b["type"] == "actions" for b in m.blocks)]
+    # the key/tempo question came as buttons, once the song was heard (the key it suggests
+    # sits near the song's); pressing one is the director's answer
+    (question,) = await slack.wait_for(lambda s: [m for m in s.thread(channel, thread.thread_ts)
+                                                  if any(b["type"] == "actions"
+                                                         for b in m.blocks)])
     labels = [e["text"]["text"] for b in question.blocks if b["type"] == "actions"
               for e in b["elements"]]
     assert "Keep the song's key and tempo" in labels
@@ -425,7 +427,8 @@ async def test_when_the_team_says_so_only_the_owner_answers(world: World) -> Non
     (root,) = slack.roots("C0STRICT")
     song = world.with_song("C0STRICT", "", thread_ts=root.ts)
     assert await world.say(song, event_id="Ev-strict-song", team=team) == 200
-    questions = world.questions("C0STRICT", root.ts)
+    # asked once the song is analysed (the suggested key sits near the song's)
+    questions = await slack.wait_for(lambda s: world.questions("C0STRICT", root.ts))
     assert questions, "a question with buttons was asked"
     question = questions[-1]
     option = next(e for b in question.blocks if b["type"] == "actions"

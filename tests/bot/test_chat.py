@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,9 +40,12 @@ def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
     out = seed_run.out
     assert seed_run.returncode == 0, seed_run.stderr
     assert "Traceback" not in seed_run.stdout + seed_run.stderr
-    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in seed_run.stdout
+    # the Afro House key nearest the song's own: the demo's C major vocal keeps its pitch
+    assert ("I suggest Am at 128 BPM for dark tribal energy, the Afro House key nearest the "
+            "song's C major (C major is the relative major of A minor: no shift). Agree?"
+            ) in seed_run.stdout
     session = json.loads((out / "session.json").read_text())
-    assert session["brief"]["key"]["value"] == {"tonic": 5, "mode": "minor"}
+    assert session["brief"]["key"]["value"] == {"tonic": 9, "mode": "minor"}
     assert session["brief"]["bpm"]["value"] == 126
     assert session["brief"]["vocal"]["value"]["stutter_sections"] == ["build"]
     assert session["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
@@ -53,8 +57,16 @@ def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
         m, spec = version["measurements"], version["spec"]
         assert m["mismatches"] == [], m["mismatches"]
         assert abs(m["integrated_lufs"] - spec["master"]["target_lufs"]) <= 0.5
-        assert abs(m["tempo_bpm"] - 126) <= 0.5 and "Fm" in (m["key"], m["key_alternative"])
+        # A minor, or its relative C major where the vocal sings in C major
+        assert abs(m["tempo_bpm"] - 126) <= 0.5
+        assert "Am" in (m["key"], m["key_alternative"]) or m["key"] == m["vocal"]["key"] == "C"
     v1, v2, v3 = (v["measurements"] for v in session["versions"])
+    # the vocal in A minor's notes at its own pitch, its hook found and sung in both drops
+    assert v1["vocal"]["fits"] is True and v1["vocal"]["applied_shift"] == 0
+    drops = [(first, first + s["bars"] - 1) for s, first in _starts(session["versions"][0]["spec"])
+             if s["kind"] == "drop"]
+    hooks = [p["bar"] for p in v1["vocal"]["placements"] if p["part"] == "hook"]
+    assert len(drops) == 2 and all(any(a <= bar <= b for bar in hooks) for a, b in drops)
     bass = (v1["tracks"]["bass"], v2["tracks"]["bass"])
     assert -4.0 <= bass[1]["track_level_db"] - bass[0]["track_level_db"] <= -2.0
     assert bass[1]["ducking_depth_db"] - bass[0]["ducking_depth_db"] >= 2.0
@@ -74,6 +86,15 @@ def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
               for v in sorted(data.glob("*/v[0-9]"))]
     assert len(tracks) == 3 and tracks[0] and tracks[0] == tracks[1] == tracks[2]
     _assert_live_set_reads_back(out / "project.zip", tmp_path, tracks=len(session["versions"][2]["spec"]["tracks"]))
+
+
+def _starts(spec: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
+    """Each section of a stored spec with its first bar."""
+    out, bar = [], 1
+    for section in spec["sections"]:
+        out.append((section, bar))
+        bar += section["bars"]
+    return out
 
 
 def _assert_live_set_reads_back(project: Path, tmp_path: Path, *, tracks: int) -> None:

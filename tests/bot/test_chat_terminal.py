@@ -118,9 +118,10 @@ def test_each_run_is_a_new_conversation_and_resume_continues_one(
         run.expect(r"Tell me what to make")
         run.expect(r"You: ")
         run.type("Remix this to Afro Circuit")
-        run.expect(r"\(type a number, or answer in your own words\)")
+        run.expect(r"Listening to the song first")  # the key it suggests sits near the song's
         run.expect(r"Analysing the song: done")  # its progress, drawn in place
         run.expect(r"Analysed the song")
+        run.expect(r"\(type a number, or answer in your own words\)")
         run.expect(r"You: ")
         run.type("quit")
         assert run.finish() == 0, run.screen

@@ -79,14 +79,18 @@ async def _upload_and_analyse(m: Maestro, queue: RecordingQueue,
                                      result={"report": report.model_dump(mode="json")}))
 
 
-async def _analysed_then_yes(setup: tuple[Maestro, RecordingQueue],
-                             **reading: Any) -> tuple[str, list[Reply]]:
-    """The analysis post of a song read as ``reading`` (see :func:`_report`), and the replies
-    to the director's "Yes, but make it 126 BPM" after it."""
+async def _analysed(setup: tuple[Maestro, RecordingQueue],
+                    **reading: Any) -> tuple[str, list[Reply]]:
+    """The replies once the song read as ``reading`` (see :func:`_report`) is analysed: the
+    Maestro listens first, so its first question follows the analysis."""
     m, queue = setup
-    said = texts(await _upload_and_analyse(m, queue, _report(**reading)))
-    replies = await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
-    return said, replies
+    replies = await _upload_and_analyse(m, queue, _report(**reading))
+    return texts(replies), replies
+
+
+async def _yes(m: Maestro) -> list[Reply]:
+    """The director agrees to the suggested key, at 126 BPM."""
+    return await m.handle(Turn(conversation_id=CID, author=DEE, text="Yes, but make it 126 BPM"))
 
 
 async def _production(m: Maestro) -> Production:
@@ -98,8 +102,8 @@ async def _production(m: Maestro) -> Production:
 async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_directors(
         setup: tuple[Maestro, RecordingQueue]) -> None:
     m, _ = setup
-    said, replies = await _analysed_then_yes(setup, key="G#m", key_confidence=0.45, runner_up="B",
-                                             bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
+    said, replies = await _analysed(setup, key="G#m", key_confidence=0.45, runner_up="B",
+                                    bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
     assert "maybe B major" in said  # the analysis post names both readings
     question = question_of(replies).question
     assert question.topic == Topic.SOURCE_KEY
@@ -113,16 +117,23 @@ async def test_unsure_key_is_asked_with_both_readings_and_the_answer_is_the_dire
     assert p.brief.source_key.source is Provenance.USER and p.brief.source_key.author == DEE.id
     said = texts(replies)
     assert "The song is in B major" in said
+    # the suggestion is the genre's key nearest the song's, the move said as it is applied
+    assert ("I suggest Am at 128 BPM for dark tribal energy, the Afro House key nearest the "
+            "song's B major (B major → C major, the relative major of A minor: +1 semitone). "
+            "Agree?") in said
+    said = texts(await _yes(m))
     # the vocal question speaks of the key the director chose, as fact, without a percentage
     assert "Original vocals are in B major." in said
+    assert "B major → C major, the relative major of A minor: +1 semitone" in said
+    p = await _production(m)
     assert p.pending_question is not None and p.pending_question.topic == Topic.VOCAL
 
 
 async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
         setup: tuple[Maestro, RecordingQueue]) -> None:
     m, _ = setup
-    _, replies = await _analysed_then_yes(setup, key="Fm", key_confidence=0.97, runner_up="Ab",
-                                          bpm=87.0, tempo_confidence=0.55, alternative_bpm=174.0)
+    _, replies = await _analysed(setup, key="Fm", key_confidence=0.97, runner_up="Ab",
+                                 bpm=87.0, tempo_confidence=0.55, alternative_bpm=174.0)
     question = question_of(replies).question
     assert question.topic == Topic.SOURCE_TEMPO
     assert question.text.startswith("Is this 87 or 174 BPM?")
@@ -132,6 +143,8 @@ async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
     p = await _production(m)
     assert p.brief.source_bpm is not None and p.brief.source_bpm.value == 174.0
     assert p.brief.source_bpm.source is Provenance.USER
+    assert question_of(replies).question.topic == Topic.KEY_BPM
+    replies = await _yes(m)
     question = question_of(replies).question
     assert question.topic == Topic.VOCAL
     await m.handle(Turn(conversation_id=CID, author=DEE,
@@ -145,8 +158,8 @@ async def test_half_time_doubt_is_asked_and_the_chosen_tempo_reaches_the_plan(
 async def test_a_typed_key_answers_the_key_question(
         setup: tuple[Maestro, RecordingQueue]) -> None:
     m, _ = setup
-    _, replies = await _analysed_then_yes(setup, key="D", key_confidence=0.3, runner_up="Em",
-                                          bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
+    _, replies = await _analysed(setup, key="D", key_confidence=0.3, runner_up="Em",
+                                 bpm=124.0, tempo_confidence=0.95, alternative_bpm=62.0)
     assert question_of(replies).question.topic == Topic.SOURCE_KEY
     await m.handle(Turn(conversation_id=CID, author=DEE, text="E minor"))
     p = await _production(m)
@@ -156,9 +169,12 @@ async def test_a_typed_key_answers_the_key_question(
 async def test_sure_readings_are_stated_with_how_sure_and_not_asked(
         setup: tuple[Maestro, RecordingQueue]) -> None:
     m, _ = setup
-    said, replies = await _analysed_then_yes(setup, key="Am", key_confidence=0.93, runner_up="C",
-                                             bpm=124.0, tempo_confidence=0.9, alternative_bpm=62.0)
+    said, replies = await _analysed(setup, key="Am", key_confidence=0.93, runner_up="C",
+                                    bpm=124.0, tempo_confidence=0.9, alternative_bpm=62.0)
     assert "124.0 BPM (90% sure)" in said and "A minor (93% sure)" in said
+    assert question_of(replies).question.topic == Topic.KEY_BPM  # straight to the suggestion
+    assert "I suggest Am at 128 BPM" in said and "already in A minor: no shift" in said
+    replies = await _yes(m)
     question = question_of(replies).question
     assert question.topic == Topic.VOCAL  # straight on: nothing to confirm
     assert "Original vocals are in A minor (93% sure)" in question.text

@@ -309,3 +309,25 @@ async def test_a_send_change_is_recomputed_from_claudes_send(
     [effect] = [e for e in patch.expected if e.metric == "reverb_wet_db"]
     assert (effect.track, effect.change, effect.direction) == ("music", 2.0, "up")
     assert effect.text == "music reverb send -18 → -16 dB"
+
+
+async def test_where_the_vocal_sings_stays_the_rules(
+    api: FakeAnthropicAPI, make_advisor: MakeAdvisor, spec: ProductionSpec
+) -> None:
+    """A placement of the vocal by section is the rules' own (see core.claude_chef): Claude is
+    not asked, and the rule patch with its per-section promises answers as it is."""
+    from chefs.vocal import VocalChef
+    from core.spec import TrackRole, VocalProcessing
+
+    sung = spec.model_copy(update={
+        "vocal": VocalProcessing(),
+        "tracks": [*spec.tracks, TrackSpec(name="vocals", role=TrackRole.VOCALS, source="stem",
+                                           stem="vocals")],
+        "sections": [s.model_copy(update={"layers": ["vocals"]}) for s in spec.sections]})
+    request = Feedback(domain=Domain.VOCAL, aspect=Aspect.VOCAL_ONLY, direction="add",
+                       target="vocals", section="drop", text="vocal only in the drops")
+    rules = VocalChef().consult(spec=sung, request=request, measurements=Measurements(),
+                                genre=GENRE)
+    assert rules.ops and rules.expected
+    assert await advise(make_advisor(), sung, rules, chef=VocalChef(), request=request) is rules
+    assert api.requests == []

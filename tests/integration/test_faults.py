@@ -125,7 +125,7 @@ async def test_worker_killed_mid_job_result_arrives_once(long_song: Path, tmp_pa
     async with build_app(_settings(tmp_path / "data", redis_server.url)) as app:
         replies = await app.maestro.handle(_turn("local:k", "Remix this to Afro Circuit",
                                                  audio=long_song))
-        assert "Agree?" in str(replies)
+        assert "Listening to the song first" in str(replies)  # the key question follows it
         await asyncio.to_thread(_wait_running, redis_server.url)
         workers.kill(first)  # SIGKILL the worker and its job's process
         workers.start("render")
@@ -134,6 +134,7 @@ async def test_worker_killed_mid_job_result_arrives_once(long_song: Path, tmp_pa
     analysed = [r for _, r in posted if isinstance(r, TextReply) and
                 r.text.startswith("Analysed the song")]
     assert len(analysed) == 1
+    assert sum("Agree?" in str(r) for _, r in posted) == 1  # asked once, after the analysis
     assert production is not None and production.analysis is not None
     assert production.analysis.tempo.bpm == pytest.approx(118, abs=1.5)
     assert "goes back to the queue" in workers.log_text()  # the second worker took it over

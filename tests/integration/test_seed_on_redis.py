@@ -67,7 +67,7 @@ def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_serve
     workers.start("render")
     wait_for_workers(redis_server.url, 2)
     redis, stdout = _run_seed(song, tmp_path / "redis", env)
-    assert "I suggest Fm at 128 BPM for dark tribal energy. Agree?" in stdout
+    assert "I suggest Am at 128 BPM for dark tribal energy, the Afro House key nearest" in stdout
     assert redis["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
     assert set(redis["stems"]) == {"vocals", "drums", "bass", "other"}
     assert all(Path(p).is_file() for p in redis["stems"].values())
