@@ -17,8 +17,8 @@ from core.artifacts import LocalArtifactStore
 from core.brain import Brain
 from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
-from core.server_settings import ServerSettings, ServerSettingsStore
-from core.store import SqliteStore
+from core.server_settings import ServerSettingsStore
+from core.store import Store
 
 if TYPE_CHECKING:
     from core.claude_chef import ClaudeChefAdvisor
@@ -36,9 +36,9 @@ class App:
 
     settings: Settings
     maestro: Maestro
-    store: SqliteStore
+    store: Store
     queue: InlineQueue | RedisQueue
-    server_settings: ServerSettingsStore  #: each server's choices (one table, same file)
+    server_settings: ServerSettingsStore  #: each server's choices (same database)
 
 
 def build_claude(settings: Settings) -> ClaudeTools | None:
@@ -136,8 +136,18 @@ def build_queue(settings: Settings, *, platforms: Sequence[str] = ("local",)
 async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
                     ) -> AsyncIterator[App]:
     """Open the store and the queue, build the Maestro; close everything on exit."""
+    from bot.state import open_state
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await SqliteStore(settings.database_path).open()
+    async with open_state(settings) as state, _maestro_app(
+            settings, state.store, state.server_settings, platforms=platforms) as app:
+        yield app
+
+
+@asynccontextmanager
+async def _maestro_app(settings: Settings, store: Store, server_settings: ServerSettingsStore,
+                       *, platforms: Sequence[str]) -> AsyncIterator[App]:
+    """The queue and the Maestro over an open database (expired productions removed first)."""
     expired = await store.expire(idle_s=settings.idle_expiry_hours * 3600)
     artifacts = LocalArtifactStore(settings.data_dir)
     for production_id in expired:
@@ -145,8 +155,6 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
         logger.info("removed the files of expired production %s", production_id)
     if expired:
         artifacts.collect()
-    server_settings = await ServerSettingsStore(
-        settings.database_path, defaults=ServerSettings(answerers=settings.answerers)).open()
     queue = build_queue(settings, platforms=platforms)
     await queue.start()
     claude = build_claude(settings)
@@ -174,5 +182,3 @@ async def build_app(settings: Settings, *, platforms: Sequence[str] = ("local",)
         await queue.close()
         if claude is not None:
             await claude.aclose()
-        await server_settings.close()
-        await store.close()

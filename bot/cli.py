@@ -238,16 +238,13 @@ def _worker(settings: Settings, *, queues: str) -> int:
 async def _list(settings: Settings) -> int:
     """``vyke chat --list``: the terminal's conversations, the most recent first."""
     from bot.chat import LOCAL_PREFIX, list_lines
-    from core.store import SqliteStore
+    from bot.state import open_state
 
-    if not settings.database_path.is_file():
+    if not settings.database_url and not settings.database_path.is_file():
         print("\n".join(list_lines([])))
         return 0
-    store = await SqliteStore(settings.database_path).open()
-    try:
-        summaries = await store.summaries(prefix=LOCAL_PREFIX)
-    finally:
-        await store.close()
+    async with open_state(settings) as state:
+        summaries = await state.store.summaries(prefix=LOCAL_PREFIX)
     print("\n".join(list_lines(summaries)))
     return 0
 

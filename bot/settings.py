@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    #: PostgreSQL for productions and server settings (``postgres://user:pass@host/db``);
+    #: unset: the SQLite file in the data folder
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     inline_workers: int = Field(default=1, ge=1, le=16)
     worker_queues: str = "separate,render"
     worker_jobs: int = Field(default=1, ge=1, le=32)

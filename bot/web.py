@@ -34,7 +34,7 @@ from bot.settings import Settings
 from bot.signals import stop_event
 from core.change_card import CardLine, card_lines
 from core.production import Production, Version
-from core.store import SqliteStore, Store
+from core.store import Store
 
 __all__ = ["WebServer", "loudness_gains_db", "open_web", "run_web", "slack_http_mode", "web_app"]
 
@@ -335,10 +335,9 @@ async def open_web(settings: Settings, *, slack_client: Any | None = None,
             routes = slack_routes(slack)
             store: Store = app.store
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            sqlite = await SqliteStore(settings.database_path).open()
-            stack.push_async_callback(sqlite.close)
-            store = sqlite
+            from bot.state import open_state
+
+            store = (await stack.enter_async_context(open_state(settings))).store
         runner = web.AppRunner(web_app(settings=settings, store=store, extra_routes=routes),
                                access_log=None)
         await runner.setup()

@@ -55,7 +55,7 @@ from core.conversation import Author, FileReply, Reply, Turn
 from core.jobs import ExportRequest, JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
-from core.server_settings import ServerSettingsStore
+from core.server_settings import ServerSettingsStore, SqliteServerSettingsStore
 from core.store import SqliteStore
 from tests.core.test_maestro import SEED, RenderQueue
 from tests.fakes.discord_api import FakeDiscordAPI
@@ -198,7 +198,7 @@ async def a_bot(platform: Platform, data_dir: Path, queue: ScriptedQueue) -> Asy
     """A bot process on ``data_dir`` (a second one is the first after a restart)."""
     db = data_dir / "vyke.sqlite"
     store = await SqliteStore(db).open()
-    settings = await ServerSettingsStore(db).open()
+    settings = await SqliteServerSettingsStore(db).open()
     maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
                       genres=load_genres(), store=store, queue=queue,
                       server_settings=settings,
