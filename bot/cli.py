@@ -219,13 +219,12 @@ def _worker(settings: Settings, *, queues: str) -> int:
         print("vyke worker needs REDIS_URL (without Redis, the bot runs every job itself).",
               file=sys.stderr)
         return 2
-    from jobs.worker import WorkerConfig, run_worker
+    from jobs.worker import DEFAULT_TIMEOUTS_S, WorkerConfig, run_worker
 
-    config = WorkerConfig(redis_url=settings.redis_url,
+    config = WorkerConfig(redis_url=settings.redis_url, store=settings.store_config(),
                           queues=tuple(q.strip() for q in queues.split(",") if q.strip()),
                           jobs_per_queue=settings.worker_jobs,
-                          timeouts_s={**WorkerConfig(redis_url="").timeouts_s,
-                                      **settings.job_timeouts_s},
+                          timeouts_s={**DEFAULT_TIMEOUTS_S, **settings.job_timeouts_s},
                           max_tries=settings.job_max_tries,
                           retry_backoff_s=settings.job_retry_backoff_s)
     try:

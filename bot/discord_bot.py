@@ -58,7 +58,7 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
                                  server_settings=server_settings,
                                  data_dir=settings.data_dir,
                                  max_song_bytes=settings.max_upload_bytes,
-                                 link_for=link_maker(settings))
+                                 link_for=link_maker(settings, app.artifacts))
         client = VykeClient(adapter, intents=intents(message_content=message_content),
                             synced_file=settings.data_dir / "discord-commands.sha256",
                             **client_options)

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.artifacts import S3Settings, StoreConfig
 
 __all__ = ["Settings"]
 
@@ -27,6 +29,21 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    #: an S3-compatible object store for every artifact (uploads, stems, renders, exports):
+    #: the bucket turns it on; the endpoint is the store's URL (unset: AWS S3 itself); the
+    #: keys fall back to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (see docs/deploy.md)
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VYKE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID"))
+    s3_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VYKE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"))
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices(
+        "VYKE_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
+    #: the store is reachable by the people downloading: links go straight to it (presigned)
+    #: instead of streaming through ``vyke web``
+    s3_public: bool = False
     #: PostgreSQL for productions and server settings (``postgres://user:pass@host/db``);
     #: unset: the SQLite file in the data folder
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
@@ -103,6 +120,21 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "vyke.sqlite"
+
+    @property
+    def cache_path(self) -> Path:
+        """This host's caches (analysis, stems, renders, fetched objects): disposable."""
+        return self.cache_dir or self.data_dir / "cache"
+
+    def store_config(self) -> StoreConfig:
+        """Where this process keeps and finds artifacts (the S3 store when a bucket is set)."""
+        s3 = None
+        if self.s3_bucket:
+            s3 = S3Settings(endpoint=self.s3_endpoint, bucket=self.s3_bucket,
+                            access_key=self.s3_access_key, secret_key=self.s3_secret_key,
+                            region=self.s3_region, public=self.s3_public)
+        return StoreConfig(data_dir=str(self.data_dir.resolve()),
+                           cache_dir=str(self.cache_path.resolve()), s3=s3)
 
     def samples_payload(self) -> dict[str, object]:
         """Where renders may find recorded instruments, as a job payload (see ``SampleSources``)."""

@@ -1,8 +1,9 @@
 """The export job: a rendered version's files in, the project zip out (checked before it is offered).
 
-The render job leaves, per version, ``tracks/<track name>.wav``, ``master.wav`` and
-``spec.json`` in its out_dir; this job reads only files it finds there (never a path built
-from a name), makes the MIDI from the spec, and writes the zip into ``out_dir``.
+The render job publishes, per version, ``tracks/<track name>.wav``, ``master.wav`` and
+``samples.json``; this job lays those artifacts out in a scratch folder, reads only files it
+finds there (never a path built from a name), makes the MIDI from the spec, and publishes
+the zip.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import pretty_midi
 
 from core.jobs import ExportRequest, ExportResult, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
+from jobs.export.project import ExportResult as ProjectExport
 from jobs.export.project import export_project
+from jobs.files import JobFiles
 
 __all__ = ["MidiSource", "export_task", "find_track_files"]
 
@@ -58,15 +61,26 @@ def _generate_midi(spec: ProductionSpec) -> pretty_midi.PrettyMIDI:
     return generate_midi(spec)
 
 
-def export_task(request: JobRequest, progress: ProgressFn, *,
+def export_task(request: JobRequest, progress: ProgressFn, files: JobFiles, *,
                 midi_source: MidiSource | None = None) -> ExportResult:
     """Export a rendered version as ``<Title> Project.zip``.
 
     The result's ``checks`` list each checker rule and whether it passed.
     """
     payload = payload_of(request, ExportRequest)
+    with files.scratch(request.production_id, request.job_id) as work:
+        render_dir = files.gather(payload.rendered, work / "render")
+        result = _export(request, payload, render_dir, work / "export", progress, midi_source)
+        key = files.publish(request.production_id, f"v{request.version}/project.zip",
+                            result.zip_path)
+    return ExportResult.model_validate(
+        {"artifacts": {"project.zip": key}, "checks": result.report.as_checks(),
+         "size_bytes": result.size_bytes, "skipped": list(result.skipped)})
+
+
+def _export(request: JobRequest, payload: ExportRequest, render_dir: Path, out_dir: Path,
+            progress: ProgressFn, midi_source: MidiSource | None) -> ProjectExport:
     spec = payload.spec
-    render_dir = Path(payload.render_dir)
     progress(0.0, "collecting the rendered tracks")
     tracks = find_track_files(spec, render_dir)
     has_patterns = any(t.source == "pattern" for t in spec.tracks)
@@ -78,9 +92,7 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
                   **payload.provenance.model_dump(mode="json")}
     result = export_project(spec, tracks=tracks, midi=midi,
                             master=master if master.is_file() else None,
-                            out_dir=Path(payload.out_dir), provenance=provenance,
+                            out_dir=out_dir, provenance=provenance,
                             instruments=_instruments(render_dir))
     progress(1.0, "project ready")
-    return ExportResult.model_validate(
-        {"artifacts": {"project.zip": str(result.zip_path)}, "checks": result.report.as_checks(),
-         "size_bytes": result.size_bytes, "skipped": list(result.skipped)})
+    return result

@@ -242,10 +242,9 @@ def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
 def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, Any]) -> None:
     """A bass change's drop, ahead of the whole version: the clip is those bars, as loud as
     the same bars of v1, and the full render that follows finds the new bass chain cached."""
-    from core.jobs import SectionRequest
     from jobs.audio_io import read_audio
     from jobs.loudness import integrated_loudness
-    from jobs.render import render_section
+    from jobs.render import SectionPayload, render_section
 
     spec = seed["spec"].model_copy(deep=True)
     bass = spec.track("bass")
@@ -254,7 +253,7 @@ def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, An
     drop = next(s for s in spec.section_bars() if s[0].kind == "drop")
     start, end = drop[1], min(drop[2], drop[1] + 11)
     v1 = seed["result"]
-    request = SectionRequest(
+    request = SectionPayload(
         render=RenderPayload(spec=spec, stems=seed["stems"], out_dir=str(seed["tmp"] / "first"),
                              cache_dir=str(seed["cache"])),
         start_bar=start, end_bar=end, label="the drop", parent=1,

@@ -201,8 +201,7 @@ def test_a_version_whose_tracks_a_changed_bars_clip_made_still_credits_its_sampl
         library: Path, own_vault: Path, tmp_path: Path) -> None:
     """The clip job often plays a version's tracks first; the version's render reads them from
     the cache and must still name every sample that sounded."""
-    from core.jobs import SectionRequest
-    from jobs.render import RenderPayload, render_section, render_spec
+    from jobs.render import RenderPayload, SectionPayload, render_section, render_spec
 
     spec = _spec()
     sources = SampleSources(library=True, vault_dir=str(own_vault))
@@ -215,7 +214,7 @@ def test_a_version_whose_tracks_a_changed_bars_clip_made_still_credits_its_sampl
         return None
 
     direct = render_spec(payload("direct", "cache-direct"), quiet)
-    render_section(SectionRequest(render=payload("v2", "cache"), start_bar=3, end_bar=6,
+    render_section(SectionPayload(render=payload("v2", "cache"), start_bar=3, end_bar=6,
                                   label="the drop"), quiet)
     after = render_spec(payload("v2", "cache"), quiet)
     assert after["cache"]["rendered"] == []  # the clip job made every track

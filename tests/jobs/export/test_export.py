@@ -198,19 +198,26 @@ def test_safe_names() -> None:
         safe_arcname("Project", "..", "x.wav")
 
 
-def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
+def test_export_task_reads_only_the_rendered_artifacts(tmp_path: Path) -> None:
+    from jobs.files import JobFiles
+
     render = tmp_path / "render"
     paths = write_stems(render / "tracks", ["kick", "bass", "vocals"], seconds=8.0)
-    (render / "master.wav").write_bytes(paths["vocals"].read_bytes())
+    files = JobFiles.local(tmp_path / "data")
+    rendered = {f"tracks/{name}.wav": files.publish("p1", f"v1/tracks/{name}.wav", path)
+                for name, path in paths.items()}
+    rendered["master.wav"] = rendered["tracks/vocals.wav"]
+    rendered["../escape.wav"] = rendered["tracks/kick.wav"]  # a name never laid outside
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
                          payload={"spec": tiny_spec().model_dump(mode="json"),
-                                  "render_dir": str(render), "out_dir": str(tmp_path / "out"),
+                                  "rendered": rendered,
                                   "provenance": {"stems_model": "demucs",
                                                  "source": "song.wav"}})
     steps: list[str] = []
-    result = export_task(request, lambda fraction, step: steps.append(step),
+    result = export_task(request, lambda fraction, step: steps.append(step), files,
                          midi_source=lambda spec: tiny_midi())
-    zip_path = Path(result.artifacts["project.zip"])
+    zip_path = files.fetch(result.artifacts["project.zip"])
+    assert not (tmp_path / "data" / "work" / "escape.wav").exists()
     assert zip_path.is_file() and result.size_bytes == zip_path.stat().st_size
     assert all(check.passed for check in result.checks)
     assert {c.name for c in result.checks} >= {"pointee ids", "sends and returns",
