@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -84,7 +85,8 @@ async def serve(bot: DiscordBot, token: str) -> None:
 async def run_discord(settings: Settings) -> int:
     """Run the Discord bot until it is stopped; the exit status for ``vyke discord``."""
     if settings.discord_token is None:
-        logger.error("DISCORD_TOKEN is not set; see docs/discord.md to create the application")
+        print("Set DISCORD_TOKEN (the bot token of the Discord application); see "
+              "docs/discord.md.", file=sys.stderr)
         return 2
     token = settings.discord_token.get_secret_value()
     try:

@@ -141,10 +141,11 @@ class _Config:
 def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None = None,
             extra_routes: Sequence[web.RouteDef] = ()) -> web.Application:
     """The aiohttp application: ``/files/…``, ``/p/…`` and any ``extra_routes`` (Slack's)."""
-    if settings.link_secret is None:
-        raise ValueError("vyke web needs VYKE_LINK_SECRET to check its links")
     stored = artifacts or open_artifact_store(settings.store_config())
-    config = _Config(artifacts=stored, secret=settings.link_secret.get_secret_value(),
+    # without a secret no link verifies (every file and page is refused); the process still
+    # answers, so a platform's health check passes while the operator sets the secret
+    secret = settings.link_secret.get_secret_value() if settings.link_secret else ""
+    config = _Config(artifacts=stored, secret=secret,
                      base_path=urlsplit(settings.public_url).path.rstrip("/"),
                      presign=settings.s3_public and hasattr(stored, "presign"))
 
@@ -189,8 +190,14 @@ def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None
         html = _page_html(production, version, config=config, expires=signed[0])
         return web.Response(text=html, content_type="text/html", headers=_PAGE_HEADERS)
 
+    async def alive(request: web.Request) -> web.Response:
+        return web.Response(text="vyke web is running\n" if config.secret else
+                            "vyke web is running; links are off until VYKE_LINK_SECRET is set\n",
+                            headers={"Cache-Control": "no-store"})
+
     app = web.Application()
-    app.add_routes([web.get(links.LINK_PREFIX + "{path:.+}", file),
+    app.add_routes([web.get("/", alive),
+                    web.get(links.LINK_PREFIX + "{path:.+}", file),
                     web.get(links.PAGE_PREFIX + "{production}/v{version}", page),
                     *extra_routes])
     return app
@@ -410,9 +417,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def run_web(settings: Settings) -> int:
     """Run ``vyke web`` until SIGINT or SIGTERM; returns the process exit status."""
     if settings.link_secret is None:
-        print("vyke web needs VYKE_LINK_SECRET (the same secret the bots sign links with); "
-              "see docs/web.md.", file=sys.stderr)
-        return 2
+        print("vyke web: VYKE_LINK_SECRET is not set, so every download and page link is "
+              "refused until it is (the same secret the bots sign links with; docs/web.md).",
+              file=sys.stderr)
     stopping = stop_event()
     try:
         async with open_web(settings):
