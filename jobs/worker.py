@@ -25,6 +25,7 @@ import dataclasses
 import errno
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import socket
@@ -430,6 +431,9 @@ async def run_worker(config: WorkerConfig) -> int:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(QUEUES)}")
     _context()  # the forkserver starts with the audio libraries loaded, once
+    # now, before the heartbeat says this worker is ready: its first job starts at once
+    # instead of waiting for the audio libraries to import (seconds on a fresh host)
+    await asyncio.to_thread(multiprocessing.forkserver.ensure_running)
     redis = await create_pool(redis_settings(config.redis_url, retry_for_s=60))
     served = {queue: _served_kinds(queue) for queue in config.queues}
     workers = [Worker(redis_pool=redis, **{k: v for k, v in worker_settings(config, q, kinds)
