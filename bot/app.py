@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from bot.inline_queue import InlineQueue
 from bot.redis_queue import RedisQueue
 from bot.settings import Settings
 from chefs import all_chefs, load_genres
-from core.artifacts import ArtifactStore, check_key, open_artifact_store
+from core.artifacts import ArtifactStore, check_key, folder_name, open_artifact_store
 from core.brain import Brain
 from core.conversation import Attachment
 from core.maestro import Maestro, MaestroLimits
@@ -159,6 +160,9 @@ async def _maestro_app(settings: Settings, store: Store, server_settings: Server
     artifacts = open_artifact_store(settings.store_config())
     for production_id in expired:
         await asyncio.to_thread(artifacts.remove, production_id)
+        # the uploads the platforms saved here before they were stored
+        await asyncio.to_thread(shutil.rmtree, settings.data_dir / "productions"
+                                / folder_name(production_id), True)
         logger.info("removed the files of expired production %s", production_id)
     if expired:
         await asyncio.to_thread(artifacts.collect)

@@ -21,7 +21,6 @@ from bot.app import App
 from core.artifacts import ArtifactStore
 from core.conversation import FileReply, Reply
 from core.jobs import JobEvent
-from core.maestro import upload_cap_bytes
 
 __all__ = ["POST_ATTEMPTS", "Poster", "deliver_undelivered", "handle_event", "local_copy",
            "pump_events"]
@@ -35,6 +34,10 @@ POST_ATTEMPTS = 4
 """Tries of one post before its event is left for a later delivery (about 7 s of waiting)."""
 
 _MAX_WAIT_S = 30.0
+
+_LARGEST_UPLOAD = {"discord": 100 * 1024 * 1024, "slack": 1024 * 1024 * 1024}
+"""The most a platform takes from a bot anywhere (a fully boosted Discord server, Slack's
+limit): a stored file over it is only ever linked, so it is never fetched to post it."""
 _backoff = wait_exponential(multiplier=1.0, min=1.0, max=8.0)
 
 
@@ -56,9 +59,8 @@ async def local_copy(artifacts: ArtifactStore, conversation_id: str, reply: Repl
     if not isinstance(reply, FileReply) or not reply.attachment.key or reply.attachment.path:
         return reply
     attachment = reply.attachment
-    platform = conversation_id.split(":", 1)[0]
-    if platform in ("discord", "slack") and attachment.size_bytes > upload_cap_bytes(
-            conversation_id):
+    largest = _LARGEST_UPLOAD.get(conversation_id.split(":", 1)[0])
+    if largest is not None and attachment.size_bytes > largest:
         return reply
     path = await asyncio.to_thread(artifacts.fetch, attachment.key)
     return reply.model_copy(update={"attachment": attachment.model_copy(

@@ -11,6 +11,7 @@ rebuilds from the store.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -76,3 +77,5 @@ class JobFiles:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the production's last job leaves no folder
+                parent.rmdir()
