@@ -117,7 +117,7 @@ class MixingChef(Chef):
             return self._punch(spec, request, measurements)
         if request.aspect is Aspect.LEVEL:
             return self._level(spec, request, measurements)
-        if request.aspect is Aspect.BRIGHTNESS:
+        if request.aspect in (Aspect.BRIGHTNESS, Aspect.HARSH):
             return self._eq(spec, request, measurements)
         if request.aspect is Aspect.WIDTH and request.target in ("", "master"):
             return self._master_width(spec, request)
@@ -231,8 +231,14 @@ class MixingChef(Chef):
             why = ("A high shelf from 8 kHz adds air and sparkle." if up
                    else "A high shelf cut from 8 kHz darkens and warms the sound.")
             metric, direction = "spectral_centroid_hz", "up" if up else "down"
-        ops: list[Operation] = [SetEQBand(track=t.name, band=_shelf_for(band, t.name, measurements))
-                                for t in tracks]
+        ops: list[Operation] = [
+            SetEQBand(track=t.name, band=_harshness_cut_for(band, t.name, measurements)
+                      if aspect is Aspect.HARSH else _shelf_for(band, t.name, measurements))
+            for t in tracks]
+        if aspect is Aspect.HARSH and any(
+                op.band.freq_hz != band.freq_hz for op in ops if isinstance(op, SetEQBand)):
+            why += (" A bright part (hats, cymbals) bites higher, where most of its sound is, "
+                    "so its cut follows its own spectrum.")
         if aspect is Aspect.BRIGHTNESS and any(
                 op.band.freq_hz != band.freq_hz for op in ops if isinstance(op, SetEQBand)):
             why += (" A dark sound has little up there, so the shelf starts where its own top "
@@ -313,6 +319,24 @@ def _measured(measurements: Measurements | None, track: str, metric: str) -> flo
     if measurements is None:
         return None
     return Measurements.model_validate(measurements).value(metric, track)
+
+
+def _harshness_cut_for(band: EQBand, track: str, measurements: Measurements | None) -> EQBand:
+    """The cut for a harsh track, placed above its spectral centroid so the bite goes down.
+
+    A 3.5 kHz cut on hats whose centroid is 10 kHz takes out what sits under their bite and
+    leaves them brighter (their centroid rose). A track whose centroid is past 5 kHz gets a
+    high shelf from half its centroid; one in the upper mids a peak half an octave above it;
+    a darker one (most vocals) the 3.5 kHz cut.
+    """
+    centroid = _measured(measurements, track, "spectral_centroid_hz")
+    if centroid is None or centroid <= 0:
+        return band
+    if centroid >= 5000:
+        return EQBand(kind="high_shelf", freq_hz=float(min(8000.0, round(centroid / 2, -2))),
+                      gain_db=band.gain_db, q=0.7)
+    return band.model_copy(update={"freq_hz": float(max(band.freq_hz,
+                                                        round(1.5 * centroid, -2)))})
 
 
 def _shelf_for(band: EQBand, track: str, measurements: Measurements | None) -> EQBand:

@@ -43,8 +43,8 @@ from scipy.optimize import minimize
 from core.tonal import OCTAVE_CENTRES_HZ, TonalTarget
 from jobs.measure import OCTAVES_HZ
 
-__all__ = ["LOW_CUT_HZ", "PAIR", "Staging", "apply_staging", "bass_share_between_kicks",
-           "stage_gains"]
+__all__ = ["LOW_CUT_HZ", "PAIR", "Staging", "apply_staging", "band_power_between_kicks",
+           "bass_share_between_kicks", "share_of", "stage_gains"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,32 +269,51 @@ def bass_share_between_kicks(tracks: Mapping[str, np.ndarray], *, sample_rate: i
 
     Each track's mid signal (``tracks``: float32, shape (2, samples), as it enters the mix) is
     band-passed like :func:`jobs.measure.between_hits_band_db` and its power summed over the
-    second half of every gap between the kicks; uncorrelated parts add in power. The Mixing
-    Chef reads it to size a bass change the master will carry: a bass with 60 % of that band
-    moves it only 1.5 dB for 3 dB on its fader. ``None`` without a bass, hits or low end.
+    second half of every gap between the kicks (:func:`band_power_between_kicks`);
+    uncorrelated parts add in power. The Mixing Chef reads it to size a bass change the master
+    will carry: a bass with 60 % of that band moves it only 1.5 dB for 3 dB on its fader.
+    ``None`` without a bass, hits or low end.
+    """
+    if bass not in tracks:
+        return None
+    powers = {name: band_power_between_kicks(audio, sample_rate=sample_rate,
+                                             hit_times_s=hit_times_s)
+              for name, audio in tracks.items()}
+    return share_of(powers, bass)
+
+
+def share_of(powers: Mapping[str, float | None], name: str) -> float | None:
+    """``name``'s share of the summed ``powers`` (``None`` when it has none or all are 0)."""
+    if powers.get(name) is None:
+        return None
+    total = sum(p for p in powers.values() if p is not None)
+    return None if total <= 0 else float(powers[name] or 0.0) / total
+
+
+def band_power_between_kicks(audio: np.ndarray, *, sample_rate: int,
+                             hit_times_s: np.ndarray) -> float | None:
+    """One track's 40–160 Hz mid power over the second half of every gap between the kicks.
+
+    Linear in power: a track turned up by ``g`` (amplitude) has ``g²`` times as much, so a
+    render keeps this per track and rescales it when only the level changed. ``None`` when
+    no gap between the hits is measurable.
     """
     from scipy.signal import butter, sosfilt
 
     from jobs.measure import LOW_BETWEEN_KICKS_HZ
 
-    if bass not in tracks:
-        return None
-    first = np.asarray(tracks[bass])
+    x = np.asarray(audio)
+    size = x.shape[-1]
     hits = np.sort(np.round(np.asarray(hit_times_s, dtype=np.float64) * sample_rate))
-    hits = hits[(hits >= 0) & (hits < first.shape[-1])].astype(np.int64)
+    hits = hits[(hits >= 0) & (hits < size)].astype(np.int64)
     spans = [(int(a) + int(b - a) // 2, int(b)) for a, b in itertools.pairwise(hits)
              if 8 <= b - a <= sample_rate]
     if not spans:
         return None
     sos = butter(4, LOW_BETWEEN_KICKS_HZ, btype="bandpass", fs=sample_rate, output="sos")
-    keep = np.zeros(first.shape[-1], dtype=bool)
+    keep = np.zeros(size, dtype=bool)
     for start, stop in spans:
         keep[start:stop] = True
-    powers = {}
-    for name, audio in tracks.items():
-        x = np.asarray(audio, dtype=np.float32)
-        mid = x.mean(axis=0) if x.ndim == 2 else x
-        band = sosfilt(sos.astype(np.float32), mid[: keep.size])
-        powers[name] = float(np.sum(np.square(band[keep[: band.size]], dtype=np.float64)))
-    total = sum(powers.values())
-    return None if total <= 0 else powers[bass] / total
+    mid = x.mean(axis=0, dtype=np.float32) if x.ndim == 2 else np.asarray(x, dtype=np.float32)
+    band = sosfilt(sos.astype(np.float32), mid)
+    return float(np.sum(np.square(band[keep], dtype=np.float64)))

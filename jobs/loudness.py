@@ -20,6 +20,8 @@ import math
 import numpy as np
 from scipy.signal import resample_poly, sosfilt
 
+from jobs.parallel import by_channel, map_parallel
+
 __all__ = [
     "ABSOLUTE_GATE_LUFS",
     "integrated_loudness",
@@ -66,8 +68,8 @@ def k_weight(audio: np.ndarray, *, sample_rate: int) -> np.ndarray:
     # both biquads in one cascade: one pass over the audio instead of two (a render measures
     # loudness a dozen times while it searches the limiter's drive)
     sos = np.array([b1 + a1, b2 + a2], dtype=np.float32)
-    return np.asarray(sosfilt(sos, np.asarray(audio, dtype=np.float32), axis=-1),
-                      dtype=np.float32)
+    x = np.asarray(audio, dtype=np.float32)
+    return np.asarray(by_channel(lambda row: sosfilt(sos, row), x), dtype=np.float32)
 
 
 def _block_powers(
@@ -211,8 +213,11 @@ def true_peak_dbtp(audio: np.ndarray, *, sample_rate: int, chunk_s: float = 10.0
         x = np.pad(x, ((0, 0), (pad, pad)))
         chunk = max(1024, round(chunk_s * sample_rate))
         n = x.shape[1]
-        for start in range(pad, n - pad, chunk):
+
+        def chunk_peak(start: int) -> float:
             stop = min(n - pad, start + chunk)
             up = resample_poly(x[:, start - pad : stop + pad], 4, 1, axis=-1, window=("kaiser", 8.0))
-            peak = max(peak, float(np.max(np.abs(up[:, pad * 4 : (stop - start + pad) * 4]))))
+            return float(np.max(np.abs(up[:, pad * 4 : (stop - start + pad) * 4])))
+
+        peak = max([peak, *map_parallel(chunk_peak, range(pad, n - pad, chunk))])
     return float(20.0 * math.log10(max(peak, 1e-12)))

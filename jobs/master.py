@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -43,10 +44,11 @@ from scipy.signal import butter, sosfilt, sosfreqz
 
 from core.spec import MasterSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ, TonalTarget, band_label
-from core.units import db_to_gain
+from core.units import db_to_gain, gain_to_db
 from jobs.audio_io import valid_audio
 from jobs.loudness import integrated_loudness, true_peak_dbtp
 from jobs.measure import OCTAVES_HZ, mid_spectrum
+from jobs.parallel import by_channel, in_pieces
 
 __all__ = [
     "GLUE_REFERENCE_LUFS",
@@ -212,9 +214,9 @@ def octave_eq_sos(gains_db: dict[int, float], *, sample_rate: int) -> np.ndarray
 
 
 def _graphic_eq(x: np.ndarray, gains_db: dict[int, float], *, sample_rate: int) -> np.ndarray:
-    sos = octave_eq_sos(gains_db, sample_rate=sample_rate)
+    sos = octave_eq_sos(gains_db, sample_rate=sample_rate).astype(np.float32)
     # single precision: half the time of double, with the filters' error below -120 dB
-    return sosfilt(sos.astype(np.float32), np.asarray(x, dtype=np.float32), axis=1)
+    return by_channel(lambda row: sosfilt(sos, row), np.asarray(x, dtype=np.float32))
 
 
 def tonal_correction(
@@ -276,14 +278,22 @@ def tonal_correction(
 
 def _tone_and_glue(x: np.ndarray, spec: MasterSpec, *, sample_rate: int) -> np.ndarray:
     """Tilt EQ (shelves at 1 kHz, each half the tilt) then glue compression."""
-    plugins: list[Plugin] = []
-    if spec.tilt_db:
-        plugins += [LowShelfFilter(cutoff_frequency_hz=1000, gain_db=-spec.tilt_db / 2, q=0.5),
-                    HighShelfFilter(cutoff_frequency_hz=1000, gain_db=spec.tilt_db / 2, q=0.5)]
     glue = spec.glue
-    plugins.append(Compressor(threshold_db=glue.threshold_db, ratio=glue.ratio,
-                              attack_ms=glue.attack_ms, release_ms=glue.release_ms))
-    return Pedalboard(plugins)(x, sample_rate)
+
+    def board(piece: np.ndarray) -> np.ndarray:  # a board per piece: plugins keep state
+        plugins: list[Plugin] = []
+        if spec.tilt_db:
+            plugins += [LowShelfFilter(cutoff_frequency_hz=1000, gain_db=-spec.tilt_db / 2,
+                                       q=0.5),
+                        HighShelfFilter(cutoff_frequency_hz=1000, gain_db=spec.tilt_db / 2,
+                                        q=0.5)]
+        plugins.append(Compressor(threshold_db=glue.threshold_db, ratio=glue.ratio,
+                                  attack_ms=glue.attack_ms, release_ms=glue.release_ms))
+        return Pedalboard(plugins)(piece, sample_rate)
+
+    # the compressor's state settles within a few releases (at most 1 s each)
+    return in_pieces(board, np.asarray(x, dtype=np.float32), sample_rate=sample_rate,
+                     run_in_s=max(2.0, 5 * glue.release_ms / 1000))
 
 
 def _width(x: np.ndarray, width: float, *, sample_rate: int) -> np.ndarray:
@@ -321,10 +331,15 @@ def _drive(
     x: np.ndarray, gain_db: float, *, limiter_ceiling_db: float, sample_rate: int
 ) -> np.ndarray:
     """Drive gain, soft clipper (0.5 dB over the limiter's ceiling), true-peak limiter."""
-    limiter = BrickwallLimiter(ceiling_db=limiter_ceiling_db, release_ms=_RELEASE_MS,
-                               lookahead_ms=_LOOKAHEAD_MS, true_peak=True)
-    driven = _soft_clip(x * db_to_gain(gain_db), ceiling_db=limiter_ceiling_db + 0.5)
-    return limiter(driven.astype(np.float32), sample_rate)
+    def drive(piece: np.ndarray) -> np.ndarray:  # a limiter per piece: it keeps state
+        limiter = BrickwallLimiter(ceiling_db=limiter_ceiling_db, release_ms=_RELEASE_MS,
+                                   lookahead_ms=_LOOKAHEAD_MS, true_peak=True)
+        driven = _soft_clip(piece * db_to_gain(gain_db), ceiling_db=limiter_ceiling_db + 0.5)
+        return limiter(driven.astype(np.float32), sample_rate)
+
+    # released within 1 s, looking 5 ms ahead: the pieces' seams cannot be heard
+    return in_pieces(drive, x, sample_rate=sample_rate, run_in_s=1.0,
+                     run_out_s=max(0.05, 4 * _LOOKAHEAD_MS / 1000))
 
 
 def _limit_to_target(
@@ -332,23 +347,38 @@ def _limit_to_target(
 ) -> MasterResult:
     """Search the drive for the target loudness; re-run with a lower ceiling on a peak overshoot."""
     target, ceiling = spec.target_lufs, spec.ceiling_dbtp
-    base = integrated_loudness(x, sample_rate=sample_rate)
-    peak_db = true_peak_dbtp(x, sample_rate=sample_rate)
     limiter_ceiling = ceiling - _LIMITER_MARGIN_DB
     iterations = 0
-    for _ in range(3):  # true-peak passes: rarely more than one
-        max_gain = (limiter_ceiling - peak_db) + max_limiting_db
-        gain, out, lufs, passes = _search_drive(
-            x, target=target, first_guess=target - base, max_gain_db=max_gain,
-            limiter_ceiling_db=limiter_ceiling, sample_rate=sample_rate)
-        iterations += passes
-        tp = true_peak_dbtp(out, sample_rate=sample_rate)
-        if tp <= ceiling:
-            break
-        limiter_ceiling -= tp - ceiling + 0.05
-        logger.debug("true peak %.2f over ceiling %.2f; limiter ceiling now %.2f",
-                     tp, ceiling, limiter_ceiling)
-    else:  # still over after three passes: trim the remainder with plain gain
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the input's true peak only bounds the drive (how much limiting is allowed): it is
+        # measured beside the first search, which is bounded by the sample peak meanwhile (a
+        # looser bound, as the true peak is never below it) and searched again in the rare
+        # case it went past the true bound
+        pending: Future[float] | None = pool.submit(true_peak_dbtp, x, sample_rate=sample_rate)
+        base = integrated_loudness(x, sample_rate=sample_rate)
+        peak_db = gain_to_db(float(np.max(np.abs(x))))
+
+        def search(peak: float) -> tuple[float, np.ndarray, float, int, float]:
+            return _search_drive(
+                x, target=target, first_guess=target - base,
+                max_gain_db=(limiter_ceiling - peak) + max_limiting_db,
+                limiter_ceiling_db=limiter_ceiling, sample_rate=sample_rate)
+
+        for _ in range(3):  # true-peak passes: rarely more than one
+            gain, out, lufs, passes, tried = search(peak_db)
+            if pending is not None:
+                peak_db, pending = pending.result(), None
+                if tried > (limiter_ceiling - peak_db) + max_limiting_db + 1e-9:
+                    iterations += passes
+                    gain, out, lufs, passes, tried = search(peak_db)
+            iterations += passes
+            tp = true_peak_dbtp(out, sample_rate=sample_rate)
+            if tp <= ceiling:
+                break
+            limiter_ceiling -= tp - ceiling + 0.05
+            logger.debug("true peak %.2f over ceiling %.2f; limiter ceiling now %.2f",
+                         tp, ceiling, limiter_ceiling)
+    if tp > ceiling:  # still over after three passes: trim the remainder with plain gain
         out = out * db_to_gain(ceiling - tp)
         lufs = integrated_loudness(out, sample_rate=sample_rate)
         tp = true_peak_dbtp(out, sample_rate=sample_rate)
@@ -370,19 +400,21 @@ def _search_drive(
     max_gain_db: float,
     limiter_ceiling_db: float,
     sample_rate: int,
-) -> tuple[float, np.ndarray, float, int]:
+) -> tuple[float, np.ndarray, float, int, float]:
     """Find the drive whose limited output reads ``target`` LUFS: a bracketed secant search.
 
-    Returns ``(gain_db, audio, lufs, passes)``; when the target is out of reach, the loudest
-    result found at or below ``max_gain_db``.
+    Returns ``(gain_db, audio, lufs, passes, most_tried_db)``; when the target is out of
+    reach, the loudest result found at or below ``max_gain_db``. ``most_tried_db`` is the
+    most drive any pass used.
     """
     below: tuple[float, float] | None = None  # loudest (gain, lufs) found under the target
     above: tuple[float, float] | None = None  # quietest (gain, lufs) found over it
     best: tuple[float, np.ndarray, float] | None = None
     gain = min(first_guess, max_gain_db)
-    passes = 0
+    passes, most = 0, -math.inf
     while passes < _MAX_ITERATIONS:
         passes += 1
+        most = max(most, gain)
         out = _drive(x, gain, limiter_ceiling_db=limiter_ceiling_db, sample_rate=sample_rate)
         lufs = integrated_loudness(out, sample_rate=sample_rate)
         error = lufs - target
@@ -411,7 +443,7 @@ def _search_drive(
         else:  # limiting eats part of each dB of drive: step by the loss the last step showed
             gain = min(max_gain_db, gain - error / float(np.clip(slope, 0.2, 1.0)))
     assert best is not None
-    return best[0], best[1], best[2], passes
+    return best[0], best[1], best[2], passes, most
 
 
 def _unreached_note(lufs: float, *, target: float, ceiling: float, max_limiting_db: float) -> str:

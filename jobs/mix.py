@@ -60,8 +60,10 @@ __all__ = [
     "bar_duration_s",
     "mix_down",
     "process_track",
+    "returns_of",
     "sidechain_gain",
     "stereo_unison",
+    "trimmed_bus",
 ]
 
 logger = logging.getLogger(__name__)
@@ -323,21 +325,44 @@ def mix_down(
     n = max((t.dry.shape[1] for t in playing.values()), default=0)
     # float32 sums: a handful of tracks lose nothing audible, and it halves the memory traffic
     bus = np.zeros((2, n), dtype=np.float32)
-    sends: dict[str, np.ndarray] = {}
     for t in playing.values():
-        length = t.dry.shape[1]
-        bus[:, :length] += t.dry
-        for name, level in t.send_levels.items():
-            send = sends.setdefault(name, np.zeros((2, n), dtype=np.float32))
-            send[:, :length] += t.dry * level
+        bus[:, : t.dry.shape[1]] += t.dry
+    wet = returns_of(playing, scale={}, spec=spec, sample_rate=sample_rate)
+    if wet is not None:
+        bus += wet
+    logger.debug("mix: %d tracks", len(playing))
+    return trimmed_bus(bus)
+
+
+def returns_of(tracks: Mapping[str, ProcessedTrack], *, scale: Mapping[str, float],
+               spec: ProductionSpec, sample_rate: int) -> np.ndarray | None:
+    """What the returns (reverb, delay) give back for the tracks' sends, float32 (2, samples).
+
+    Each track's dry signal is taken times ``scale[name]`` (1 when absent) before its send
+    levels. ``None`` when no track sends anything. The returns are linear, so this is the
+    part of the bus a render can keep while only tracks without sends change.
+    """
+    n = max((t.dry.shape[1] for t in tracks.values()), default=0)
+    sends: dict[str, np.ndarray] = {}
+    for name, t in tracks.items():
+        length, g = t.dry.shape[1], np.float32(scale.get(name, 1.0))
+        for send_name, level in t.send_levels.items():
+            send = sends.setdefault(send_name, np.zeros((2, n), dtype=np.float32))
+            send[:, :length] += t.dry * (level * g)
+    wet: np.ndarray | None = None
     for name in RETURNS:
         if name in sends:
-            bus += _return_chain(name, spec=spec)(sends[name], sample_rate)
-    peak = float(np.max(np.abs(bus))) if n else 0.0
+            out = _return_chain(name, spec=spec)(sends[name], sample_rate)
+            wet = out if wet is None else wet + out
+    return None if wet is None else np.asarray(wet, dtype=np.float32)
+
+
+def trimmed_bus(bus: np.ndarray) -> MixResult:
+    """The summed bus turned down (never up) so its sample peak is at most MIX_PEAK_DBFS."""
+    peak = float(np.max(np.abs(bus))) if bus.shape[-1] else 0.0
     peak_db = gain_to_db(peak)
     trim_db = min(0.0, MIX_PEAK_DBFS - peak_db) if peak > 0 else 0.0
     audio = (bus * db_to_gain(trim_db)).astype(np.float32)
-    logger.debug("mix: %d tracks, peak %.2f dBFS, trim %.2f dB", len(playing), peak_db, trim_db)
     return MixResult(audio=audio, trim_db=trim_db, peak_dbfs=peak_db + trim_db,
                      peak_before_trim_dbfs=peak_db)
 

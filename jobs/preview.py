@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,36 +129,12 @@ def preview_mp3_aside(
     copy and does. Where the fork fails or the child dies, the wait encodes here instead, so
     the caller gets the same file or the same exception either way.
     """
+    from jobs.aside import aside
+
     def here() -> PreviewResult:
         return preview_mp3(audio, sample_rate=sample_rate, path=path, max_bytes=max_bytes)
 
-    try:
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return here
-    if pid == 0:  # the child: encode, hand the result back, leave without running any cleanup
-        code = 1
-        try:
-            os.close(read_end)
-            with os.fdopen(write_end, "wb") as out:
-                pickle.dump(here(), out)
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_end)
-
-    def wait() -> PreviewResult:
-        with os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not data:
-            logger.warning("the preview encoder process failed (status %d); encoding here", status)
-            return here()
-        result: PreviewResult = pickle.loads(data)
-        return result
-
-    return wait
+    return aside(here, what="the preview encoder")
 
 
 def _estimated_bytes(kbps: int, duration_s: float) -> float:

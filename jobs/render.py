@@ -21,7 +21,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -358,6 +358,7 @@ class _Prepared:
     length: int  #: samples: the arrangement and its tail
     cache: _Cache
     kicks: np.ndarray  #: the kick's hit times, seconds
+    kick_key: str  #: names ``kicks`` in cache keys
     palette: Any  #: the instruments that played (``jobs.sampler``)
     stats: RenderStats = field(default_factory=RenderStats)
     processed: dict[str, Any] = field(default_factory=dict)  #: name -> ProcessedTrack
@@ -366,6 +367,21 @@ class _Prepared:
     octave_keys: dict[str, str] = field(default_factory=dict)  #: name -> its chain's key
     raw_keys: dict[str, str] = field(default_factory=dict)  #: name -> its raw audio's key
     sounded: set[str] = field(default_factory=set)  #: the samples every kit track played
+
+
+@dataclass
+class _TrackWork:
+    """One track's part of :func:`_prepare`: what is known of it, and what is left to do."""
+
+    track: TrackSpec
+    raw: _RawTrack
+    raw_key: str
+    mix_key: str
+    hits: np.ndarray | None
+    arrays: dict[str, np.ndarray] | None  #: its chain's output, ``None`` until run
+    numbers: dict[str, Any] | None = None  #: its own measurements
+    swept: bool = False  #: a filter sweep: measured against the chain without it
+    unswept: np.ndarray | None = None
 
 
 def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Prepared:
@@ -378,6 +394,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     from jobs.instruments import render_instrument, render_transitions
     from jobs.measure import MEASURE_VERSION, measure_track
     from jobs.mix import process_track
+    from jobs.parallel import map_parallel
     from jobs.patterns import generate_track, kick_times
     from jobs.sampler import build_palette, track_samples
 
@@ -397,8 +414,10 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     kick_key = _digest([round(float(t), 5) for t in kicks])
     stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
     palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
-    done = _Prepared(length=length, cache=cache, kicks=kicks, palette=palette)
+    done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
+                     palette=palette)
     stats, processed, raw_keys = done.stats, done.processed, done.raw_keys
+    pending: list[_TrackWork] = []  # tracks whose chain, numbers or sweep variant are to do
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
         step = 0.05 + share * index
@@ -421,39 +440,66 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         hits = kicks if track.sidechain is not None else None
         mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
                           _MIX_FORMAT)
+        done.octave_keys[track.name] = mix_key
         arrays = cache.load_mixed(mix_key)
+        work = _TrackWork(track=track, raw=raw, raw_key=raw_key, mix_key=mix_key, hits=hits,
+                          arrays=arrays)
         if arrays is None:
-            progress(step + 0.6 * share, f"{where}, mixing its chain")
-            result = process_track(raw.audio(), track, spec=spec, sample_rate=sr,
-                                   sidechain_hits_s=hits)
-            arrays = {"dry": result.dry,
-                      **{f"level_{k}": v for k, v in result.send_levels.items()}}
-            cache.store_mixed(mix_key, arrays)
             stats.mixed.append(track.name)
         else:
             stats.mix_cached.append(track.name)
-        processed[track.name] = _processed(arrays)
-        done.octave_keys[track.name] = mix_key
-        if not full:
-            continue
-        if track.name != "transitions":  # the track's own numbers, kept with its chain
-            numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
-            if numbers is None:
-                progress(step + 0.85 * share, f"{where}, measuring it")
-                # a ducked track's dip is read against the same chain without the ducking
-                unducked = None if hits is None else _variant(
-                    cache, raw, raw_key, track.model_copy(update={"sidechain": None}),
-                    spec=spec, layout=layout, hits=None)
-                numbers = measure_track(processed[track.name].dry, sample_rate=sr,
-                                        hit_times_s=hits, unducked=unducked,
-                                        sends=processed[track.name].sends, spec=spec)
-                cache.store_numbers(f"{mix_key}-{MEASURE_VERSION}", numbers)
-            done.track_numbers[track.name] = numbers
+            processed[track.name] = _processed(arrays)
+        if full and track.name != "transitions":  # the track's own numbers, kept with its chain
+            work.numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
         # a sweep's brightness is read against the same chain without the sweep
-        if any(a.parameter == "filter_cutoff_hz" for a in track.automation):
-            done.unswept[track.name] = _variant(cache, raw, raw_key, track.model_copy(update={
+        work.swept = any(a.parameter == "filter_cutoff_hz" for a in track.automation)
+        if arrays is None or (full and track.name != "transitions" and work.numbers is None) \
+                or (full and work.swept):
+            pending.append(work)
+        elif work.numbers is not None:
+            done.track_numbers[track.name] = work.numbers
+
+    def chain_and_measure(work: _TrackWork) -> _TrackWork:
+        """A track's chain and its own numbers: tracks are done side by side on every core
+        (the chains and filters run in native code, outside the interpreter lock)."""
+        track, hits = work.track, work.hits
+        if work.arrays is None:
+            result = process_track(work.raw.audio(), track, spec=spec, sample_rate=sr,
+                                   sidechain_hits_s=hits)
+            work.arrays = {"dry": result.dry,
+                           **{f"level_{k}": v for k, v in result.send_levels.items()}}
+            cache.store_mixed(work.mix_key, work.arrays)
+        if not full:
+            return work
+        mixed = _processed(work.arrays)
+        if track.name != "transitions" and work.numbers is None:
+            # a ducked track's dip is read against the same chain without the ducking
+            unducked = None if hits is None else _variant(
+                cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
+                spec=spec, layout=layout, hits=None)
+            work.numbers = measure_track(mixed.dry, sample_rate=sr, hit_times_s=hits,
+                                         unducked=unducked, sends=mixed.sends, spec=spec)
+            cache.store_numbers(f"{work.mix_key}-{MEASURE_VERSION}", work.numbers)
+        if work.swept:
+            work.unswept = _variant(cache, work.raw, work.raw_key, track.model_copy(update={
                 "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
                 spec=spec, layout=layout, hits=hits, kick_key=kick_key)
+        return work
+
+    if pending:
+        names = ", ".join(w.track.name for w in pending)
+        progress(0.65, f"mixing and measuring {names}")
+        for work in map_parallel(chain_and_measure, pending):
+            assert work.arrays is not None
+            processed[work.track.name] = _processed(work.arrays)
+            if work.numbers is not None:
+                done.track_numbers[work.track.name] = work.numbers
+            if work.unswept is not None:
+                done.unswept[work.track.name] = work.unswept
+    order = [t.name for t in tracks]  # the tracks in the spec's order, whichever was done first
+    done.processed = {name: processed[name] for name in order if name in processed}
+    done.track_numbers = {name: done.track_numbers[name] for name in order
+                          if name in done.track_numbers}
     return done
 
 
@@ -462,7 +508,6 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
     from jobs.master import master, tonal_correction
     from jobs.measure import between_hits_band_db
-    from jobs.mix import mix_down
 
     spec = payload.spec
     sr = ENGINE_SAMPLE_RATE
@@ -480,10 +525,11 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     tonal_gains: dict[int, float] | None = None
     tonal_note = ""
     if target is not None:
-        staging = _staging_gains(spec, processed, octave_keys, cache, target, sr)
-        processed = {name: _staged(t, staging[name], sr) if name in staging else t
-                     for name, t in processed.items()}
-    mixed = mix_down(processed, spec=spec, sample_rate=sr)
+        staging = _staging_for(spec, processed, octave_keys, raw_keys, cache, target, sr)
+    staged = _stage_tracks(cache, processed, octave_keys, staging, sr)
+    mixed = _mix(cache, staged, spec=spec, sr=sr)
+    # the tracks as the mix hears them, at unit gain (what a sweep is read on)
+    processed = {name: s.track for name, s in staged.items()}
     master_spec = _master_spec(spec, payload, mixed.audio, sr)
     # glue and limiter reshape the spectrum a little (they hold back transients, which carry
     # the mids): the tonal stage aims past that reshaping. Not when the master is tilted on
@@ -495,7 +541,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                         "tonal-shift")
     shift: dict[int, float] = {}
     if target is not None:
-        design = _design_mix(spec, processed, mixed.audio, sr)
+        design = _design_mix(spec, staged, cache, mixed.audio, sr)
         if reshaped:
             shift = {int(c): float(v) for c, v in (cache.load_numbers(shift_key) or {}).items()}
         tonal_gains, predicted, tonal_note = tonal_correction(design, _aimed(target, shift),
@@ -528,13 +574,13 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     if reading is None:
         cache.store_numbers(reading_key, {k: measurements[k] for k in _READING})
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
-    between = between_hits_band_db(mastered.audio, sample_rate=sr, hit_times_s=kicks)
+    between = between_hits_band_db(mastered.audio, sample_rate=sr, hit_times_s=kicks,
+                                   loudness_lufs=mastered.integrated_lufs)
     if between is not None:  # the bass region between the kicks, re the master's loudness
         measurements["low_between_kicks_db"] = round(between, 2)
-        from jobs.balance import bass_share_between_kicks
+        from jobs.balance import share_of
 
-        share = bass_share_between_kicks({n: t.dry for n, t in processed.items()},
-                                         sample_rate=sr, hit_times_s=kicks)
+        share = share_of(_band_powers(cache, staged, prepared, sr), "bass")
         if share is not None:  # how much of that band is the bass's (the Mixing Chef sizes by it)
             measurements["bass_share_between_kicks"] = round(share, 3)
     if target is not None:
@@ -629,42 +675,135 @@ def _staging_gains(spec: ProductionSpec, processed: dict[str, Any], keys: dict[s
                        vocals=vocals, sides=sides)
 
 
-def _scaled(track: Any, gain_db: float) -> Any:
-    """A processed track (dry and sends) with ``gain_db`` more level."""
+@dataclass(frozen=True)
+class _StagedTrack:
+    """A track as gain staging leaves it, its level kept apart: the (tilted, low-cut) dry signal
+    at unit gain with its send curves, the staging's gain, and a key naming that signal.
+
+    A mix is a weighted sum of these plus the returns, so a render after a change to one track
+    re-reads the others from the cache instead of filtering and summing them again.
+    """
+
+    track: Any  #: ProcessedTrack, the shaped dry signal at unit gain
+    gain: float  #: linear, the staging's level
+    key: str
+
+
+_SHAPED_FORMAT = "shaped-v1"
+_RETURNS_FORMAT = "returns-v1"
+_STAGING_FORMAT = "staging-v1"
+
+
+def _staging_for(spec: ProductionSpec, processed: dict[str, Any], keys: dict[str, str],
+                 raw_keys: dict[str, str], cache: _Cache, target: Any,
+                 sr: int) -> dict[str, Any]:
+    """The gain staging of these parts: solved when the parts (raw tracks) are new, then kept.
+
+    Staging is the engineer's balance of the parts toward the genre before the director's
+    words; a change to one track's level, EQ or ducking is theirs and stays exactly as asked
+    (re-solving would move every other track a little and partly undo it). It also lets the
+    next render re-read every unchanged track as staged.
+    """
+    from jobs.balance import Staging
+
+    key = _digest(sorted(raw_keys.items()), target.model_dump(mode="json"), _STAGING_FORMAT)
+    numbers = cache.load_numbers(key)
+    if numbers is not None and set(numbers) == set(processed):
+        try:
+            return {name: Staging(**value) for name, value in numbers.items()}
+        except TypeError:
+            pass  # another layout: solved again below
+    staging = _staging_gains(spec, processed, keys, cache, target, sr)
+    cache.store_numbers(key, {name: {"gain_db": st.gain_db,
+                                     "tilt_db_per_oct": st.tilt_db_per_oct,
+                                     "low_cut": st.low_cut} for name, st in staging.items()})
+    return staging
+
+
+def _stage_tracks(cache: _Cache, processed: dict[str, Any], keys: dict[str, str],
+                  staging: dict[str, Any], sr: int) -> dict[str, _StagedTrack]:
+    """Every track through its staging's filters (cached by chain and shape), level apart."""
+    from jobs.balance import Staging, apply_staging
     from jobs.mix import ProcessedTrack
 
-    if gain_db == 0:
-        return track
-    g = np.float32(10 ** (gain_db / 20))
-    return ProcessedTrack(dry=track.dry * g, send_levels=track.send_levels)
+    out = {}
+    for name, track in processed.items():
+        st = staging.get(name, Staging())
+        key, shaped = keys[name], track
+        if st.shapes:
+            key = _digest(key, st.tilt_db_per_oct, st.low_cut, _SHAPED_FORMAT)
+            arrays = cache.load_mixed(key)
+            if arrays is None:
+                dry = apply_staging(track.dry, replace(st, gain_db=0.0), sample_rate=sr)
+                cache.store_mixed(key, {"dry": dry})
+            else:
+                dry = arrays["dry"]
+            shaped = ProcessedTrack(dry=dry, send_levels=track.send_levels)
+        out[name] = _StagedTrack(track=shaped, gain=float(10 ** (st.gain_db / 20)), key=key)
+    return out
 
 
-def _staged(track: Any, staging: Any, sr: int) -> Any:
-    """A processed track (dry and sends) through its gain staging (``jobs.balance``)."""
-    from jobs.balance import apply_staging
-    from jobs.mix import ProcessedTrack
+def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec, sr: int,
+         scale: dict[str, float] | None = None) -> Any:
+    """The mix bus (``jobs.mix``): every staged track at its level (times ``scale[name]``)
+    plus the returns, which are read from the cache when no sending track changed."""
+    from jobs.mix import returns_of, trimmed_bus
 
-    if not staging.shapes:
-        return _scaled(track, staging.gain_db)
-    # the sends follow the dry signal (post-fader), so staging it stages them too
-    return ProcessedTrack(dry=apply_staging(track.dry, staging, sample_rate=sr),
-                          send_levels=track.send_levels)
+    scale = scale or {}
+    gains = {name: s.gain * scale.get(name, 1.0) for name, s in staged.items()}
+    n = max((s.track.dry.shape[1] for s in staged.values()), default=0)
+    bus = np.zeros((2, n), dtype=np.float32)
+    for name, s in staged.items():
+        bus[:, : s.track.dry.shape[1]] += s.track.dry * np.float32(gains[name])
+    senders = {name: s for name, s in staged.items() if s.track.send_levels}
+    if senders:
+        key = _digest(sorted((name, s.key, round(gains[name], 6)) for name, s in senders.items()),
+                      spec.tempo_bpm, _RETURNS_FORMAT)
+        arrays = cache.load_mixed(key)
+        wet: np.ndarray | None = None
+        if arrays is not None:
+            wet = arrays["dry"]
+        else:
+            wet = returns_of({name: s.track for name, s in senders.items()}, scale=gains,
+                             spec=spec, sample_rate=sr)
+            if wet is not None:
+                cache.store_mixed(key, {"dry": wet})
+        if wet is not None:
+            bus[:, : wet.shape[1]] += wet[:, :n]
+    return trimmed_bus(bus)
 
 
-def _design_mix(spec: ProductionSpec, processed: dict[str, Any], mix: np.ndarray,
-                sr: int) -> np.ndarray:
+def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prepared,
+                 sr: int) -> dict[str, float | None]:
+    """Each track's low-band power between the kicks (``jobs.balance``), kept per shaped
+    track at unit gain and scaled by its level: only a changed track is filtered again."""
+    from jobs.balance import band_power_between_kicks
+
+    out: dict[str, float | None] = {}
+    for name, s in staged.items():
+        key = _digest(s.key, prepared.kick_key, "band-power-between-kicks")
+        numbers = cache.load_numbers(key)
+        if numbers is None:
+            numbers = {"power": band_power_between_kicks(s.track.dry, sample_rate=sr,
+                                                         hit_times_s=prepared.kicks)}
+            cache.store_numbers(key, numbers)
+        power = numbers.get("power")
+        out[name] = None if power is None else float(power) * s.gain ** 2
+    return out
+
+
+def _design_mix(spec: ProductionSpec, staged: dict[str, _StagedTrack], cache: _Cache,
+                mix: np.ndarray, sr: int) -> np.ndarray:
     """The staged mix at the designed levels: what the master's tonal stage is solved on.
 
     A fader the director moved stays moved: solving the tonal stage on their mix would balance
     their change away (a bass 3 dB down would come back up in the master's EQ).
     """
-    from jobs.mix import mix_down
-
-    offsets = {name: _design_offset_db(spec.track(name)) for name in processed}
+    offsets = {name: _design_offset_db(spec.track(name)) for name in staged}
     if not any(offsets.values()):
         return mix
-    design = {name: _scaled(t, -offsets[name]) for name, t in processed.items()}
-    return mix_down(design, spec=spec, sample_rate=sr).audio
+    return _mix(cache, staged, spec=spec, sr=sr,
+                scale={name: 10 ** (-offset / 20) for name, offset in offsets.items()}).audio
 
 
 def _tonal_mismatches(target: Any, m: dict[str, Any]) -> list[str]:
@@ -781,21 +920,39 @@ def _safe(name: str) -> str:
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
                    out_dir: Path, sr: int) -> tuple[dict[str, str], Callable[[], Any]]:
-    """Write the master and the picture; the preview is encoded aside (``jobs.preview``) while
-    the render goes on measuring: the returned function waits for it (a ``PreviewResult``)."""
-    from jobs.loudness import short_term_loudness
-    from jobs.picture import arrangement_png
-    from jobs.preview import preview_mp3_aside
+    """Write the master, its preview and the arrangement picture in forked processes
+    (``jobs.aside``) while the render goes on measuring: the returned function waits for them
+    and gives the ``PreviewResult``."""
+    from jobs.aside import aside
 
-    preview = preview_mp3_aside(audio, sample_rate=sr, path=out_dir / "preview.mp3",
-                                max_bytes=payload.preview_max_bytes)
-    master_path = write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
-    lufs = short_term_loudness(audio, sample_rate=sr)
-    times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
-    picture = arrangement_png(spec, out_dir / "arrangement.png",
-                              energy=[s.energy for s in spec.sections], loudness=(times, lufs))
-    return ({"preview.mp3": str(out_dir / "preview.mp3"), "arrangement.png": str(picture),
-             "master.wav": str(master_path)}, preview)
+    def preview() -> Any:
+        from jobs.preview import preview_mp3
+
+        return preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
+                           max_bytes=payload.preview_max_bytes)
+
+    def master_and_picture() -> None:
+        from jobs.loudness import short_term_loudness
+        from jobs.picture import arrangement_png
+
+        write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
+        lufs = short_term_loudness(audio, sample_rate=sr)
+        times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
+        arrangement_png(spec, out_dir / "arrangement.png",
+                        energy=[s.energy for s in spec.sections], loudness=(times, lufs))
+
+    # two children: the encoder and the writer each take about as long as the measuring
+    encoded = aside(preview, what="encoding the preview")
+    written = aside(master_and_picture, what="writing the master and its picture")
+
+    def wait() -> Any:
+        written()
+        return encoded()
+
+    return ({"preview.mp3": str(out_dir / "preview.mp3"),
+             "arrangement.png": str(out_dir / "arrangement.png"),
+             "master.wav": str(out_dir / "master.wav")},
+            wait)
 
 
 _READING = ("tempo_bpm", "tempo_alternative_bpm", "key", "key_alternative")
@@ -902,9 +1059,13 @@ def render_section(request: SectionPayload, progress: ProgressFn) -> SectionClip
     window = {name: _window(t, run_in, stop) for name, t in prepared.processed.items()}
     target = _tonal_target(spec)
     if target is not None:  # staged as in the whole song (the levels come from whole tracks)
-        staging = _staging_gains(spec, prepared.processed, prepared.octave_keys, prepared.cache,
-                                 target, sr)
-        window = {name: _staged(t, staging[name], sr) if name in staging else t
+        from jobs.balance import apply_staging
+        from jobs.mix import ProcessedTrack
+
+        staging = _staging_for(spec, prepared.processed, prepared.octave_keys,
+                               prepared.raw_keys, prepared.cache, target, sr)
+        window = {name: ProcessedTrack(dry=apply_staging(t.dry, staging[name], sample_rate=sr),
+                                       send_levels=t.send_levels) if name in staging else t
                   for name, t in window.items()}
     mixed = mix_down(window, spec=spec, sample_rate=sr)
     loudness = spec.master.target_lufs

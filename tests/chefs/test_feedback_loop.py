@@ -66,6 +66,7 @@ ROWS: list[tuple[str, str, set[str], str, str, str]] = [
     ("make it brighter", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "music", "up"),
     ("make the master brighter", "MasteringChef", {"SetMaster"}, "spectral_centroid_hz", "", "up"),
     ("the hats are too bright", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "percussion", "down"),
+    ("the hats are too harsh", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "percussion", "down"),
     ("make the drums darker", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "drums", "down"),
     ("the synths sound harsh", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "music", "down"),
     ("the vocal sounds harsh", "MixingChef", {"SetEQBand"}, "spectral_centroid_hz", "vocals", "down"),

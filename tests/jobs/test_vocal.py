@@ -117,3 +117,38 @@ def test_warnings_for_big_moves_only() -> None:
 def test_smallest_interval_to_the_target_key() -> None:
     assert semitones_between(Key(tonic=0, mode=Mode.MAJOR), Key(tonic=5, mode=Mode.MINOR)) == -4
     assert semitones_between(Key(tonic=0, mode=Mode.MAJOR), Key(tonic=7, mode=Mode.MAJOR)) == -5
+
+
+def test_a_long_vocal_stretched_in_pieces_stays_on_the_grid_and_in_tune(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long vocal is stretched in pieces on two cores: across the seam every beat still
+    lands on the new grid, the length is exact and the pitch is kept."""
+    import jobs.parallel
+    import jobs.vocal
+
+    monkeypatch.setattr(jobs.parallel, "workers", lambda: 2)
+    monkeypatch.setattr(jobs.vocal, "_PIECE_MIN_S", 3.0)  # pieces on 8 s instead of a minute
+    passes: list[int] = []
+    whole = jobs.vocal._stretch_whole
+
+    def counted(audio: np.ndarray, **kwargs: float) -> np.ndarray:
+        passes.append(audio.shape[1])
+        return whole(audio, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs.vocal, "_stretch_whole", counted)
+    source, target = 120.0, 126.0
+    beats = 16
+    clicks = np.zeros((1, 8 * SR), dtype=np.float32)
+    for beat in range(beats):
+        start = round(beat * 60 / source * SR)
+        clicks[0, start : start + 200] = np.hanning(200)
+    out = stretch_to_tempo(clicks, sample_rate=SR, source_bpm=source, target_bpm=target)
+    assert out.shape[1] == round(clicks.shape[1] * source / target)
+    assert len(passes) == 2 and max(passes) < clicks.shape[1]  # it was stretched in pieces
+    onsets = librosa.onset.onset_detect(y=out[0], sr=SR, hop_length=128, units="time",
+                                        backtrack=False)
+    for t in np.arange(1, beats - 1) * 60 / target:
+        assert np.min(np.abs(onsets - t)) < 0.012, t
+    voice = _voice(220.0, 8.0)
+    sung = stretch_to_tempo(voice, sample_rate=SR, source_bpm=source, target_bpm=target)
+    assert 1200 * np.log2(_median_f0(sung) / 220.0) == pytest.approx(0, abs=10)
