@@ -2,9 +2,10 @@
 in a data folder of its own, sharing nothing but Redis, an S3 store (SeaweedFS) and PostgreSQL.
 
 The bot (``vyke chat --script``) stores the song in S3 and the production in PostgreSQL; the
-workers fetch what each job names from S3 into their own empty caches and publish what they
-make; one worker is killed with SIGKILL in the middle of a render and a fresh one (another
-empty folder) takes its place. Every version renders and is posted once, and the export zip
+workers (one on the ``separate`` queue, as a GPU host would be, one on ``render``) fetch what
+each job names from S3 into their own empty caches and publish what they make; the render
+worker is killed with SIGKILL in the middle of a render and a fresh one (another empty
+folder) takes its place and renders everything again from the store. Every version renders and is posted once, and the export zip
 downloads through the signed link on the version's page, served by ``vyke web`` from
 PostgreSQL and S3.
 """
@@ -85,7 +86,7 @@ def _kill_mid_render(redis_url: str, workers: list[subprocess.Popen[bytes]],
             render = next(((job, name) for job, name in running.items()
                            if job.startswith("render-")), None)
             if render is not None:
-                time.sleep(1.0)  # into the render: its tracks are being played
+                time.sleep(0.5)  # into the render: its tracks are being played
                 pid = int(render[1].rsplit("-", 1)[1])
                 victim = next(w for w in workers if w.pid == pid)
                 os.killpg(victim.pid, signal.SIGKILL)
@@ -130,8 +131,8 @@ def test_the_seed_runs_across_processes_that_share_no_disk(
 
     web = _start(["web"], env("web", VYKE_WEB_PORT=str(web_port), VYKE_WEB_HOST="127.0.0.1"),
                  tmp_path / "web.log")
-    workers = [_start(["worker"], env(name), tmp_path / f"{name}.log")
-               for name in ("worker-1", "worker-2")]
+    workers = [_start(["worker", "--queues", queue], env(name), tmp_path / f"{name}.log")
+               for name, queue in (("worker-1", "separate"), ("worker-2", "render"))]
     processes = [web, *workers]
     try:
         wait_for_workers(redis_server.url, 2)
@@ -139,7 +140,8 @@ def test_the_seed_runs_across_processes_that_share_no_disk(
                       str(tmp_path / "out"), "--name", "chat"], env("bot"), tmp_path / "bot.log")
         processes.append(bot)
         killed_job = _kill_mid_render(redis_server.url, workers, bot)
-        processes.append(_start(["worker"], env("worker-3"), tmp_path / "worker-3.log"))
+        processes.append(_start(["worker", "--queues", "render"], env("worker-3"),
+                                tmp_path / "worker-3.log"))
         bot.wait(timeout=420)
         log = (tmp_path / "bot.log").read_text(errors="replace")
         assert bot.returncode == 0, log[-3000:]
