@@ -36,7 +36,7 @@ from aiohttp import web
 from bot import links
 from bot.settings import Settings
 from bot.signals import stop_event
-from core.artifacts import ArtifactStore, is_key, open_artifact_store
+from core.artifacts import ArtifactStore, is_key, key_for, open_artifact_store
 from core.change_card import CardLine, card_lines
 from core.production import Production, Version
 from core.store import Store
@@ -136,6 +136,7 @@ class _Config:
     secret: str
     base_path: str  #: the public URL's own path ("/vyke" behind a proxy), for links on pages
     presign: bool = False  #: links on pages go straight to a public-facing S3 store
+    page_headers: tuple[tuple[str, str], ...] = tuple(_PAGE_HEADERS.items())
 
 
 def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None = None,
@@ -145,9 +146,17 @@ def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None
     # without a secret no link verifies (every file and page is refused); the process still
     # answers, so a platform's health check passes while the operator sets the secret
     secret = settings.link_secret.get_secret_value() if settings.link_secret else ""
+    presign = settings.s3_public and hasattr(stored, "presign")
+    headers = dict(_PAGE_HEADERS)
+    if presign:  # the page's pictures and players then load from the store's own address
+        parts = urlsplit(stored.presign(key_for("0" * 64), expires_s=60))  # type: ignore[attr-defined]
+        store_origin = f"{parts.scheme}://{parts.netloc}"
+        headers["Content-Security-Policy"] = _CSP.replace(
+            "img-src 'self'", f"img-src 'self' {store_origin}").replace(
+            "media-src 'self'", f"media-src 'self' {store_origin}")
     config = _Config(artifacts=stored, secret=secret,
                      base_path=urlsplit(settings.public_url).path.rstrip("/"),
-                     presign=settings.s3_public and hasattr(stored, "presign"))
+                     presign=presign, page_headers=tuple(headers.items()))
 
     async def file(request: web.Request) -> web.StreamResponse:
         signed = _signature(request)
@@ -188,7 +197,8 @@ def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None
         if production is None or version is None:
             return _gone()
         html = _page_html(production, version, config=config, expires=signed[0])
-        return web.Response(text=html, content_type="text/html", headers=_PAGE_HEADERS)
+        return web.Response(text=html, content_type="text/html",
+                            headers=dict(config.page_headers))
 
     async def alive(request: web.Request) -> web.Response:
         return web.Response(text="vyke web is running\n" if config.secret else

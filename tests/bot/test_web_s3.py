@@ -70,3 +70,34 @@ async def test_a_public_store_gets_presigned_links(tmp_path: Path, seaweed: Seaw
     assert url.startswith(seaweed.endpoint) and "X-Amz-Signature=" in url
     async with aiohttp.ClientSession() as session, session.get(url) as response:
         assert response.status == 200 and await response.read() == b"PK\x05\x06" + bytes(18)
+
+
+async def test_a_public_store_s_page_loads_its_players_from_the_store(
+        tmp_path: Path, seaweed: SeaweedS3) -> None:
+    """The page's players and picture come from the store's address, which its
+    Content-Security-Policy allows (and nothing else)."""
+    from core.music import parse_key
+    from core.production import Production, Version
+    from core.spec import ProductionSpec
+
+    settings = _settings(tmp_path, seaweed, s3_public=True)
+    store = open_artifact_store(settings.store_config())
+    preview = store.put_bytes("local:p", "v1/preview.mp3", b"\xff\xfb" * 64).key
+    spec = ProductionSpec(title="Song", genre="house", tempo_bpm=124, key=parse_key("Am"))
+    sqlite = await SqliteStore(tmp_path / "v.sqlite").open()
+    await sqlite.put(Production(id="local:p", versions=[Version(
+        number=1, spec=spec, rendered=True, artifacts={"preview.mp3": preview})]))
+    client = TestClient(TestServer(web_app(settings=settings, store=sqlite, artifacts=store)))
+    await client.start_server()
+    try:
+        page = links.sign_page("local:p", 1, secret=SECRET, ttl_s=60, base_url="")
+        response = await client.get(page)
+        html = await response.text()
+        assert response.status == 200
+        assert f'src="{seaweed.endpoint}/' in html  # the player streams from the store
+        policy = response.headers["Content-Security-Policy"]
+        assert f"media-src 'self' {seaweed.endpoint}" in policy
+        assert "default-src 'none'" in policy
+    finally:
+        await client.close()
+        await sqlite.close()
