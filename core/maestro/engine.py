@@ -149,6 +149,7 @@ class Maestro:
             if production is None:
                 production = await self._new_production(turn)
             try:
+                await self.parts.store_upload(production)  # one saved before songs were stored
                 replies = await self._handle(production, turn)
             except VykeError as error:
                 replies = [TextReply(text=str(error))]
