@@ -134,12 +134,14 @@ class Settings(BaseSettings):
                             access_key=self.s3_access_key, secret_key=self.s3_secret_key,
                             region=self.s3_region, public=self.s3_public)
         return StoreConfig(data_dir=str(self.data_dir.resolve()),
-                           cache_dir=str(self.cache_path.resolve()), s3=s3)
+                           cache_dir=str(self.cache_path.resolve()), s3=s3,
+                           samples_dir=str(self.samples_dir.resolve()) if self.samples_dir
+                           else None)
 
     def samples_payload(self) -> dict[str, object]:
-        """Where renders may find recorded instruments, as a job payload (see ``SampleSources``)."""
-        return {"library": self.sample_library,
-                "vault_dir": str(self.samples_dir.resolve()) if self.samples_dir else None}
+        """Whether renders play the installed sample libraries, as a job payload (see
+        ``SampleSources``); the Sound Vault is each render worker's own ``VYKE_SAMPLES_DIR``."""
+        return {"library": self.sample_library}
 
     def separation_payload(self) -> dict[str, object]:
         """The separation settings as a job payload (jobs never read settings themselves)."""

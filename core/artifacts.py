@@ -139,12 +139,13 @@ class S3Settings(BaseModel):
 
 
 class StoreConfig(BaseModel):
-    """Where a process finds artifacts: what the bot hands the job processes it starts, and
-    what ``vyke worker`` builds from its own settings (never part of a job's payload)."""
+    """Where a process finds files: what the bot hands the job processes it starts, and what
+    ``vyke worker`` builds from its own settings (never part of a job's payload)."""
 
     data_dir: str  #: the local store's root (the embedded default), and uploads' first stop
     cache_dir: str  #: this host's disposable caches; the S3 store's downloads go in ``objects/``
     s3: S3Settings | None = None
+    samples_dir: str | None = None  #: this host's copy of the director's Sound Vault
 
 
 def open_artifact_store(config: StoreConfig) -> ArtifactStore:

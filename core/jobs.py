@@ -153,7 +153,9 @@ class SampleSources(BaseModel):
     """
 
     library: bool = False  #: free libraries the system installed (Hydrogen kits, GM SoundFonts)
-    vault_dir: str | None = None  #: the director's own Sound Vault folder (``VYKE_SAMPLES_DIR``)
+    #: the director's own Sound Vault folder on the rendering host: never sent by the bot (a
+    #: payload carries no paths); each render worker fills in its own ``VYKE_SAMPLES_DIR``
+    vault_dir: str | None = None
 
 
 class RenderRequest(_Payload):

@@ -37,12 +37,14 @@ class JobFiles:
     store: ArtifactStore
     cache_dir: Path  #: analysis, stems and render caches, and the S3 store's downloads
     work_dir: Path  #: scratch folders of running jobs (``<data>/work``)
+    samples_dir: Path | None = None  #: the director's Sound Vault on this host, if any
 
     @classmethod
     def open(cls, config: StoreConfig) -> JobFiles:
         """The store and folders a worker (or the bot's inline pool) was configured with."""
         return cls(store=open_artifact_store(config), cache_dir=Path(config.cache_dir),
-                   work_dir=Path(config.data_dir) / "work")
+                   work_dir=Path(config.data_dir) / "work",
+                   samples_dir=Path(config.samples_dir) if config.samples_dir else None)
 
     @classmethod
     def local(cls, data_dir: Path) -> JobFiles:

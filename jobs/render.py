@@ -98,9 +98,12 @@ class RenderPayload(BaseModel):
 
     @classmethod
     def of(cls, request: RenderRequest, files: JobFiles, out_dir: Path) -> RenderPayload:
-        """The request's stems fetched from the artifact store, writing into ``out_dir``."""
-        return cls(**request.model_dump(exclude={"job", "stems"}),
+        """The request's stems fetched from the artifact store, writing into ``out_dir``, with
+        this host's Sound Vault."""
+        vault = str(files.samples_dir) if files.samples_dir else None
+        return cls(**request.model_dump(exclude={"job", "stems", "samples"}),
                    stems={name: str(files.fetch(key)) for name, key in request.stems.items()},
+                   samples=request.samples.model_copy(update={"vault_dir": vault}),
                    out_dir=str(out_dir), cache_dir=str(files.cache_dir))
 
 

@@ -150,3 +150,25 @@ def test_separation_writes_stems_and_is_cached_by_content_and_model(
     monkeypatch.setattr(jobs.separation, "separate_to_files", must_not_run)
     second = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None, files)
     assert second == first.model_copy(update={"cached": True})
+
+
+def test_a_render_fetches_its_stems_and_plays_this_hosts_sound_vault(tmp_path: Path,
+                                                                    song: Path) -> None:
+    """The render request names stems by key and no folder; the worker lays them out from
+    the store and plays the Sound Vault its own settings name."""
+    from dataclasses import replace
+
+    from core.jobs import RenderRequest
+    from core.music import parse_key
+    from core.spec import ProductionSpec
+    from jobs.render import RenderPayload
+
+    files = replace(JobFiles.local(tmp_path / "data"), samples_dir=tmp_path / "vault")
+    key = _uploaded(files, song)
+    spec = ProductionSpec(title="t", genre="house", tempo_bpm=124, key=parse_key("Am"))
+    request = RenderRequest(spec=spec, stems={"vocals": key},
+                            samples={"library": True, "vault_dir": "/elsewhere"})
+    local = RenderPayload.of(request, files, tmp_path / "out")
+    assert Path(local.stems["vocals"]).read_bytes() == song.read_bytes()
+    assert local.samples.library and local.samples.vault_dir == str(tmp_path / "vault")
+    assert local.cache_dir == str(tmp_path / "data" / "cache")
