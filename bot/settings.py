@@ -136,7 +136,9 @@ class Settings(BaseSettings):
         return StoreConfig(data_dir=str(self.data_dir.resolve()),
                            cache_dir=str(self.cache_path.resolve()), s3=s3,
                            samples_dir=str(self.samples_dir.resolve()) if self.samples_dir
-                           else None)
+                           else None,
+                           weights_dir=str(self.demucs_weights_dir.resolve())
+                           if self.demucs_weights_dir else None, device=self.device)
 
     def samples_payload(self) -> dict[str, object]:
         """Whether renders play the installed sample libraries, as a job payload (see
@@ -147,9 +149,7 @@ class Settings(BaseSettings):
         """The separation settings as a job payload (jobs never read settings themselves)."""
         return {
             "model": self.demucs_model,
-            "weights_dir": str(self.demucs_weights_dir) if self.demucs_weights_dir else None,
             "segment_s": self.separation_segment_s,
             "overlap": self.separation_overlap,
             "shifts": self.separation_shifts,
-            "device": self.device,
         }

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, SecretStr
 
@@ -139,13 +139,16 @@ class S3Settings(BaseModel):
 
 
 class StoreConfig(BaseModel):
-    """Where a process finds files: what the bot hands the job processes it starts, and what
-    ``vyke worker`` builds from its own settings (never part of a job's payload)."""
+    """Where a process finds files, and what its host brings to jobs: what the bot hands the
+    job processes it starts, and what ``vyke worker`` builds from its own settings (never part
+    of a job's payload, which names no folder of any host)."""
 
     data_dir: str  #: the local store's root (the embedded default), and uploads' first stop
     cache_dir: str  #: this host's disposable caches; the S3 store's downloads go in ``objects/``
     s3: S3Settings | None = None
     samples_dir: str | None = None  #: this host's copy of the director's Sound Vault
+    weights_dir: str | None = None  #: this host's Demucs weights (else the torch hub cache)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  #: where this host separates
 
 
 def open_artifact_store(config: StoreConfig) -> ArtifactStore:

@@ -131,17 +131,16 @@ class AnalyzeRequest(_Payload):
 
 
 class SeparateRequest(_Payload):
-    """A separation job; the Demucs settings have Demucs' own defaults."""
+    """A separation job; the Demucs settings have Demucs' own defaults. The model's weights and
+    the device are the separating host's own (``VYKE_DEMUCS_WEIGHTS_DIR``, ``VYKE_DEVICE``)."""
 
     job: Literal["separate"] = "separate"
     audio: ArtifactKey  #: the uploaded song
     name: str = ""  #: its file name as uploaded, for the thread's sentences
     model: Literal["htdemucs", "htdemucs_ft", "hdemucs_mmi", "demucs_unittest"] = "htdemucs"
-    weights_dir: str | None = None
     segment_s: float | None = Field(default=None, gt=0, le=60)
     overlap: float = Field(default=0.25, ge=0, lt=1)
     shifts: int = Field(default=1, ge=0, le=10)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_duration_s: float = Field(default=15 * 60.0, gt=0)
     max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
 

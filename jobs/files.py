@@ -38,13 +38,17 @@ class JobFiles:
     cache_dir: Path  #: analysis, stems and render caches, and the S3 store's downloads
     work_dir: Path  #: scratch folders of running jobs (``<data>/work``)
     samples_dir: Path | None = None  #: the director's Sound Vault on this host, if any
+    weights_dir: Path | None = None  #: Demucs weights on this host (else the torch hub cache)
+    device: str = "auto"  #: where this host separates (``cuda`` on a GPU worker)
 
     @classmethod
     def open(cls, config: StoreConfig) -> JobFiles:
         """The store and folders a worker (or the bot's inline pool) was configured with."""
         return cls(store=open_artifact_store(config), cache_dir=Path(config.cache_dir),
                    work_dir=Path(config.data_dir) / "work",
-                   samples_dir=Path(config.samples_dir) if config.samples_dir else None)
+                   samples_dir=Path(config.samples_dir) if config.samples_dir else None,
+                   weights_dir=Path(config.weights_dir) if config.weights_dir else None,
+                   device=config.device)
 
     @classmethod
     def local(cls, data_dir: Path) -> JobFiles:

@@ -137,7 +137,7 @@ def _separate(path: Path, digest: str, payload: SeparateRequest, production_id: 
     from jobs.audio_io import read_audio, write_json_atomic
     from jobs.separation import STEM_NAMES, separate_to_files, weights_available
 
-    weights_dir = Path(payload.weights_dir) if payload.weights_dir else None
+    weights_dir = files.weights_dir
     entry = files.cache_dir / "stems" / SEPARATION_VERSION / f"{digest}-{payload.model}"
     meta_path = entry / "meta.json"
     meta = _read_meta(meta_path, STEM_NAMES)
@@ -154,7 +154,7 @@ def _separate(path: Path, digest: str, payload: SeparateRequest, production_id: 
         _, model_name, fallback = separate_to_files(
             decoded.audio, sample_rate=decoded.sample_rate, out_dir=entry, model=payload.model,
             weights_dir=weights_dir, segment_s=payload.segment_s, overlap=payload.overlap,
-            shifts=payload.shifts, device=payload.device,
+            shifts=payload.shifts, device=files.device,
             progress=lambda fraction, step: progress(0.05 + 0.9 * fraction, step),
         )
         meta = {"model": model_name, "fallback": fallback, "source_sha256": digest}

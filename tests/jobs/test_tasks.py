@@ -130,10 +130,12 @@ def test_bad_upload_becomes_a_sentence_not_a_traceback(
 def test_separation_writes_stems_and_is_cached_by_content_and_model(
     song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str
 ) -> None:
-    files = JobFiles.local(tmp_path)
-    payload = {"audio": _uploaded(files, song), "model": model,
-               "weights_dir": str(tmp_path / "no-weights"), "segment_s": None,
-               "overlap": 0.1, "shifts": 0, "device": "auto"}
+    from dataclasses import replace
+
+    # this host's weights folder (empty: no htdemucs weights here) is the worker's setting
+    files = replace(JobFiles.local(tmp_path), weights_dir=tmp_path / "no-weights")
+    payload = {"audio": _uploaded(files, song), "model": model, "segment_s": None,
+               "overlap": 0.1, "shifts": 0}
     (tmp_path / "no-weights").mkdir()
     first = separate_task(_request(JobKind.SEPARATE, payload), lambda f, s: None, files)
     assert isinstance(first, SeparateResult) and first.cached is False
