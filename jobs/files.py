@@ -11,7 +11,6 @@ rebuilds from the store.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -76,12 +75,12 @@ class JobFiles:
     @contextmanager
     def scratch(self, production_id: str, job: str) -> Iterator[Path]:
         """A fresh folder for one run of a job, removed when it ends (published or not)."""
-        parent = self.work_dir / folder_name(production_id)
-        parent.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"{folder_name(job)}-", dir=parent))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        # one flat folder per run (no per-production parent another job's clean-up could
+        # remove under this one)
+        folder = Path(tempfile.mkdtemp(prefix=f"{folder_name(production_id)}-{folder_name(job)}-",
+                                       dir=self.work_dir))
         try:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the production's last job leaves no folder
-                parent.rmdir()
