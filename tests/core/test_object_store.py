@@ -69,3 +69,20 @@ def test_expiry_collects_only_unshared_objects(seaweed: SeaweedS3, tmp_path: Pat
         _store(seaweed, tmp_path / "fresh").fetch(only_old)
     assert _store(seaweed, tmp_path / "fresh2").fetch(shared).read_bytes() == b"shared"
     assert store.expire(idle_s=3600) == []  # "new" was touched just now
+
+
+def test_a_forgotten_project_zip_goes_unless_another_production_keeps_it(
+        seaweed: SeaweedS3, tmp_path: Path) -> None:
+    """One project zip per production: the export makes the store forget the zip it replaces;
+    its object goes with it, unless another name still refers to the same bytes."""
+    store = _store(seaweed, tmp_path / "c")
+    earlier = store.put_bytes("forget", "v1/project.zip", b"PK earlier").key
+    shared = store.put_bytes("forget", "v2/project.zip", b"PK shared").key
+    store.put_bytes("forget-other", "v1/project.zip", b"PK shared")
+    kept = store.put_bytes("forget", "v1/master.wav", b"RIFF").key
+    assert store.forget("forget", [earlier, shared]) == 1
+    assert set(store.artifacts("forget")) == {"v1/master.wav"}
+    with pytest.raises(FileNotFoundError):
+        _store(seaweed, tmp_path / "fresh").fetch(earlier)
+    assert _store(seaweed, tmp_path / "fresh2").fetch(shared).read_bytes() == b"PK shared"
+    assert store.fetch(kept).read_bytes() == b"RIFF"
