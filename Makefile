@@ -22,6 +22,9 @@ demo: $(STAMP) tools
 
 test: $(STAMP)
 	@bash scripts/check-tools.sh --with-browser
+	@# Redis and PostgreSQL for the scale-out tests (each test starts its own Redis and
+	@# SeaweedFS and makes a database of its own; this starts a stopped PostgreSQL or says how)
+	@bash scripts/check-services.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy core chefs adapters bot
 	$(BIN)/lint-imports

@@ -70,8 +70,9 @@ _THREAD_TYPES = (discord.ChannelType.public_thread, discord.ChannelType.private_
                  discord.ChannelType.news_thread)  # a thread under an announcement channel
 _MENTION_RE = re.compile(r"<@!?\d+>")
 
-LinkMaker = Callable[[Path], str]
-"""Turns a local file into a signed download URL (raises ``ValueError`` when it cannot)."""
+LinkMaker = Callable[[Attachment], str]
+"""Turns a stored file (an attachment with an artifact key) into a signed download URL
+(raises ``ValueError`` when it cannot)."""
 
 
 # --- ids ---------------------------------------------------------------------------------
@@ -493,12 +494,12 @@ class DiscordAdapter:
                          reply: FileReply) -> None:
         attachment = reply.attachment
         caption = reply.caption or attachment.name
-        if attachment.kind is AttachmentKind.LINK or not attachment.path:
+        if attachment.kind is AttachmentKind.LINK or not (attachment.path or attachment.key):
             await _send_text(thread, f"{caption}: {attachment.url}")
             return
-        path = Path(attachment.path)
-        size = path.stat().st_size
-        if size <= self.upload_limit(guild_id):
+        path = Path(attachment.path) if attachment.path else None
+        size = path.stat().st_size if path is not None else attachment.size_bytes
+        if path is not None and size <= self.upload_limit(guild_id):
             name = attachment.name if Path(attachment.name).suffix else path.name
             await thread.send(content=caption[:MESSAGE_LIMIT],
                               file=discord.File(path, filename=safe_file_name(name)))
@@ -506,9 +507,9 @@ class DiscordAdapter:
         link = None
         if self.link_for is not None:
             try:
-                link = self.link_for(path)
+                link = self.link_for(attachment)
             except ValueError:
-                logger.warning("no download link for %s: outside the data directory", path.name)
+                logger.warning("no download link for %s: it is not stored", attachment.name)
         await _send_text(thread, say.file_link(caption, size, link))
 
 

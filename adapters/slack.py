@@ -45,7 +45,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from core import replies as say
-from core.artifacts import upload_path
+from core.artifacts import safe_file_name, upload_path
 from core.conversation import (
     Attachment,
     AttachmentKind,
@@ -151,7 +151,7 @@ class SlackAdapter:
                  server_settings: ServerSettingsStore | None = None,
                  download_hosts: frozenset[str] = _SLACK_FILE_HOSTS,
                  progress_interval_s: float = 2.0,
-                 link_for: Callable[[Path], str] | None = None) -> None:
+                 link_for: Callable[[Attachment], str] | None = None) -> None:
         if not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in client.retry_handlers):
             # a 429 is waited out (Slack's Retry-After) and tried again, not dropped
             client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=2))
@@ -322,30 +322,32 @@ class SlackAdapter:
 
     async def _upload(self, thread: SlackThread, reply: FileReply) -> None:
         attachment = reply.attachment
-        if attachment.kind is AttachmentKind.LINK or not attachment.path:
+        if attachment.kind is AttachmentKind.LINK or not (attachment.path or attachment.key):
             await self.client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread.thread_ts,
                 **self.to_message(reply, conversation_id=thread.conversation_id))
             return
-        path = Path(attachment.path)
-        size = path.stat().st_size
-        if size > UPLOAD_LIMIT_BYTES:
+        path = Path(attachment.path) if attachment.path else None
+        size = path.stat().st_size if path is not None else attachment.size_bytes
+        if path is None or size > UPLOAD_LIMIT_BYTES:
             await self.client.chat_postMessage(
                 channel=thread.channel, thread_ts=thread.thread_ts,
                 text=_mrkdwn(say.file_link(reply.caption or attachment.name, size,
-                                           self._link(path))))
+                                           self._link(attachment))))
             return
+        # the file as the thread names it (a fetched artifact's own name is its hash)
+        name = attachment.name if Path(attachment.name).suffix else path.name
         await self.client.files_upload_v2(
             channel=thread.channel, thread_ts=thread.thread_ts, file=str(path),
-            filename=path.name, title=reply.caption or attachment.name or path.name)
+            filename=safe_file_name(name), title=reply.caption or attachment.name or path.name)
 
-    def _link(self, path: Path) -> str | None:
+    def _link(self, attachment: Attachment) -> str | None:
         if self.link_for is None:
             return None
         try:
-            return self.link_for(path)
+            return self.link_for(attachment)
         except ValueError:
-            logger.warning("no download link for %s: outside the data directory", path.name)
+            logger.warning("no download link for %s: it is not stored", attachment.name)
             return None
 
     # --- /remix ----------------------------------------------------------------------------

@@ -40,8 +40,9 @@ _TARGET_BYTES = 1_000_000_000
 _TIMEOUT_S = 1200.0
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("project zips", ("productions/*/v*/export/*.zip",)),
-    ("masters (one per version)", ("productions/*/v*/master.wav",)),
+    ("project zips", ("blobs/*.zip", "productions/*/v*/export/*.zip")),
+    # in the artifact store a blob is named by its content: a WAV no cache links is a master
+    ("masters (one per version)", ("blobs/*.wav", "productions/*/v*/master.wav")),
     ("tracks' audio (render cache, linked into each version)",
      ("cache/render/*/raw/*", "productions/*/v*/tracks/*")),
     ("separated stems (separation cache, linked into the production)",
@@ -51,7 +52,9 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("uploads", ("productions/*/uploads/*",)),
 )
 """What each byte is, by the path of any of its links (``fnmatch``, ``*`` also crosses ``/``);
-the first category that matches wins, anything else is "everything else"."""
+the first category that matches wins, anything else is "everything else". The artifact store's
+``blobs/`` share their inodes with the caches' files (tracks, stems), so those are found by
+their cache path; the older per-version folders are still recognised for "before" counts."""
 
 _OTHER = "everything else (pictures, JSON, database, sample kits, analysis)"
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench._table import Table
 
@@ -26,6 +27,9 @@ __all__ = ["run"]
 JOBS = 40
 _ROOT = Path(__file__).resolve().parents[1]
 
+if TYPE_CHECKING:
+    from core.artifacts import StoreConfig
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -33,12 +37,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _measure(queue: object, song: Path, cache: Path) -> tuple[list[float], float]:
+def _store(folder: Path) -> StoreConfig:
+    """The local artifact store and cache both queues' jobs use (the Redis worker's defaults)."""
+    from core.artifacts import StoreConfig
+
+    return StoreConfig(data_dir=str(folder), cache_dir=str(folder / "cache"))
+
+
+def _payload(song: Path, folder: Path) -> dict[str, object]:
+    """An analysis of ``song``, stored first in the local artifact store as the bot does."""
+    from core.artifacts import LocalArtifactStore
+
+    key = LocalArtifactStore(folder).put_file("bench", song.name, song).key
+    return {"audio": key, "name": song.name, "max_duration_s": 600, "max_size_bytes": 10**9}
+
+
+async def _measure(queue: object, song: Path, folder: Path) -> tuple[list[float], float]:
     """Latencies (enqueue -> started, s) of ``JOBS`` jobs and their throughput (jobs/s)."""
     from core.jobs import JobKind, JobRequest, JobStatus
 
-    payload = {"audio_path": str(song), "cache_dir": str(cache), "max_duration_s": 600,
-               "max_size_bytes": 10**9}
+    payload = _payload(song, folder)
     enqueued: dict[str, float] = {}
     latencies: list[float] = []
     done = 0
@@ -59,18 +77,18 @@ async def _measure(queue: object, song: Path, cache: Path) -> tuple[list[float],
     return latencies, JOBS / (time.perf_counter() - start)
 
 
-async def _inline(song: Path, cache: Path) -> tuple[list[float], float]:
+async def _inline(song: Path, folder: Path) -> tuple[list[float], float]:
     from bot.inline_queue import InlineQueue
 
-    queue = InlineQueue(workers=2)
+    queue = InlineQueue(store=_store(folder), workers=2)
     await queue.start()
     try:
-        return await _measure(queue, song, cache)
+        return await _measure(queue, song, folder)
     finally:
         await queue.close()
 
 
-async def _redis(song: Path, cache: Path, folder: Path) -> tuple[list[float], float]:
+async def _redis(song: Path, folder: Path) -> tuple[list[float], float]:
     from bot.redis_queue import RedisQueue
     from core.jobs import JobKind
 
@@ -93,7 +111,7 @@ async def _redis(song: Path, cache: Path, folder: Path) -> tuple[list[float], fl
                 await asyncio.sleep(0.1)
         while not queue.supports(JobKind.ANALYZE):  # the worker has not offered it yet
             await asyncio.sleep(0.5)
-        return await _measure(queue, song, cache)
+        return await _measure(queue, song, folder)
     finally:
         await queue.close()
         worker.terminate()
@@ -117,11 +135,10 @@ def run() -> list[Table]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         song = make_demo_song(folder / "song.wav", duration_s=5.0)
-        cache = folder / "cache"
         analyze_file(song, max_duration_s=600, max_size_bytes=10**9)  # warm the JIT cache
-        asyncio.run(_measure_once_to_fill(song, cache))
-        inline = asyncio.run(_inline(song, cache))
-        redis = asyncio.run(_redis(song, cache, folder))
+        asyncio.run(_measure_once_to_fill(song, folder))
+        inline = asyncio.run(_inline(song, folder))
+        redis = asyncio.run(_redis(song, folder))
     return [Table(
         f"Short jobs ({JOBS} cached analyses, 2 at once): enqueue-to-start latency, throughput",
         ["queue", "latency median", "latency p95", "throughput"],
@@ -132,19 +149,16 @@ def run() -> list[Table]:
     )]
 
 
-async def _measure_once_to_fill(song: Path, cache: Path) -> None:
+async def _measure_once_to_fill(song: Path, folder: Path) -> None:
     """Run one analysis through the inline queue so every benchmark job is a cache hit."""
     from bot.inline_queue import InlineQueue
     from core.jobs import JobKind, JobRequest, JobStatus
 
-    queue = InlineQueue(workers=1)
+    queue = InlineQueue(store=_store(folder), workers=1)
     await queue.start()
     try:
         await queue.enqueue(JobRequest(job_id="analyze-fill", production_id="fill",
-                                       kind=JobKind.ANALYZE,
-                                       payload={"audio_path": str(song), "cache_dir": str(cache),
-                                                "max_duration_s": 600,
-                                                "max_size_bytes": 10**9}))
+                                       kind=JobKind.ANALYZE, payload=_payload(song, folder)))
         async for event in queue.events():
             if event.status in (JobStatus.DONE, JobStatus.FAILED):
                 return

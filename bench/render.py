@@ -148,9 +148,8 @@ def _render_worker(payload: dict[str, Any], queue: mp.Queue,
         import jobs.picture
         import jobs.preview
         import jobs.vocal  # everything render_spec imports, before the clock, like a warm worker
-        from core.jobs import SectionRequest
         from jobs.demo_song import render_demo_song
-        from jobs.render import RenderPayload, render_section, render_spec
+        from jobs.render import RenderPayload, SectionPayload, render_section, render_spec
 
         # numba compiles librosa's kernels on their first call: a worker pays that once
         jobs.analysis.analyze(render_demo_song(duration_s=10.0), sample_rate=_SR)
@@ -168,7 +167,7 @@ def _render_worker(payload: dict[str, Any], queue: mp.Queue,
             marks.append((time.perf_counter(), step))
 
         if section is not None:
-            clip = render_section(SectionRequest.model_validate({**section, "render": request}),
+            clip = render_section(SectionPayload.model_validate({**section, "render": request}),
                                   mark)
             elapsed = time.perf_counter() - start
             queue.put({"elapsed_s": elapsed, "cpu_s": _cpu_s() - cpu_start,

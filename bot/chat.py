@@ -22,6 +22,7 @@ from pathlib import Path
 from adapters.terminal import TerminalAdapter
 from bot.app import App
 from bot.runtime import Poster, handle_event
+from core.artifacts import ArtifactStore
 from core.conversation import Attachment, AttachmentKind, Author, Reply
 from core.production import Production
 from core.store import ProductionSummary
@@ -211,8 +212,8 @@ async def _write_session(app: App, out_dir: Path, conversation_id: str) -> None:
     production = await app.store.get(conversation_id)
     if production is None:
         return
-    artifacts = [{"version": v.number, "name": name, "path": path}
-                 for v in production.versions for name, path in v.artifacts.items()]
+    artifacts = [{"version": v.number, "name": name, "key": key}
+                 for v in production.versions for name, key in v.artifacts.items()]
     session = {
         "conversation_id": production.id,
         "state": production.state.value,
@@ -231,22 +232,26 @@ async def _write_session(app: App, out_dir: Path, conversation_id: str) -> None:
         "stems": production.stems,
     }
     (out_dir / "session.json").write_text(json.dumps(session, indent=2), encoding="utf-8")
-    _collect_outputs(production, out_dir)
+    await asyncio.to_thread(_collect_outputs, app.artifacts, production, out_dir)
 
 
-def _collect_outputs(production: Production, out_dir: Path) -> None:
+def _collect_outputs(artifacts: ArtifactStore, production: Production, out_dir: Path) -> None:
     """Copy the current version's files and the stems next to the transcript, for a person to open.
 
-    The data directory keeps the originals (hard links where possible, so nothing is stored
-    twice); this is the folder the README points at after ``make demo``.
+    The artifact store keeps the originals (the local store: hard links where possible, so
+    nothing is stored twice); this is the folder the README points at after ``make demo``.
+    The version's per-track files and notes stay in the store (they are in the project zip).
     """
     version = production.current_version
-    files = dict(version.artifacts) if version is not None else {}
-    files.update({f"stems/{name}{Path(path).suffix}": path
-                  for name, path in production.stems.items()})
-    for name, path in files.items():
-        source = Path(path)
-        if not source.is_file():
+    files = {name: key for name, key in (version.artifacts if version is not None else {}).items()
+             if "/" not in name and name != "samples.json"}
+    # a stem is FLAC (a float WAV when louder than full scale), as its key's suffix says
+    files.update({f"stems/{name}{Path(key).suffix}": key
+                  for name, key in production.stems.items()})
+    for name, key in files.items():
+        try:
+            source = artifacts.fetch(key)
+        except (FileNotFoundError, ValueError):
             continue
         target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -219,13 +219,12 @@ def _worker(settings: Settings, *, queues: str) -> int:
         print("vyke worker needs REDIS_URL (without Redis, the bot runs every job itself).",
               file=sys.stderr)
         return 2
-    from jobs.worker import WorkerConfig, run_worker
+    from jobs.worker import DEFAULT_TIMEOUTS_S, WorkerConfig, run_worker
 
-    config = WorkerConfig(redis_url=settings.redis_url,
+    config = WorkerConfig(redis_url=settings.redis_url, store=settings.store_config(),
                           queues=tuple(q.strip() for q in queues.split(",") if q.strip()),
                           jobs_per_queue=settings.worker_jobs,
-                          timeouts_s={**WorkerConfig(redis_url="").timeouts_s,
-                                      **settings.job_timeouts_s},
+                          timeouts_s={**DEFAULT_TIMEOUTS_S, **settings.job_timeouts_s},
                           max_tries=settings.job_max_tries,
                           retry_backoff_s=settings.job_retry_backoff_s)
     try:
@@ -238,16 +237,13 @@ def _worker(settings: Settings, *, queues: str) -> int:
 async def _list(settings: Settings) -> int:
     """``vyke chat --list``: the terminal's conversations, the most recent first."""
     from bot.chat import LOCAL_PREFIX, list_lines
-    from core.store import SqliteStore
+    from bot.state import open_state
 
-    if not settings.database_path.is_file():
+    if not settings.database_url and not settings.database_path.is_file():
         print("\n".join(list_lines([])))
         return 0
-    store = await SqliteStore(settings.database_path).open()
-    try:
-        summaries = await store.summaries(prefix=LOCAL_PREFIX)
-    finally:
-        await store.close()
+    async with open_state(settings) as state:
+        summaries = await state.store.summaries(prefix=LOCAL_PREFIX)
     print("\n".join(list_lines(summaries)))
     return 0
 

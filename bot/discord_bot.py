@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ async def open_discord(settings: Settings, *, message_content: bool = True,
                                  server_settings=server_settings,
                                  data_dir=settings.data_dir,
                                  max_song_bytes=settings.max_upload_bytes,
-                                 link_for=link_maker(settings))
+                                 link_for=link_maker(settings, app.artifacts))
         client = VykeClient(adapter, intents=intents(message_content=message_content),
                             synced_file=settings.data_dir / "discord-commands.sha256",
                             **client_options)
@@ -84,7 +85,8 @@ async def serve(bot: DiscordBot, token: str) -> None:
 async def run_discord(settings: Settings) -> int:
     """Run the Discord bot until it is stopped; the exit status for ``vyke discord``."""
     if settings.discord_token is None:
-        logger.error("DISCORD_TOKEN is not set; see docs/discord.md to create the application")
+        print("Set DISCORD_TOKEN (the bot token of the Discord application); see "
+              "docs/discord.md.", file=sys.stderr)
         return 2
     token = settings.discord_token.get_secret_value()
     try:

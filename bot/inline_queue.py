@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from core.artifacts import StoreConfig
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus
 from core.progress import ProgressClock
 
@@ -47,10 +48,14 @@ class InlineQueue:
         Longest run per job kind (``"separate": 1800.0`` …); the defaults otherwise.
     max_tries : int
         Runs of one job at most when it fails for a transient reason.
+    store : StoreConfig
+        Where jobs fetch and publish artifacts, and this host's caches.
     """
 
-    def __init__(self, *, workers: int = 1, timeouts_s: dict[str, float] | None = None,
-                 max_tries: int = 3, retry_backoff_s: float = 2.0) -> None:
+    def __init__(self, *, store: StoreConfig, workers: int = 1,
+                 timeouts_s: dict[str, float] | None = None, max_tries: int = 3,
+                 retry_backoff_s: float = 2.0) -> None:
+        self.store = store
         self.workers = workers
         self.timeouts_s = dict(timeouts_s or {})
         self.max_tries = max_tries
@@ -156,7 +161,8 @@ class InlineQueue:
 
                 for attempt in range(1, self.max_tries + 1):
                     outcome = await run_in_process(request, progress,
-                                                   timeout_s=self._timeout(request.kind))
+                                                   timeout_s=self._timeout(request.kind),
+                                                   store=self.store)
                     if not (outcome.status == "failed" and outcome.transient
                             and attempt < self.max_tries):
                         break

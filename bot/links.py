@@ -1,7 +1,8 @@
 """Signed, expiring download links for files too big to upload into a chat.
 
-A link names a file by its path relative to the data directory and carries an expiry time
-and an HMAC-SHA256 of (path, expiry) under ``VYKE_LINK_SECRET``. The web process checks the
+A link names a stored file by its artifact key and the name it downloads as
+(:func:`artifact_path`: ``blobs/ab/ab12….zip/My Song v3 Project.zip``) and carries an expiry
+time and an HMAC-SHA256 of (that path, expiry) under ``VYKE_LINK_SECRET``. The web process checks the
 signature and the expiry before serving, so a link cannot be edited to reach another file
 or to live longer, and it stops working after ``VYKE_LINK_TTL_HOURS``.
 
@@ -17,8 +18,8 @@ import hmac
 import time
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-__all__ = ["LINK_PREFIX", "PAGE_PREFIX", "parse", "parse_page", "sign", "sign_page", "verify",
-           "verify_page"]
+__all__ = ["LINK_PREFIX", "PAGE_PREFIX", "artifact_path", "parse", "parse_page", "sign",
+           "sign_page", "split_artifact_path", "verify", "verify_page"]
 
 LINK_PREFIX = "/files/"
 """Where the web process serves signed files: ``<public_url>/files/<path>?expires=…&sig=…``."""
@@ -30,6 +31,20 @@ PAGE_PREFIX = "/p/"
 def _digest(path: str, expires: int, secret: str) -> str:
     message = f"{path}\n{expires}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def artifact_path(key: str, name: str) -> str:
+    """What a link to the artifact ``key`` names: the key, then the file name it downloads as."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_. " else "_" for ch in name).strip(" .")
+    return f"{key}/{cleaned or key.rsplit('/', 1)[-1]}"
+
+
+def split_artifact_path(path: str) -> tuple[str, str] | None:
+    """``(key, file name)`` of a link's path made by :func:`artifact_path`, else ``None``."""
+    parts = path.split("/")
+    if len(parts) != 4 or parts[0] != "blobs":
+        return None
+    return "/".join(parts[:3]), parts[3]
 
 
 def _check_path(path: str) -> str:

@@ -11,16 +11,19 @@ once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_exponential
 
 from bot.app import App
-from core.conversation import Reply
+from core.artifacts import ArtifactStore
+from core.conversation import FileReply, Reply
 from core.jobs import JobEvent
 
-__all__ = ["POST_ATTEMPTS", "Poster", "deliver_undelivered", "handle_event", "pump_events"]
+__all__ = ["POST_ATTEMPTS", "Poster", "deliver_undelivered", "handle_event", "local_copy",
+           "pump_events"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,10 @@ POST_ATTEMPTS = 4
 """Tries of one post before its event is left for a later delivery (about 7 s of waiting)."""
 
 _MAX_WAIT_S = 30.0
+
+_LARGEST_UPLOAD = {"discord": 100 * 1024 * 1024, "slack": 1024 * 1024 * 1024}
+"""The most a platform takes from a bot anywhere (a fully boosted Discord server, Slack's
+limit): a stored file over it is only ever linked, so it is never fetched to post it."""
 _backoff = wait_exponential(multiplier=1.0, min=1.0, max=8.0)
 
 
@@ -43,7 +50,25 @@ def _wait_s(state: RetryCallState) -> float:
     return float(_backoff(state))
 
 
-async def _post(post: Poster, conversation_id: str, reply: Reply) -> None:
+async def local_copy(artifacts: ArtifactStore, conversation_id: str, reply: Reply) -> Reply:
+    """The reply with its stored file fetched to this host, for the platform to upload.
+
+    A file over the platform's upload limit is not fetched: the adapter posts a signed link
+    to it instead (by its key), so the bot never downloads a 300 MB project to say so.
+    """
+    if not isinstance(reply, FileReply) or not reply.attachment.key or reply.attachment.path:
+        return reply
+    attachment = reply.attachment
+    largest = _LARGEST_UPLOAD.get(conversation_id.split(":", 1)[0])
+    if largest is not None and attachment.size_bytes > largest:
+        return reply
+    path = await asyncio.to_thread(artifacts.fetch, attachment.key)
+    return reply.model_copy(update={"attachment": attachment.model_copy(
+        update={"path": str(path)})})
+
+
+async def _post(app: App, post: Poster, conversation_id: str, reply: Reply) -> None:
+    reply = await local_copy(app.artifacts, conversation_id, reply)
     async for attempt in AsyncRetrying(stop=stop_after_attempt(POST_ATTEMPTS), wait=_wait_s,
                                        reraise=True):
         with attempt:
@@ -58,7 +83,7 @@ async def handle_event(app: App, event: JobEvent, post: Poster) -> bool:
     try:
         replies = await app.maestro.on_event(event)
         for reply in replies:
-            await _post(post, event.production_id, reply)
+            await _post(app, post, event.production_id, reply)
             if event.finished:
                 await app.maestro.posted(event.production_id, event.job_id)
     except Exception:  # one thread's failure must not stop the others' results
@@ -78,7 +103,7 @@ async def deliver_undelivered(app: App, post: Poster) -> int:
     for production_id, job_id, replies in await app.maestro.undelivered():
         try:
             for reply in replies:
-                await _post(post, production_id, reply)
+                await _post(app, post, production_id, reply)
                 await app.maestro.posted(production_id, job_id)
                 count += 1
         except Exception:

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.artifacts import S3Settings, StoreConfig
 
 __all__ = ["Settings"]
 
@@ -27,6 +29,24 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    #: an S3-compatible object store for every artifact (uploads, stems, renders, exports):
+    #: the bucket turns it on; the endpoint is the store's URL (unset: AWS S3 itself); the
+    #: keys fall back to AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (see docs/deploy.md)
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("VYKE_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID"))
+    s3_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("VYKE_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"))
+    s3_region: str = Field(default="us-east-1", validation_alias=AliasChoices(
+        "VYKE_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"))
+    #: the store is reachable by the people downloading: links go straight to it (presigned)
+    #: instead of streaming through ``vyke web``
+    s3_public: bool = False
+    #: PostgreSQL for productions and server settings (``postgres://user:pass@host/db``);
+    #: unset: the SQLite file in the data folder
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     inline_workers: int = Field(default=1, ge=1, le=16)
     worker_queues: str = "separate,render"
     worker_jobs: int = Field(default=1, ge=1, le=32)
@@ -107,18 +127,36 @@ class Settings(BaseSettings):
     def database_path(self) -> Path:
         return self.data_dir / "vyke.sqlite"
 
+    @property
+    def cache_path(self) -> Path:
+        """This host's caches (analysis, stems, renders, fetched objects): disposable."""
+        return self.cache_dir or self.data_dir / "cache"
+
+    def store_config(self) -> StoreConfig:
+        """Where this process keeps and finds artifacts (the S3 store when a bucket is set)."""
+        s3 = None
+        if self.s3_bucket:
+            s3 = S3Settings(endpoint=self.s3_endpoint, bucket=self.s3_bucket,
+                            access_key=self.s3_access_key, secret_key=self.s3_secret_key,
+                            region=self.s3_region, public=self.s3_public)
+        return StoreConfig(data_dir=str(self.data_dir.resolve()),
+                           cache_dir=str(self.cache_path.resolve()),
+                           cache_max_bytes=self.cache_max_bytes, s3=s3,
+                           samples_dir=str(self.samples_dir.resolve()) if self.samples_dir
+                           else None,
+                           weights_dir=str(self.demucs_weights_dir.resolve())
+                           if self.demucs_weights_dir else None, device=self.device)
+
     def samples_payload(self) -> dict[str, object]:
-        """Where renders may find recorded instruments, as a job payload (see ``SampleSources``)."""
-        return {"library": self.sample_library,
-                "vault_dir": str(self.samples_dir.resolve()) if self.samples_dir else None}
+        """Whether renders play the installed sample libraries, as a job payload (see
+        ``SampleSources``); the Sound Vault is each render worker's own ``VYKE_SAMPLES_DIR``."""
+        return {"library": self.sample_library}
 
     def separation_payload(self) -> dict[str, object]:
         """The separation settings as a job payload (jobs never read settings themselves)."""
         return {
             "model": self.demucs_model,
-            "weights_dir": str(self.demucs_weights_dir) if self.demucs_weights_dir else None,
             "segment_s": self.separation_segment_s,
             "overlap": self.separation_overlap,
             "shifts": self.separation_shifts,
-            "device": self.device,
         }

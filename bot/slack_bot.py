@@ -55,7 +55,7 @@ async def open_slack(app: App, *, client: AsyncWebClient | None = None,
                            max_upload_bytes=settings.max_upload_bytes,
                            server_settings=server_settings,
                            progress_interval_s=progress_interval_s,
-                           link_for=link_maker(settings), **extra)
+                           link_for=link_maker(settings, app.artifacts), **extra)
     await adapter.start()
     try:
         yield adapter

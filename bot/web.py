@@ -1,8 +1,11 @@
 """``vyke web``: signed downloads and the production page, and Slack's HTTP mode.
 
-Everything here is reached through a link signed by :mod:`bot.links`. Files are streamed
-from disk (``sendfile`` where the OS has it, else in 256 KiB chunks) with HTTP Range
-support, so a browser's audio player can seek and a 1 GB project never sits in memory.
+Everything here is reached through a link signed by :mod:`bot.links`, naming a stored file by
+its artifact key. Files are streamed from the artifact store with HTTP Range support, so a
+browser's audio player can seek and a 1 GB project never sits in memory: from disk for the
+local store (``sendfile`` where the OS has it, else in 256 KiB chunks), through this process
+in 1 MiB chunks for an S3 store (the web process keeps no copy), or, when the S3 store is
+public-facing (``VYKE_S3_PUBLIC``), straight from the store by presigned URLs.
 A production page shows one version: its numbers, the arrangement picture, a player for
 its master and for each earlier version's, loudness-matched, the change card and the
 downloads. A link that was edited or has expired gets one 403 page that says nothing
@@ -17,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import mimetypes
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,9 +36,10 @@ from aiohttp import web
 from bot import links
 from bot.settings import Settings
 from bot.signals import stop_event
+from core.artifacts import ArtifactStore, is_key, key_for, open_artifact_store
 from core.change_card import CardLine, card_lines
 from core.production import Production, Version
-from core.store import SqliteStore, Store
+from core.store import Store
 
 __all__ = ["WebServer", "loudness_gains_db", "open_web", "run_web", "slack_http_mode", "web_app"]
 
@@ -127,19 +132,31 @@ def _signature(request: web.Request) -> tuple[int, str] | None:
 
 @dataclass(frozen=True)
 class _Config:
-    data_dir: Path
+    artifacts: ArtifactStore
     secret: str
     base_path: str  #: the public URL's own path ("/vyke" behind a proxy), for links on pages
+    presign: bool = False  #: links on pages go straight to a public-facing S3 store
+    page_headers: tuple[tuple[str, str], ...] = tuple(_PAGE_HEADERS.items())
 
 
-def web_app(*, settings: Settings, store: Store,
+def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None = None,
             extra_routes: Sequence[web.RouteDef] = ()) -> web.Application:
     """The aiohttp application: ``/files/…``, ``/p/…`` and any ``extra_routes`` (Slack's)."""
-    if settings.link_secret is None:
-        raise ValueError("vyke web needs VYKE_LINK_SECRET to check its links")
-    config = _Config(data_dir=settings.data_dir.resolve(),
-                     secret=settings.link_secret.get_secret_value(),
-                     base_path=urlsplit(settings.public_url).path.rstrip("/"))
+    stored = artifacts or open_artifact_store(settings.store_config())
+    # without a secret no link verifies (every file and page is refused); the process still
+    # answers, so a platform's health check passes while the operator sets the secret
+    secret = settings.link_secret.get_secret_value() if settings.link_secret else ""
+    presign = settings.s3_public and hasattr(stored, "presign")
+    headers = dict(_PAGE_HEADERS)
+    if presign:  # the page's pictures and players then load from the store's own address
+        parts = urlsplit(stored.presign(key_for("0" * 64), expires_s=60))  # type: ignore[attr-defined]
+        store_origin = f"{parts.scheme}://{parts.netloc}"
+        headers["Content-Security-Policy"] = _CSP.replace(
+            "img-src 'self'", f"img-src 'self' {store_origin}").replace(
+            "media-src 'self'", f"media-src 'self' {store_origin}")
+    config = _Config(artifacts=stored, secret=secret,
+                     base_path=urlsplit(settings.public_url).path.rstrip("/"),
+                     presign=presign, page_headers=tuple(headers.items()))
 
     async def file(request: web.Request) -> web.StreamResponse:
         signed = _signature(request)
@@ -147,15 +164,23 @@ def web_app(*, settings: Settings, store: Store,
         if signed is None or not links.verify(path, expires=signed[0], signature=signed[1],
                                               secret=config.secret):
             return _denied()
-        target = (config.data_dir / path).resolve()
-        if not target.is_relative_to(config.data_dir) or not target.is_file():
+        named = links.split_artifact_path(path)
+        if named is None or not is_key(named[0]):
             return _gone()
-        disposition = "inline" if target.suffix in (".wav", ".mp3", ".png") else "attachment"
-        ascii_name = target.name.encode("ascii", "replace").decode().replace('"', "'")
+        key, name = named
+        disposition = "inline" if Path(name).suffix in (".wav", ".mp3", ".png") else "attachment"
+        ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
         headers = {"Content-Disposition": f'{disposition}; filename="{ascii_name}"',
                    "Cache-Control": f"private, max-age={max(0, signed[0] - int(time.time()))}",
                    "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-        return web.FileResponse(target, chunk_size=_CHUNK_BYTES, headers=headers)
+        streamed = getattr(config.artifacts, "stream", None)
+        if streamed is None:  # the local store: the file itself, with sendfile and ranges
+            try:
+                target = config.artifacts.fetch(key)
+            except FileNotFoundError:
+                return _gone()
+            return web.FileResponse(target, chunk_size=_CHUNK_BYTES, headers=headers)
+        return await _stream_object(request, config.artifacts, key, name, headers)
 
     async def page(request: web.Request) -> web.Response:
         signed = _signature(request)
@@ -172,10 +197,17 @@ def web_app(*, settings: Settings, store: Store,
         if production is None or version is None:
             return _gone()
         html = _page_html(production, version, config=config, expires=signed[0])
-        return web.Response(text=html, content_type="text/html", headers=_PAGE_HEADERS)
+        return web.Response(text=html, content_type="text/html",
+                            headers=dict(config.page_headers))
+
+    async def alive(request: web.Request) -> web.Response:
+        return web.Response(text="vyke web is running\n" if config.secret else
+                            "vyke web is running; links are off until VYKE_LINK_SECRET is set\n",
+                            headers={"Cache-Control": "no-store"})
 
     app = web.Application()
-    app.add_routes([web.get(links.LINK_PREFIX + "{path:.+}", file),
+    app.add_routes([web.get("/", alive),
+                    web.get(links.LINK_PREFIX + "{path:.+}", file),
                     web.get(links.PAGE_PREFIX + "{production}/v{version}", page),
                     *extra_routes])
     return app
@@ -184,22 +216,46 @@ def web_app(*, settings: Settings, store: Store,
 # --- the page --------------------------------------------------------------------------
 
 
-def _relative(path: str, data_dir: Path) -> str | None:
-    """``path`` relative to the data directory, or ``None`` when it is missing or outside it."""
+async def _stream_object(request: web.Request, artifacts: Any, key: str, name: str,
+                         headers: dict[str, str]) -> web.StreamResponse:
+    """An object of the S3 store passed through in chunks, honouring one byte range."""
     try:
-        target = Path(path).resolve()
-        return target.relative_to(data_dir).as_posix() if target.is_file() else None
-    except (ValueError, OSError):
-        return None
+        size = int(await artifacts.size_async(key))
+    except FileNotFoundError:
+        return _gone()
+    try:
+        wanted = request.http_range
+    except ValueError:
+        wanted = slice(None, None)
+    start, stop = wanted.start, wanted.stop
+    if start is not None and start < 0:  # "bytes=-N": the last N bytes
+        start, stop = max(0, size + start), size
+    start, stop = start or 0, min(size, stop if stop is not None else size)
+    partial = (wanted.start, wanted.stop) != (None, None)
+    if partial and start >= stop:
+        return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+    response = web.StreamResponse(status=206 if partial else 200, headers={
+        **headers, "Accept-Ranges": "bytes",
+        "Content-Type": mimetypes.guess_type(name)[0] or "application/octet-stream"})
+    if partial:
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+    response.content_length = stop - start
+    await response.prepare(request)
+    async for chunk in artifacts.stream(key, start=start, end=stop):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
-def _file_url(path: str | None, config: _Config, expires: int) -> str | None:
-    if path is None:
+def _file_url(key: str | None, name: str, config: _Config, expires: int) -> str | None:
+    """A link to a stored file that dies with the page (``None`` for no file)."""
+    if not key or not is_key(key):
         return None
-    relative = _relative(path, config.data_dir)
-    if relative is None:
-        return None
-    return links.sign(relative, secret=config.secret, expires_at=expires, base_url=config.base_path)
+    if config.presign:
+        presign = config.artifacts.presign  # type: ignore[attr-defined]
+        return str(presign(key, expires_s=max(1, expires - int(time.time()))))
+    return links.sign(links.artifact_path(key, name), secret=config.secret, expires_at=expires,
+                      base_url=config.base_path)
 
 
 def _num(value: object, digits: int = 1) -> str:
@@ -230,8 +286,10 @@ def _players(production: Production, version: Version, config: _Config,
     earlier = [v for v in production.versions if v.number < version.number]
     found: list[tuple[Version, str]] = []
     for v in [version, *reversed(earlier)]:
-        url = _file_url(v.artifacts.get("preview.mp3") or v.artifacts.get("master.wav"),
-                        config, expires)
+        url = (_file_url(v.artifacts.get("preview.mp3"), f"v{v.number} preview.mp3", config,
+                         expires)
+               or _file_url(v.artifacts.get("master.wav"), f"v{v.number} master.wav", config,
+                            expires))
         if url:
             found.append((v, url))
     gains = loudness_gains_db([v.measurements.integrated_lufs for v, _ in found])
@@ -258,18 +316,20 @@ def _card(production: Production, version: Version) -> dict[str, Any] | None:
 
 def _downloads(version: Version, config: _Config, expires: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
+    title = version.spec.title or "Untitled"
     for name, label in _DOWNLOADS:
-        url = _file_url(version.artifacts.get(name), config, expires)
+        named = "Project.zip" if name == "project.zip" else name  # as the export names it
+        url = _file_url(version.artifacts.get(name), f"{title} v{version.number} {named}", config,
+                        expires)
         if url:
             found.append({"url": url, "artifact": name, "label": label, "stem": False})
-    master = version.artifacts.get("master.wav")
-    folder = Path(master).parent / "tracks" if master else None
-    tracks = sorted(p for p in folder.iterdir() if p.suffix in (".flac", ".wav")) \
-        if folder is not None and folder.is_dir() else []  # FLAC; float WAV past full scale
-    for track in tracks:
-        url = _file_url(str(track), config, expires)
+    for name, key in sorted(version.artifacts.items()):
+        if not name.startswith("tracks/"):
+            continue  # a track's FLAC (a float WAV past full scale), named by the render
+        track = Path(name).stem
+        url = _file_url(key, f"{title} v{version.number} {Path(name).name}", config, expires)
         if url:
-            found.append({"url": url, "artifact": "stem", "label": f"Stem: {track.stem}",
+            found.append({"url": url, "artifact": "stem", "label": f"Stem: {track}",
                           "stem": True})
     return found
 
@@ -288,8 +348,9 @@ def _page_html(production: Production, version: Version, *, config: _Config,
                   ("True peak", f"{_num(m.true_peak_dbtp)} dBTP")],
         "not_rendered": "" if version.rendered else (version.note or "still rendering"),
         "mismatches": [str(p) for p in m.mismatches],
-        "picture": _file_url(version.artifacts.get("arrangement.png"), config, expires),
-        "tonal": _file_url(version.artifacts.get("tonal.png"), config, expires),
+        "picture": _file_url(version.artifacts.get("arrangement.png"), "arrangement.png", config,
+                             expires),
+        "tonal": _file_url(version.artifacts.get("tonal.png"), "tonal.png", config, expires),
         "players": _players(production, version, config, expires),
         "card": _card(production, version),
         "downloads": _downloads(version, config, expires),
@@ -337,13 +398,14 @@ async def open_web(settings: Settings, *, slack_client: Any | None = None,
             stack.push_async_callback(_cancel, pump)
             routes = slack_routes(slack)
             store: Store = app.store
+            artifacts = app.artifacts
         else:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            sqlite = await SqliteStore(settings.database_path).open()
-            stack.push_async_callback(sqlite.close)
-            store = sqlite
-        runner = web.AppRunner(web_app(settings=settings, store=store, extra_routes=routes),
-                               access_log=None)
+            from bot.state import open_state
+
+            store = (await stack.enter_async_context(open_state(settings))).store
+            artifacts = open_artifact_store(settings.store_config())
+        runner = web.AppRunner(web_app(settings=settings, store=store, artifacts=artifacts,
+                                       extra_routes=routes), access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, host=settings.web_host,
@@ -365,9 +427,9 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def run_web(settings: Settings) -> int:
     """Run ``vyke web`` until SIGINT or SIGTERM; returns the process exit status."""
     if settings.link_secret is None:
-        print("vyke web needs VYKE_LINK_SECRET (the same secret the bots sign links with); "
-              "see docs/web.md.", file=sys.stderr)
-        return 2
+        print("vyke web: VYKE_LINK_SECRET is not set, so every download and page link is "
+              "refused until it is (the same secret the bots sign links with; docs/web.md).",
+              file=sys.stderr)
     stopping = stop_event()
     try:
         async with open_web(settings):

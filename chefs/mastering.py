@@ -76,8 +76,11 @@ class MasteringChef(Chef):
         before = spec.master.target_lufs
         ceiling = spec.master.ceiling_dbtp
         destination = DESTINATIONS.get(_destination_in(request.text) or "")
-        if request.amount is not None:
-            after = request.amount
+        if request.amount is not None and request.amount <= 0:
+            after = max(-24.0, min(-6.0, request.amount))  # a target ("-9 LUFS")
+        elif request.amount is not None:  # a step ("3 dB louder"), kept to a master's range
+            step = request.amount if request.direction == "up" else -request.amount
+            after = max(-24.0, min(-6.0, before + step))
         elif destination is not None:
             after, ceiling = destination.target_lufs, destination.ceiling_dbtp
         elif request.direction == "up":

@@ -60,7 +60,8 @@ class Attachment(BaseModel):
     """A file a person uploaded, or one the product posts back."""
 
     name: str
-    path: str = ""  #: local path once downloaded / produced
+    path: str = ""  #: a local file on this host (an upload as saved, a fetched artifact)
+    key: str = ""  #: its artifact key once stored (``core.artifacts``): what every process reads
     url: str = ""  #: where the platform or our download server serves it
     size_bytes: int = Field(default=0, ge=0)
     content_type: str = ""

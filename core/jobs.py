@@ -12,15 +12,18 @@ from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from core.analysis import AnalysisReport
+from core.artifacts import is_key
 from core.measurements import ExportCheck, Measurements
 from core.spec import ProductionSpec
 
 __all__ = [
     "AnalyzeRequest",
     "AnalyzeResult",
+    "ArtifactKey",
+    "ArtifactKeys",
     "ClipResult",
     "ClipSide",
     "CompareRequest",
@@ -87,8 +90,30 @@ def job_id_for(production_id: str, version: int, kind: JobKind, *, attempt: str 
 
 
 # --- what each job needs (the Maestro builds these; ``jobs/`` runs them) -------------------
-# Paths are strings because the bot and its workers share a data folder; ``extra="ignore"``
-# lets a worker one release behind the bot still take a request with a field it lacks.
+# Files travel as artifact keys (``core.artifacts``), never paths: the bot, the workers and the
+# web process share no disk, and a worker fetches its inputs from the artifact store and
+# publishes its outputs there. Where a job writes and caches is the worker's own business
+# (its data and cache folders). ``extra="ignore"`` lets a worker one release behind the bot
+# still take a request with a field it lacks.
+
+
+def _key_or_empty(value: str) -> str:
+    if value and not is_key(value):
+        raise ValueError(f"an artifact key is expected, not {value!r}")
+    return value
+
+
+def _keys(values: dict[str, str]) -> dict[str, str]:
+    for value in values.values():
+        _key_or_empty(value)
+    return values
+
+
+ArtifactKey = Annotated[str, AfterValidator(_key_or_empty)]
+"""An artifact key (``blobs/ab/ab12…<suffix>``), or empty where there is no file."""
+
+ArtifactKeys = Annotated[dict[str, str], AfterValidator(_keys)]
+"""Artifact keys by name (stem name, file name)."""
 
 
 class _Payload(BaseModel):
@@ -96,31 +121,28 @@ class _Payload(BaseModel):
 
 
 class AnalyzeRequest(_Payload):
-    """An analysis job: the upload, a cache folder and the intake limits."""
+    """An analysis job: the upload and the intake limits."""
 
     job: Literal["analyze"] = "analyze"
-    audio_path: str
-    cache_dir: str
+    audio: ArtifactKey  #: the uploaded song
+    name: str = ""  #: its file name as uploaded, for the thread's sentences
     max_duration_s: float = Field(gt=0)
     max_size_bytes: int = Field(gt=0)
 
 
 class SeparateRequest(_Payload):
-    """A separation job; the Demucs settings have Demucs' own defaults."""
+    """A separation job; the Demucs settings have Demucs' own defaults. The model's weights and
+    the device are the separating host's own (``VYKE_DEMUCS_WEIGHTS_DIR``, ``VYKE_DEVICE``)."""
 
     job: Literal["separate"] = "separate"
-    audio_path: str
-    cache_dir: str
-    out_dir: str
+    audio: ArtifactKey  #: the uploaded song
+    name: str = ""  #: its file name as uploaded, for the thread's sentences
     model: Literal["htdemucs", "htdemucs_ft", "hdemucs_mmi", "demucs_unittest"] = "htdemucs"
-    weights_dir: str | None = None
     segment_s: float | None = Field(default=None, gt=0, le=60)
     overlap: float = Field(default=0.25, ge=0, lt=1)
     shifts: int = Field(default=1, ge=0, le=10)
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     max_duration_s: float = Field(default=15 * 60.0, gt=0)
     max_size_bytes: int = Field(default=500 * 1024 * 1024, gt=0)
-    cache_max_bytes: int = Field(default=0, ge=0)  #: keep the cache to this size (0: no limit)
 
 
 class SampleSources(BaseModel):
@@ -130,51 +152,51 @@ class SampleSources(BaseModel):
     """
 
     library: bool = False  #: free libraries the system installed (Hydrogen kits, GM SoundFonts)
-    vault_dir: str | None = None  #: the director's own Sound Vault folder (``VYKE_SAMPLES_DIR``)
+    #: the director's own Sound Vault folder on the rendering host: never sent by the bot (a
+    #: payload carries no paths); each render worker fills in its own ``VYKE_SAMPLES_DIR``
+    vault_dir: str | None = None
 
 
 class RenderRequest(_Payload):
-    """A render job: the spec, the stems it uses and where to write."""
+    """A render job: the spec and the stems it uses."""
 
     job: Literal["render"] = "render"
     spec: ProductionSpec
-    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> audio file (FLAC)
-    out_dir: str
-    cache_dir: str
+    stems: ArtifactKeys = Field(default_factory=dict)  #: stem name -> FLAC (or WAV) key
     source_downbeat_s: float = Field(default=0.0, ge=0)  #: the song's first downbeat
     preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)  #: the platform's upload cap
     reference_tilt_db_per_oct: float | None = None  #: match this tonal balance (reproduce)
     samples: SampleSources = Field(default_factory=SampleSources)  #: recorded instruments
-    cache_max_bytes: int = Field(default=0, ge=0)  #: keep the cache to this size (0: no limit)
 
 
 class ExportProvenance(BaseModel):
     """Where a project came from, written into its ``manifest.json`` and README."""
 
-    stems: dict[str, str] = Field(default_factory=dict)
+    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> artifact key
     stems_model: str = ""  #: ``demucs`` or ``dsp-fallback``
     source: str | None = None  #: the uploaded song's file name
     patch: list[str] = Field(default_factory=list)  #: the change that made this version
 
 
 class ExportRequest(_Payload):
-    """An export job: the spec, the render's folder, where the zip goes, provenance."""
+    """An export job: the spec, the version's rendered files, provenance."""
 
     job: Literal["export"] = "export"
     spec: ProductionSpec
-    render_dir: str
-    out_dir: str
+    #: the render's files by name (``master.wav``, ``tracks/<track>.flac``, ``samples.json``)
+    rendered: ArtifactKeys = Field(default_factory=dict)
     provenance: ExportProvenance = Field(default_factory=ExportProvenance)
-    #: other versions' project zips this one replaces: removed once it is written (a
-    #: production keeps one zip; the others are rebuilt from their versions' parts on request)
-    replaces: list[str] = Field(default_factory=list)
+    #: other versions' project zips this one replaces (their keys): the production forgets
+    #: them once this one is stored (a production keeps one zip; the others are rebuilt from
+    #: their versions' parts on request)
+    replaces: list[ArtifactKey] = Field(default_factory=list)
 
 
 class ClipSide(BaseModel):
     """One version to cut a comparison clip from."""
 
     version: int = Field(ge=1)
-    master: str  #: the version's master.wav
+    master: ArtifactKey  #: the version's master.wav
     spec: ProductionSpec
 
 
@@ -185,7 +207,6 @@ class CompareRequest(_Payload):
     a: ClipSide
     b: ClipSide
     section: str = ""  #: a section name or kind; empty: the first drop (else the loudest part)
-    out_dir: str
 
 
 class SectionRequest(_Payload):
@@ -198,7 +219,7 @@ class SectionRequest(_Payload):
     end_bar: int = Field(ge=1)
     label: str = ""  #: what the bars are ("the drop", "bars 33–48")
     parent: int = Field(default=0, ge=0)  #: the version the clip is level-matched to
-    match_master: str = ""  #: that version's master.wav: the clip gets its loudness there
+    match_master: ArtifactKey = ""  #: that version's master.wav: the clip gets its loudness there
     tonal_eq_db: dict[str, float] = Field(default_factory=dict)  #: that version's tonal stage
 
 
@@ -221,9 +242,9 @@ class AnalyzeResult(BaseModel):
 
 
 class SeparateResult(BaseModel):
-    """Four stems copied into the production's folder."""
+    """Four stems, published to the artifact store."""
 
-    stems: dict[str, str]  #: stem name -> WAV path
+    stems: ArtifactKeys  #: stem name -> WAV artifact key
     model: str
     fallback: bool = False  #: the DSP fallback ran: rough stems, and the thread is told
     cached: bool = False
@@ -232,7 +253,9 @@ class SeparateResult(BaseModel):
 class RenderResult(BaseModel):
     """A rendered version: its files, what it measured, and how it missed its spec."""
 
-    artifacts: dict[str, str] = Field(default_factory=dict)  #: file name -> path
+    #: file name -> artifact key: ``master.wav``, ``preview.mp3``, ``arrangement.png``,
+    #: ``tonal.png``, ``samples.json`` and each track's ``tracks/<name>.wav``
+    artifacts: ArtifactKeys = Field(default_factory=dict)
     measurements: Measurements = Field(default_factory=Measurements)
     mismatches: list[str] = Field(default_factory=list)  #: sentences for the thread
     cache: dict[str, list[str]] = Field(default_factory=dict)
@@ -242,7 +265,7 @@ class RenderResult(BaseModel):
 class ExportResult(BaseModel):
     """A project zip and the checker's verdicts."""
 
-    artifacts: dict[str, str] = Field(default_factory=dict)  #: ``project.zip`` -> path
+    artifacts: ArtifactKeys = Field(default_factory=dict)  #: ``project.zip`` -> artifact key
     checks: list[ExportCheck] = Field(default_factory=list)
     size_bytes: int = 0
     skipped: list[str] = Field(default_factory=list)
@@ -252,7 +275,8 @@ class ClipResult(BaseModel):
     """One loudness-matched comparison clip."""
 
     version: int
-    path: str
+    key: ArtifactKey  #: the MP3 clip
+    name: str = ""  #: its file name, for the thread
     gain_db: float = 0.0  #: applied to match the other clip's loudness
     lufs: float | None = None
     start_s: float = 0.0
@@ -269,7 +293,7 @@ class CompareResult(BaseModel):
 class SectionResult(BaseModel):
     """A changed section's clip, at the loudness the same bars have in the version before."""
 
-    path: str
+    key: ArtifactKey  #: the MP3 clip
     start_bar: int
     end_bar: int
     label: str = ""

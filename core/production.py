@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from core.analysis import AnalysisReport
+from core.artifacts import is_key
 from core.brain import Feedback, Understanding
 from core.brief import Brief
 from core.conversation import Attachment, Question, Reply, utcnow
@@ -69,6 +70,15 @@ class Topic(StrEnum):
 Level = Literal["beginner", "intermediate", "pro"]
 
 
+def stored_only(files: object) -> object:
+    """Only artifact keys: a production saved before files were stored by key named paths on
+    one host, which no other process can read; such a file reads as not made (a version
+    without files, a song to separate again) rather than as a path that breaks a job."""
+    if isinstance(files, dict):
+        return {name: key for name, key in files.items() if isinstance(key, str) and is_key(key)}
+    return files
+
+
 class Version(BaseModel):
     """One version: a spec, the patch that made it, and what rendering produced and measured."""
 
@@ -79,7 +89,9 @@ class Version(BaseModel):
     author: str = ""  #: who asked for it
     created_at: datetime = Field(default_factory=utcnow)
     rendered: bool = False
-    artifacts: dict[str, str] = Field(default_factory=dict)  #: name -> path
+    #: name -> artifact key (``core.artifacts``); see :func:`stored_only`
+    artifacts: Annotated[dict[str, str], BeforeValidator(stored_only)] = Field(
+        default_factory=dict)
     measurements: Measurements = Field(default_factory=Measurements)
     note: str = ""  #: why it was not rendered, when it was not
 
@@ -148,7 +160,8 @@ class Production(BaseModel):
     brief: Brief = Field(default_factory=Brief)
     source: Attachment | None = None  #: the uploaded song or reference
     analysis: AnalysisReport | None = None
-    stems: dict[str, str] = Field(default_factory=dict)
+    #: stem name -> artifact key; see :func:`stored_only`
+    stems: Annotated[dict[str, str], BeforeValidator(stored_only)] = Field(default_factory=dict)
     stems_fallback: bool = False
     versions: list[Version] = Field(default_factory=list)
     current: int = 0  #: version number the director is listening to (0 = none)

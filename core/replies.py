@@ -6,8 +6,6 @@ ones that were decided or measured, with their units.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from core.analysis import AnalysisReport
 from core.brief import Brief, Provenance
 from core.change_card import CardLine, card_lines
@@ -299,11 +297,11 @@ def rendered(production: Production, version: Version | None, *,
         lines.append(f"Listen to the full master, compare versions and download: {page_url}")
     replies: list[Reply] = [TextReply(text="\n".join(lines))]
     for name in ("preview.mp3", "arrangement.png", "tonal.png"):
-        path = version.artifacts.get(name)
-        if path:
+        stored = version.artifacts.get(name)
+        if stored:
             kind = AttachmentKind.AUDIO if name.endswith(".mp3") else AttachmentKind.IMAGE
             replies.append(FileReply(
-                attachment=Attachment(name=_artifact_name(spec, version, name), path=path,
+                attachment=Attachment(name=_artifact_name(spec, version, name), key=stored,
                                       kind=kind, content_type=_CONTENT_TYPES[name]),
                 caption=f"v{version.number} {_CAPTIONS[name]}"))
     return replies
@@ -392,9 +390,9 @@ def instruments_line(production: Production, version: Version) -> str:
             "sample folder, gives recorded kits.")
 
 
-def exported(version: Version, path: str, size_bytes: int) -> list[Reply]:
+def exported(version: Version, key: str, size_bytes: int) -> list[Reply]:
     name = _artifact_name(version.spec, version, "project.zip")
-    return [FileReply(attachment=Attachment(name=name, path=path, size_bytes=size_bytes,
+    return [FileReply(attachment=Attachment(name=name, key=key, size_bytes=size_bytes,
                                             kind=AttachmentKind.ARCHIVE,
                                             content_type="application/zip"),
                       caption=f"v{version.number} Ableton Live project (Live 11+), DAWproject, "
@@ -516,7 +514,7 @@ def section_preview(version: Version, result: SectionResult) -> list[Reply]:
     caption = (f"First listen to v{version.number} — {result.label}, level-matched to "
                f"v{result.parent}{level} (the whole version, its card and project follow)")
     return [FileReply(attachment=Attachment(name=f"v{version.number}-first-listen.mp3",
-                                            path=result.path, kind=AttachmentKind.AUDIO,
+                                            key=result.key, kind=AttachmentKind.AUDIO,
                                             content_type="audio/mpeg"),
                       caption=caption)]
 
@@ -534,7 +532,7 @@ def comparison(result: CompareResult) -> list[Reply]:
         "so the louder one doesn't win by default."))]
     for clip in clips:
         replies.append(FileReply(
-            attachment=Attachment(name=Path(clip.path).name, path=clip.path,
+            attachment=Attachment(name=clip.name or f"v{clip.version}.mp3", key=clip.key,
                                   kind=AttachmentKind.AUDIO, content_type="audio/mpeg"),
             caption=f"v{clip.version} — {section} ({clip.gain_db:+.1f} dB to match)"))
     return replies

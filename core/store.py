@@ -1,7 +1,8 @@
 """Where productions live between turns: SQLite through aiosqlite, one JSON row per thread.
 
 WAL and a busy timeout let the bot and tools read while a turn writes; the schema is migrated
-by ``PRAGMA user_version``; idle productions expire (24 h by default).
+by ``PRAGMA user_version``; idle productions expire (24 h by default). PostgreSQL, for
+processes on several hosts, implements the same :class:`Store` in ``core.pg_store``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ MIGRATIONS: list[str] = [
     CREATE TABLE seen_events (
         id TEXT PRIMARY KEY,
         at REAL NOT NULL
+    );
+    """,
+    # 3: each server's choices (made by the settings store before it was migrated here,
+    # hence IF NOT EXISTS)
+    """
+    CREATE TABLE IF NOT EXISTS server_settings (
+        platform TEXT NOT NULL,
+        server_id TEXT NOT NULL,
+        updated_at REAL NOT NULL,
+        data TEXT NOT NULL,
+        PRIMARY KEY (platform, server_id)
     );
     """,
 ]
@@ -74,6 +86,9 @@ class Store(Protocol):
     async def with_outbox(self) -> list[str]:
         """Productions holding finished jobs' replies not yet all posted."""
 
+    async def summaries(self, *, prefix: str = "") -> list[ProductionSummary]:
+        """Productions whose id starts with ``prefix``, the most recently saved first."""
+
     async def close(self) -> None:
         """Close the connection."""
 
@@ -99,6 +114,18 @@ class SqliteFile:
         await db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         return db
 
+    async def _migrate(self) -> None:
+        """Apply the :data:`MIGRATIONS` this file lacks (every table's store runs them)."""
+        db = self.db
+        async with db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await db.executescript(script)
+            await db.execute(f"PRAGMA user_version={number}")
+            await db.commit()
+            logger.info("store %s migrated to schema %d", self.path.name, number)
+
     @property
     def db(self) -> aiosqlite.Connection:
         if self._db is None:
@@ -119,15 +146,8 @@ class SqliteStore(SqliteFile):
         """Connect and migrate; returns ``self`` so ``store = await SqliteStore(p).open()``."""
         db = await self._connect()
         await db.execute("PRAGMA synchronous=NORMAL")
-        async with db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        version = int(row[0]) if row else 0
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await db.executescript(script)
-            await db.execute(f"PRAGMA user_version={number}")
-            await db.commit()
-            logger.info("store %s migrated to schema %d", self.path.name, number)
         self._db = db
+        await self._migrate()
         return self
 
     async def get(self, production_id: str) -> Production | None:

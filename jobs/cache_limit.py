@@ -1,7 +1,8 @@
 """Keeping the caches to a configured size: the least recently used entries go first.
 
-The analysis, separation and render caches are accelerators (content-addressed, rebuilt when
-missing), so a host keeps them under a size (``VYKE_CACHE_MAX_GB``). A job that reads an entry
+The analysis, separation and render caches and the S3 store's downloads are accelerators
+(content-addressed, rebuilt or fetched again when missing), so a host keeps them under a size
+(``VYKE_CACHE_MAX_GB``). A job that reads an entry
 touches it, so an entry's modification time is its last use; after a job stored something the
 cache is trimmed, oldest use first. Nothing used within :data:`IN_USE_S` is removed: that is
 the longest a render may run, so a running render never loses an entry it has yet to read
@@ -17,6 +18,7 @@ Layout trimmed, under the cache folder (one entry per key; a key's files go toge
     stems/<version>/<sha256>-<model>/               one folder per separated song
     render/<version>/raw/<key>.flac (+ .samples.json)
     render/<version>/mixed/<key>/ (+ <key>.json, <key>-<measure>.json)
+    objects/blobs/<xx>/<sha256><suffix>             an S3 store's objects fetched or published here
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ logger = logging.getLogger(__name__)
 IN_USE_S = 900.0
 """Seconds after its last use during which an entry is never removed (a render's time limit)."""
 
-_COLLECTIONS = ("analysis/*", "stems/*", "render/*/raw", "render/*/mixed")
+_COLLECTIONS = ("analysis/*", "stems/*", "render/*/raw", "render/*/mixed", "objects/blobs/*")
 """Folders whose children are cache entries (the sample kits rendered from SoundFonts and the
 Sound Vault's index are small, bounded by what is installed, and not trimmed)."""
 

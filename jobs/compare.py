@@ -13,6 +13,7 @@ import numpy as np
 
 from core.jobs import ClipResult, CompareRequest, CompareResult, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
+from jobs.files import JobFiles
 
 __all__ = ["compare_task", "section_window_s"]
 
@@ -34,11 +35,17 @@ def section_window_s(spec: ProductionSpec, section: str) -> tuple[float, float, 
     return start, end, span[0].name
 
 
-def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
-    """Cut the same section from both masters, match their loudness and write two MP3 clips.
+def compare_task(request: JobRequest, progress: ProgressFn, files: JobFiles) -> CompareResult:
+    """Cut the same section from both masters, match their loudness and publish two MP3 clips.
 
     Both clips' ``lufs`` are equal within a few hundredths of a LU.
     """
+    with files.scratch(request.production_id, request.job_id) as work:
+        return _compare(request, progress, files, work)
+
+
+def _compare(request: JobRequest, progress: ProgressFn, files: JobFiles,
+             out_dir: Path) -> CompareResult:
     import soundfile as sf
 
     from jobs.loudness import integrated_loudness
@@ -50,17 +57,16 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
     name = ""
     for side in (payload.a, payload.b):
         start_s, end_s, name = section_window_s(side.spec, payload.section)
-        info = sf.info(side.master)
+        master = files.fetch(side.master)
+        info = sf.info(master)
         start = round(start_s * info.samplerate)
         stop = min(info.frames, round(end_s * info.samplerate))
-        data, rate = sf.read(side.master, start=start, stop=max(start + 1, stop),
+        data, rate = sf.read(master, start=start, stop=max(start + 1, stop),
                              dtype="float32", always_2d=True)
         audio = np.ascontiguousarray(data.T)
         clips.append((side, audio, rate, start_s, end_s))
     loudness = [integrated_loudness(audio, sample_rate=rate) for _, audio, rate, _, _ in clips]
     target = min(loudness)  # the quieter one's level: turning down never clips
-    out_dir = Path(payload.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = []
     for (side, audio, rate, start_s, end_s), lufs in zip(clips, loudness, strict=True):
         gain_db = target - lufs
@@ -68,8 +74,9 @@ def compare_task(request: JobRequest, progress: ProgressFn) -> CompareResult:
                         fade_s=_FADE_S)
         path = out_dir / f"v{side.version}-{_slug(name)}.mp3"
         preview_mp3(matched, sample_rate=rate, path=path, max_bytes=8 * 1024 * 1024)
+        key = files.publish(request.production_id, f"compare/{path.name}", path)
         results.append(ClipResult(
-            version=side.version, path=str(path),
+            version=side.version, key=key, name=path.name,
             lufs=round(integrated_loudness(matched, sample_rate=rate), 2),
             gain_db=round(gain_db, 2), start_s=round(start_s, 2), end_s=round(end_s, 2)))
     progress(1.0, "clips ready")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import soundfile as sf
+from pydantic import BaseModel, Field
 
 from core.artifacts import atomic_folder
 from core.jobs import (
@@ -35,6 +36,7 @@ from core.jobs import (
     ProgressFn,
     RenderRequest,
     RenderResult,
+    SampleSources,
     SectionRequest,
     SectionResult,
     payload_of,
@@ -53,6 +55,7 @@ from jobs.audio_io import (
     write_wav,
 )
 from jobs.cache_limit import touch, trim_cache
+from jobs.files import JobFiles
 from jobs.mix import bar_duration_s
 
 if TYPE_CHECKING:
@@ -62,6 +65,8 @@ __all__ = [
     "RENDER_VERSION",
     "RenderPayload",
     "RenderStats",
+    "SectionClip",
+    "SectionPayload",
     "render_section",
     "render_spec",
     "render_task",
@@ -91,8 +96,53 @@ TAIL_S = 2.0
 _FADE_S = 0.01  # layer gates open and close over 10 ms: no clicks at section borders
 
 
-RenderPayload = RenderRequest
-"""The render job's payload, defined in ``core.jobs`` where the Maestro builds it."""
+class RenderPayload(BaseModel):
+    """A render as the engine runs it: the request's data (``core.jobs.RenderRequest``, which
+    carries artifact keys) with its stems as local files and this host's folders."""
+
+    spec: ProductionSpec
+    stems: dict[str, str] = Field(default_factory=dict)  #: stem name -> local FLAC/WAV file
+    out_dir: str  #: where the version's files are written
+    cache_dir: str  #: this host's render cache
+    cache_max_bytes: int = Field(default=0, ge=0)  #: this host's cache size (0: no limit)
+    source_downbeat_s: float = Field(default=0.0, ge=0)
+    preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    reference_tilt_db_per_oct: float | None = None
+    samples: SampleSources = Field(default_factory=SampleSources)
+
+    @classmethod
+    def of(cls, request: RenderRequest, files: JobFiles, out_dir: Path) -> RenderPayload:
+        """The request's stems fetched from the artifact store, writing into ``out_dir``, with
+        this host's Sound Vault, cache and cache size."""
+        vault = str(files.samples_dir) if files.samples_dir else None
+        return cls(**request.model_dump(exclude={"job", "stems", "samples"}),
+                   stems={name: str(files.fetch(key)) for name, key in request.stems.items()},
+                   samples=request.samples.model_copy(update={"vault_dir": vault}),
+                   out_dir=str(out_dir), cache_dir=str(files.cache_dir),
+                   cache_max_bytes=files.cache_max_bytes)
+
+
+class SectionPayload(BaseModel):
+    """The changed bars as the engine renders them (``core.jobs.SectionRequest``, local files)."""
+
+    render: RenderPayload
+    start_bar: int = Field(ge=1)
+    end_bar: int = Field(ge=1)
+    label: str = ""
+    parent: int = Field(default=0, ge=0)
+    match_master: str = ""  #: the version before's master.wav, a local file
+    tonal_eq_db: dict[str, float] = Field(default_factory=dict)
+
+
+class SectionClip(BaseModel):
+    """The changed bars' clip as a local file, with what ``core.jobs.SectionResult`` reports."""
+
+    path: str
+    start_bar: int
+    end_bar: int
+    label: str = ""
+    parent: int = 0
+    lufs: float | None = None
 
 
 @dataclass
@@ -1021,7 +1071,7 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
     return problems
 
 
-def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResult:
+def render_section(request: SectionPayload, progress: ProgressFn) -> SectionClip:
     """The bars where a change is heard, mixed and mastered on their own, as an MP3 clip.
 
     The version's tracks go through the same chains as in its full render (stored in the cache,
@@ -1069,14 +1119,24 @@ def render_section(request: SectionRequest, progress: ProgressFn) -> SectionResu
     preview_mp3(clip, sample_rate=sr, path=path, max_bytes=payload.preview_max_bytes)
     _trim(payload)
     progress(1.0, "the changed bars")
-    return SectionResult(path=str(path), start_bar=request.start_bar, end_bar=request.end_bar,
-                         label=request.label, parent=request.parent,
-                         lufs=round(integrated_loudness(clip, sample_rate=sr), 1))
+    return SectionClip(path=str(path), start_bar=request.start_bar, end_bar=request.end_bar,
+                       label=request.label, parent=request.parent,
+                       lufs=round(integrated_loudness(clip, sample_rate=sr), 1))
 
 
-def section_task(request: JobRequest, progress: ProgressFn) -> SectionResult:
-    """The worker job: validate the payload and render the changed bars (:func:`render_section`)."""
-    return render_section(payload_of(request, SectionRequest), progress)
+def section_task(request: JobRequest, progress: ProgressFn, files: JobFiles) -> SectionResult:
+    """The worker job: fetch the stems and the version before's master, render the changed
+    bars (:func:`render_section`) and publish the clip."""
+    wire = payload_of(request, SectionRequest)
+    with files.scratch(request.production_id, request.job_id) as work:
+        local = SectionPayload(
+            **wire.model_dump(exclude={"job", "render", "match_master"}),
+            render=RenderPayload.of(wire.render, files, work),
+            match_master=str(files.fetch(wire.match_master)) if wire.match_master else "")
+        clip = render_section(local, progress)
+        key = files.publish(request.production_id, f"v{request.version}/first-listen.mp3",
+                            Path(clip.path))
+    return SectionResult(key=key, **clip.model_dump(exclude={"path"}))
 
 
 def _window(track: Any, start: int, stop: int) -> Any:
@@ -1087,7 +1147,21 @@ def _window(track: Any, start: int, stop: int) -> Any:
         k: v if v.size == 1 else v[start:stop] for k, v in track.send_levels.items()})
 
 
-def render_task(request: JobRequest, progress: ProgressFn) -> RenderResult:
-    """The worker job: validate the payload and render (see :func:`render_spec`)."""
-    payload = payload_of(request, RenderRequest)
-    return RenderResult.model_validate(render_spec(payload, progress))
+def render_task(request: JobRequest, progress: ProgressFn, files: JobFiles) -> RenderResult:
+    """The worker job: fetch the stems, render (see :func:`render_spec`) in a scratch folder
+    and publish the version's files: master, preview, pictures, each track and the samples
+    played (the export reads them from the store, on whichever worker runs it)."""
+    wire = payload_of(request, RenderRequest)
+    with files.scratch(request.production_id, request.job_id) as work:
+        rendered = render_spec(RenderPayload.of(wire, files, work), progress)
+        made = {name: Path(path) for name, path in rendered["artifacts"].items()}
+        made["samples.json"] = work / "samples.json"
+        # each track's FLAC (a float WAV when louder than full scale), linked from the cache
+        made.update({f"tracks/{track.name}": track
+                     for track in sorted((work / "tracks").glob("*"))
+                     if track.suffix.lower() in (".flac", ".wav")})
+        version = f"v{request.version}"
+        rendered["artifacts"] = {name: files.publish(request.production_id, f"{version}/{name}",
+                                                     path)
+                                 for name, path in made.items() if path.is_file()}
+    return RenderResult.model_validate(rendered)

@@ -25,6 +25,7 @@ import dataclasses
 import errno
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
 import socket
@@ -45,6 +46,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from core.artifacts import StoreConfig
 from core.errors import VykeError
 from core.jobs import (
     QUEUES,
@@ -123,9 +125,10 @@ def _watch_parent(parent: int) -> None:
             os._exit(70)
 
 
-def _child(request_json: str, conn: Connection) -> None:
+def _child(request_json: str, conn: Connection, store: StoreConfig) -> None:
     """Runs in the child: one job, its progress and outcome sent back on ``conn``."""
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    from jobs.files import JobFiles
     from jobs.tasks import TASKS
 
     request = JobRequest.model_validate_json(request_json)
@@ -137,7 +140,7 @@ def _child(request_json: str, conn: Connection) -> None:
         task = TASKS.get(request.kind)
         if task is None:
             raise VykeError(f"This installation cannot run the {request.kind.value} step.")
-        result = task(request, progress)
+        result = task(request, progress, JobFiles.open(store))
         if not isinstance(result, RESULTS[request.kind]):  # a job's contract, checked once here
             raise TypeError(f"the {request.kind.value} job returned {type(result).__name__}")
         conn.send(("done", result))
@@ -160,15 +163,17 @@ ProgressSink = Callable[[float, str], None]
 
 
 async def run_in_process(request: JobRequest, on_progress: ProgressSink, *,
-                         timeout_s: float) -> Outcome:
+                         timeout_s: float, store: StoreConfig) -> Outcome:
     """Run one job in a child process; cancelling this coroutine kills the child.
 
-    ``on_progress`` is called in the event loop with each (fraction, step) the job reports.
+    ``on_progress`` is called in the event loop with each (fraction, step) the job reports;
+    ``store`` says where the job fetches and publishes its artifacts and where this host's
+    caches are.
     """
     loop = asyncio.get_running_loop()
     context = _context()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(request.model_dump_json(), sender),
+    process = context.Process(target=_child, args=(request.model_dump_json(), sender, store),
                               name=f"vyke-job-{request.job_id}", daemon=True)
     messages: asyncio.Queue[tuple[Any, ...] | None] = asyncio.Queue()
 
@@ -293,6 +298,7 @@ class WorkerConfig:
     """What a worker process needs (built from :class:`bot.settings.Settings` by the CLI)."""
 
     redis_url: str
+    store: StoreConfig  #: the artifact store and this host's data and cache folders
     queues: tuple[str, ...] = ("separate", "render")
     jobs_per_queue: int = 1  #: jobs one worker runs at once on each queue
     timeouts_s: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS_S))
@@ -334,7 +340,8 @@ async def run_job(ctx: dict[str, Any], request_json: str) -> str:
     started = time.monotonic()
     try:
         outcome = await run_in_process(request, on_progress,
-                                       timeout_s=config.timeout_for(request.kind))
+                                       timeout_s=config.timeout_for(request.kind),
+                                       store=config.store)
         outbox.put_nowait(None)
         await sender
         if outcome.status == "failed" and outcome.transient and attempt < config.max_tries:
@@ -424,6 +431,9 @@ async def run_worker(config: WorkerConfig) -> int:
         raise ValueError(f"unknown queue(s) {', '.join(unknown)}; choose from "
                          f"{', '.join(QUEUES)}")
     _context()  # the forkserver starts with the audio libraries loaded, once
+    # now, before the heartbeat says this worker is ready: its first job starts at once
+    # instead of waiting for the audio libraries to import (seconds on a fresh host)
+    await asyncio.to_thread(multiprocessing.forkserver.ensure_running)
     redis = await create_pool(redis_settings(config.redis_url, retry_for_s=60))
     served = {queue: _served_kinds(queue) for queue in config.queues}
     workers = [Worker(redis_pool=redis, **{k: v for k, v in worker_settings(config, q, kinds)

@@ -17,12 +17,16 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    from tests.services import SeaweedS3
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "bot" / "scenarios" / "seed-remix.txt"
@@ -112,3 +116,27 @@ def seed_run(tmp_path_factory: pytest.TempPathFactory) -> SeedRun:
     saved = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     return SeedRun(folder=folder, returncode=saved["returncode"], stdout=saved["stdout"],
                    stderr=saved["stderr"])
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own on the local service, dropped after it."""
+    from tests.services import Postgres
+
+    database = Postgres().create()
+    try:
+        yield database.url
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A SeaweedFS S3 server of this test's own on loopback, killed after it."""
+    from tests.services import SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
+    try:
+        yield server
+    finally:
+        server.stop()

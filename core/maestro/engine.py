@@ -16,9 +16,11 @@ import logging
 import re
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from core import replies as say
+from core.artifacts import ArtifactStore, LocalArtifactStore
 from core.brain import Brain, Domain, Intent, Understanding
 from core.brief import DESTINATIONS, Param, Provenance, Workflow
 from core.chef import Chef
@@ -78,17 +80,22 @@ class Maestro:
         Makes a signed link to a version's page, when ``vyke web`` serves them.
     server_settings : ServerSettingsStore or None
         Each server's choices: who may answer questions, the loudness of new productions.
+    artifacts : ArtifactStore or None
+        Where uploads are stored for the workers; the local folder ``limits.data_dir`` when
+        ``None`` (the embedded default).
     """
 
     def __init__(self, *, brain: Brain, chefs: Sequence[Chef], genres: Sequence[GenreProfile],
                  store: Store, queue: JobQueue, limits: MaestroLimits,
                  advisor: ClaudeChefAdvisor | None = None,
                  page_link: Callable[[str, int], str | None] | None = None,
-                 server_settings: ServerSettingsStore | None = None) -> None:
+                 server_settings: ServerSettingsStore | None = None,
+                 artifacts: ArtifactStore | None = None) -> None:
         self.parts = Parts(brain=brain, chefs={chef.domain: chef for chef in chefs},
                            genres={g.id: g for g in genres}, store=store, queue=queue,
                            limits=limits, advisor=advisor, page_link=page_link,
-                           server_settings=server_settings)
+                           server_settings=server_settings,
+                           artifacts=artifacts or LocalArtifactStore(Path(limits.data_dir)))
         self._person_rate = RateLimiter(limits.turns_per_minute)
         self._server_rate = RateLimiter(limits.server_turns_per_minute)
         # one turn or event at a time per production: each reads, awaits, then saves it
@@ -142,6 +149,7 @@ class Maestro:
             if production is None:
                 production = await self._new_production(turn)
             try:
+                await self.parts.store_upload(production)  # one saved before songs were stored
                 replies = await self._handle(production, turn)
             except VykeError as error:
                 replies = [TextReply(text=str(error))]
@@ -279,6 +287,7 @@ class Maestro:
             error = self._accept_upload(production, audio)
             if error:
                 return [TextReply(text=error)]
+            await self.parts.store_upload(production)
         return await self._by_state(production, u, turn, record, has_audio=audio is not None)
 
     async def _by_state(self, production: Production, u: Understanding, turn: Turn,

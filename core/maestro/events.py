@@ -141,14 +141,14 @@ async def _compared(parts: Parts, production: Production, event: JobEvent) -> li
 async def _exported(parts: Parts, production: Production, event: JobEvent) -> list[Reply]:
     result = result_of(event, ExportResult)
     exported = production.version(event.version)
-    path = result.artifacts.get("project.zip", "")
-    if exported is None or not path:
+    key = result.artifacts.get("project.zip", "")
+    if exported is None or not key:
         return []
-    exported.artifacts["project.zip"] = path
+    exported.artifacts["project.zip"] = key
     for other in production.versions:  # their zips were replaced by this one (see export_request)
         if other is not exported:
             other.artifacts.pop("project.zip", None)
-    return say.exported(exported, path, result.size_bytes)
+    return say.exported(exported, key, result.size_bytes)
 
 
 _Handler = Callable[[Parts, Production, JobEvent], Awaitable[list[Reply]]]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.artifacts import folder_name
+from core.artifacts import ArtifactStore, folder_name, safe_file_name
 from core.brain import BpmChange, Brain, BrainContext, Domain
 from core.brief import VocalMode, Workflow
 from core.chef import Chef
@@ -40,11 +42,10 @@ class MaestroLimits:
                  separation: dict[str, Any] | None = None, samples: dict[str, Any] | None = None,
                  productions_per_person: int = 0,
                  productions_per_server: int = 0, turns_per_minute: int = 0,
-                 server_turns_per_minute: int = 0, max_bars: int = 0,
-                 cache_dir: str = "", cache_max_bytes: int = 0) -> None:
+                 server_turns_per_minute: int = 0, max_bars: int = 0) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_song_s = max_song_s
-        self.data_dir = data_dir
+        self.data_dir = data_dir  #: the local artifact store's root, unless another is given
         self.separation = separation or {}
         self.samples = samples or {}  #: where renders find recorded instruments (SampleSources)
         self.productions_per_person = productions_per_person  #: working at once; 0 = no limit
@@ -52,8 +53,6 @@ class MaestroLimits:
         self.turns_per_minute = turns_per_minute  #: messages per person; 0 = no limit
         self.server_turns_per_minute = server_turns_per_minute  #: per server; 0 = no limit
         self.max_bars = max_bars  #: longest arrangement this host renders; 0 = the genre's own
-        self.cache_dir = cache_dir or f"{data_dir}/cache"  #: analysis, stems and renders
-        self.cache_max_bytes = cache_max_bytes  #: the cache's size on the host; 0 = no limit
 
 
 @dataclass
@@ -66,6 +65,7 @@ class Parts:
     store: Store
     queue: JobQueue
     limits: MaestroLimits
+    artifacts: ArtifactStore  #: where uploads go, so every worker can fetch them
     advisor: ClaudeChefAdvisor | None = None
     #: (production id, version) -> a signed link to the version's page, when one is served
     page_link: Callable[[str, int], str | None] | None = field(default=None)
@@ -79,17 +79,18 @@ class Parts:
         platform, _, rest = conversation_id.partition(":")
         return await self.server_settings.get(platform, rest.split(":", 1)[0])
 
-    def cache_dir(self) -> str:
-        """Where analysis, stems and renders are cached, shared by every production.
+    async def store_upload(self, production: Production) -> None:
+        """Put the production's song into the artifact store (once), so any worker reads it.
 
-        Content-addressed and disposable: under the data folder unless the host puts it on a
-        faster or larger disk (``VYKE_CACHE_DIR``).
+        A song whose file is not on this host (a test's stand-in name) keeps no key.
         """
-        return self.limits.cache_dir
-
-    def production_dir(self, production: Production, leaf: str) -> str:
-        """A folder of one production (expiry removes it with the production)."""
-        return f"{self.limits.data_dir}/productions/{production_dir_name(production.id)}/{leaf}"
+        source = production.source
+        if source is None or source.key or not source.path or not Path(source.path).is_file():
+            return
+        stored = await asyncio.to_thread(self.artifacts.put_file, production.id,
+                                         f"uploads/{safe_file_name(source.name)}",
+                                         Path(source.path))
+        production.source = source.model_copy(update={"key": stored.key})
 
 
 def genre_of(parts: Parts, production: Production) -> GenreProfile:

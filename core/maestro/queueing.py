@@ -40,7 +40,7 @@ S = MaestroState
 def analyze_request(parts: Parts, production: Production) -> AnalyzeRequest:
     """Analyse the production's song (intake checks, tempo, key, loudness, bar grid)."""
     assert production.source is not None
-    return AnalyzeRequest(audio_path=production.source.path, cache_dir=parts.cache_dir(),
+    return AnalyzeRequest(audio=production.source.key, name=production.source.name,
                           max_duration_s=parts.limits.max_song_s,
                           max_size_bytes=parts.limits.max_upload_bytes)
 
@@ -48,32 +48,25 @@ def analyze_request(parts: Parts, production: Production) -> AnalyzeRequest:
 def separate_request(parts: Parts, production: Production) -> SeparateRequest:
     """Separate the production's song into stems, with the installation's Demucs settings."""
     assert production.source is not None
-    return SeparateRequest.model_validate({
-        **parts.limits.separation,
-        "audio_path": production.source.path,
-        "cache_dir": parts.cache_dir(),
-        "cache_max_bytes": parts.limits.cache_max_bytes,
-        "out_dir": parts.production_dir(production, "stems"),
-    })
+    return SeparateRequest.model_validate({**parts.limits.separation,
+                                           "audio": production.source.key,
+                                           "name": production.source.name})
 
 
 def render_request(parts: Parts, production: Production, version: Version) -> RenderRequest:
-    """Render ``version`` with the production's stems into its own folder."""
+    """Render ``version`` with the production's stems."""
     analysis = production.analysis
     reproduce = (production.brief.workflow is not None
                  and production.brief.workflow.value is Workflow.REPRODUCE)
     return RenderRequest(
         spec=version.spec,
         stems=production.stems,
-        out_dir=parts.production_dir(production, f"v{version.number}"),
-        cache_dir=parts.cache_dir(),
         source_downbeat_s=(analysis.downbeat_times_s[0]
                            if analysis and analysis.downbeat_times_s else 0.0),
         preview_max_bytes=upload_cap_bytes(production.id),
         reference_tilt_db_per_oct=(analysis.spectral_tilt_db_per_oct
                                    if reproduce and analysis else None),
         samples=SampleSources.model_validate(parts.limits.samples),
-        cache_max_bytes=parts.limits.cache_max_bytes,
     )
 
 
@@ -84,9 +77,10 @@ def export_request(parts: Parts, production: Production, version: Version) -> Ex
     versions share most of their tracks, and each zip would hold them all again); a version
     whose zip went is exported again when the director goes back to it.
     """
-    render_dir = parts.production_dir(production, f"v{version.number}")
     return ExportRequest(
-        spec=version.spec, render_dir=render_dir, out_dir=f"{render_dir}/export",
+        spec=version.spec,
+        rendered={name: key for name, key in version.artifacts.items()
+                  if name in ("master.wav", "samples.json") or name.startswith("tracks/")},
         provenance=ExportProvenance(
             stems=production.stems,
             stems_model="dsp-fallback" if production.stems_fallback else "demucs",
@@ -104,7 +98,6 @@ def compare_request(parts: Parts, production: Production, a: Version, b: Version
         a=ClipSide(version=a.number, master=a.artifacts["master.wav"], spec=a.spec),
         b=ClipSide(version=b.number, master=b.artifacts["master.wav"], spec=b.spec),
         section=section,
-        out_dir=parts.production_dir(production, f"compare-v{a.number}-v{b.number}"),
     )
 
 

@@ -1,11 +1,12 @@
 """The export job: a rendered version's files in, the project zip out (checked before it is offered).
 
-The render job leaves, per version, ``tracks/<track name>.flac`` (hard links into the render
-cache), ``master.wav`` and ``spec.json`` in its out_dir; this job reads only files it finds
-there (never a path built from a name), makes the MIDI from the spec, and writes the zip into
-``out_dir``. A production keeps one project zip: once this one is written, the zips it
-replaces (the production's other versions', named by the Maestro) are removed; each can be
-built again from its version's parts, which stay.
+The render job publishes, per version, ``tracks/<track name>.flac`` (a float ``.wav`` for a
+track louder than full scale; the local store shares their bytes with the render cache),
+``master.wav`` and ``samples.json``; this job lays those artifacts out in a scratch folder,
+reads only files it finds there (never a path built from a name), makes the MIDI from the
+spec, and publishes the zip. A production keeps one project zip: once this one is stored,
+the zips it replaces (the production's other versions', named by the Maestro by key) are
+forgotten by the store; each can be built again from its version's parts, which stay.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import Any
 
 import pretty_midi
 
+from core.artifacts import is_key
 from core.jobs import ExportRequest, ExportResult, JobRequest, ProgressFn, payload_of
 from core.spec import ProductionSpec
+from jobs.export.project import ExportResult as ProjectExport
 from jobs.export.project import export_project
+from jobs.files import JobFiles
 
 __all__ = ["MidiSource", "export_task", "find_track_files"]
 
@@ -52,28 +56,19 @@ def find_track_files(spec: ProductionSpec, render_dir: Path) -> dict[str, Path]:
 
 
 def _named(stems: dict[str, str]) -> dict[str, dict[str, str]]:
-    """The separated stems as artifacts (file name and content hash), never server paths."""
-    from jobs.audio_io import file_sha256
-
+    """The separated stems as artifacts (file name and content hash), never server paths:
+    a key names the content's SHA-256 and its format (``blobs/ab/ab12….flac``)."""
     named = {}
-    for stem, path in stems.items():
-        source = Path(path)
-        named[stem] = {"file": source.name,
-                       **({"sha256": file_sha256(source)} if source.is_file() else {})}
+    for stem, key in stems.items():
+        if not is_key(key):
+            continue  # not a stored file: nothing to name
+        named[stem] = {"file": f"{stem}{Path(key).suffix}", "sha256": Path(key).name.split(".")[0]}
     return named
 
 
-def _remove_replaced(paths: list[str], keep: Path) -> list[str]:
-    """Remove the project zips this export replaces; returns those removed."""
-    removed = []
-    for name in paths:
-        path = Path(name)
-        if path.suffix.lower() != ".zip" or path.resolve() == keep.resolve():
-            continue  # only project zips, never the one just written
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(str(path))
-    return removed
+def _replaced(keys: list[str], keep: str) -> list[str]:
+    """The project zips this export replaces: zips only, never the one just stored."""
+    return [key for key in keys if key != keep and Path(key).suffix.lower() == ".zip"]
 
 
 def _instruments(render_dir: Path) -> dict[str, Any] | None:
@@ -91,15 +86,32 @@ def _generate_midi(spec: ProductionSpec) -> pretty_midi.PrettyMIDI:
     return generate_midi(spec)
 
 
-def export_task(request: JobRequest, progress: ProgressFn, *,
+def export_task(request: JobRequest, progress: ProgressFn, files: JobFiles, *,
                 midi_source: MidiSource | None = None) -> ExportResult:
     """Export a rendered version as ``<Title> Project.zip``.
 
     The result's ``checks`` list each checker rule and whether it passed.
     """
     payload = payload_of(request, ExportRequest)
+    with files.scratch(request.production_id, request.job_id) as work:
+        render_dir = files.gather(payload.rendered, work / "render")
+        result = _export(request, payload, render_dir, work / "export", progress, midi_source)
+        key = files.publish(request.production_id, f"v{request.version}/project.zip",
+                            result.zip_path)
+    replaced = _replaced(payload.replaces, keep=key)
+    if replaced:
+        files.store.forget(request.production_id, replaced)
+        logger.info("dropped %d earlier project zip(s) of %s", len(replaced),
+                    request.production_id)
+    files.trim_cache()  # an S3 store's copy of the zip is in this host's cache
+    return ExportResult.model_validate(
+        {"artifacts": {"project.zip": key}, "checks": result.report.as_checks(),
+         "size_bytes": result.size_bytes, "skipped": list(result.skipped)})
+
+
+def _export(request: JobRequest, payload: ExportRequest, render_dir: Path, out_dir: Path,
+            progress: ProgressFn, midi_source: MidiSource | None) -> ProjectExport:
     spec = payload.spec
-    render_dir = Path(payload.render_dir)
     progress(0.0, "collecting the rendered tracks")
     tracks = find_track_files(spec, render_dir)
     has_patterns = any(t.source == "pattern" for t in spec.tracks)
@@ -112,12 +124,7 @@ def export_task(request: JobRequest, progress: ProgressFn, *,
                   "stems": _named(payload.provenance.stems)}
     result = export_project(spec, tracks=tracks, midi=midi,
                             master=master if master.is_file() else None,
-                            out_dir=Path(payload.out_dir), provenance=provenance,
+                            out_dir=out_dir, provenance=provenance,
                             instruments=_instruments(render_dir))
-    removed = _remove_replaced(payload.replaces, keep=result.zip_path)
-    if removed:
-        logger.info("removed %d earlier project zip(s) of %s", len(removed), request.production_id)
     progress(1.0, "project ready")
-    return ExportResult.model_validate(
-        {"artifacts": {"project.zip": str(result.zip_path)}, "checks": result.report.as_checks(),
-         "size_bytes": result.size_bytes, "skipped": list(result.skipped)})
+    return result

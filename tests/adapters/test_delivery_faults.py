@@ -51,16 +51,17 @@ from adapters.slack import SlackAdapter, SlackThread
 from bot.discord_bot import intents
 from bot.runtime import deliver_undelivered, handle_event
 from chefs import all_chefs, load_genres
+from core.artifacts import LocalArtifactStore
 from core.conversation import Author, FileReply, Reply, Turn
 from core.jobs import ExportRequest, JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.maestro import Maestro, MaestroLimits
 from core.rule_brain import RuleBrain
-from core.server_settings import ServerSettingsStore
+from core.server_settings import ServerSettingsStore, SqliteServerSettingsStore
 from core.store import SqliteStore
 from tests.core.test_maestro import SEED, RenderQueue
 from tests.fakes.discord_api import FakeDiscordAPI
 from tests.fakes.faults import Fault, Faults
-from tests.fakes.honest_queue import render_measurements, song_report
+from tests.fakes.honest_queue import fake_key, render_measurements, song_report
 from tests.fakes.slack_api import FakeSlackAPI
 
 DEE = Author(id="U0DEE", name="Dee")
@@ -100,6 +101,7 @@ class ScriptedQueue(RenderQueue):
     def __init__(self) -> None:
         super().__init__()
         self.finished: set[str] = set()
+        self.artifacts: LocalArtifactStore | None = None  #: where its "workers" publish
 
     def supports(self, kind: JobKind) -> bool:
         return kind in (JobKind.ANALYZE, JobKind.SEPARATE, JobKind.RENDER, JobKind.EXPORT)
@@ -112,21 +114,22 @@ class ScriptedQueue(RenderQueue):
         self.finished.add(request.job_id)
         return JobEvent(job_id=request.job_id, production_id=request.production_id,
                         kind=request.kind, status=JobStatus.DONE, version=request.version,
-                        result=await _result(request, store))
+                        result=await _result(request, store, self.artifacts))
 
 
-async def _result(request: JobRequest, store: SqliteStore) -> dict[str, Any]:
+async def _result(request: JobRequest, store: SqliteStore,
+                  artifacts: LocalArtifactStore | None) -> dict[str, Any]:
+    assert artifacts is not None
     if request.kind is JobKind.ANALYZE:
         return {"report": song_report().model_dump(mode="json")}
     if request.kind is JobKind.SEPARATE:
         return {"model": "htdemucs", "stems": {
-            s: f"/stems/{s}.wav" for s in ("vocals", "drums", "bass", "other")}}
+            s: fake_key(s, ".wav") for s in ("vocals", "drums", "bass", "other")}}
     if request.kind is JobKind.EXPORT:
         assert isinstance(request.payload, ExportRequest)
-        project = Path(request.payload.out_dir) / "project.zip"
-        project.parent.mkdir(parents=True, exist_ok=True)
-        project.write_bytes(b"PK\x05\x06" + bytes(18))
-        return {"artifacts": {"project.zip": str(project)}, "size_bytes": project.stat().st_size}
+        project = artifacts.put_bytes(request.production_id, "project.zip",
+                                      b"PK\x05\x06" + bytes(18))
+        return {"artifacts": {"project.zip": project.key}, "size_bytes": project.size_bytes}
     assert isinstance(request.payload, RenderRequest)
     production = await store.get(request.production_id)
     assert production is not None
@@ -137,7 +140,7 @@ async def _result(request: JobRequest, store: SqliteStore) -> dict[str, Any]:
     measurements = render_measurements(
         request.payload, expected=expected,
         parent=parent.measurements.model_dump(mode="json") if parent else None)
-    return {"artifacts": _outputs(Path(request.payload.out_dir)),
+    return {"artifacts": _outputs(artifacts, request.production_id),
             "measurements": measurements, "mismatches": []}
 
 
@@ -198,15 +201,17 @@ async def a_bot(platform: Platform, data_dir: Path, queue: ScriptedQueue) -> Asy
     """A bot process on ``data_dir`` (a second one is the first after a restart)."""
     db = data_dir / "vyke.sqlite"
     store = await SqliteStore(db).open()
-    settings = await ServerSettingsStore(db).open()
+    settings = await SqliteServerSettingsStore(db).open()
+    artifacts = queue.artifacts = LocalArtifactStore(data_dir)
     maestro = Maestro(brain=RuleBrain(genres=load_genres()), chefs=all_chefs(),
                       genres=load_genres(), store=store, queue=queue,
-                      server_settings=settings,
+                      server_settings=settings, artifacts=artifacts,
                       limits=MaestroLimits(max_upload_bytes=50_000_000, max_song_s=720,
                                            data_dir=str(data_dir)))
     try:
         async with platform.bot(maestro, store, settings, data_dir) as post:
-            yield Bot(SimpleNamespace(maestro=maestro, queue=queue), store, settings, post)
+            yield Bot(SimpleNamespace(maestro=maestro, queue=queue, artifacts=artifacts), store,
+                      settings, post)
     finally:
         await settings.close()
         await store.close()
@@ -443,13 +448,10 @@ async def platform(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
             yield on_slack
 
 
-def _outputs(folder: Path) -> dict[str, str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    made = {}
-    for name in FILES:
-        (folder / name).write_bytes(b"\xff\xfb" + name.encode() * 100)
-        made[name] = str(folder / name)
-    return made
+def _outputs(artifacts: LocalArtifactStore, production_id: str) -> dict[str, str]:
+    """A render's files, published as a worker publishes them; their keys."""
+    return {name: artifacts.put_bytes(production_id, name, b"\xff\xfb" + name.encode() * 100).key
+            for name in FILES}
 
 
 def _song(path: Path) -> Path:
@@ -555,7 +557,7 @@ async def test_every_result_lands_once_with_faults_on_and_a_restart(
         render = next(r for r in queue.requests if r.kind is JobKind.RENDER)
         event = JobEvent(job_id=render.job_id, production_id=cid, kind=JobKind.RENDER,
                          status=JobStatus.DONE, version=1, result={
-                             "artifacts": _outputs(data_dir / "productions" / "p" / "v1"),
+                             "artifacts": _outputs(LocalArtifactStore(data_dir), cid),
                              "measurements": {"key": "Am", "tempo_bpm": 124.0,
                                               "integrated_lufs": -14.0,
                                               "true_peak_dbtp": -1.2, "tracks": {}},
@@ -576,12 +578,12 @@ async def test_every_result_lands_once_with_faults_on_and_a_restart(
         assert await deliver_undelivered(second.app, second.post) >= len(FILES)  # type: ignore[arg-type]
         assert await handle_event(second.app, event, second.post)  # type: ignore[arg-type]
         export = next(r for r in queue.requests if r.kind is JobKind.EXPORT)
-        project = data_dir / "productions" / "p" / "v1" / "project.zip"
-        project.write_bytes(b"PK\x05\x06" + bytes(18))
+        project = LocalArtifactStore(data_dir).put_bytes(cid, "project.zip",
+                                                         b"PK\x05\x06" + bytes(18))
         exported = JobEvent(job_id=export.job_id, production_id=cid, kind=JobKind.EXPORT,
                             status=JobStatus.DONE, version=1,
-                            result={"artifacts": {"project.zip": str(project)},
-                                    "size_bytes": project.stat().st_size})
+                            result={"artifacts": {"project.zip": project.key},
+                                    "size_bytes": project.size_bytes})
         assert await handle_event(second.app, exported, second.post)  # type: ignore[arg-type]
         assert await handle_event(second.app, exported, second.post)  # type: ignore[arg-type]
         assert (await second.store.get(cid)).outbox == []  # type: ignore[union-attr]

@@ -25,15 +25,16 @@ from pydantic import SecretStr
 
 from adapters.discord import NUMBER_EMOJI, custom_id_for, parse_custom_id
 from bot.discord_bot import DiscordBot, open_discord
-from bot.links import parse, verify
+from bot.links import artifact_path, parse, verify
 from bot.runtime import pump_events
 from bot.settings import Settings
 from core import replies as say
-from core.artifacts import folder_name
+from core.artifacts import LocalArtifactStore, folder_name
 from core.conversation import Attachment, FileReply, ProgressReply, TextReply
 from core.jobs import JobKind
 from tests.fakes.discord_api import FakeDiscordAPI, FakeMessage
 from tests.fakes.faults import Fault
+from tests.fakes.honest_queue import fake_key
 
 SECRET = "link-secret-for-tests"
 MiB = 1024 * 1024
@@ -430,10 +431,13 @@ async def test_preview_picture_and_project_are_posted_or_linked_by_the_upload_li
         small = project_zip(out / "small.zip", size_bytes=200_000)
         big = project_zip(out / "project.zip", size_bytes=10 * MiB + 1)  # over 10 MiB
 
+        stored = LocalArtifactStore(settings.data_dir)
+        keys = {}
         for path, caption in [(preview, "preview"), (picture, "arrangement"), (small, "stems"),
                               (big, "project")]:
-            await bot.adapter.post(conversation, FileReply(
-                attachment=Attachment(name=path.stem, path=str(path)), caption=caption))
+            keys[path.name] = stored.put_file("p", path.name, path).key
+            await bot.adapter.post(conversation, FileReply(attachment=Attachment(
+                name=path.stem, path=str(path), key=keys[path.name]), caption=caption))
         messages = api.messages_in(thread_id)
         uploaded = {f.filename: f for m in messages for f in m.files}
         assert uploaded["preview.mp3"].data == preview.read_bytes()  # plays inline in Discord
@@ -444,7 +448,7 @@ async def test_preview_picture_and_project_are_posted_or_linked_by_the_upload_li
         link_text = messages[-1].content
         assert link_text.startswith("project (10.0 MiB, over what I can upload here): ")
         path, expires, signature = parse(link_text.split(": ", 1)[1])
-        assert path == "productions/p/v1/project.zip"
+        assert path == artifact_path(keys["project.zip"], "project")  # by key, not a path
         assert verify(path, expires=expires, signature=signature, secret=SECRET)
 
         # the same project in a boosted server (Discord says so in each interaction) is uploaded
@@ -656,15 +660,12 @@ async def test_a_300_mb_project_goes_as_a_signed_link_without_being_read(
             running(settings, api, monkeypatch) as bot:
         thread_id = int((await api.open_thread(api.channel_id, {"name": "big"}))["id"])
         conversation = f"discord:{api.guild_id}:{thread_id}"
-        big = settings.data_dir / "productions" / "big" / "v1" / "export" / "Big Project.zip"
-        big.parent.mkdir(parents=True)
-        with open(big, "wb") as sparse:  # 300 MB on paper, nothing on disk
-            sparse.truncate(300 * MiB)
+        key = fake_key("big", ".zip")  # in the store, never fetched to this host: only linked
         tracemalloc.start()
         try:
             await bot.adapter.post(conversation, FileReply(
                 caption="v1 Ableton Live project", attachment=Attachment(
-                    name=big.name, path=str(big), size_bytes=big.stat().st_size)))
+                    name="Big Project.zip", key=key, size_bytes=300 * MiB)))
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -673,6 +674,6 @@ async def test_a_300_mb_project_goes_as_a_signed_link_without_being_read(
         assert not posted.files and "300.0 MiB" in posted.content
         link = posted.content.split(": ", 1)[1]
         path, expires, signature = parse(link)
-        assert path == "productions/big/v1/export/Big Project.zip"
+        assert path == artifact_path(key, "Big Project.zip")
         assert verify(path, expires=expires, signature=signature, secret=SECRET)
         assert not api.violations

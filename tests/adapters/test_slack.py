@@ -38,6 +38,7 @@ from core.conversation import Attachment, AttachmentKind, FileReply, ProgressRep
 from core.jobs import JobKind
 from core.production import Production
 from tests.fakes.faults import Fault
+from tests.fakes.honest_queue import fake_key
 from tests.fakes.slack_api import FakeMessage, FakeSlackAPI
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -481,10 +482,7 @@ async def test_preview_picture_and_project_zip_are_uploaded_into_the_thread(
 async def test_a_300_mb_project_goes_as_a_signed_link_not_an_upload(world: World) -> None:
     assert await world.remix("C0BIGZIP", "this into techno") == 200
     thread = world.opened_thread("C0BIGZIP")
-    big = world.data_dir / "productions" / "big" / "v1" / "export" / "Big Project.zip"
-    big.parent.mkdir(parents=True, exist_ok=True)
-    with open(big, "wb") as sparse:  # 300 MB on paper, nothing on disk
-        sparse.truncate(300 * 1024 * 1024)
+    key = fake_key("big", ".zip")  # in the store, never fetched to this host: only linked
     uploads_before = len(world.slack.made("files.getUploadURLExternal"))
     import tracemalloc
 
@@ -492,7 +490,7 @@ async def test_a_300_mb_project_goes_as_a_signed_link_not_an_upload(world: World
     try:
         await world.adapter.post(thread.conversation_id, FileReply(
             caption="v1 Ableton Live project", attachment=Attachment(
-                name=big.name, path=str(big), size_bytes=big.stat().st_size,
+                name="Big Project.zip", key=key, size_bytes=300 * 1024 * 1024,
                 kind=AttachmentKind.ARCHIVE)))
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -502,7 +500,7 @@ async def test_a_300_mb_project_goes_as_a_signed_link_not_an_upload(world: World
     [posted] = [m for m in world.slack.thread("C0BIGZIP", thread.thread_ts)
                 if "Ableton Live project" in m.text]
     assert "300.0 MiB" in posted.text
-    assert "https://vyke.example/files/productions/big/v1/export/Big%20Project.zip?" in posted.text
+    assert f"https://vyke.example/files/{key}/Big%20Project.zip?" in posted.text
 
 
 async def test_progress_is_one_message_per_job_edited_in_place(world: World) -> None:

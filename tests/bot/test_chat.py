@@ -79,12 +79,18 @@ def test_seed_script_runs_unattended(seed_run: SeedRun, tmp_path: Path) -> None:
                  "stems/vocals.flac"):
         assert (out / name).stat().st_size > 0, name
     # storage: one project zip for the production (v3's), and every version's tracks are the
-    # same files as the render cache's (the changes moved chains, not notes)
-    data = seed_run.folder / "data" / "productions"
-    assert [z.parent.parent.name for z in data.glob("*/v*/export/*.zip")] == ["v3"]
-    tracks = [{(f.name, f.stat().st_ino) for f in v.glob("tracks/*.flac")}
-              for v in sorted(data.glob("*/v[0-9]"))]
-    assert len(tracks) == 3 and tracks[0] and tracks[0] == tracks[1] == tracks[2]
+    # same FLAC files as the render cache's (the changes moved chains, not notes)
+    data = seed_run.folder / "data"
+    (manifest,) = (data / "manifests").glob("*.json")
+    stored = json.loads(manifest.read_text())
+    assert [name for name in stored if name.endswith("project.zip")] == ["v3/project.zip"]
+    assert len(list((data / "blobs").glob("*/*.zip"))) == 1  # the others' bytes went
+    tracks = [{(Path(name).name, entry["key"]) for name, entry in stored.items()
+               if name.startswith(f"v{number}/tracks/") and name.endswith(".flac")}
+              for number in (1, 2, 3)]
+    assert tracks[0] and tracks[0] == tracks[1] == tracks[2]
+    cached = {f.stat().st_ino for f in (data / "cache").glob("render/*/raw/*.flac")}
+    assert all((data / key).stat().st_ino in cached for _, key in tracks[0])
     _assert_live_set_reads_back(out / "project.zip", tmp_path, tracks=len(session["versions"][2]["spec"]["tracks"]))
 
 

@@ -25,7 +25,7 @@ async def test_a_script_sends_busy_lines_mid_job_and_ends_when_every_job_has(
     queue = HonestQueue(store)
     maestro = rule_maestro(store, queue, tmp_path)
     app = App(settings=cast(Any, None), maestro=maestro, store=store, queue=cast(Any, queue),
-              server_settings=cast(Any, None))
+              server_settings=cast(Any, None), artifacts=maestro.parts.artifacts)
     try:
         await run_chat(app, out_dir=tmp_path / "out", name="tags", audio=None, script=[
             "make a techno track at 130 bpm in F minor",

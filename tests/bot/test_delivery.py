@@ -65,7 +65,8 @@ async def _bot(db: Path, queue: RenderQueue) -> AsyncIterator[tuple[SimpleNamesp
     when the process ends)."""
     store = await SqliteStore(db).open()
     try:
-        yield SimpleNamespace(maestro=rule_maestro(store, queue, db.parent), queue=queue), store
+        maestro = rule_maestro(store, queue, db.parent)
+        yield SimpleNamespace(maestro=maestro, queue=queue, artifacts=maestro.parts.artifacts), store
     finally:
         await store.close()
 

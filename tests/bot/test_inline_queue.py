@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.inline_queue import InlineQueue
+from core.artifacts import LocalArtifactStore, StoreConfig
 from core.jobs import AnalyzeResult, JobEvent, JobKind, JobRequest, JobStatus, job_id_for, result_of
 
 pytestmark = pytest.mark.slow
@@ -23,17 +24,20 @@ def long_song(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def queue() -> AsyncIterator[InlineQueue]:
-    made = InlineQueue(workers=2, max_tries=2, retry_backoff_s=0.1)
+async def queue(tmp_path: Path) -> AsyncIterator[InlineQueue]:
+    store = StoreConfig(data_dir=str(tmp_path / "data"), cache_dir=str(tmp_path / "cache"))
+    made = InlineQueue(store=store, workers=2, max_tries=2, retry_backoff_s=0.1)
     await made.start()
     yield made
     await made.close()
 
 
-def _analysis(production: str, song: Path, cache: Path, attempt: str = "") -> JobRequest:
+def _analysis(production: str, song: Path, tmp_path: Path, attempt: str = "") -> JobRequest:
+    """Analyse ``song``, stored first in the queue's artifact store as the Maestro does."""
+    key = LocalArtifactStore(tmp_path / "data").put_file(production, song.name, song).key
     return JobRequest(job_id=job_id_for(production, 0, JobKind.ANALYZE, attempt=attempt),
                       production_id=production, kind=JobKind.ANALYZE,
-                      payload={"audio_path": str(song), "cache_dir": str(cache),
+                      payload={"audio": key, "name": song.name,
                                "max_duration_s": 600, "max_size_bytes": 10**9})
 
 
@@ -47,7 +51,7 @@ async def _until(queue: InlineQueue, stop: set[JobStatus], count: int) -> list[J
 
 async def test_stop_kills_the_running_job(queue: InlineQueue, long_song: Path,
                                           tmp_path: Path) -> None:
-    request = _analysis("p", long_song, tmp_path / "cache")
+    request = _analysis("p", long_song, tmp_path)
     await queue.enqueue(request)
     events = queue.events()
     while (await anext(events)).status is not JobStatus.PROGRESS:
@@ -63,8 +67,8 @@ async def test_stop_kills_the_running_job(queue: InlineQueue, long_song: Path,
 
 async def test_jobs_of_one_production_run_in_order(queue: InlineQueue, long_song: Path,
                                                    tmp_path: Path) -> None:
-    first = _analysis("p", long_song, tmp_path / "c1")
-    second = _analysis("p", long_song, tmp_path / "c2", attempt="2")
+    first = _analysis("p", long_song, tmp_path)
+    second = _analysis("p", long_song, tmp_path, attempt="2")
     assert await queue.enqueue(first) == 1
     assert await queue.enqueue(second) == 2
     assert await queue.enqueue(second) == 2  # a duplicate is a no-op
@@ -81,7 +85,7 @@ async def test_jobs_of_one_production_run_in_order(queue: InlineQueue, long_song
 async def test_a_bad_file_fails_with_its_sentence(queue: InlineQueue, tmp_path: Path) -> None:
     bad = tmp_path / "notes.wav"
     bad.write_text("these are not sounds")
-    await queue.enqueue(_analysis("p", bad, tmp_path / "cache"))
+    await queue.enqueue(_analysis("p", bad, tmp_path))
     seen = await _until(queue, {JobStatus.FAILED, JobStatus.DONE}, 1)
     assert seen[-1].status is JobStatus.FAILED
     assert "notes.wav" in seen[-1].message and "unexpectedly" not in seen[-1].message

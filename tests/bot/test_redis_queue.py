@@ -11,6 +11,7 @@ import pytest
 from bot.redis_queue import RedisQueue
 from core.errors import QueueUnavailable
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, RedisKeys, job_id_for
+from tests.fakes.honest_queue import fake_key
 from tests.integration.harness import RedisServer
 
 
@@ -31,8 +32,8 @@ async def queue(server: RedisServer) -> AsyncIterator[RedisQueue]:
 
 
 def _request(production: str, kind: JobKind, version: int = 0) -> JobRequest:
-    payload = {"audio_path": "/nowhere.wav", "cache_dir": "/nowhere", "out_dir": "/nowhere",
-               "max_duration_s": 60, "max_size_bytes": 1000}
+    payload = {"audio": fake_key("nowhere", ".wav"), "max_duration_s": 60,
+               "max_size_bytes": 1000}
     return JobRequest(job_id=job_id_for(production, version, kind), production_id=production,
                       kind=kind, version=version, payload=payload)
 

@@ -27,6 +27,7 @@ import pytest_asyncio
 from bot import links
 from bot.settings import Settings
 from bot.web import WebServer, loudness_gains_db, open_web
+from core.artifacts import LocalArtifactStore
 from core.production import Production, Version
 from tests.conftest import made_once
 
@@ -44,20 +45,21 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> Production:
     """A house track rendered for real as v1, "bass down, master louder" as v2, v2 exported.
 
-    Laid out as the Maestro lays it out: ``<data>/productions/<id>/v<n>/`` with the export
-    in ``v<n>/export``, and stored in SQLite; returns the stored :class:`Production`.
+    Made as the workers make it: rendered and exported by the job functions into the local
+    artifact store of ``data_dir``, and stored in SQLite; returns the stored
+    :class:`Production`.
     """
     from chefs import all_chefs, load_genres
     from core.brain import Aspect, Domain, Feedback
     from core.brief import Brief, Param, Provenance, Workflow
     from core.jobs import JobKind, JobRequest
-    from core.maestro import production_dir_name
     from core.music import parse_key
     from core.patch import apply_patch
     from core.planner import base_spec
     from core.store import SqliteStore
     from jobs.export import export_task
-    from jobs.render import RenderPayload, render_spec
+    from jobs.files import JobFiles
+    from jobs.render import render_task
 
     genre = next(g for g in load_genres() if g.id == "house")
     chefs = {chef.domain: chef for chef in all_chefs()}
@@ -74,12 +76,13 @@ def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> 
     drop = next(s for s in spec.sections if "bass" in s.layers and "music" in s.layers)
     spec = spec.model_copy(update={"title": TITLE,
                                    "sections": [drop.model_copy(update={"bars": 8})]})
-    folder = data_dir / "productions" / production_dir_name(production_id)
-    cache = data_dir / "cache"
+    files = JobFiles.local(data_dir)
 
     def render(version_spec: Any, number: int) -> dict[str, Any]:
-        result = render_spec(RenderPayload(spec=version_spec, out_dir=str(folder / f"v{number}"),
-                                           cache_dir=str(cache)), lambda fraction, step: None)
+        request = JobRequest(job_id=f"render-v{number}", production_id=production_id,
+                             kind=JobKind.RENDER, version=number,
+                             payload={"spec": version_spec.model_dump(mode="json")})
+        result = render_task(request, lambda fraction, step: None, files).model_dump(mode="json")
         result["measurements"]["mismatches"] = result["mismatches"]
         return result
 
@@ -101,9 +104,8 @@ def render_production(data_dir: Path, *, production_id: str = PRODUCTION_ID) -> 
     exported = export_task(JobRequest(job_id="export-v2", production_id=production_id,
                                       kind=JobKind.EXPORT, version=2,
                                       payload={"spec": spec2.model_dump(mode="json"),
-                                               "render_dir": str(folder / "v2"),
-                                               "out_dir": str(folder / "v2" / "export")}),
-                           lambda fraction, step: None)
+                                               "rendered": second["artifacts"]}),
+                           lambda fraction, step: None, files)
     production = Production(id=production_id, owner="U0DIRECTOR", current=2, versions=[
         Version(number=1, spec=spec, rendered=True, artifacts=first["artifacts"],
                 measurements=first["measurements"]),
@@ -185,9 +187,13 @@ def local_url(url: str, server: WebServer) -> str:
     return server.url + url.removeprefix("https://vyke.example")
 
 
-def _file_link(path: Path, data_dir: Path, *, ttl_s: float = 600, now: float | None = None) -> str:
-    return links.sign(path.resolve().relative_to(data_dir.resolve()).as_posix(), secret=SECRET,
-                      ttl_s=ttl_s, base_url="https://vyke.example", now=now)
+def _file_link(key: str, name: str, *, ttl_s: float = 600, now: float | None = None) -> str:
+    return links.sign(links.artifact_path(key, name), secret=SECRET, ttl_s=ttl_s,
+                      base_url="https://vyke.example", now=now)
+
+
+def _stored(data_dir: Path, key: str) -> bytes:
+    return LocalArtifactStore(data_dir).fetch(key).read_bytes()
 
 
 def _page_link(number: int, *, ttl_s: float = 600, now: float | None = None,
@@ -201,21 +207,22 @@ def _page_link(number: int, *, ttl_s: float = 600, now: float | None = None,
 
 async def test_a_signed_link_downloads_the_file(server: WebServer, http: aiohttp.ClientSession,
                                                 production: Production, data_dir: Path) -> None:
-    zip_path = Path(production.versions[1].artifacts["project.zip"])
-    async with http.get(local_url(_file_link(zip_path, data_dir), server)) as response:
+    key = production.versions[1].artifacts["project.zip"]
+    async with http.get(local_url(_file_link(key, "Night v2 Project.zip"), server)) as response:
         assert response.status == 200
         body = await response.read()
-        assert response.headers["Content-Disposition"].startswith("attachment;")
+        assert response.headers["Content-Disposition"] == (
+            'attachment; filename="Night v2 Project.zip"')  # named, not by its hash
         assert response.headers["Accept-Ranges"] == "bytes"
         assert response.headers["Referrer-Policy"] == "no-referrer"
-    assert hashlib.sha256(body).digest() == hashlib.sha256(zip_path.read_bytes()).digest()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(_stored(data_dir, key)).digest()
 
 
 async def test_range_requests_let_the_player_seek(server: WebServer, http: aiohttp.ClientSession,
                                                   production: Production, data_dir: Path) -> None:
-    master = Path(production.versions[1].artifacts["master.wav"])
-    data = master.read_bytes()
-    url = local_url(_file_link(master, data_dir), server)
+    master = production.versions[1].artifacts["master.wav"]
+    data = _stored(data_dir, master)
+    url = local_url(_file_link(master, "master.wav"), server)
     middle = len(data) // 2
     async with http.get(url, headers={"Range": f"bytes={middle}-{middle + 999}"}) as response:
         assert response.status == 206
@@ -233,11 +240,11 @@ async def test_range_requests_let_the_player_seek(server: WebServer, http: aioht
 async def test_an_edited_or_expired_link_gets_403_and_learns_nothing(
         tamper: str, server: WebServer, http: aiohttp.ClientSession, production: Production,
         data_dir: Path) -> None:
-    zip_path = Path(production.versions[1].artifacts["project.zip"])
-    url = _file_link(zip_path, data_dir)
+    key = production.versions[1].artifacts["project.zip"]
+    url = _file_link(key, "v2 project.zip")
     path, expires, signature = links.parse(url)
-    if tamper == "path":
-        url = url.replace("/v2/", "/v1/")
+    if tamper == "path":  # another of the production's files, with this file's signature
+        url = url.replace(key, production.versions[1].artifacts["master.wav"])
     elif tamper == "expires":
         url = url.replace(f"expires={expires}", f"expires={expires + 86400}")
     elif tamper == "signature":
@@ -245,7 +252,7 @@ async def test_an_edited_or_expired_link_gets_403_and_learns_nothing(
     elif tamper == "missing":
         url = url.split("?")[0]
     elif tamper == "expired":
-        url = _file_link(zip_path, data_dir, ttl_s=60, now=time.time() - 61)
+        url = _file_link(key, "v2 project.zip", ttl_s=60, now=time.time() - 61)
     elif tamper == "other secret":
         url = links.sign(path, secret="another-installation", ttl_s=60,
                          base_url="https://vyke.example")
@@ -415,7 +422,7 @@ async def test_a_100_mb_download_is_streamed_not_held_in_memory(sendfile: bool,
                                                                 tmp_path: Path) -> None:
     """`vyke web` in its own process: its peak RSS grows far less than the file it serves."""
     data_dir = tmp_path / "data"
-    big = data_dir / "productions" / "p" / "v1" / "export" / "Big Project.zip"
+    big = tmp_path / "export" / "Big Project.zip"
     big.parent.mkdir(parents=True)
     digest = hashlib.sha256()
     with big.open("wb") as out:
@@ -425,6 +432,7 @@ async def test_a_100_mb_download_is_streamed_not_held_in_memory(sendfile: bool,
             out.write(block)
     size = big.stat().st_size
     assert size == 100 * 1024 * 1024
+    key = LocalArtifactStore(data_dir).put_file("p", "v1/project.zip", big).key
     port = _free_port()
     env = {**os.environ, "VYKE_DATA_DIR": str(data_dir), "VYKE_LINK_SECRET": SECRET,
            "VYKE_WEB_PORT": str(port), "VYKE_WEB_HOST": "127.0.0.1", "VYKE_LOG_LEVEL": "INFO"}
@@ -441,7 +449,7 @@ async def test_a_100_mb_download_is_streamed_not_held_in_memory(sendfile: bool,
             while b"serving signed links" not in (line := await process.stderr.readline()):
                 assert line, "vyke web exited before serving"
         before_kib = _peak_rss_kib(process.pid)
-        url = links.sign(big.relative_to(data_dir).as_posix(), secret=SECRET, ttl_s=60,
+        url = links.sign(links.artifact_path(key, big.name), secret=SECRET, ttl_s=60,
                          base_url=f"http://127.0.0.1:{port}")
         received = hashlib.sha256()
         count = 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.artifacts import LocalArtifactStore, atomic_target
+from core.artifacts import LocalArtifactStore, StoreConfig, atomic_target
 from core.errors import AudioError, QueueUnavailable
 from core.jobs import JobKind, JobRequest, job_id_for
 from jobs.worker import _classify, run_in_process
@@ -39,12 +39,14 @@ async def test_a_job_past_its_time_is_killed_and_reported(tmp_path: Path) -> Non
     from jobs.demo_song import make_demo_song
 
     song = make_demo_song(tmp_path / "song.wav", duration_s=30.0)
+    key = LocalArtifactStore(tmp_path).put_file("p", song.name, song).key
     request = JobRequest(job_id=job_id_for("p", 0, JobKind.ANALYZE), production_id="p",
                          kind=JobKind.ANALYZE,
-                         payload={"audio_path": str(song), "cache_dir": str(tmp_path / "cache"),
-                                  "max_duration_s": 600, "max_size_bytes": 10**9})
+                         payload={"audio": key, "max_duration_s": 600, "max_size_bytes": 10**9})
     steps: list[str] = []
-    outcome = await run_in_process(request, lambda f, s: steps.append(s), timeout_s=0.5)
+    store = StoreConfig(data_dir=str(tmp_path), cache_dir=str(tmp_path / "cache"))
+    outcome = await run_in_process(request, lambda f, s: steps.append(s), timeout_s=0.5,
+                                   store=store)
     assert outcome.status == "timeout" and not outcome.transient
     assert "took longer than" in outcome.message
     time.sleep(2)

@@ -166,10 +166,14 @@ def _page_link(number: int, *, ttl_s: float = 600, now: float | None = None) -> 
 
 
 async def test_chromium_plays_compares_and_downloads_v2(
-        tab: _Tab, server: WebServer, production: Production, tmp_path: Path) -> None:
+        tab: _Tab, server: WebServer, production: Production, data_dir: Path,
+        tmp_path: Path) -> None:
     import soundfile
 
+    from core.artifacts import LocalArtifactStore
     from jobs.export import check_live_set
+
+    stored = LocalArtifactStore(data_dir)
 
     v1, v2 = production.versions
     await tab.open(local_url(_page_link(2), server))
@@ -177,7 +181,7 @@ async def test_chromium_plays_compares_and_downloads_v2(
     assert (await tab.js("document.title")).startswith('Night <Drive> & "Friends"')
 
     # the player streams the MP3 preview and has its duration (read by the browser over HTTP)
-    master_s = soundfile.info(v2.artifacts["preview.mp3"]).duration
+    master_s = soundfile.info(stored.fetch(v2.artifacts["preview.mp3"])).duration
     players = await tab.js("""Promise.all([...document.querySelectorAll('audio')].map(a =>
         new Promise((done, fail) => {
           const report = () => done({version: a.dataset.version, duration: a.duration,
@@ -190,7 +194,7 @@ async def test_chromium_plays_compares_and_downloads_v2(
     # (an MP3's length is known to a frame or so: the encoder's delay and padding)
     assert players[0]["duration"] == pytest.approx(master_s, abs=0.1)
     assert players[1]["duration"] == pytest.approx(
-        soundfile.info(v1.artifacts["preview.mp3"]).duration, abs=0.1)
+        soundfile.info(stored.fetch(v1.artifacts["preview.mp3"])).duration, abs=0.1)
     # loudness-matched: each player's volume is its gain from the measured integrated LUFS
     quietest = min(v.measurements["integrated_lufs"] for v in (v1, v2))
     for player, version in zip(players, (v2, v1), strict=True):
@@ -221,7 +225,7 @@ async def test_chromium_plays_compares_and_downloads_v2(
     assert finished["state"] == "completed"
     assert started["suggestedFilename"].endswith("Project.zip")
     saved = downloads / finished["guid"]  # allowAndName: saved under the download's guid
-    assert saved.stat().st_size == Path(v2.artifacts["project.zip"]).stat().st_size
+    assert saved.stat().st_size == stored.size(v2.artifacts["project.zip"])
     archive = zipfile.ZipFile(saved)
     als = [name for name in archive.namelist() if name.endswith(".als")]
     assert len(als) == 1

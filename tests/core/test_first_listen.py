@@ -19,9 +19,12 @@ from core.patch import AddAutomation, SpecPatch
 from core.production import MaestroState
 from core.spec import Automation, ProductionSpec, Section
 from tests.core.test_maestro import job_done, maestro_on, production, say
+from tests.fakes.honest_queue import fake_key
 from tests.fakes.rule_maestro import RecordingQueue
 
 CID = "local:first-listen"
+V1_MASTER = fake_key("v1/master", ".wav")
+CLIP = fake_key("v2/first-listen", ".mp3")
 V1_MEASURED = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
                "true_peak_dbtp": -1.2, "tonal_eq_db": {"63": -1.5, "8000": 2.0},
                "tracks": {"bass": {"track_level_db": -9.0}}}
@@ -32,7 +35,7 @@ async def _v1_rendered(m: Maestro, queue: RecordingQueue) -> None:
     while (await production(m, CID)).pending_question is not None:
         await say(m, "yes", cid=CID)
     assert [r.kind for r in queue.requests] == [JobKind.RENDER]  # nothing to hear v1 against
-    await job_done(m, queue.requests[0], {"artifacts": {"master.wav": "/data/v1/master.wav"},
+    await job_done(m, queue.requests[0], {"artifacts": {"master.wav": V1_MASTER},
                                           "measurements": V1_MEASURED}, version=1)
 
 
@@ -57,16 +60,16 @@ async def test_a_change_is_heard_in_its_bars_before_the_whole_version(tmp_path: 
         drop = next(s for s in v2.section_bars() if s[0].kind == "drop")
         assert (section.start_bar, section.label) == (drop[1], f"the {drop[0].name}")
         assert 20.0 <= (section.end_bar - section.start_bar + 1) * v2.bar_s <= 32.0
-        assert section.parent == 1 and section.match_master == "/data/v1/master.wav"
+        assert section.parent == 1 and section.match_master == V1_MASTER
         assert section.tonal_eq_db == {"63": -1.5, "8000": 2.0}
         assert section.render == render.payload  # the same chains, cached for the render
 
         replies = await job_done(m, preview, {
-            "path": "/data/v2/first-listen.mp3", "start_bar": section.start_bar,
+            "key": CLIP, "start_bar": section.start_bar,
             "end_bar": section.end_bar, "label": section.label, "parent": 1,
             "lufs": -11.8}, version=2)
         [clip] = _files(replies)
-        assert clip.attachment.path == "/data/v2/first-listen.mp3"
+        assert clip.attachment.key == CLIP
         assert clip.caption.startswith(f"First listen to v2 — {section.label}, level-matched "
                                        "to v1 at -11.8 LUFS")
         p = await production(m, CID)
@@ -79,10 +82,10 @@ async def test_a_clip_later_than_its_whole_version_is_not_posted(tmp_path: Path)
         await _v1_rendered(m, queue)
         await say(m, "bass too loud", cid=CID)
         await job_done(m, _kind(queue, JobKind.RENDER, 2), {
-            "artifacts": {"master.wav": "/data/v2/master.wav"}, "measurements": V1_MEASURED},
+            "artifacts": {"master.wav": fake_key("v2/master", ".wav")}, "measurements": V1_MEASURED},
             version=2)
         late = await job_done(m, _kind(queue, JobKind.PREVIEW, 2), {
-            "path": "/data/v2/first-listen.mp3", "start_bar": 1, "end_bar": 16}, version=2)
+            "key": CLIP, "start_bar": 1, "end_bar": 16}, version=2)
         assert _files(late) == []
 
 

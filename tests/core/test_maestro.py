@@ -39,6 +39,7 @@ from core.maestro.machine import go
 from core.music import parse_key
 from core.production import MaestroState, Production
 from core.store import SqliteStore
+from tests.fakes.honest_queue import fake_key
 from tests.fakes.rule_maestro import IdleQueue, RecordingQueue, rule_maestro
 
 SEED = [
@@ -321,7 +322,7 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
         p = await production(m, "local:ab")
         p.versions.append(Version(number=2, spec=p.versions[0].spec, parent=1))
         for v in p.versions:
-            v.rendered, v.artifacts = True, {"master.wav": f"/data/v{v.number}/master.wav"}
+            v.rendered, v.artifacts = True, {"master.wav": fake_key(f"v{v.number}", ".wav")}
         p.state = MaestroState.REVIEWING
         await m.store.put(p)
         replies = await say(m, "compare v1 and v2", cid="local:ab")
@@ -330,13 +331,15 @@ async def test_compare_posts_two_loudness_matched_clips(tmp_path: Path) -> None:
         assert job.kind is JobKind.COMPARE
         assert isinstance(job.payload, CompareRequest)
         assert (job.payload.a.master, job.payload.b.master) == (
-            "/data/v1/master.wav", "/data/v2/master.wav")
-        clips = [{"version": n, "path": f"/clips/v{n}.mp3", "lufs": -14.0, "gain_db": g,
+            fake_key("v1", ".wav"), fake_key("v2", ".wav"))
+        clips = [{"version": n, "key": fake_key(f"clip{n}", ".mp3"), "name": f"v{n}-drop.mp3",
+                  "lufs": -14.0, "gain_db": g,
                   "start_s": 30.0, "end_s": 60.0} for n, g in ((1, 0.0), (2, -2.5))]
         assert job.production_id == "local:ab"
         replies = await job_done(m, job, {"clips": clips, "section": "drop 1"})
         files = [r for r in replies if isinstance(r, FileReply)]
-        assert [f.attachment.path for f in files] == ["/clips/v1.mp3", "/clips/v2.mp3"]
+        assert [(f.attachment.key, f.attachment.name) for f in files] == [
+            (fake_key("clip1", ".mp3"), "v1-drop.mp3"), (fake_key("clip2", ".mp3"), "v2-drop.mp3")]
         assert "matched at -14.0 LUFS" in texts(replies)
 
 
@@ -387,6 +390,8 @@ async def test_a_production_keeps_one_project_zip_and_going_back_builds_it_again
     measurements = {"key": "Am", "tempo_bpm": 124.0, "integrated_lufs": -14.0,
                     "true_peak_dbtp": -1.2, "tracks": {}}
 
+    zips = {version: fake_key(f"v{version}/project.zip", ".zip") for version in (1, 2)}
+
     def last(kind: JobKind) -> JobRequest:
         return [r for r in queue.requests if r.kind is kind][-1]
 
@@ -395,7 +400,7 @@ async def test_a_production_keeps_one_project_zip_and_going_back_builds_it_again
                                                   "mismatches": []}, version=version)
         export = last(JobKind.EXPORT)
         assert export.version == version
-        await job_done(m, export, {"artifacts": {"project.zip": f"/d/v{version}/P.zip"},
+        await job_done(m, export, {"artifacts": {"project.zip": zips[version]},
                                    "size_bytes": 100, "checks": []}, version=version)
         return export
 
@@ -407,12 +412,12 @@ async def test_a_production_keeps_one_project_zip_and_going_back_builds_it_again
         assert payload_of(first, ExportRequest).replaces == []
         await say(m, "bass too loud", cid=cid)
         second = await render_and_export(m, 2)
-        assert payload_of(second, ExportRequest).replaces == ["/d/v1/P.zip"]
+        assert payload_of(second, ExportRequest).replaces == [zips[1]]
         p = await production(m, cid)
         assert "project.zip" not in p.versions[0].artifacts
-        assert p.versions[1].artifacts["project.zip"] == "/d/v2/P.zip"
+        assert p.versions[1].artifacts["project.zip"] == zips[2]
 
         await say(m, "go back to v1", cid=cid)
         again = queue.requests[-1]
         assert (again.kind, again.version) == (JobKind.EXPORT, 1)
-        assert payload_of(again, ExportRequest).replaces == ["/d/v2/P.zip"]
+        assert payload_of(again, ExportRequest).replaces == [zips[2]]

@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from core.production import Production
-from core.server_settings import ServerSettings, ServerSettingsStore
+from core.server_settings import ServerSettings, SqliteServerSettingsStore
 from core.store import SqliteStore
 
 
 async def test_a_server_without_a_choice_gets_the_installation_defaults(tmp_path: Path) -> None:
-    store = await ServerSettingsStore(tmp_path / "v.sqlite",
+    store = await SqliteServerSettingsStore(tmp_path / "v.sqlite",
                                       defaults=ServerSettings(answerers="owner")).open()
     try:
         settings = await store.get("discord", "111")
@@ -26,12 +26,12 @@ async def test_a_server_without_a_choice_gets_the_installation_defaults(tmp_path
 
 async def test_choices_survive_a_restart_and_stay_per_server(tmp_path: Path) -> None:
     path = tmp_path / "v.sqlite"
-    store = await ServerSettingsStore(path).open()
+    store = await SqliteServerSettingsStore(path).open()
     await store.update("discord", "111", destination="club", answerers="owner")
     await store.update("discord", "111", max_upload_mb=20)
     await store.close()
 
-    store = await ServerSettingsStore(path).open()
+    store = await SqliteServerSettingsStore(path).open()
     try:
         mine = await store.get("discord", "111")
         assert (mine.destination, mine.answerers, mine.max_upload_mb) == ("club", "owner", 20)
@@ -46,7 +46,7 @@ async def test_choices_survive_a_restart_and_stay_per_server(tmp_path: Path) -> 
 async def test_shares_the_database_file_with_the_productions(tmp_path: Path) -> None:
     path = tmp_path / "v.sqlite"
     productions = await SqliteStore(path).open()
-    settings = await ServerSettingsStore(path).open()
+    settings = await SqliteServerSettingsStore(path).open()
     try:
         await settings.update("discord", "1", destination="streaming")
         await productions.put(Production(id="discord:1:2", owner="u"))
@@ -66,7 +66,7 @@ async def test_shares_the_database_file_with_the_productions(tmp_path: Path) -> 
                                     {"max_upload_mb": 0}])
 async def test_bad_choices_are_refused_and_nothing_is_saved(tmp_path: Path,
                                                             change: dict[str, object]) -> None:
-    store = await ServerSettingsStore(tmp_path / "v.sqlite").open()
+    store = await SqliteServerSettingsStore(tmp_path / "v.sqlite").open()
     try:
         with pytest.raises(ValidationError):
             await store.update("discord", "1", **change)

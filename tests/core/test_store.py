@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from core.music import parse_key
 from core.production import MaestroState, Production
 from core.store import MIGRATIONS, SqliteStore
 
@@ -58,3 +59,20 @@ async def test_summaries_list_one_platforms_productions_most_recent_first(tmp_pa
     assert (summaries[1].song, summaries[1].versions, summaries[0].song) == ("a.wav", 0, "")
     assert len(await store.summaries()) == 3
     await store.close()
+
+
+async def test_a_production_saved_with_paths_reads_back_without_them(tmp_path: Path) -> None:
+    """Files of a production saved before artifacts were keyed (paths on the bot's host) read
+    as not made, so no job is handed a path another host cannot read."""
+    from core.production import Version
+    from core.spec import ProductionSpec
+
+    key = "blobs/ab/" + "ab" * 32 + ".wav"
+    spec = ProductionSpec(title="t", genre="house", tempo_bpm=124, key=parse_key("Am"))
+    old = Production(id="local:old", versions=[Version(number=1, spec=spec)])
+    raw = old.model_dump(mode="json")
+    raw["versions"][0]["artifacts"] = {"master.wav": "/data/productions/old/v1/master.wav",
+                                       "preview.mp3": key}
+    raw["stems"] = {"vocals": "/data/productions/old/stems/vocals.wav"}
+    read = Production.model_validate(raw)
+    assert read.versions[0].artifacts == {"preview.mp3": key} and read.stems == {}

@@ -21,10 +21,12 @@ runner reads events arrives while the job is busy, exactly as in a thread.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
+from core.artifacts import key_for
 from core.jobs import JobEvent, JobKind, JobRequest, JobStatus, RenderRequest
 from core.music import Key, Mode
 from core.spec import TrackSpec
@@ -164,11 +166,13 @@ class HonestQueue:
         if request.kind is JobKind.ANALYZE:
             return {"report": song_report().model_dump(mode="json")}
         if request.kind is JobKind.SEPARATE:
-            return {"model": "htdemucs", "stems": {s: f"/stems/{request.production_id}/{s}.wav"
-                              for s in ("vocals", "drums", "bass", "other")}}
+            return {"model": "htdemucs", "stems": {
+                s: fake_key(f"{request.production_id}/{s}", ".wav")
+                for s in ("vocals", "drums", "bass", "other")}}
         if request.kind is JobKind.COMPARE:
             return {"section": "drop 1", "clips": [
-                {"version": n, "path": f"/clips/v{n}.mp3", "lufs": -14.0, "gain_db": 0.0,
+                {"version": n, "key": fake_key(f"clip-v{n}", ".mp3"), "name": f"v{n}.mp3",
+                 "lufs": -14.0, "gain_db": 0.0,
                  "start_s": 30.0, "end_s": 60.0} for n in (1, 2)]}
         assert isinstance(request.payload, RenderRequest)
         production = await self.store.get(request.production_id)
@@ -180,9 +184,15 @@ class HonestQueue:
         measurements = render_measurements(
             request.payload, parent=parent.measurements.model_dump(mode="json") if parent else None,
             expected=expected)
-        out = request.payload.out_dir
-        return {"artifacts": {"master.wav": f"{out}/master.wav", "preview.mp3": f"{out}/preview.mp3"},
+        out = f"{request.production_id}/v{request.version}/{request.job_id}"
+        return {"artifacts": {"master.wav": fake_key(f"{out}/master", ".wav"),
+                              "preview.mp3": fake_key(f"{out}/preview", ".mp3")},
                 "measurements": measurements, "mismatches": []}
+
+
+def fake_key(name: str, suffix: str) -> str:
+    """An artifact key for a file this queue never writes (the hash of its name)."""
+    return key_for(hashlib.sha256(name.encode()).hexdigest(), suffix)
 
 
 def song_report() -> AnalysisReport:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from core.artifacts import LocalArtifactStore
 from tests.conftest import SeedRun
 from tests.integration.harness import SEED, RedisServer, Workers, vyke, vyke_env, wait_for_workers
 
@@ -70,7 +71,8 @@ def test_redis_and_inline_sessions_agree(song: Path, tmp_path: Path, redis_serve
     assert "I suggest Am at 128 BPM for dark tribal energy, the Afro House key nearest" in stdout
     assert redis["analysis"]["key"]["key"] == {"tonic": 0, "mode": "major"}  # the demo song
     assert set(redis["stems"]) == {"vocals", "drums", "bass", "other"}
-    assert all(Path(p).is_file() for p in redis["stems"].values())
+    stored = LocalArtifactStore(tmp_path / "redis" / "data")  # the workers' store
+    assert all(stored.fetch(key).is_file() for key in redis["stems"].values())
     assert [v["number"] for v in redis["versions"]] == [1, 2, 3]
     assert all(v["rendered"] for v in redis["versions"])
     # the shared caches' files (the stems) live in the inline run's folder

@@ -116,6 +116,28 @@ def test_a_write_a_crash_left_behind_goes_once_it_is_old(tmp_path: Path) -> None
     assert not stale.exists() and writing.exists()
 
 
+def test_objects_fetched_from_an_s3_store_are_kept_to_the_size_too(tmp_path: Path) -> None:
+    """A worker's copies of an S3 store's objects (``objects/``, fetched again when missing)
+    go least recently used first like the rest, and a download a crash cut short goes."""
+    cache = tmp_path / "cache"
+
+    def stored(digest: str, size: int, age_s: float) -> Path:
+        path = cache / "objects" / "blobs" / digest[:2] / f"{digest}.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))
+        _aged([path], age_s)
+        return path
+
+    old = stored("a" * 64, 3 * MB, age_s=5 * 3600)
+    recent = stored("b" * 64, 3 * MB, age_s=2 * 3600)
+    cut_short = old.with_name(f".{'c' * 64}.flac.x1y2.tmp")
+    cut_short.write_bytes(b"x" * 1000)
+    _aged([cut_short], 2 * IN_USE_S)
+    trimmed = trim_cache(cache, max_bytes=4 * MB)
+    assert trimmed.removed == 2 and not old.exists() and not cut_short.exists()
+    assert recent.is_file()
+
+
 def test_a_processed_track_is_stored_without_its_silence_and_read_back_equal(
         tmp_path: Path) -> None:
     """Chain arrays are memory-mapped ``.npy`` files: silence is a hole in a sparse file and a

@@ -13,6 +13,7 @@ from core.music import parse_key
 from core.patch import SetMaster, SpecPatch, apply_patch
 from core.planner import base_spec
 from jobs.compare import compare_task, section_window_s
+from jobs.files import JobFiles
 from jobs.render import RenderPayload, render_spec
 
 
@@ -36,20 +37,22 @@ def test_clips_of_two_versions_play_at_the_same_loudness(tmp_path: Path) -> None
     quiet = _spec()  # v1 mastered for streaming (-14 LUFS), v2 for the club (-9 LUFS)
     loud = apply_patch(quiet, SpecPatch(chef="MasteringChef",
                                         ops=[SetMaster(target_lufs=-9, ceiling_dbtp=-0.5)]))
+    files = JobFiles.local(tmp_path / "data")
     masters = []
     for number, spec in ((1, quiet), (2, loud)):
         result = render_spec(RenderPayload(spec=spec, out_dir=str(tmp_path / f"v{number}"),
                                            cache_dir=str(tmp_path / "cache")), lambda f, s: None)
-        masters.append(result["artifacts"]["master.wav"])
+        masters.append(files.publish("p", f"v{number}/master.wav",
+                                     Path(result["artifacts"]["master.wav"])))
     request = JobRequest(job_id="c", production_id="p", kind=JobKind.COMPARE, version=2, payload={
         "a": {"version": 1, "master": masters[0], "spec": quiet.model_dump(mode="json")},
-        "b": {"version": 2, "master": masters[1], "spec": loud.model_dump(mode="json")},
-        "out_dir": str(tmp_path / "clips")})
-    result = compare_task(request, lambda f, s: None)
+        "b": {"version": 2, "master": masters[1], "spec": loud.model_dump(mode="json")}})
+    result = compare_task(request, lambda f, s: None, files)
     a, b = result.clips
     assert a.lufs is not None and b.lufs is not None and abs(a.lufs - b.lufs) <= 0.5
     assert b.gain_db < -3 and a.gain_db == 0  # the louder master was turned down
     start, end, name = section_window_s(quiet, "")
     assert result.section == name and (a.start_s, a.end_s) == (round(start, 2), round(end, 2))
-    durations = [sf.info(clip.path).duration for clip in (a, b)]
+    assert a.name.startswith("v1-") and b.name.startswith("v2-") and a.name.endswith(".mp3")
+    durations = [sf.info(files.fetch(clip.key)).duration for clip in (a, b)]
     assert abs(durations[0] - durations[1]) < 0.1 and abs(durations[0] - (end - start)) < 0.2

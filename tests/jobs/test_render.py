@@ -118,18 +118,24 @@ def test_sidechain_dip_is_the_requested_depth(seed: dict[str, Any]) -> None:
         assert abs(measured - track.sidechain.depth_db) <= 1.0, (track.name, measured)
 
 
-def _exported(spec: ProductionSpec, render_dir: Path, *, replaces: list[Path]) -> Path:
-    """A rendered version's project zip, as the export job makes it."""
+def _exported(spec: ProductionSpec, render_dir: Path, files: Any, *,
+              replaces: list[str]) -> tuple[str, Path]:
+    """A rendered version's project zip, as the export job makes it from the version's files
+    published to the artifact store (as ``jobs.render.render_task`` publishes them): its key
+    and its stored file."""
     from core.jobs import JobKind, JobRequest
     from jobs.export import export_task
 
-    request = JobRequest(job_id=f"export-{render_dir.name}", production_id="p", version=1,
-                         kind=JobKind.EXPORT,
-                         payload={"spec": spec.model_dump(mode="json"),
-                                  "render_dir": str(render_dir),
-                                  "out_dir": str(render_dir / "export"),
-                                  "replaces": [str(p) for p in replaces]})
-    return Path(export_task(request, lambda fraction, step: None).artifacts["project.zip"])
+    made = {"master.wav": render_dir / "master.wav", "samples.json": render_dir / "samples.json",
+            **{f"tracks/{t.name}": t for t in (render_dir / "tracks").glob("*")}}
+    rendered = {name: files.publish("p", f"{render_dir.name}/{name}", path)
+                for name, path in made.items() if path.is_file()}
+    request = JobRequest(job_id=f"export-{render_dir.name}", production_id="p",
+                         version=int(render_dir.name.lstrip("v")), kind=JobKind.EXPORT,
+                         payload={"spec": spec.model_dump(mode="json"), "rendered": rendered,
+                                  "replaces": replaces})
+    key = export_task(request, lambda fraction, step: None, files).artifacts["project.zip"]
+    return key, files.fetch(key)
 
 
 def _allocated(paths: list[Path]) -> int:
@@ -168,8 +174,11 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
         faded += sum(op.delta_db for op in patch.ops
                      if isinstance(op, AdjustGain) and op.track == "bass")
         spec = apply_patch(spec, patch)
+    from jobs.files import JobFiles
+
     store = seed["tmp"]
-    v1_zip = _exported(seed["spec"], store / "v1", replaces=[])
+    files = JobFiles.local(store / "data")  # the artifact store, counted with the rest
+    v1_key, v1_zip = _exported(seed["spec"], store / "v1", files, replaces=[])
     mixed = Path(seed["cache"]) / "render" / RENDER_VERSION / "mixed"
     entries = set(mixed.iterdir())
     before = measure(store)
@@ -178,7 +187,7 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
         patched.setattr(jobs.render._Cache, "load_raw", counted)
         result = _render(spec, store, "v2", seed["cache"], stems=seed["stems"])
     v1_zip_bytes = v1_zip.stat().st_blocks * 512
-    v2_zip = _exported(spec, store / "v2", replaces=[v1_zip])
+    _, v2_zip = _exported(spec, store / "v2", files, replaces=[v1_key])
     return {"spec": spec, "result": result, "faded": faded, "reads": reads, "v1_zip": v1_zip,
             "v1_zip_bytes": v1_zip_bytes, "v2_zip": v2_zip, "before": before,
             "after": measure(store), "new_entries": sorted(set(mixed.iterdir()) - entries)}
@@ -301,10 +310,9 @@ def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
 def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, Any]) -> None:
     """A bass change's drop, ahead of the whole version: the clip is those bars, as loud as
     the same bars of v1, and the full render that follows finds the new bass chain cached."""
-    from core.jobs import SectionRequest
     from jobs.audio_io import read_audio
     from jobs.loudness import integrated_loudness
-    from jobs.render import render_section
+    from jobs.render import SectionPayload, render_section
 
     spec = seed["spec"].model_copy(deep=True)
     bass = spec.track("bass")
@@ -313,7 +321,7 @@ def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, An
     drop = next(s for s in spec.section_bars() if s[0].kind == "drop")
     start, end = drop[1], min(drop[2], drop[1] + 11)
     v1 = seed["result"]
-    request = SectionRequest(
+    request = SectionPayload(
         render=RenderPayload(spec=spec, stems=seed["stems"], out_dir=str(seed["tmp"] / "first"),
                              cache_dir=str(seed["cache"])),
         start_bar=start, end_bar=end, label="the drop", parent=1,

@@ -122,6 +122,7 @@ def test_a_recorded_hit_follows_the_voice_controls(library: Path, tmp_path: Path
 def test_the_render_plays_samples_and_names_each_with_its_licence(
         library: Path, own_vault: Path, tmp_path: Path) -> None:
     from jobs.export.task import export_task
+    from jobs.files import JobFiles
     from jobs.render import RenderPayload, render_spec
 
     spec = _spec()
@@ -153,12 +154,15 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
     again = render("v3", sources)
     assert again["cache"]["rendered"] == [] and again["measurements"]["instruments"] == inst
 
+    jobs = JobFiles.local(tmp_path / "data")  # the render's files, published as a worker does
+    rendered = {f"tracks/{p.name}": jobs.publish("p1", f"tracks/{p.name}", p)
+                for p in (tmp_path / "v1" / "tracks").glob("*.wav")}
+    for name in ("master.wav", "samples.json"):
+        rendered[name] = jobs.publish("p1", name, tmp_path / "v1" / name)
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
-                         payload={"spec": spec.model_dump(mode="json"),
-                                  "render_dir": str(tmp_path / "v1"),
-                                  "out_dir": str(tmp_path / "v1" / "export")})
-    result = export_task(request, lambda fraction, step: None)
-    with zipfile.ZipFile(result.artifacts["project.zip"]) as archive:
+                         payload={"spec": spec.model_dump(mode="json"), "rendered": rendered})
+    result = export_task(request, lambda fraction, step: None, jobs)
+    with zipfile.ZipFile(jobs.fetch(result.artifacts["project.zip"])) as archive:
         names = archive.namelist()
         manifest = json.loads(archive.read(next(n for n in names if n.endswith("manifest.json"))))
         readme = archive.read(next(n for n in names if n.endswith("README.txt"))).decode()
@@ -201,8 +205,7 @@ def test_a_version_whose_tracks_a_changed_bars_clip_made_still_credits_its_sampl
         library: Path, own_vault: Path, tmp_path: Path) -> None:
     """The clip job often plays a version's tracks first; the version's render reads them from
     the cache and must still name every sample that sounded."""
-    from core.jobs import SectionRequest
-    from jobs.render import RenderPayload, render_section, render_spec
+    from jobs.render import RenderPayload, SectionPayload, render_section, render_spec
 
     spec = _spec()
     sources = SampleSources(library=True, vault_dir=str(own_vault))
@@ -215,7 +218,7 @@ def test_a_version_whose_tracks_a_changed_bars_clip_made_still_credits_its_sampl
         return None
 
     direct = render_spec(payload("direct", "cache-direct"), quiet)
-    render_section(SectionRequest(render=payload("v2", "cache"), start_bar=3, end_bar=6,
+    render_section(SectionPayload(render=payload("v2", "cache"), start_bar=3, end_bar=6,
                                   label="the drop"), quiet)
     after = render_spec(payload("v2", "cache"), quiet)
     assert after["cache"]["rendered"] == []  # the clip job made every track

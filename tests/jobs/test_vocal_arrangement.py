@@ -104,7 +104,13 @@ def _remix(tmp: Path, cache: Path, genre_id: str, song_key: Key, song_s: float,
                                        cache_dir=str(cache)), lambda fraction, step: None)
     out = Path(result["artifacts"]["master.wav"]).parent
     return Remix(genre, song_key, song_s, suggestion, spec, result,
-                 _bar_levels(out / "tracks" / "vocals.wav", spec))
+                 _bar_levels(_vocal_track(out), spec))
+
+
+def _vocal_track(out: Path) -> Path:
+    """The render's vocal track: FLAC, or a float WAV when louder than full scale."""
+    (path,) = [p for p in (out / "tracks").glob("vocals.*") if p.suffix in (".flac", ".wav")]
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +162,7 @@ def test_the_processed_vocal_sits_in_the_production_key(remixes: list[Remix]) ->
         assert heard["fits"] is True and parse_key(heard["key"]).fits(key), (heard["key"], key)
         # read again, independently, from the finished vocal track
         out = Path(remix.result["artifacts"]["master.wav"]).parent
-        audio, rate = sf.read(out / "tracks" / "vocals.wav", dtype="float32", always_2d=True)
+        audio, rate = sf.read(_vocal_track(out), dtype="float32", always_2d=True)
         reading = melody_key(melody(audio.T, sample_rate=rate))
         assert reading is not None and reading.key.fits(key), (remix.genre.id, reading)
         # the shift said in the suggestion is the one applied

@@ -10,7 +10,6 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from core.jobs import RenderRequest
 from core.music import Key, Mode
 from core.patch import SetVocalParts, SpecPatch, apply_patch
 from core.spec import (
@@ -22,7 +21,7 @@ from core.spec import (
     VoiceSpec,
 )
 from jobs.picture import PICTURE_SIZE_PX, arrangement_png, lane_activity
-from jobs.render import _Cache, _layout, _raw_recipe, transitions_track
+from jobs.render import RenderPayload, _Cache, _layout, _raw_recipe, transitions_track
 from jobs.vocal_arrangement import Phrase, Phrases, arrange, place
 
 SR = 8000  # placement is sample arithmetic: a low rate keeps the arrays small
@@ -107,7 +106,7 @@ def test_where_the_vocal_sings_re_renders_the_vocal_alone(tmp_path: Path,
     drum is played again."""
     spec = _spec()
     after = apply_patch(spec, SpecPatch(chef="VocalChef", ops=[SetVocalParts(parts=parts)]))
-    payload = RenderRequest(spec=spec, stems={"vocals": "/stems/vocals.wav"},
+    payload = RenderPayload(spec=spec, stems={"vocals": "/stems/vocals.wav"},
                             out_dir=str(tmp_path), cache_dir=str(tmp_path))
     cache = _Cache(tmp_path)
 

@@ -200,39 +200,46 @@ def test_safe_names() -> None:
         safe_arcname("Project", "..", "x.wav")
 
 
-def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
-    """The task zips the FLAC tracks a render leaves as they are (nothing re-encoded), the
+def test_export_task_reads_only_the_rendered_artifacts(tmp_path: Path) -> None:
+    """The task zips the FLAC tracks a render published as they are (nothing re-encoded), the
     checker accepts the set, and the manifest names the stems by file and content hash,
-    never by where they lie on the server."""
+    never by where they lie on the server or in the store."""
+    from jobs.files import JobFiles
+
     render = tmp_path / "render"
     paths = {name: write_flac(render / "tracks" / f"{name}.flac",
                               sf.read(path, dtype="float32", always_2d=True)[0].T,
                               sample_rate=44100)
              for name, path in write_stems(tmp_path / "wav", ["kick", "bass", "vocals"],
                                            seconds=8.0).items()}
-    (render / "master.wav").write_bytes((tmp_path / "wav" / "vocals.wav").read_bytes())
-    separated = {"vocals": str(paths["vocals"])}  # an absolute path on the server
+    files = JobFiles.local(tmp_path / "data")
+    rendered = {f"tracks/{name}.flac": files.publish("p1", f"v1/tracks/{name}.flac", path)
+                for name, path in paths.items()}
+    rendered["master.wav"] = files.publish("p1", "v1/master.wav", tmp_path / "wav" / "vocals.wav")
+    rendered["../escape.wav"] = rendered["tracks/kick.flac"]  # a name never laid outside
+    separated = {"vocals": files.publish("p1", "stems/vocals.flac", paths["vocals"])}
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
                          payload={"spec": tiny_spec().model_dump(mode="json"),
-                                  "render_dir": str(render), "out_dir": str(tmp_path / "out"),
+                                  "rendered": rendered,
                                   "provenance": {"stems_model": "demucs", "stems": separated,
                                                  "source": "song.wav"}})
     steps: list[str] = []
-    result = export_task(request, lambda fraction, step: steps.append(step),
+    result = export_task(request, lambda fraction, step: steps.append(step), files,
                          midi_source=lambda spec: tiny_midi())
-    zip_path = Path(result.artifacts["project.zip"])
+    zip_path = files.fetch(result.artifacts["project.zip"])
+    assert not (tmp_path / "data" / "work" / "escape.wav").exists()
     assert zip_path.is_file() and result.size_bytes == zip_path.stat().st_size
     assert all(check.passed for check in result.checks)
     assert {c.name for c in result.checks} >= {"pointee ids", "sends and returns",
                                                     "clip slots and scenes", "notes", "samples"}
-    files = _read(zip_path)
+    zipped = _read(zip_path)
     folder = "Tiny Afro Remix Project"
     for name, path in paths.items():  # the render's FLAC, byte for byte
-        assert files[f"{folder}/Samples/Imported/{name}.flac"] == path.read_bytes()
-    assert sf.info(io.BytesIO(files[f"{folder}/master.flac"])).format == "FLAC"
-    als = gzip.decompress(files[f"{folder}/Tiny Afro Remix.als"]).decode()
+        assert zipped[f"{folder}/Samples/Imported/{name}.flac"] == path.read_bytes()
+    assert sf.info(io.BytesIO(zipped[f"{folder}/master.flac"])).format == "FLAC"
+    als = gzip.decompress(zipped[f"{folder}/Tiny Afro Remix.als"]).decode()
     assert "Samples/Imported/vocals.flac" in als and ".wav" not in als
-    text = files[f"{folder}/manifest.json"].decode()
+    text = zipped[f"{folder}/manifest.json"].decode()
     manifest = json.loads(text)
     assert manifest["provenance"] == {
         "production_id": "p1", "version": 1, "stems_model": "demucs", "source": "song.wav",
@@ -240,29 +247,34 @@ def test_export_task_reads_only_the_render_folder(tmp_path: Path) -> None:
                                           "sha256": file_sha256(paths["vocals"])}}}
     assert manifest["master"] == "master.flac"
     assert str(tmp_path) not in text and '"/' not in text  # no server path anywhere
+    assert "blobs/" not in text  # nor where the store keeps them
     assert steps[-1] == "project ready"
 
 
 def test_a_new_version_s_zip_replaces_the_earlier_ones(tmp_path: Path) -> None:
-    """A production keeps one project zip: the newest version's export removes the zips it
-    replaces, never its own, and never a file that is not a zip."""
-    render = tmp_path / "v2"
-    write_stems(render / "tracks", ["kick", "bass", "vocals"], seconds=2.0)
-    earlier = tmp_path / "v1" / "export" / "Tiny Afro Remix Project.zip"
-    earlier.parent.mkdir(parents=True)
-    earlier.write_bytes(b"PK")
-    not_a_zip = tmp_path / "v1" / "master.wav"
-    not_a_zip.write_bytes(b"RIFF")
-    out = render / "export"
+    """A production keeps one project zip: the newest version's export makes the store forget
+    the zips it replaces (and deletes their bytes), never its own, and never a file that is
+    not a zip."""
+    from jobs.files import JobFiles
+
+    files = JobFiles.local(tmp_path / "data")
+    tracks = write_stems(tmp_path / "v2" / "tracks", ["kick", "bass", "vocals"], seconds=2.0)
+    rendered = {f"tracks/{name}.wav": files.publish("p1", f"v2/tracks/{name}.wav", path)
+                for name, path in tracks.items()}
+    earlier = files.store.put_bytes("p1", "v1/project.zip", b"PK earlier").key
+    not_a_zip = files.store.put_bytes("p1", "v1/master.wav", b"RIFF").key
     request = JobRequest(job_id="export-v2", production_id="p1", kind=JobKind.EXPORT, version=2,
                          payload={"spec": tiny_spec().model_dump(mode="json"),
-                                  "render_dir": str(render), "out_dir": str(out),
-                                  "replaces": [str(earlier), str(not_a_zip),
-                                               str(out / "Tiny Afro Remix Project.zip")]})
-    result = export_task(request, lambda fraction, step: None,
+                                  "rendered": rendered, "replaces": [earlier, not_a_zip]})
+    result = export_task(request, lambda fraction, step: None, files,
                          midi_source=lambda spec: tiny_midi())
-    assert Path(result.artifacts["project.zip"]).is_file()
-    assert not earlier.exists() and not_a_zip.exists()
+    kept = files.store.artifacts("p1")
+    assert kept["v2/project.zip"].key == result.artifacts["project.zip"]
+    assert files.fetch(result.artifacts["project.zip"]).is_file()
+    assert "v1/project.zip" not in kept
+    with pytest.raises(FileNotFoundError):
+        files.fetch(earlier)  # its bytes went with it
+    assert kept["v1/master.wav"].key == not_a_zip and files.fetch(not_a_zip).is_file()
 
 
 def test_a_missing_stem_is_reported_not_faked(tmp_path: Path, stems: dict[str, Path]) -> None:
