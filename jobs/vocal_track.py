@@ -85,6 +85,17 @@ def _gate(spec: ProductionSpec, track: str, length: int, sample_rate: int) -> np
     return np.convolve(gate, np.ones(fade, dtype=np.float32) / fade, mode="same").astype(np.float32)
 
 
+ON_THE_NOTES_SHARE = 0.95
+"""A sung line with at least this share of its sung time on the key's notes fits the key,
+whatever key its melody names: a C-major tune that never sings B reads as F major as easily,
+and moving it a fourth down would change the song for nothing."""
+
+
+def _on_the_notes(sung: Melody, spec: ProductionSpec) -> bool:
+    share = sung.in_key_share(spec.key)
+    return share is not None and share >= ON_THE_NOTES_SHARE
+
+
 def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarray,
                      backing: list[np.ndarray], length: int, sample_rate: int) -> VocalTrack:
     """The vocal ``track`` of ``spec``, moved, checked and arranged (see the module).
@@ -105,7 +116,8 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
     moved, sung, reading = _moved(vocal, spec, planned, sample_rate)
     applied, planned_reading = planned, None
     if processing is not None and processing.recheck_key and reading is not None \
-            and not reading.key.fits(spec.key) and reading.margin >= SURE_MARGIN:
+            and not reading.key.fits(spec.key) and reading.margin >= SURE_MARGIN \
+            and not _on_the_notes(sung, spec):
         again = planned + reading.key.transposition_to(spec.key)
         retry = _moved(vocal, spec, again, sample_rate)
         if retry[2] is not None and retry[2].key.fits(spec.key):
@@ -130,7 +142,7 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
         "placements": [p.as_dict() for p in placements],
     }
     if reading is not None:  # a misfit read too unsurely to act on is not called a misfit
-        fits = reading.key.fits(spec.key)
+        fits = reading.key.fits(spec.key) or _on_the_notes(heard, spec)
         info.update(key=str(reading.key), runner_up=str(reading.runner_up),
                     margin=reading.margin, sure=reading.margin >= SURE_MARGIN,
                     fits=fits if fits or reading.margin >= SURE_MARGIN else None)

@@ -67,3 +67,26 @@ def test_a_vocal_moved_from_a_misread_key_is_moved_again_into_the_key() -> None:
     kept = make_vocal_track(by_hand, spec.tracks[0], vocal=stems["vocals"], backing=[],
                             length=round(8 * spec.bar_s * sr), sample_rate=sr).reading
     assert kept["applied_shift"] == 2 and kept["fits"] is False and "planned_reading" not in kept
+
+
+def test_a_vocal_already_on_the_keys_notes_is_not_moved_whatever_key_its_tune_names() -> None:
+    """The demo song: a C-major vocal kept at its pitch for an A-minor remix. Stretched to the
+    remix's tempo its tune can name F major (it never sings B), yet every note it sings is in A
+    minor: it stays where it is (moving it a fourth down changed the song for nothing)."""
+    from core.spec import ProductionSpec, Section, TrackSpec, VocalProcessing
+    from jobs.vocal_track import make_vocal_track
+
+    sr = 22050
+    stems = render_demo_stems(duration_s=14.0, sample_rate=sr)
+    key = Key(tonic=9, mode=Mode.MINOR)
+    spec = ProductionSpec(
+        title="t", genre="afro_house", tempo_bpm=126.0, key=key,
+        source_key=Key(tonic=0, mode=Mode.MAJOR), source_tempo_bpm=118.0,
+        vocal=VocalProcessing(semitones=0),
+        sections=[Section(name="drop", kind="drop", bars=8, layers=["vocals"])],
+        tracks=[TrackSpec(name="vocals", role="vocals", source="stem", stem="vocals")])
+    made = make_vocal_track(spec, spec.tracks[0], vocal=stems["vocals"], backing=[],
+                            length=round(8 * spec.bar_s * sr), sample_rate=sr)
+    assert made.reading["applied_shift"] == 0, made.reading
+    assert made.reading.get("fits") in (True, None)
+    assert made.in_key_share is not None and made.in_key_share >= 0.95
