@@ -267,7 +267,8 @@ def rendered(production: Production, version: Version | None, *,
     key = m.key if m.key is not None else "?"
     if m.key_alternative:  # an unsure reading says both
         key = f"{key} or {m.key_alternative}"
-    elif m.key == str(spec.key.relative) and m.vocal is not None and m.vocal.key == m.key:
+    elif m.key == str(spec.key.relative) and m.vocal is not None and (
+            m.vocal.key == m.key or m.vocal.fits is True):
         key = (f"{key} (the relative {spec.key.relative.mode.value} of {spec.key}: its vocal "
                "sings there)")
     lines = [f"✅ v{version.number} rendered ({length}). Measured on the master: "
@@ -325,7 +326,9 @@ def vocal_line(version: Version, previous: Version | None = None) -> str:
                 "to have it moved.")
     where = ("the production's key" if reading == spec.key
              else f"the relative {reading.mode.value} of {spec.key.long_name}"
-             if reading.fits(spec.key) else f"outside {spec.key.long_name}'s notes")
+             if reading.fits(spec.key)
+             else f"singing on {spec.key.long_name}'s notes" if heard.fits is True
+             else f"outside {spec.key.long_name}'s notes")
     if heard.planned_reading:
         first = parse_key(heard.planned_reading)
         planned = heard.planned_shift or 0

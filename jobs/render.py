@@ -1055,7 +1055,8 @@ def _mismatches(spec: ProductionSpec, m: dict[str, Any]) -> list[str]:
     # relative key when the vocal sings in it: a C major vocal over A minor chords is in A
     # minor's notes, and its melody may well pull the tonal centre to C
     heard = m.get("vocal") or {}
-    sung = m["key"] == heard.get("key") == str(spec.key.relative)
+    sung = m["key"] == str(spec.key.relative) and (
+        heard.get("key") == m["key"] or heard.get("fits") is True)
     if str(spec.key) not in (m["key"], m.get("key_alternative")) and not sung:
         problems.append(f"the master reads as {m['key']}, not {spec.key}")
     if heard.get("fits") is False:

@@ -115,14 +115,16 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
     planned = processing.semitones if processing else 0
     moved, sung, reading = _moved(vocal, spec, planned, sample_rate)
     applied, planned_reading = planned, None
+    on_notes = _on_the_notes(sung, spec)  # judged on the moved line, before it is arranged
     if processing is not None and processing.recheck_key and reading is not None \
             and not reading.key.fits(spec.key) and reading.margin >= SURE_MARGIN \
-            and not _on_the_notes(sung, spec):
+            and not on_notes:
         again = planned + reading.key.transposition_to(spec.key)
         retry = _moved(vocal, spec, again, sample_rate)
         if retry[2] is not None and retry[2].key.fits(spec.key):
             planned_reading, applied = str(reading.key), again
             moved, sung, reading = retry
+            on_notes = _on_the_notes(sung, spec)
     phrases = find_phrases(moved, sung, sample_rate=sample_rate, bar_s=spec.bar_s,
                            beats_per_bar=spec.time_signature[0],
                            backing=_backing(backing, spec, sample_rate))
@@ -142,7 +144,7 @@ def make_vocal_track(spec: ProductionSpec, track: TrackSpec, *, vocal: np.ndarra
         "placements": [p.as_dict() for p in placements],
     }
     if reading is not None:  # a misfit read too unsurely to act on is not called a misfit
-        fits = reading.key.fits(spec.key) or _on_the_notes(heard, spec)
+        fits = reading.key.fits(spec.key) or on_notes
         info.update(key=str(reading.key), runner_up=str(reading.runner_up),
                     margin=reading.margin, sure=reading.margin >= SURE_MARGIN,
                     fits=fits if fits or reading.margin >= SURE_MARGIN else None)
