@@ -593,6 +593,8 @@ class RuleBrain:
                         else float(amount[1]) if amount else None)
                 section = _SECTION_RE.search(clause)
                 clause_bars = _BARS_RE.search(clause) or (bars if aspect in _BAR_ASPECTS else None)
+                if clause_bars and int(clause_bars[1]) > int(clause_bars[2]):
+                    clause_bars = None  # "bars 126 -9": no range a bar grid can hold
                 u.feedback.append(
                     Feedback(
                         domain=item_domain,

@@ -509,3 +509,11 @@ def test_parse_of_music_words_is_valid(
     for item in u.feedback:
         if item.start_bar is not None and item.end_bar is not None:
             assert item.start_bar <= item.end_bar
+
+
+def test_a_bar_range_that_runs_backwards_is_not_taken_as_one() -> None:
+    """Found by the property test: 'bars 126 -9 stutter' gave a stutter from bar 126 to 9."""
+    u = RuleBrain(genres=load_genres()).parse("bars 126 -9 stutter",
+                                              context=CONTEXTS["key_bpm"])
+    assert all(f.start_bar is None or f.start_bar <= (f.end_bar or f.start_bar)
+               for f in u.feedback)
