@@ -44,7 +44,7 @@ from core.tonal import OCTAVE_CENTRES_HZ, TonalTarget
 from jobs.measure import OCTAVES_HZ
 
 __all__ = ["LOW_CUT_HZ", "PAIR", "Staging", "apply_staging", "band_power_between_kicks",
-           "bass_share_between_kicks", "share_of", "stage_gains"]
+           "share_of", "stage_gains"]
 
 logger = logging.getLogger(__name__)
 
@@ -263,27 +263,14 @@ def _competing(contributions: Mapping[str, np.ndarray], names: list[str],
                      > floor)
 
 
-def bass_share_between_kicks(tracks: Mapping[str, np.ndarray], *, sample_rate: int,
-                             hit_times_s: np.ndarray, bass: str = PAIR[1]) -> float | None:
-    """The bass's share of the mix's 40–160 Hz power between the kicks (0…1).
-
-    Each track's mid signal (``tracks``: float32, shape (2, samples), as it enters the mix) is
-    band-passed like :func:`jobs.measure.between_hits_band_db` and its power summed over the
-    second half of every gap between the kicks (:func:`band_power_between_kicks`);
-    uncorrelated parts add in power. The Mixing Chef reads it to size a bass change the master
-    will carry: a bass with 60 % of that band moves it only 1.5 dB for 3 dB on its fader.
-    ``None`` without a bass, hits or low end.
-    """
-    if bass not in tracks:
-        return None
-    powers = {name: band_power_between_kicks(audio, sample_rate=sample_rate,
-                                             hit_times_s=hit_times_s)
-              for name, audio in tracks.items()}
-    return share_of(powers, bass)
-
-
 def share_of(powers: Mapping[str, float | None], name: str) -> float | None:
-    """``name``'s share of the summed ``powers`` (``None`` when it has none or all are 0)."""
+    """``name``'s share of the summed ``powers`` (``None`` when it has none or all are 0).
+
+    With :func:`band_power_between_kicks` per track: the bass's share of the mix's 40–160 Hz
+    power between the kicks, which the Mixing Chef reads to size a bass change the master will
+    carry (a bass with 60 % of that band moves it only 1.5 dB for 3 dB on its fader);
+    uncorrelated parts add in power.
+    """
     if powers.get(name) is None:
         return None
     total = sum(p for p in powers.values() if p is not None)
