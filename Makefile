@@ -10,8 +10,10 @@ OUT ?= out/demo
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first, pinned: the CI machines carry this wheel locally; other versions pull several GB.
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# --no-compile: byte-compiling every installed module took 95 of the install's 160 s on two
+	@# cores; Python compiles the modules it imports on first use instead
+	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	@touch $(STAMP)
 
 tools:
@@ -26,11 +28,13 @@ test: $(STAMP)
 	@# SeaweedFS and makes a database of its own; this starts a stopped PostgreSQL or says how)
 	@bash scripts/check-services.sh
 	$(BIN)/ruff check .
-	$(BIN)/mypy core chefs adapters bot
 	$(BIN)/lint-imports
-	@# compile librosa's numba cache once, in one process, before tests and their worker
-	@# processes use it (two processes compiling it at once corrupted it on a fresh install)
-	$(BIN)/python -c "from jobs.demo_song import render_demo_song; from jobs.analysis import analyze; analyze(render_demo_song(duration_s=8.0), sample_rate=44100)"
+	@# mypy beside the numba warm-up, one core each: the warm-up compiles librosa's numba cache
+	@# once, in one process, before the tests' processes use it (two processes compiling it at
+	@# once corrupted it on a fresh install)
+	$(BIN)/mypy core chefs adapters bot & mypy=$$!; \
+	$(BIN)/python -c "from jobs.demo_song import render_demo_song; from jobs.analysis import analyze; analyze(render_demo_song(duration_s=8.0), sample_rate=44100)"; \
+	warm=$$?; wait $$mypy && test $$warm -eq 0
 	@# two workers, one test file each at a time (a file's module fixtures, its renders, are
 	@# built once); the slowest tests are listed at the end
 	$(BIN)/pytest -q -n 2 --dist loadfile --durations=30

@@ -59,6 +59,17 @@ class SeedRun:
         return dict(json.loads((self.out / "session.json").read_text(encoding="utf-8")))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with a ``slow`` test run first, the rest after, each group in its own order.
+
+    ``make test`` hands whole files to two workers (``--dist loadfile``) in collection order;
+    a slow file that came last would leave one worker rendering alone at the end while the
+    other idles. Longest first keeps both busy to the end.
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)  # stable: order within groups kept
+
+
 def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     """A folder every xdist worker of this session sees (the session's base temp otherwise).
 

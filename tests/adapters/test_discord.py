@@ -36,6 +36,8 @@ from tests.fakes.discord_api import FakeDiscordAPI, FakeMessage
 from tests.fakes.faults import Fault
 from tests.fakes.honest_queue import fake_key
 
+pytestmark = pytest.mark.slow  # remixes through the real Maestro
+
 SECRET = "link-secret-for-tests"
 MiB = 1024 * 1024
 

@@ -34,6 +34,8 @@ from core.rule_brain import RuleBrain
 from core.spec import ProductionSpec
 from jobs.render import RenderPayload, render_spec
 
+pytestmark = pytest.mark.slow  # a render per feedback
+
 GENRES = {g.id: g for g in load_genres()}
 GENRE = GENRES["house"]
 CHEFS = {chef.domain: chef for chef in all_chefs()}

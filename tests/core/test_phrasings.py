@@ -28,6 +28,8 @@ from core.not_yet import not_yet_in
 from core.rule_brain import RuleBrain
 from tests.fakes.anthropic_api import FakeAnthropicAPI
 
+pytestmark = pytest.mark.slow  # hundreds of phrasings through both brains
+
 TABLE = Path(__file__).with_name("phrasings.txt")
 MIN_ROWS = 200
 

@@ -10,6 +10,8 @@ from core.music import Key, Mode
 from jobs.key import estimate_key
 from jobs.synth import key_progressions, progression
 
+pytestmark = pytest.mark.slow  # the MIREX corpus is synthesised
+
 SR = 44100
 _NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 

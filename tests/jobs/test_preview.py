@@ -10,6 +10,8 @@ import soundfile as sf
 
 from jobs.preview import DISCORD_MAX_BYTES, preview_mp3
 
+pytestmark = pytest.mark.slow  # encodes minutes of audio
+
 SR = 44100
 
 

@@ -26,6 +26,8 @@ from core.spec import ProductionSpec
 from jobs.audio_io import ENGINE_SAMPLE_RATE, write_wav
 from jobs.render import RENDER_VERSION, RenderPayload, render_spec
 
+pytestmark = pytest.mark.slow  # full renders
+
 GENRES = {g.id: g for g in load_genres()}
 CHEFS = {chef.domain: chef for chef in all_chefs()}
 

@@ -34,6 +34,8 @@ from jobs.measure import (
 )
 from jobs.render import RenderPayload, render_spec
 
+pytestmark = pytest.mark.slow  # a master per genre
+
 GENRES = {g.id: g for g in load_genres()}
 CHEFS = {chef.domain: chef for chef in all_chefs()}
 SR = ENGINE_SAMPLE_RATE

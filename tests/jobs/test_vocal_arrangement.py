@@ -36,6 +36,8 @@ from jobs.melody_key import melody, melody_key
 from jobs.picture import lane_activity
 from jobs.render import RenderPayload, render_spec
 
+pytestmark = pytest.mark.slow  # renders three remixes
+
 GENRES = {g.id: g for g in load_genres()}
 AUDIBLE_DB = -40.0  #: a bar whose RMS is above this is heard
 SILENT_DB = -60.0
