@@ -177,7 +177,8 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
                             slack_signing_secret=SECRET, max_upload_mb=MAX_UPLOAD_MB,
                             jobs_per_user=50, productions_per_server=50,
                             link_secret=SecretStr("slack-test-links"),
-                            public_url="https://vyke.example")
+                            public_url="https://vyke.example",
+                            max_bars=32)  # the thread is under test, not the render's length
         client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
         async with build_app(settings) as app, \
                 open_slack(app, client=client, download_hosts=frozenset({"127.0.0.1"}),

@@ -181,7 +181,8 @@ async def test_redis_restart_mid_conversation(song: Path, tmp_path: Path,
              if line and not line.startswith("#")][:3]
     posted: list[tuple[str, Reply]] = []
     conversation = "local:r"
-    async with build_app(_settings(tmp_path / "data", redis_server.url)) as app:
+    # a 32-bar v1: what is checked is that nothing is lost, not the render's length
+    async with build_app(_settings(tmp_path / "data", redis_server.url, max_bars=32)) as app:
         await app.maestro.handle(_turn(conversation, lines[0], audio=song))
         await _pump(app, posted, until=[conversation])
         redis_server.stop()

@@ -36,7 +36,8 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 async def test_full_disk_while_rendering_then_recovery(tiny_disk: Path, tmp_path: Path) -> None:
-    async with open_app(settings_for(tmp_path / "data")) as app:
+    # 32 bars: the failing write and the recovery are what is checked, not the length
+    async with open_app(settings_for(tmp_path / "data", max_bars=32)) as app:
         thread = Thread(app, "local:disk")
         replies = await thread.say("Make a deep house track in Am at 122 BPM")
         said = words(replies)
