@@ -8,6 +8,7 @@ installation's defaults.
 
 from __future__ import annotations
 
+import abc
 import time
 from pathlib import Path
 from typing import Literal, Protocol
@@ -63,14 +64,16 @@ class ServerSettingsStore(Protocol):
         """Release the connection."""
 
 
-class SettingsUpdates:
+class SettingsUpdates(abc.ABC):
     """``update`` in terms of ``get`` and ``put``: one rule for every database."""
 
+    @abc.abstractmethod
     async def get(self, platform: str, server_id: str) -> ServerSettings:
-        raise NotImplementedError
+        """The server's settings, or the installation's defaults when it chose none."""
 
+    @abc.abstractmethod
     async def put(self, platform: str, server_id: str, settings: ServerSettings) -> None:
-        raise NotImplementedError
+        """Save (insert or replace) a server's settings."""
 
     async def update(self, platform: str, server_id: str, **changes: object) -> ServerSettings:
         """Change some fields (validated) and save; returns the new settings."""
