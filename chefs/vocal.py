@@ -103,7 +103,8 @@ class VocalChef(Chef):
 
     def _placed(self, spec: ProductionSpec, request: Feedback, track: str) -> SpecPatch:
         """"No vocal in the intro", "put the vocal in the outro too", "vocal only in the drops"."""
-        kinds = _FAMILY.get(request.section, (request.section,))
+        kinds = tuple(kind for said in (request.section, *request.more_sections)
+                      for kind in _FAMILY.get(said, (said,)))
         named = [s for s, _, _ in spec.section_bars() if s.kind in kinds]
         if not request.section or not named:
             where = f"no {request.section} in this arrangement" if request.section else \

@@ -101,6 +101,9 @@ class Feedback(BaseModel):
     start_bar: int | None = Field(default=None, ge=1)
     end_bar: int | None = Field(default=None, ge=1)
     section: str = ""  #: section kind ("build", "drop") when named
+    more_sections: list[str] = Field(default_factory=list)
+    """Further section kinds named with ``section``: "no vocal in the intro or the outro" is
+    section intro, more_sections [outro]."""
     text: str = ""  #: the words it came from
 
 

@@ -82,7 +82,9 @@ arrangement, sound_design, genre), aspect (level, sidechain, thin, muddy, harsh,
 punch, width, loudness, reverb, delay, filter_sweep, riser, impact, stutter, chops, swing, \
 busier, tempo, key, energy, vocal_placement, vocal_only, hook, vocal_shift), direction (up, down, add, remove), target (a track role: bass, \
 kick, drums, percussion, vocals, music, master; empty when not said), amount (dB when a number \
-was given, LUFS for loudness), start_bar/end_bar ("bars 33-48"), section (build, drop, ...), \
+was given, LUFS for loudness), start_bar/end_bar ("bars 33-48"), section (build, drop, ...) \
+and more_sections when more are named ("no vocal in the intro or the outro" = section intro, \
+more_sections [outro]), \
 text (the words it came from). "Bass too loud, needs more sidechain" = two items: \
 mixing/level/down/bass and mixing/sidechain/up/bass. Whole-mix loudness and "master it for \
 the club" go to mastering/loudness with target "master". Where the vocal sings is vocal/\
@@ -203,6 +205,10 @@ class ClaudeBrain(ClaudeUser):
             item.text = item.text[:_MAX_STRING_CHARS]
             item.target = item.target[:40]
             item.section = item.section if item.section in _SECTION_KINDS else ""
+            item.more_sections = [s for s in dict.fromkeys(item.more_sections)
+                                  if s in _SECTION_KINDS and s != item.section]
+            if not item.section:
+                item.more_sections = []
             if item.amount is not None and abs(item.amount) > _AMOUNT_MAX:
                 item.amount = None
             if item.start_bar is not None and item.start_bar > _MAX_BAR:

@@ -239,19 +239,21 @@ _RULES: list[_Rule] = [
     _rule(r"(?<!more )\b(?:impact|downlifter|crash|boom)s?\b(?! the)", Domain.SOUND_DESIGN, Aspect.IMPACT, "add"),
     # where the vocal sings: before the level rules ("too much of the hook", "cut the vocal
     # from the intro" are not levels) and before chops ("chops in the build" stays chops)
-    _rule(_VOX + r"\s+only\s+(?:in|on|for|during)\b|\bonly\s+(?:have\s+|put\s+|keep\s+|use\s+)?"
+    _rule(_VOX + r"\s+(?:should\s+|to\s+|must\s+|can\s+)?only\s+(?:\w+\s+){0,2}?(?:in|on|for|during)\b"
+          r"|\bonly\s+(?:want\s+(?:to\s+)?|wanna\s+)?(?:have\s+|put\s+|keep\s+|use\s+|hear\s+)?"
           r"(?:the\s+|my\s+)?" + _VOX + r"\s+(?:in|on|for|during)\b|\b(?:keep|leave)\s+(?:the\s+)?"
           + _VOX + r"\s+(?:to|for)\s+the\s+(?:drops?|chorus(?:es)?)\b",
           Domain.VOCAL, Aspect.VOCAL_ONLY, "add", "vocals"),
     _rule(r"\bno\s+" + _VOX + r"\s+(?:in|on|during)\b|\b(?:take|pull|get|leave|keep)\s+(?:the\s+)?"
           + _VOX + r"\s+out\s+of\b|\b(?:remove|mute|cut|lose|kill)\s+(?:the\s+)?" + _VOX
           + r"\s+(?:in|from|on|during)\b|\bwithout\s+(?:the\s+)?" + _VOX + r"\s+in\b"
-          r"|\b(?:intro|outro|build(?:-?up)?|breakdown)\s+(?:without\s+(?:the\s+)?vocals?|(?:should\s+be\s+)?"
+          r"|\bdrop\s+(?:the\s+)?" + _VOX + r"\s+(?:from|out\s+of)\s+(?:the\s+)?" + _SECTION_WORDS
+          + r"|\b(?:intro|outro|build(?:-?up)?|breakdown)\s+(?:without\s+(?:the\s+)?vocals?|(?:should\s+be\s+)?"
           r"instrumental)\b|\binstrumental\s+(?:intro|outro|build(?:-?up)?|breakdown)\b",
           Domain.VOCAL, Aspect.VOCAL_PLACEMENT, "remove", "vocals"),
     _rule(r"\b(?:put|add|bring|have|use)\s+(?:the\s+)?" + _VOX + r"\s+(?:back\s+)?(?:in|into|on|to)\s+"
           r"(?:the\s+)?" + _SECTION_WORDS + r"|\b" + _VOX + r"\s+in\s+the\s+" + _SECTION_WORDS
-          + r"\s+too\b",
+          + r"(?:\s+(?:and|or)\s+(?:the\s+)?" + _SECTION_WORDS + r")?\s+too\b",
           Domain.VOCAL, Aspect.VOCAL_PLACEMENT, "add", "vocals"),
     _rule(r"\bless\s+(?:of\s+)?(?:the\s+)?hook\b|\b(?:hook|chorus)\s+(?:is\s+|gets\s+|feels\s+)?"
           r"(?:too|way too|a bit)\s+repetitive\b|\btoo\s+much\s+(?:of\s+)?(?:the\s+)?hook\b|"
@@ -319,8 +321,14 @@ _DESTINATION_RE = re.compile(r"\b(club|streaming|spotify|apple music|youtube|sou
 _DESTINATION_ALIASES = {"spotify": "streaming", "apple music": "apple_music"}
 
 
+_AND_SECTION = (r"and(?!\s+(?:in\s+|on\s+)?(?:the\s+)?" + _SECTION_WORDS
+                + r"\s*(?:$|[.,;!?]|(?:too|as\s+well|only|please)\b))")
+"""An "and" that joins two changes, not two sections of one ("only in the drops and the
+breakdown" is one change; "in the drop and the outro needs a riser" two)."""
+
+
 def _split_clauses(text: str) -> list[str]:
-    parts = re.split(r"[.,;!?\n]+|\s(?:and then|then|also|plus|but|and)\s", text)
+    parts = re.split(r"[.,;!?\n]+|\s(?:and then|then|also|plus|but|" + _AND_SECTION + r")\s", text)
     return [p.strip() for p in parts if p and p.strip()]
 
 
@@ -591,7 +599,7 @@ class RuleBrain:
                 amount = _DB_RE.search(clause)
                 said = (_semitones_in(clause) if aspect is Aspect.VOCAL_SHIFT
                         else float(amount[1]) if amount else None)
-                section = _SECTION_RE.search(clause)
+                sections = _sections_named(clause)
                 clause_bars = _BARS_RE.search(clause) or (bars if aspect in _BAR_ASPECTS else None)
                 if clause_bars and int(clause_bars[1]) > int(clause_bars[2]):
                     clause_bars = None  # "bars 126 -9": no range a bar grid can hold
@@ -604,7 +612,8 @@ class RuleBrain:
                         amount=said,
                         start_bar=int(clause_bars[1]) if clause_bars else None,
                         end_bar=int(clause_bars[2]) if clause_bars else None,
-                        section=_section_kind(section[1]) if section else "",
+                        section=sections[0] if sections else "",
+                        more_sections=sections[1:],
                         text=clause,
                     )
                 )
@@ -726,6 +735,21 @@ def _key_in(t: str, *, pending_key_bpm: bool) -> Key | None:
 
 def _section_kind(word: str) -> str:
     return "build" if word.startswith("build") else word
+
+
+_DROP_VERB_RE = re.compile(
+    r"(?<!\bthe )(?<!\bin )(?<!\bfirst )(?<!\bsecond )(?<!\blast )(?<!\bthat )(?<!\beach )"
+    r"(?<!\bevery )(?<!\bboth )(?<!\bthis )(?<!\bmy )(?<!\bbig )"
+    r"\bdrop\s+(?:the|my|it|them|that|this|those|these|all|some|every)\b")
+""""drop" as a verb ("drop the vocal from the intro"), not the section ("in the drop the bass
+is too loud" names the drop)."""
+
+
+def _sections_named(clause: str) -> list[str]:
+    """The section kinds a clause names, in order, each once; "drop" used as a verb is none."""
+    verbs = {m.start() for m in _DROP_VERB_RE.finditer(clause)}
+    kinds = [_section_kind(m[1]) for m in _SECTION_RE.finditer(clause) if m.start() not in verbs]
+    return list(dict.fromkeys(kinds))
 
 
 def genre_names(genres: Iterable[GenreProfile]) -> list[str]:

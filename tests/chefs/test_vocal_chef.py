@@ -117,3 +117,12 @@ def test_an_off_key_vocal_moves_from_where_it_was_heard(spec: ProductionSpec) ->
     by_hand = _consult("shift the vox up a semitone", spec, heard)
     assert by_hand.ops == [SetVocalShift(semitones=3)]  # D major: still off the key's notes
     assert [(e.metric, e.change) for e in by_hand.expected] == [("sung_pitch", 1.0)]
+
+
+def test_two_sections_in_one_sentence(spec: ProductionSpec) -> None:
+    after = apply_patch(spec, _consult("vocal only in the drops and the breakdown", spec))
+    assert _sings(after) == {"intro": "-", "build": "-", "drop 1": "hook",
+                             "breakdown": "verse", "drop 2": "hook", "outro": "-"}
+    after = apply_patch(spec, _consult("drop the vocal from the build and the outro", spec))
+    assert _sings(after) == {"intro": "-", "build": "-", "drop 1": "hook",
+                             "breakdown": "verse", "drop 2": "hook", "outro": "-"}

@@ -116,8 +116,8 @@ def mismatches(u: Understanding, row: Row) -> list[str]:
         if Intent(name) not in u.intents:
             problems.append(f"intent {name} missing from {[i.value for i in u.intents]}")
     want_fb = [_feedback_tuple(s) for s in filter(None, e.get("fb", "").split(","))]
-    got_fb = [(f.domain.value, f.aspect.value, f.direction, f.target, f.section)
-              for f in u.feedback]
+    got_fb = [(f.domain.value, f.aspect.value, f.direction, f.target,
+               "+".join([f.section, *f.more_sections])) for f in u.feedback]
     differ("feedback", sorted(got_fb), sorted(want_fb))  # the order of two asks is free
     differ("genre", u.genre, e.get("genre"))
     differ("workflow", u.workflow.value if u.workflow else None, e.get("workflow"))
@@ -189,9 +189,11 @@ def expected_tool_input(row: Row) -> dict[str, Any]:
     if "fb" in e:
         out["feedback"] = []
         for spec in e["fb"].split(","):
-            domain, aspect, direction, target, section = _feedback_tuple(spec)
+            domain, aspect, direction, target, sections = _feedback_tuple(spec)
+            section, *more = sections.split("+")
             out["feedback"].append({"domain": domain, "aspect": aspect, "direction": direction,
-                                    "target": target, "section": section, "text": row.text})
+                                    "target": target, "section": section,
+                                    "more_sections": more, "text": row.text})
         intents.append("feedback")
     if "workflow" in e:
         out["workflow"] = e["workflow"]

@@ -76,7 +76,7 @@ def fb(
 
 
 def _fields(item: Feedback) -> dict[str, Any]:
-    return item.model_dump(exclude={"text"})
+    return item.model_dump(exclude={"text", "more_sections"} if not item.more_sections else {"text"})
 
 
 M, MA, V, D, A, SD, G, B = (
