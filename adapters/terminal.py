@@ -3,13 +3,16 @@
 Questions become numbered options (typing the number presses the button), progress is a
 tqdm bar per job on a terminal (stage, per-track step, time spent and time left, ticking even
 while a long step sends nothing) and one line per stage otherwise, and files are printed as
-paths. The adapter writes a Markdown transcript as it goes.
+paths: by their names in a ``files`` folder beside the transcript where one is given (the
+store keeps them by content, ``blobs/ab/<sha256>.mp3``, which says nothing to a person). The
+adapter writes a Markdown transcript as it goes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import time
@@ -59,11 +62,12 @@ class TerminalAdapter:
     """Reads turns from lines of text and prints replies; keeps a transcript."""
 
     def __init__(self, *, conversation_id: str, author: Author, stream: TextIO | None = None,
-                 transcript: Path | None = None) -> None:
+                 transcript: Path | None = None, files: Path | None = None) -> None:
         self.conversation_id = conversation_id
         self.author = author
         self.stream = stream or sys.stdout
         self.transcript_path = transcript
+        self.files_dir = files  #: where posted files appear under their names
         self._lines: list[str] = []
         self._question: Question | None = None
         self._last_progress: dict[str, str] = {}
@@ -124,6 +128,8 @@ class TerminalAdapter:
             return
         if isinstance(reply, QuestionReply):
             self._question = reply.question
+        if isinstance(reply, FileReply):
+            reply = self._named(reply)
         text = self.to_message(reply)
         if self._bars:  # above the running bars, which stay where they are
             tqdm.write(_indent("Maestro: ", text), file=self.stream)
@@ -132,6 +138,30 @@ class TerminalAdapter:
             self.stream.flush()
         self._lines += [f"**Maestro:** {text}", ""]
         self._flush_transcript()
+
+    def _named(self, reply: FileReply) -> FileReply:
+        """The reply with its file under its own name in :attr:`files_dir` (a hard link where
+        the disk allows, else a copy); a name taken by other content gets ``-2``, ``-3``…"""
+        source = Path(reply.attachment.path) if reply.attachment.path else None
+        if self.files_dir is None or source is None or not source.is_file():
+            return reply
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        stem, suffix = Path(reply.attachment.name).stem, Path(reply.attachment.name).suffix
+        for n in range(1, 1000):
+            target = self.files_dir / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+            if target.exists() and target.stat().st_size == source.stat().st_size \
+                    and target.read_bytes() == source.read_bytes():
+                break  # posted again (a resumed conversation): the same file
+            if not target.exists():
+                try:
+                    os.link(source, target)
+                except OSError:  # another disk, or links not allowed
+                    shutil.copyfile(source, target)
+                break
+        else:
+            return reply
+        return reply.model_copy(update={"attachment": reply.attachment.model_copy(
+            update={"path": str(target)})})
 
     def _post_progress(self, reply: ProgressReply) -> None:
         if reply.done:

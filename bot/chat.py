@@ -164,7 +164,7 @@ async def run_chat(app: App, *, out_dir: Path, name: str, audio: Path | None,
     conversation_id = f"{LOCAL_PREFIX}{name}"
     adapter = TerminalAdapter(conversation_id=conversation_id,
                               author=Author(id="local-director", name="You"),
-                              transcript=out_dir / "transcript.md")
+                              transcript=out_dir / "transcript.md", files=out_dir / "files")
     await adapter.start()
     if intro:
         print(intro, flush=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
 from adapters.terminal import TerminalAdapter
-from core.conversation import Author, ProgressReply, TextReply
+from core.conversation import Attachment, Author, FileReply, ProgressReply, TextReply
 
 
 class _Tty(io.StringIO):
@@ -52,3 +53,27 @@ async def test_a_terminal_gets_a_bar_that_moves_and_text_above_it(
     assert " 30% " in screen and "bass (4 of 7), mixing its chain · about 2 min 10 s left" in screen
     assert "Maestro: Still here." in screen
     assert screen.rstrip().endswith("100% 00:00 Rendering: done")
+
+
+async def test_a_posted_file_is_shown_under_its_name_beside_the_transcript(tmp_path: Path) -> None:
+    stored = tmp_path / "data" / "blobs" / "ab" / ("ab" + "0" * 62 + ".mp3")  # as the store keeps it
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(b"ID3 a preview")
+    other = stored.with_name("cd" + "0" * 62 + ".mp3")
+    other.write_bytes(b"ID3 another preview")
+    out = io.StringIO()
+    adapter = TerminalAdapter(conversation_id="local:t", author=Author(id="a"), stream=out,
+                              transcript=tmp_path / "out" / "transcript.md",
+                              files=tmp_path / "out" / "files")
+    await adapter.start()
+    for path in (stored, stored, other):  # the same file twice, then another of the same name
+        await adapter.post(FileReply(attachment=Attachment(name="afro-circuit-v2-preview.mp3",
+                                                           path=str(path)), caption="v2 preview"))
+    await adapter.stop()
+    files = tmp_path / "out" / "files"
+    lines = out.getvalue().splitlines()
+    assert lines == [f"Maestro: 📎 v2 preview: {files / 'afro-circuit-v2-preview.mp3'}"] * 2 + [
+        f"Maestro: 📎 v2 preview: {files / 'afro-circuit-v2-preview-2.mp3'}"]
+    assert (files / "afro-circuit-v2-preview.mp3").read_bytes() == b"ID3 a preview"
+    assert (files / "afro-circuit-v2-preview-2.mp3").read_bytes() == b"ID3 another preview"
+    assert "blobs" not in (tmp_path / "out" / "transcript.md").read_text(encoding="utf-8")
