@@ -83,7 +83,7 @@ _MIX_FORMAT = "npy-send-levels-sparse-mono"
 """How a mixed track is stored (the dry signal and its send level curves); part of its key, so
 entries stored another way are never read as this one."""
 
-_VOCAL_FORMAT = "arranged-v2"
+_VOCAL_FORMAT = "arranged-v3"
 """How a vocal track is made (moved, key-checked, arranged by phrases); part of its raw key, so
 a vocal made another way (laid down once from its first section) is never served as this."""
 
