@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,12 +43,14 @@ _TIMEOUT_S = 1200.0
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("project zips", ("blobs/*.zip", "productions/*/v*/export/*.zip")),
-    # in the artifact store a blob is named by its content: a WAV no cache links is a master
-    ("masters (one per version)", ("blobs/*.wav", "productions/*/v*/master.wav")),
     ("tracks' audio (render cache, linked into each version)",
      ("cache/render/*/raw/*", "productions/*/v*/tracks/*")),
     ("separated stems (separation cache, linked into the production)",
      ("cache/stems/*", "productions/*/stems/*")),
+    # in the artifact store a blob is named by its content: audio no cache links is a master
+    # (the upload, a WAV here, is counted with them)
+    ("masters (one per version)",
+     ("blobs/*.wav", "blobs/*.flac", "productions/*/v*/master.wav")),
     ("processed tracks (render chain cache)", ("cache/render/*/mixed/*",)),
     ("previews and clips (MP3)", ("*.mp3",)),
     ("uploads", ("productions/*/uploads/*",)),
@@ -149,7 +153,14 @@ def _table(after: Footprint, *, seconds: float | None, versions: int) -> Table:
 
 
 def _versions(data: Path) -> int:
-    return len(list(data.glob("productions/*/v[0-9]*")))
+    """How many versions the data folder holds: named in the artifact store's manifests
+    (``v1/master.flac``…), or the older per-version folders."""
+    found = set()
+    for manifest in data.glob("manifests/*.json"):
+        names = json.loads(manifest.read_text(encoding="utf-8"))
+        found |= {(manifest.stem, name.split("/", 1)[0]) for name in names
+                  if re.fullmatch(r"v\d+", name.split("/", 1)[0])}
+    return len(found) or len(list(data.glob("productions/*/v[0-9]*")))
 
 
 def run(out: Path | None = None) -> list[Table]:

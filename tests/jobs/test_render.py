@@ -100,8 +100,8 @@ def test_seed_render_meets_loudness_peak_tempo_and_key(seed: dict[str, Any]) -> 
     spec, result = seed["spec"], seed["result"]
     assert spec.vocal is not None and spec.vocal.stutters  # the build's stutter is in the plan
     _assert_on_spec(spec, result)
-    out = Path(result["artifacts"]["master.wav"]).parent
-    for name in ("master.wav", "preview.mp3", "arrangement.png", "spec.json"):
+    out = Path(result["artifacts"]["master.flac"]).parent
+    for name in ("master.flac", "preview.mp3", "arrangement.png", "spec.json"):
         assert (out / name).stat().st_size > 0
     assert {p.stem for p in (out / "tracks").glob("*.flac")} >= {t.name for t in spec.tracks}
     assert sorted(result["cache"]["rendered"]) == sorted(
@@ -126,7 +126,7 @@ def _exported(spec: ProductionSpec, render_dir: Path, files: Any, *,
     from core.jobs import JobKind, JobRequest
     from jobs.export import export_task
 
-    made = {"master.wav": render_dir / "master.wav", "samples.json": render_dir / "samples.json",
+    made = {"master.flac": render_dir / "master.flac", "samples.json": render_dir / "samples.json",
             **{f"tracks/{t.name}": t for t in (render_dir / "tracks").glob("*")}}
     rendered = {name: files.publish("p", f"{render_dir.name}/{name}", path)
                 for name, path in made.items() if path.is_file()}
@@ -349,7 +349,7 @@ def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
     assert abs(result["measurements"]["tempo_bpm"] - reference.tempo.bpm) <= 0.5
     from jobs.audio_io import read_audio
 
-    master = read_audio(Path(result["artifacts"]["master.wav"]), max_duration_s=600,
+    master = read_audio(Path(result["artifacts"]["master.flac"]), max_duration_s=600,
                         max_size_bytes=10**9).audio
     tilt = spectral_tilt_db_per_oct(master.mean(axis=0), sample_rate=ENGINE_SAMPLE_RATE)
     assert reference.spectral_tilt_db_per_oct is not None
@@ -374,12 +374,12 @@ def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, An
         render=RenderPayload(spec=spec, stems=seed["stems"], out_dir=str(seed["tmp"] / "first"),
                              cache_dir=str(seed["cache"])),
         start_bar=start, end_bar=end, label="the drop", parent=1,
-        match_master=v1["artifacts"]["master.wav"],
+        match_master=v1["artifacts"]["master.flac"],
         tonal_eq_db=v1["measurements"].get("tonal_eq_db", {}))
     clip = render_section(request, lambda fraction, step: None)
     heard = read_audio(Path(clip.path), max_duration_s=600, max_size_bytes=10**9)
     assert abs(heard.audio.shape[1] / heard.sample_rate - (end - start + 1) * spec.bar_s) < 0.2
-    master = read_audio(Path(v1["artifacts"]["master.wav"]), max_duration_s=600,
+    master = read_audio(Path(v1["artifacts"]["master.flac"]), max_duration_s=600,
                         max_size_bytes=10**9).audio
     bars = master[:, round((start - 1) * spec.bar_s * ENGINE_SAMPLE_RATE):
                   round(end * spec.bar_s * ENGINE_SAMPLE_RATE)]
