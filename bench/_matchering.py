@@ -82,7 +82,8 @@ def reproduce_both(folder: Path) -> dict[str, Any]:
         result = _render(spec, folder, "reproduce")
     finally:
         jobs.master.master = inner
-    ours = read_audio(Path(result["artifacts"]["master.wav"]), max_duration_s=900,
+    master = next(p for n, p in result["artifacts"].items() if n.startswith("master."))
+    ours = read_audio(Path(master), max_duration_s=900,
                       max_size_bytes=10**9).audio
     mix_path = write_wav(folder / "unmastered.wav", caught["mix"], sample_rate=_SR)
     theirs_path = folder / "matchering.wav"

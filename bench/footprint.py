@@ -11,7 +11,8 @@ into the data folder and the generated song is not the production's, so neither 
 
 Before: the same conversation and the same count on the code before the storage work (commit
 3badce1): 3.46 GB (three 484 MB project zips of 24-bit WAV stems, 1.2 GB of processed tracks
-in the render cache). Target: at most 1 GB. ``python -m bench.footprint --measure DIR`` counts
+in the render cache). Target: at most 1 GB (0.97 GB measured: one project zip of FLAC, FLAC
+masters, tracks and stems, and a chain cache of one array per track). ``python -m bench.footprint --measure DIR`` counts
 an existing data folder instead (for instance ``out/demo/data`` after ``make demo``), and
 ``--out out/demo`` keeps the demo's folder. The results are also written to
 ``bench/RESULTS-footprint.md``.
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -41,12 +44,14 @@ _TIMEOUT_S = 1200.0
 
 CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("project zips", ("blobs/*.zip", "productions/*/v*/export/*.zip")),
-    # in the artifact store a blob is named by its content: a WAV no cache links is a master
-    ("masters (one per version)", ("blobs/*.wav", "productions/*/v*/master.wav")),
     ("tracks' audio (render cache, linked into each version)",
      ("cache/render/*/raw/*", "productions/*/v*/tracks/*")),
     ("separated stems (separation cache, linked into the production)",
      ("cache/stems/*", "productions/*/stems/*")),
+    # in the artifact store a blob is named by its content: audio no cache links is a master
+    # (the upload, a WAV here, is counted with them)
+    ("masters (one per version)",
+     ("blobs/*.wav", "blobs/*.flac", "productions/*/v*/master.wav")),
     ("processed tracks (render chain cache)", ("cache/render/*/mixed/*",)),
     ("previews and clips (MP3)", ("*.mp3",)),
     ("uploads", ("productions/*/uploads/*",)),
@@ -139,9 +144,11 @@ def _table(after: Footprint, *, seconds: float | None, versions: int) -> Table:
                  f"**{_gb(after.total)}** (target ≤ 1 GB: {verdict})"])
     notes = [f"{versions} versions of the seed remix (Afro Circuit, 126 BPM, the genre's full "
              "form: 4 min 21 s with the tail); bytes as allocated on disk, each file once.",
-             "Before: commit 3badce1, measured the same way (the column is that run, recorded). "
-             "The render has since also cached each staged track and the return buses (in "
-             "'processed tracks' after, not before)."]
+             "Before: commit 3badce1, measured the same way (the column is that run, recorded).",
+             "After: the chain cache keeps one array per track, what the next mix change reads "
+             "(a staged track's filtered signal, the others' chain output), and the return "
+             "buses; the newest version's render forgets what the earlier versions kept and it "
+             "does not read. Masters are 24-bit FLAC."]
     if seconds is not None:
         notes.append(f"The conversation took {seconds:.0f} s on {machine()}.")
     return Table("Storage a production keeps: three versions of a 4-minute remix",
@@ -149,7 +156,14 @@ def _table(after: Footprint, *, seconds: float | None, versions: int) -> Table:
 
 
 def _versions(data: Path) -> int:
-    return len(list(data.glob("productions/*/v[0-9]*")))
+    """How many versions the data folder holds: named in the artifact store's manifests
+    (``v1/master.flac``…), or the older per-version folders."""
+    found = set()
+    for manifest in data.glob("manifests/*.json"):
+        names = json.loads(manifest.read_text(encoding="utf-8"))
+        found |= {(manifest.stem, name.split("/", 1)[0]) for name in names
+                  if re.fullmatch(r"v\d+", name.split("/", 1)[0])}
+    return len(found) or len(list(data.glob("productions/*/v[0-9]*")))
 
 
 def run(out: Path | None = None) -> list[Table]:

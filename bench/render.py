@@ -280,7 +280,7 @@ def run() -> list[Table]:
             {"spec": again.model_dump(mode="json"), "stems": stems,
              "out_dir": str(folder / "v3"), "cache_dir": str(cache)},
             section={"start_bar": start, "end_bar": end, "label": label, "parent": 2,
-                     "match_master": str(folder / "v2" / "master.wav"),
+                     "match_master": str(next((folder / "v2").glob("master.*"))),
                      "tonal_eq_db": second["measurements"].get("tonal_eq_db", {})})
 
     seconds = spec.total_bars * spec.time_signature[0] * 60.0 / spec.tempo_bpm
@@ -321,7 +321,7 @@ def run() -> list[Table]:
          f"{spec.tempo_bpm:g} BPM with a 1/16 stutter in the build.",
          "CPU time counts every thread of the render's process and depends much less on other "
          "work on the machine than wall time does.",
-         "Both renders also write master.wav, preview.mp3 (encoded in a forked process while "
+         "Both renders also write master.flac, preview.mp3 (encoded in a forked process while "
          "the render measures) and arrangement.png and measure the master (loudness, true "
          "peak, per-track levels and ducking; tempo and key are analysed when the raw tracks "
          "changed, so only in the first render).",

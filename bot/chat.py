@@ -241,6 +241,7 @@ def _collect_outputs(artifacts: ArtifactStore, production: Production, out_dir: 
     The artifact store keeps the originals (the local store: hard links where possible, so
     nothing is stored twice); this is the folder the README points at after ``make demo``.
     The version's per-track files and notes stay in the store (they are in the project zip).
+    The master is written out as the 24-bit WAV it losslessly is (the store keeps its FLAC).
     """
     version = production.current_version
     files = {name: key for name, key in (version.artifacts if version is not None else {}).items()
@@ -255,8 +256,20 @@ def _collect_outputs(artifacts: ArtifactStore, production: Production, out_dir: 
             continue
         target = out_dir / name
         target.parent.mkdir(parents=True, exist_ok=True)
+        if name == "master.flac":
+            _as_wav(source, target.with_suffix(".wav"))
+            continue
         target.unlink(missing_ok=True)
         try:
             os.link(source, target)
         except OSError:
             shutil.copy2(source, target)
+
+
+def _as_wav(flac: Path, target: Path) -> None:
+    """A FLAC's samples as a 24-bit WAV, exactly (integers in, integers out)."""
+    import soundfile as sf
+
+    data, rate = sf.read(str(flac), dtype="int32", always_2d=True)
+    target.unlink(missing_ok=True)
+    sf.write(str(target), data, rate, subtype="PCM_24")

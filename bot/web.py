@@ -8,8 +8,9 @@ in 1 MiB chunks for an S3 store (the web process keeps no copy), or, when the S3
 public-facing (``VYKE_S3_PUBLIC``), straight from the store by presigned URLs.
 A production page shows one version: its numbers, the arrangement picture, a player for
 its master and for each earlier version's, loudness-matched, the change card and the
-downloads. A link that was edited or has expired gets one 403 page that says nothing
-about what it pointed to.
+downloads. A master is stored as 24-bit FLAC and downloads as the 24-bit WAV it losslessly
+is, decoded by this process as it is sent (such a link is never presigned). A link that was
+edited or has expired gets one 403 page that says nothing about what it pointed to.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import hashlib
 import logging
 import math
 import mimetypes
+import struct
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -168,11 +171,14 @@ def web_app(*, settings: Settings, store: Store, artifacts: ArtifactStore | None
         if named is None or not is_key(named[0]):
             return _gone()
         key, name = named
-        disposition = "inline" if Path(name).suffix in (".wav", ".mp3", ".png") else "attachment"
+        playable = (".wav", ".flac", ".mp3", ".png")
+        disposition = "inline" if Path(name).suffix in playable else "attachment"
         ascii_name = name.encode("ascii", "replace").decode().replace('"', "'")
         headers = {"Content-Disposition": f'{disposition}; filename="{ascii_name}"',
                    "Cache-Control": f"private, max-age={max(0, signed[0] - int(time.time()))}",
                    "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+        if _as_wav(key, name):
+            return await _flac_as_wav(request, config.artifacts, key, headers)
         streamed = getattr(config.artifacts, "stream", None)
         if streamed is None:  # the local store: the file itself, with sendfile and ranges
             try:
@@ -247,11 +253,86 @@ async def _stream_object(request: web.Request, artifacts: Any, key: str, name: s
     return response
 
 
+_WAV_BLOCK_FRAMES = 1 << 16
+"""Frames decoded per write when a FLAC goes out as WAV (384 KiB of 24-bit stereo)."""
+
+
+def _as_wav(key: str, name: str) -> bool:
+    """Whether a link asks for a stored FLAC (a master) as a WAV."""
+    return Path(key).suffix.lower() == ".flac" and Path(name).suffix.lower() == ".wav"
+
+
+def _wav_header(*, channels: int, sample_rate: int, data_bytes: int) -> bytes:
+    """The 44-byte header of a 24-bit PCM WAV holding ``data_bytes`` of samples."""
+    block = channels * 3
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + data_bytes, b"WAVE", b"fmt ", 16, 1,
+                       channels, sample_rate, sample_rate * block, block, 24, b"data",
+                       data_bytes)
+
+
+@asynccontextmanager
+async def _readable(artifacts: Any, key: str) -> AsyncIterator[Path]:
+    """A stored file on this host's disk while it is read: the local store's own file, or an
+    S3 object streamed into a temporary file that goes afterwards (no copy is kept)."""
+    if getattr(artifacts, "stream", None) is None:
+        yield await asyncio.to_thread(artifacts.fetch, key)
+        return
+    with tempfile.TemporaryDirectory(prefix="vyke-web-") as tmp:
+        path = Path(tmp) / Path(key).name
+        with path.open("wb") as fh:
+            async for chunk in artifacts.stream(key):
+                await asyncio.to_thread(fh.write, chunk)
+        yield path
+
+
+async def _flac_as_wav(request: web.Request, artifacts: Any, key: str,
+                       headers: dict[str, str]) -> web.StreamResponse:
+    """A stored FLAC sent as the 24-bit WAV it losslessly is, decoded a block at a time as it
+    goes (no range requests: a download, not a player's stream)."""
+    try:
+        async with _readable(artifacts, key) as path:
+            return await _send_as_wav(request, path, headers)
+    except FileNotFoundError:  # gone from the store (read before anything was sent)
+        return _gone()
+
+
+async def _send_as_wav(request: web.Request, path: Path,
+                       headers: dict[str, str]) -> web.StreamResponse:
+    import numpy as np
+    import soundfile as sf
+
+    try:
+        sound = await asyncio.to_thread(sf.SoundFile, str(path))
+    except RuntimeError:  # not a sound file after all
+        return _gone()
+    with sound:
+        data_bytes = sound.frames * sound.channels * 3
+        response = web.StreamResponse(status=200, headers={
+            **headers, "Content-Type": "audio/wav", "Accept-Ranges": "none"})
+        response.content_length = 44 + data_bytes
+        await response.prepare(request)
+        if request.method == "HEAD":  # the headers say all a HEAD asks
+            await response.write_eof()
+            return response
+        await response.write(_wav_header(channels=sound.channels,
+                                         sample_rate=sound.samplerate, data_bytes=data_bytes))
+        while True:
+            block = await asyncio.to_thread(sound.read, _WAV_BLOCK_FRAMES, dtype="int32")
+            if not len(block):
+                break
+            # a sample's top 24 bits: bytes 1-3 of each little-endian int32
+            as_bytes = np.ascontiguousarray(block, dtype="<i4").view(np.uint8).reshape(-1, 4)
+            await response.write(as_bytes[:, 1:].tobytes())
+        await response.write_eof()
+    return response
+
+
 def _file_url(key: str | None, name: str, config: _Config, expires: int) -> str | None:
-    """A link to a stored file that dies with the page (``None`` for no file)."""
+    """A link to a stored file that dies with the page (``None`` for no file); one that asks
+    for a FLAC as a WAV goes through this process, which converts it."""
     if not key or not is_key(key):
         return None
-    if config.presign:
+    if config.presign and not _as_wav(key, name):
         presign = config.artifacts.presign  # type: ignore[attr-defined]
         return str(presign(key, expires_s=max(1, expires - int(time.time()))))
     return links.sign(links.artifact_path(key, name), secret=config.secret, expires_at=expires,
@@ -288,8 +369,8 @@ def _players(production: Production, version: Version, config: _Config,
     for v in [version, *reversed(earlier)]:
         url = (_file_url(v.artifacts.get("preview.mp3"), f"v{v.number} preview.mp3", config,
                          expires)
-               or _file_url(v.artifacts.get("master.wav"), f"v{v.number} master.wav", config,
-                            expires))
+               or _file_url(v.master_key, f"v{v.number} master{Path(v.master_key or '').suffix}",
+                            config, expires))
         if url:
             found.append((v, url))
     gains = loudness_gains_db([v.measurements.integrated_lufs for v, _ in found])
@@ -319,8 +400,8 @@ def _downloads(version: Version, config: _Config, expires: int) -> list[dict[str
     title = version.spec.title or "Untitled"
     for name, label in _DOWNLOADS:
         named = "Project.zip" if name == "project.zip" else name  # as the export names it
-        url = _file_url(version.artifacts.get(name), f"{title} v{version.number} {named}", config,
-                        expires)
+        key = version.master_key if name == "master.wav" else version.artifacts.get(name)
+        url = _file_url(key, f"{title} v{version.number} {named}", config, expires)
         if url:
             found.append({"url": url, "artifact": name, "label": label, "stem": False})
     for name, key in sorted(version.artifacts.items()):

@@ -183,7 +183,7 @@ class ExportRequest(_Payload):
 
     job: Literal["export"] = "export"
     spec: ProductionSpec
-    #: the render's files by name (``master.wav``, ``tracks/<track>.flac``, ``samples.json``)
+    #: the render's files by name (``master.flac``, ``tracks/<track>.flac``, ``samples.json``)
     rendered: ArtifactKeys = Field(default_factory=dict)
     provenance: ExportProvenance = Field(default_factory=ExportProvenance)
     #: other versions' project zips this one replaces (their keys): the production forgets
@@ -196,7 +196,7 @@ class ClipSide(BaseModel):
     """One version to cut a comparison clip from."""
 
     version: int = Field(ge=1)
-    master: ArtifactKey  #: the version's master.wav
+    master: ArtifactKey  #: the version's master (FLAC, or the WAV of an older version)
     spec: ProductionSpec
 
 
@@ -219,7 +219,7 @@ class SectionRequest(_Payload):
     end_bar: int = Field(ge=1)
     label: str = ""  #: what the bars are ("the drop", "bars 33–48")
     parent: int = Field(default=0, ge=0)  #: the version the clip is level-matched to
-    match_master: ArtifactKey = ""  #: that version's master.wav: the clip gets its loudness there
+    match_master: ArtifactKey = ""  #: that version's master: the clip gets its loudness there
     tonal_eq_db: dict[str, float] = Field(default_factory=dict)  #: that version's tonal stage
 
 
@@ -253,8 +253,9 @@ class SeparateResult(BaseModel):
 class RenderResult(BaseModel):
     """A rendered version: its files, what it measured, and how it missed its spec."""
 
-    #: file name -> artifact key: ``master.wav``, ``preview.mp3``, ``arrangement.png``,
-    #: ``tonal.png``, ``samples.json`` and each track's ``tracks/<name>.wav``
+    #: file name -> artifact key: ``master.flac`` (``master.wav`` past full scale),
+    #: ``preview.mp3``, ``arrangement.png``, ``tonal.png``, ``samples.json`` and each track's
+    #: ``tracks/<name>`` (FLAC, or a float WAV past full scale)
     artifacts: ArtifactKeys = Field(default_factory=dict)
     measurements: Measurements = Field(default_factory=Measurements)
     mismatches: list[str] = Field(default_factory=list)  #: sentences for the thread

@@ -18,6 +18,7 @@ from core.patch import SpecPatch
 from core.spec import ProductionSpec
 
 __all__ = [
+    "MASTER_NAMES",
     "Awaiting",
     "Level",
     "MaestroState",
@@ -79,6 +80,12 @@ def stored_only(files: object) -> object:
     return files
 
 
+MASTER_NAMES = ("master.flac", "master.wav")
+"""The names a version's master is stored under: 24-bit FLAC (lossless, about three quarters of
+a WAV), or the 24-bit WAV of a version rendered before masters were kept as FLAC (or of one
+louder than full scale, which FLAC would clip)."""
+
+
 class Version(BaseModel):
     """One version: a spec, the patch that made it, and what rendering produced and measured."""
 
@@ -94,6 +101,12 @@ class Version(BaseModel):
         default_factory=dict)
     measurements: Measurements = Field(default_factory=Measurements)
     note: str = ""  #: why it was not rendered, when it was not
+
+    @property
+    def master_key(self) -> str | None:
+        """The artifact key of the version's master (:data:`MASTER_NAMES`), once rendered."""
+        return next((self.artifacts[name] for name in MASTER_NAMES if name in self.artifacts),
+                    None)
 
 
 class RequestRecord(BaseModel):

@@ -506,7 +506,7 @@ def compare(a: Version, b: Version) -> str:
 
 
 def compare_needs_renders(a: Version, b: Version) -> str:
-    missing = [f"v{v.number}" for v in (a, b) if "master.wav" not in v.artifacts]
+    missing = [f"v{v.number}" for v in (a, b) if v.master_key is None]
     return (f"I can't play {' and '.join(missing)} side by side: "
             f"{'it has' if len(missing) == 1 else 'they have'} no render yet.")
 

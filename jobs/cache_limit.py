@@ -18,6 +18,7 @@ Layout trimmed, under the cache folder (one entry per key; a key's files go toge
     stems/<version>/<sha256>-<model>/               one folder per separated song
     render/<version>/raw/<key>.flac (+ .samples.json)
     render/<version>/mixed/<key>/ (+ <key>.json, <key>-<measure>.json)
+    render/<version>/owners/<production>.json       what a production's newest version reads
     objects/blobs/<xx>/<sha256><suffix>             an S3 store's objects fetched or published here
 """
 
@@ -38,7 +39,8 @@ logger = logging.getLogger(__name__)
 IN_USE_S = 900.0
 """Seconds after its last use during which an entry is never removed (a render's time limit)."""
 
-_COLLECTIONS = ("analysis/*", "stems/*", "render/*/raw", "render/*/mixed", "objects/blobs/*")
+_COLLECTIONS = ("analysis/*", "stems/*", "render/*/raw", "render/*/mixed", "render/*/owners",
+                "objects/blobs/*")
 """Folders whose children are cache entries (the sample kits rendered from SoundFonts and the
 Sound Vault's index are small, bounded by what is installed, and not trimmed)."""
 

@@ -6,21 +6,30 @@ chain and the master bus, never the separation, the vocal processing or untouche
     pattern track:  spec slice (pattern, voice, layers, tempo, key, sections) ──▶ raw audio
     vocal track:    stem file hash + vocal processing + tempi + bar grid        ──▶ raw audio
     every track:    raw audio hash + the track's chain (+ the kick's hits)      ──▶ processed
-    mix bus ─▶ master ─▶ master.wav, preview.mp3, arrangement.png, tonal.png  (always redone)
+    mix bus ─▶ master ─▶ master.flac, preview.mp3, arrangement.png, tonal.png  (always redone)
 
 Raw tracks are cached as 24-bit FLAC files and hard-linked into the version's ``tracks/``
 folder, so every version shares the bytes of the tracks it did not change and the export zips
 them as they are (only a changed track is ever encoded). After the master is written it is
 analysed again and compared with the spec (tempo, key, loudness, true peak): a mismatch is
 reported in the result, never hidden.
+
+Processed tracks are kept one array per track, what the next mix change reads: a track that
+gain staging filters keeps its filtered signal (its chain output is not kept beside it), the
+others their chain output, plus the return buses. A production's newest render forgets what
+its earlier versions kept and it does not read (:class:`_ChainOwners`), so the cache holds
+about one version's worth per production; measurement-only variants (a ducked track without
+its ducking, a swept one without its sweep) are never kept, what is read on them is.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,7 +51,7 @@ from core.jobs import (
     payload_of,
 )
 from core.spec import ProductionSpec, TrackRole, TrackSpec
-from jobs.array_store import load_array, save_array
+from jobs.array_store import flush_subnormals, load_array, save_array
 from jobs.audio_io import (
     ENGINE_SAMPLE_RATE,
     file_sha256,
@@ -109,9 +118,13 @@ class RenderPayload(BaseModel):
     preview_max_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     reference_tilt_db_per_oct: float | None = None
     samples: SampleSources = Field(default_factory=SampleSources)
+    #: the production rendered: its newest version's render forgets the processed tracks
+    #: its earlier versions kept and this one does not read (empty: nothing is forgotten)
+    production: str = ""
 
     @classmethod
-    def of(cls, request: RenderRequest, files: JobFiles, out_dir: Path) -> RenderPayload:
+    def of(cls, request: RenderRequest, files: JobFiles, out_dir: Path, *,
+           production: str = "") -> RenderPayload:
         """The request's stems fetched from the artifact store, writing into ``out_dir``, with
         this host's Sound Vault, cache and cache size."""
         vault = str(files.samples_dir) if files.samples_dir else None
@@ -119,7 +132,7 @@ class RenderPayload(BaseModel):
                    stems={name: str(files.fetch(key)) for name, key in request.stems.items()},
                    samples=request.samples.model_copy(update={"vault_dir": vault}),
                    out_dir=str(out_dir), cache_dir=str(files.cache_dir),
-                   cache_max_bytes=files.cache_max_bytes)
+                   cache_max_bytes=files.cache_max_bytes, production=production)
 
 
 class SectionPayload(BaseModel):
@@ -130,7 +143,7 @@ class SectionPayload(BaseModel):
     end_bar: int = Field(ge=1)
     label: str = ""
     parent: int = Field(default=0, ge=0)
-    match_master: str = ""  #: the version before's master.wav, a local file
+    match_master: str = ""  #: the version before's master (FLAC or WAV), a local file
     tonal_eq_db: dict[str, float] = Field(default_factory=dict)
 
 
@@ -183,6 +196,18 @@ def _layout(spec: ProductionSpec, track: str) -> dict[str, Any]:
 def _chain(track: TrackSpec) -> dict[str, Any]:
     """The mix-chain slice of a track (everything the mixer reads)."""
     return track.model_dump(mode="json", exclude={"pattern", "voice", "source", "stem"})
+
+
+def _chain_key(raw_key: str, track: TrackSpec, layout: dict[str, Any], kick_key: str) -> str:
+    """The key of a track's chain output: its raw audio, its chain, its timing and (when it
+    ducks) the kick's hits."""
+    return _digest(raw_key, _chain(track), layout, kick_key, _MIX_FORMAT)
+
+
+def _unswept(track: TrackSpec) -> TrackSpec:
+    """``track`` without its filter sweeps: what a sweep's brightness is read against."""
+    return track.model_copy(update={
+        "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]})
 
 
 class _Cache:
@@ -275,11 +300,80 @@ class _Cache:
     def store_numbers(self, key: str, numbers: dict[str, Any]) -> None:
         write_json_atomic(self.root / "mixed" / f"{key}.json", numbers)
 
-    def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> None:
-        """One ``.npy`` per array, in a folder that appears whole or not at all."""
+    def store_mixed(self, key: str, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One ``.npy`` per array, in a folder that appears whole or not at all; returns the
+        arrays exactly as stored (subnormal tails flushed to zero), so a hit equals a miss."""
+        arrays = {name: flush_subnormals(array) for name, array in arrays.items()}
         with atomic_folder(self.root / "mixed" / key) as folder:
             for name, array in arrays.items():
                 save_array(folder / f"{name}.npy", array)
+        return arrays
+
+    def has_mixed(self, key: str) -> bool:
+        return (self.root / "mixed" / key).is_dir()
+
+    def forget_mixed(self, key: str) -> None:
+        """Remove a processed entry (a reader that mapped its arrays keeps reading them)."""
+        shutil.rmtree(self.root / "mixed" / key, ignore_errors=True)
+
+    def mixed_used_at(self, key: str) -> float:
+        """When an entry was last stored or read (0 when absent)."""
+        try:
+            return (self.root / "mixed" / key).stat().st_mtime
+        except OSError:
+            return 0.0
+
+
+class _ChainOwners:
+    """Which processed entries each production's newest version reads, kept per host, so a
+    version's render forgets what the production's earlier versions kept and it does not read
+    (a chain the new version changed, the returns of a mix it replaced).
+
+    ``owners/<production digest>.json`` beside the entries lists them: what the newest render's
+    mix read, and what a changed bars' clip stored since. An entry another production's list
+    names stays, and so does one used since the render started (another job is reading it).
+    Going back to an earlier version runs its chains and mix again (the cache is an
+    accelerator): a production keeps what its next mix change reads, not every version's.
+    """
+
+    def __init__(self, cache: _Cache) -> None:
+        self._cache = cache
+        self._folder = cache.root / "owners"
+
+    def _path(self, production: str) -> Path:
+        return self._folder / f"{_digest(production)}.json"
+
+    @staticmethod
+    def _keys(path: Path) -> set[str]:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return set()
+        keys = data.get("keys") if isinstance(data, dict) else None
+        return {k for k in keys if isinstance(k, str)} if isinstance(keys, list) else set()
+
+    def _write(self, production: str, keys: set[str]) -> None:
+        self._folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self._path(production), {"keys": sorted(keys)})
+
+    def note(self, production: str, keys: list[str]) -> None:
+        """Entries a job of ``production`` stored for its next version's render."""
+        self._write(production, self._keys(self._path(production)) | set(keys))
+
+    def keep_only(self, production: str, keep: set[str], *, since: float) -> None:
+        """The newest version of ``production`` reads ``keep``: forget the rest it listed."""
+        path = self._path(production)
+        others: set[str] = set()
+        for other in self._folder.glob("*.json"):
+            if other != path:
+                others |= self._keys(other)
+        stays = set()
+        for key in sorted(self._keys(path) - keep - others):
+            if self._cache.mixed_used_at(key) >= since:
+                stays.add(key)  # read by another job meanwhile
+            else:
+                self._cache.forget_mixed(key)
+        self._write(production, keep | stays)
 
 
 class _RawTrack:
@@ -354,7 +448,14 @@ class _Prepared:
     palette: Any  #: the instruments that played (``jobs.sampler``)
     stats: RenderStats = field(default_factory=RenderStats)
     processed: dict[str, Any] = field(default_factory=dict)  #: name -> ProcessedTrack
+    #: name -> its staged arrays (``_stage_tracks``) read from the cache: the tracks whose
+    #: chain output this render does not need (their ``processed`` runs the chain if read)
+    staged: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    fresh: set[str] = field(default_factory=set)  #: chains run here and not stored yet
+    stored: list[str] = field(default_factory=list)  #: processed entries this render stored
     unswept: dict[str, np.ndarray] = field(default_factory=dict)  #: swept tracks, sweep off
+    unswept_keys: dict[str, str] = field(default_factory=dict)  #: their chains' keys
+    brightness: dict[str, list[float]] = field(default_factory=dict)  #: kept sweep readings
     track_numbers: dict[str, dict[str, Any]] = field(default_factory=dict)
     octave_keys: dict[str, str] = field(default_factory=dict)  #: name -> its chain's key
     raw_keys: dict[str, str] = field(default_factory=dict)  #: name -> its raw audio's key
@@ -376,6 +477,9 @@ class _TrackWork:
     numbers: dict[str, Any] | None = None  #: its own measurements
     swept: bool = False  #: a filter sweep: measured against the chain without it
     unswept: np.ndarray | None = None
+    staged: dict[str, np.ndarray] | None = None  #: its staged arrays, when cached
+    staged_key: str = ""  #: the key of what the mix reads of it, when the staging is known
+    fresh: bool = False  #: its chain was run here
 
 
 def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Prepared:
@@ -409,6 +513,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
                      palette=palette)
     stats, processed, raw_keys = done.stats, done.processed, done.raw_keys
+    works: list[_TrackWork] = []
     pending: list[_TrackWork] = []  # tracks whose chain, numbers or sweep variant are to do
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
     for index, track in enumerate(tracks):
@@ -439,52 +544,71 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
             stored = cache.raw_path(raw_key)
             publish_file(stored, out_dir / "tracks" / f"{_safe(track.name)}{stored.suffix}")
         hits = kicks if track.sidechain is not None else None
-        mix_key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
-                          _MIX_FORMAT)
+        mix_key = _chain_key(raw_key, track, layout, kick_key if hits is not None else "")
         done.octave_keys[track.name] = mix_key
-        arrays = cache.load_mixed(mix_key)
         work = _TrackWork(track=track, raw=raw, raw_key=raw_key, mix_key=mix_key, hits=hits,
-                          arrays=arrays, layout=layout)
-        if arrays is None:
-            stats.mixed.append(track.name)
-        else:
-            stats.mix_cached.append(track.name)
-            processed[track.name] = _processed(arrays)
+                          arrays=cache.load_mixed(mix_key), layout=layout)
         if full and track.name != "transitions":  # the track's own numbers, kept with its chain
             work.numbers = cache.load_numbers(f"{mix_key}-{MEASURE_VERSION}")
         # a sweep's brightness is read against the same chain without the sweep
         work.swept = any(a.parameter == "filter_cutoff_hz" for a in track.automation)
-        if arrays is None or (full and track.name != "transitions" and work.numbers is None) \
-                or (full and work.swept):
+        works.append(work)
+
+    def run_chain(work: _TrackWork) -> dict[str, np.ndarray]:
+        result = process_track(work.raw.audio(), work.track, spec=spec, sample_rate=sr,
+                               sidechain_hits_s=work.hits)
+        return {"dry": flush_subnormals(result.dry),
+                **{f"level_{k}": v for k, v in result.send_levels.items()}}
+
+    staging = _known_staging(cache, spec, raw_keys)
+    for work in works:  # what each track still needs, now that the staging may be known
+        name = work.track.name
+        _find_staged(cache, work, staging)
+        if work.arrays is not None:
+            processed[name] = _processed(work.arrays)
+        elif work.staged is not None:
+            processed[name] = _UnreadChain(functools.partial(run_chain, work))
+            done.staged[name] = work.staged
+        (stats.mixed if work.arrays is None and work.staged is None
+         else stats.mix_cached).append(name)
+        if full and work.swept:
+            done.unswept_keys[name] = _chain_key(work.raw_key, _unswept(work.track), work.layout,
+                                                 kick_key if work.hits is not None else "")
+            if work.staged_key:
+                kept = cache.load_numbers(_brightness_key(work.staged_key,
+                                                          done.unswept_keys[name]))
+                if kept is not None and isinstance(kept.get("by_bar"), list):
+                    done.brightness[name] = kept["by_bar"]
+        if (work.arrays is None and work.staged is None) \
+                or (full and name != "transitions" and work.numbers is None) \
+                or (full and work.swept and name not in done.brightness):
             pending.append(work)
         elif work.numbers is not None:
-            done.track_numbers[track.name] = work.numbers
+            done.track_numbers[name] = work.numbers
 
     def chain_and_measure(work: _TrackWork) -> _TrackWork:
         """A track's chain and its own numbers: tracks are done side by side on every core
         (the chains and filters run in native code, outside the interpreter lock)."""
         track, hits = work.track, work.hits
         if work.arrays is None:
-            result = process_track(work.raw.audio(), track, spec=spec, sample_rate=sr,
-                                   sidechain_hits_s=hits)
-            work.arrays = {"dry": result.dry,
-                           **{f"level_{k}": v for k, v in result.send_levels.items()}}
-            cache.store_mixed(work.mix_key, work.arrays)
+            work.arrays, work.fresh = run_chain(work), True
+            if not full:  # the version's render that follows reads it
+                work.arrays = cache.store_mixed(work.mix_key, work.arrays)
         if not full:
             return work
         mixed = _processed(work.arrays)
         if track.name != "transitions" and work.numbers is None:
             # a ducked track's dip is read against the same chain without the ducking
+            plain = track.model_copy(update={"sidechain": None})
             unducked = None if hits is None else _variant(
-                cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
-                spec=spec, layout=work.layout, hits=None, keep=False)
+                cache, work.raw, _chain_key(work.raw_key, plain, work.layout, ""), plain,
+                spec=spec, hits=None)
             work.numbers = measure_track(mixed.dry, sample_rate=sr, hit_times_s=hits,
                                          unducked=unducked, sends=mixed.sends, spec=spec)
             cache.store_numbers(f"{work.mix_key}-{MEASURE_VERSION}", work.numbers)
-        if work.swept:
-            work.unswept = _variant(cache, work.raw, work.raw_key, track.model_copy(update={
-                "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
-                spec=spec, layout=work.layout, hits=hits, kick_key=kick_key)
+        if work.swept and track.name not in done.brightness:
+            work.unswept = _variant(cache, work.raw, done.unswept_keys[track.name],
+                                    _unswept(track), spec=spec, hits=hits)
         return work
 
     if pending:
@@ -493,6 +617,10 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         for work in map_parallel(chain_and_measure, pending):
             assert work.arrays is not None
             processed[work.track.name] = _processed(work.arrays)
+            if work.fresh and full:  # stored once the staging says what the mix reads
+                done.fresh.add(work.track.name)
+            elif work.fresh:
+                done.stored.append(work.mix_key)
             if work.numbers is not None:
                 done.track_numbers[work.track.name] = work.numbers
             if work.unswept is not None:
@@ -517,6 +645,7 @@ def _trim(payload: RenderPayload) -> None:
 def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     """Render every track, mix, master, write the outputs and measure them against the spec."""
     progress(0.01, "loading the instruments")  # the first import in a fresh worker takes seconds
+    started = time.time()
     from jobs.master import master, tonal_correction
     from jobs.measure import between_hits_band_db
 
@@ -527,8 +656,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     cache, kicks, palette, stats = (prepared.cache, prepared.kicks, prepared.palette,
                                     prepared.stats)
     length, processed, raw_keys = prepared.length, prepared.processed, prepared.raw_keys
-    octave_keys, track_numbers, unswept = (prepared.octave_keys, prepared.track_numbers,
-                                           prepared.unswept)
+    octave_keys, track_numbers = prepared.octave_keys, prepared.track_numbers
     sounded = prepared.sounded
     progress(0.7, "mixing")
     target = _tonal_target(spec)
@@ -537,8 +665,9 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     tonal_note = ""
     if target is not None:
         staging = _staging_for(spec, processed, octave_keys, raw_keys, cache, target, sr)
-    staged = _stage_tracks(cache, processed, octave_keys, staging, sr)
-    mixed = _mix(cache, staged, spec=spec, sr=sr)
+    staged = _stage_tracks(prepared, staging, sr)
+    used = {s.key for s in staged.values()}  # what the next render of a mix change reads
+    mixed = _mix(cache, staged, spec=spec, sr=sr, used=used)
     # the tracks as the mix hears them, at unit gain (what a sweep is read on)
     processed = {name: s.track for name, s in staged.items()}
     master_spec = _master_spec(spec, payload, mixed.audio, sr)
@@ -552,7 +681,7 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                         "tonal-shift")
     shift: dict[int, float] = {}
     if target is not None:
-        design = _design_mix(spec, staged, cache, mixed.audio, sr)
+        design = _design_mix(spec, staged, cache, mixed.audio, sr, used)
         if reshaped:
             shift = {int(c): float(v) for c, v in (cache.load_numbers(shift_key) or {}).items()}
         tonal_gains, predicted, tonal_note = tonal_correction(design, _aimed(target, shift),
@@ -580,8 +709,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     # the same raw tracks read as the same tempo and key whatever the mix does to them
     reading_key = _digest(sorted(raw_keys.items()), "reading")
     reading = cache.load_numbers(reading_key)
-    measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr,
-                            reading=reading)
+    measurements = _measure(spec, mastered, processed, track_numbers,
+                            _brightness(spec, staged, prepared, sr), sr, reading=reading)
     if reading is None:
         cache.store_numbers(reading_key, {k: measurements[k] for k in _READING})
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
@@ -631,6 +760,8 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
     write_json_atomic(out_dir / "samples.json", measurements["instruments"])
     write_json_atomic(out_dir / "spec.json", spec.model_dump(mode="json"))
     write_json_atomic(out_dir / "measurements.json", measurements)
+    if payload.production:
+        _ChainOwners(cache).keep_only(payload.production, used, since=started)
     _trim(payload)
     progress(1.0, "rendered")
     return {"artifacts": outputs, "measurements": measurements, "mismatches": mismatches,
@@ -705,9 +836,79 @@ class _StagedTrack:
     key: str
 
 
-_SHAPED_FORMAT = "shaped-v1-sparse-mono"  # stored by jobs.array_store (one channel when mono)
+_SHAPED_FORMAT = "shaped-v2-sends"  # jobs.array_store arrays: the staged dry and send levels
 _RETURNS_FORMAT = "returns-v1-sparse-mono"
 _STAGING_FORMAT = "staging-v1"
+_BRIGHTNESS_FORMAT = "brightness-v1"
+
+
+class _UnreadChain:
+    """A track's chain output that a render should not need, its staged signal being cached:
+    the chain runs only if something reads it (a staging solved again, say)."""
+
+    def __init__(self, run: Callable[[], dict[str, np.ndarray]]) -> None:
+        self._run = run
+        self._track: Any = None
+
+    def _processed(self) -> Any:
+        if self._track is None:
+            self._track = _processed(self._run())
+        return self._track
+
+    @property
+    def dry(self) -> np.ndarray:
+        return self._processed().dry
+
+    @property
+    def send_levels(self) -> dict[str, np.ndarray]:
+        return self._processed().send_levels
+
+
+def _staging_key(spec: ProductionSpec, raw_keys: dict[str, str]) -> str:
+    target = _tonal_target(spec)
+    return _digest(sorted(raw_keys.items()), target.model_dump(mode="json"), _STAGING_FORMAT)
+
+
+def _known_staging(cache: _Cache, spec: ProductionSpec,
+                   raw_keys: dict[str, str]) -> dict[str, Any] | None:
+    """The gain staging kept for these parts (raw tracks), or ``None`` when there is none
+    yet (or no tonal target: then there is nothing to stage, and an empty staging)."""
+    from jobs.balance import Staging
+
+    if _tonal_target(spec) is None:
+        return {}
+    numbers = cache.load_numbers(_staging_key(spec, raw_keys))
+    if numbers is None or set(numbers) != set(raw_keys):
+        return None
+    try:
+        return {name: Staging(**value) for name, value in numbers.items()}
+    except TypeError:
+        return None  # another layout: solved again
+
+
+def _shaped_key(mix_key: str, staging: Any) -> str:
+    """The key of a track's staged signal: its chain output's and the staging's filters."""
+    return _digest(mix_key, staging.tilt_db_per_oct, staging.low_cut, _SHAPED_FORMAT)
+
+
+def _find_staged(cache: _Cache, work: _TrackWork, staging: dict[str, Any] | None) -> None:
+    """Note the key of what the mix reads of ``work``'s track (when the staging is known)
+    and, when the staging filters it and its chain output is not cached, its staged arrays."""
+    if staging is None:
+        return
+    st = staging.get(work.track.name)
+    if st is None or not st.shapes:
+        work.staged_key = work.mix_key
+        return
+    work.staged_key = _shaped_key(work.mix_key, st)
+    if work.arrays is None:
+        work.staged = cache.load_mixed(work.staged_key)
+
+
+def _brightness_key(staged_key: str, unswept_key: str) -> str:
+    """Where a sweep's brightness is kept: the swept track as mixed, read against its chain
+    without the sweep."""
+    return _digest(staged_key, unswept_key, _BRIGHTNESS_FORMAT)
 
 
 def _staging_for(spec: ProductionSpec, processed: dict[str, Any], keys: dict[str, str],
@@ -720,49 +921,55 @@ def _staging_for(spec: ProductionSpec, processed: dict[str, Any], keys: dict[str
     (re-solving would move every other track a little and partly undo it). It also lets the
     next render re-read every unchanged track as staged.
     """
-    from jobs.balance import Staging
-
-    key = _digest(sorted(raw_keys.items()), target.model_dump(mode="json"), _STAGING_FORMAT)
-    numbers = cache.load_numbers(key)
-    if numbers is not None and set(numbers) == set(processed):
-        try:
-            return {name: Staging(**value) for name, value in numbers.items()}
-        except TypeError:
-            pass  # another layout: solved again below
+    known = _known_staging(cache, spec, raw_keys)
+    if known is not None and set(known) == set(processed):
+        return known
     staging = _staging_gains(spec, processed, keys, cache, target, sr)
-    cache.store_numbers(key, {name: {"gain_db": st.gain_db,
+    cache.store_numbers(_staging_key(spec, raw_keys), {name: {"gain_db": st.gain_db,
                                      "tilt_db_per_oct": st.tilt_db_per_oct,
                                      "low_cut": st.low_cut} for name, st in staging.items()})
     return staging
 
 
-def _stage_tracks(cache: _Cache, processed: dict[str, Any], keys: dict[str, str],
-                  staging: dict[str, Any], sr: int) -> dict[str, _StagedTrack]:
-    """Every track through its staging's filters (cached by chain and shape), level apart."""
-    from jobs.balance import Staging, apply_staging
-    from jobs.mix import ProcessedTrack
+def _stage_tracks(prepared: _Prepared, staging: dict[str, Any],
+                  sr: int) -> dict[str, _StagedTrack]:
+    """Every track through its staging's filters, level apart, and one array per track kept:
+    what the mix reads of it.
 
+    A staged track's filtered signal (with its send levels) is kept and stands in for its
+    chain output, which is not kept beside it (a render that needs it again, because the
+    parts changed, runs the chain again from the raw track); an unfiltered track's chain
+    output is what the mix reads, kept as it is.
+    """
+    from jobs.balance import Staging, apply_staging
+
+    cache = prepared.cache
     out = {}
-    for name, track in processed.items():
+    for name, track in prepared.processed.items():
         st = staging.get(name, Staging())
-        key, shaped = keys[name], track
-        if st.shapes:
-            key = _digest(key, st.tilt_db_per_oct, st.low_cut, _SHAPED_FORMAT)
-            arrays = cache.load_mixed(key)
-            if arrays is None:
-                dry = apply_staging(track.dry, replace(st, gain_db=0.0), sample_rate=sr)
-                cache.store_mixed(key, {"dry": dry})
-            else:
-                dry = arrays["dry"]
-            shaped = ProcessedTrack(dry=dry, send_levels=track.send_levels)
-        out[name] = _StagedTrack(track=shaped, gain=float(10 ** (st.gain_db / 20)), key=key)
+        gain, key = float(10 ** (st.gain_db / 20)), prepared.octave_keys[name]
+        if not st.shapes:
+            if name in prepared.fresh:
+                cache.store_mixed(key, {"dry": track.dry, **{
+                    f"level_{k}": v for k, v in track.send_levels.items()}})
+            out[name] = _StagedTrack(track=track, gain=gain, key=key)
+            continue
+        shaped_key = _shaped_key(key, st)
+        arrays = prepared.staged.get(name) or cache.load_mixed(shaped_key)
+        if arrays is None:
+            dry = apply_staging(track.dry, replace(st, gain_db=0.0), sample_rate=sr)
+            arrays = cache.store_mixed(shaped_key, {"dry": dry, **{
+                f"level_{k}": v for k, v in track.send_levels.items()}})
+        cache.forget_mixed(key)  # stored by a changed bars' clip, or before this layout
+        out[name] = _StagedTrack(track=_processed(arrays), gain=gain, key=shaped_key)
     return out
 
 
 def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec, sr: int,
-         scale: dict[str, float] | None = None) -> Any:
+         scale: dict[str, float] | None = None, used: set[str] | None = None) -> Any:
     """The mix bus (``jobs.mix``): every staged track at its level (times ``scale[name]``)
-    plus the returns, which are read from the cache when no sending track changed."""
+    plus the returns, which are read from the cache when no sending track changed (their
+    key is added to ``used``)."""
     from jobs.mix import returns_of, trimmed_bus
 
     scale = scale or {}
@@ -783,7 +990,9 @@ def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec
             wet = returns_of({name: s.track for name, s in senders.items()}, scale=gains,
                              spec=spec, sample_rate=sr)
             if wet is not None:
-                cache.store_mixed(key, {"dry": wet})
+                wet = cache.store_mixed(key, {"dry": wet})["dry"]
+        if used is not None:
+            used.add(key)
         if wet is not None:
             bus[:, : wet.shape[1]] += wet[:, :n]
     return trimmed_bus(bus)
@@ -809,7 +1018,7 @@ def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prep
 
 
 def _design_mix(spec: ProductionSpec, staged: dict[str, _StagedTrack], cache: _Cache,
-                mix: np.ndarray, sr: int) -> np.ndarray:
+                mix: np.ndarray, sr: int, used: set[str] | None = None) -> np.ndarray:
     """The staged mix at the designed levels: what the master's tonal stage is solved on.
 
     A fader the director moved stays moved: solving the tonal stage on their mix would balance
@@ -818,7 +1027,7 @@ def _design_mix(spec: ProductionSpec, staged: dict[str, _StagedTrack], cache: _C
     offsets = {name: _design_offset_db(spec.track(name)) for name in staged}
     if not any(offsets.values()):
         return mix
-    return _mix(cache, staged, spec=spec, sr=sr,
+    return _mix(cache, staged, spec=spec, sr=sr, used=used,
                 scale={name: 10 ** (-offset / 20) for name, offset in offsets.items()}).audio
 
 
@@ -842,26 +1051,19 @@ def _tonal_mismatches(target: Any, m: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _variant(cache: _Cache, raw: _RawTrack, raw_key: str, track: TrackSpec, *,
-             spec: ProductionSpec, layout: dict[str, Any], hits: np.ndarray | None,
-             kick_key: str = "", keep: bool = True) -> np.ndarray:
-    """A track through a variant of its chain, for measurement only.
-
-    ``keep`` stores it in the cache like any chain: the unswept variant of a sweep is read by
-    every render of the sweep (and is usually the chain before the sweep anyway). The unducked
-    variant is not kept: it is read once, for the ducked chain's numbers, which are kept.
-    """
+def _variant(cache: _Cache, raw: _RawTrack, key: str, track: TrackSpec, *,
+             spec: ProductionSpec, hits: np.ndarray | None) -> np.ndarray:
+    """A track through a variant of its chain (its chain output's key ``key``), for
+    measurement only: read from the cache when some version mixed it, never stored. What is
+    read on it is kept instead (the ducked chain's numbers, a sweep's brightness), so a
+    variant is run once per chain."""
     from jobs.mix import process_track
 
-    key = _digest(raw_key, _chain(track), layout, kick_key if hits is not None else "",
-                  _MIX_FORMAT)
     arrays = cache.load_mixed(key)
     if arrays is None:
         result = process_track(raw.audio(), track, spec=spec, sample_rate=ENGINE_SAMPLE_RATE,
                                sidechain_hits_s=hits)
-        arrays = {"dry": result.dry}
-        if keep:
-            cache.store_mixed(key, arrays)
+        return flush_subnormals(result.dry)
     return arrays["dry"]
 
 
@@ -948,8 +1150,15 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
                    ) -> tuple[dict[str, str], Callable[[], Any]]:
     """Write the master, its preview and the arrangement picture (its lanes where each track was
     measured sounding) in forked processes (``jobs.aside``) while the render goes on measuring:
-    the returned function waits for them and gives the ``PreviewResult``."""
+    the returned function waits for them and gives the ``PreviewResult``.
+
+    The master is 24-bit FLAC: the same samples as a 24-bit WAV in about three quarters of
+    the bytes, kept for every version (the project zip carries it as it is; the web page
+    offers it as a WAV). A master past full scale, which FLAC would clip, stays a WAV.
+    """
     from jobs.aside import aside
+
+    master_name = "master.flac" if fits_flac(audio) else "master.wav"
 
     def preview() -> Any:
         from jobs.preview import preview_mp3
@@ -961,7 +1170,10 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
         from jobs.loudness import short_term_loudness
         from jobs.picture import arrangement_png, lane_activity
 
-        write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
+        if master_name == "master.flac":
+            write_flac(out_dir / master_name, audio, sample_rate=sr)
+        else:
+            write_wav(out_dir / master_name, audio, sample_rate=sr, subtype="PCM_24")
         lufs = short_term_loudness(audio, sample_rate=sr)
         times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
         levels = {name: numbers.get("level_by_bar_db") or []
@@ -980,7 +1192,7 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
 
     return ({"preview.mp3": str(out_dir / "preview.mp3"),
              "arrangement.png": str(out_dir / "arrangement.png"),
-             "master.wav": str(out_dir / "master.wav")},
+             master_name: str(out_dir / master_name)},
             wait)
 
 
@@ -990,7 +1202,7 @@ parts, so a mix-only change reuses it (``reading`` in :func:`_measure`)."""
 
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
-             track_numbers: dict[str, dict[str, Any]], unswept: dict[str, np.ndarray],
+             track_numbers: dict[str, dict[str, Any]], brightness: dict[str, list[float]],
              sr: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
@@ -999,7 +1211,7 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
     (analysed unless ``reading`` holds them from a render of the same raw tracks).
     """
     from jobs.analysis import analyze
-    from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
+    from jobs.measure import measure_render, spectral_centroid_by_bar
 
     out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec,
                                          known_lufs=mastered.integrated_lufs,
@@ -1026,10 +1238,31 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
             bars = range(automation.start_bar, automation.end_bar + 1)
             swept = spectral_centroid_by_bar(result.dry, spec=spec, sample_rate=sr, bars=bars)
             out["centroid_by_bar"][track.name] = [round(float(c), 1) for c in swept]
-            if track.name in unswept:
-                out["brightness_by_bar"][track.name] = swept_centroid_by_bar(
-                    result.dry, unswept[track.name], spec=spec, sample_rate=sr, bars=bars)
+            if track.name in brightness:
+                out["brightness_by_bar"][track.name] = brightness[track.name]
     return _rounded(out)
+
+
+def _brightness(spec: ProductionSpec, staged: dict[str, _StagedTrack], prepared: _Prepared,
+                sr: int) -> dict[str, list[float]]:
+    """Each swept track's brightness bar by bar over its (last) sweep, read against the same
+    chain without the sweep (``jobs.measure.swept_centroid_by_bar``) and kept: a later render
+    that does not change the track reads it back instead of running the chain twice."""
+    from jobs.measure import swept_centroid_by_bar
+
+    out = dict(prepared.brightness)
+    for track in spec.tracks:
+        sweeps = [a for a in track.automation if a.parameter == "filter_cutoff_hz"]
+        s, unswept = staged.get(track.name), prepared.unswept.get(track.name)
+        if not sweeps or s is None or track.name in out or unswept is None:
+            continue
+        out[track.name] = swept_centroid_by_bar(
+            s.track.dry, unswept, spec=spec, sample_rate=sr,
+            bars=range(sweeps[-1].start_bar, sweeps[-1].end_bar + 1))
+        prepared.cache.store_numbers(
+            _brightness_key(s.key, prepared.unswept_keys[track.name]),
+            {"by_bar": [float(v) for v in out[track.name]]})
+    return out
 
 
 def _rounded(value: Any) -> Any:
@@ -1094,17 +1327,15 @@ def render_section(request: SectionPayload, progress: ProgressFn) -> SectionClip
     stop = min(prepared.length, round(spec.bar_start_s(request.end_bar + 1) * sr))
     # one bar of run-in: compressor, limiter and reverb settle before the clip starts
     run_in = max(0, round(spec.bar_start_s(request.start_bar - 1) * sr))
-    window = {name: _window(t, run_in, stop) for name, t in prepared.processed.items()}
     target = _tonal_target(spec)
+    staging: dict[str, Any] = {}
     if target is not None:  # staged as in the whole song (the levels come from whole tracks)
-        from jobs.balance import apply_staging
-        from jobs.mix import ProcessedTrack
-
         staging = _staging_for(spec, prepared.processed, prepared.octave_keys,
                                prepared.raw_keys, prepared.cache, target, sr)
-        window = {name: ProcessedTrack(dry=apply_staging(t.dry, staging[name], sample_rate=sr),
-                                       send_levels=t.send_levels) if name in staging else t
-                  for name, t in window.items()}
+    window = {name: _staged_window(prepared, name, staging.get(name), run_in, stop, sr)
+              for name in prepared.processed}
+    if payload.production and prepared.stored:  # the version's render forgets what it does
+        _ChainOwners(prepared.cache).note(payload.production, prepared.stored)  # not read
     mixed = mix_down(window, spec=spec, sample_rate=sr)
     loudness = spec.master.target_lufs
     if request.match_master and Path(request.match_master).is_file():
@@ -1132,7 +1363,8 @@ def section_task(request: JobRequest, progress: ProgressFn, files: JobFiles) -> 
     with files.scratch(request.production_id, request.job_id) as work:
         local = SectionPayload(
             **wire.model_dump(exclude={"job", "render", "match_master"}),
-            render=RenderPayload.of(wire.render, files, work),
+            render=RenderPayload.of(wire.render, files, work,
+                                    production=request.production_id),
             match_master=str(files.fetch(wire.match_master)) if wire.match_master else "")
         clip = render_section(local, progress)
         key = files.publish(request.production_id, f"v{request.version}/first-listen.mp3",
@@ -1148,13 +1380,34 @@ def _window(track: Any, start: int, stop: int) -> Any:
         k: v if v.size == 1 else v[start:stop] for k, v in track.send_levels.items()})
 
 
+def _staged_window(prepared: _Prepared, name: str, staging: Any, start: int, stop: int,
+                   sr: int) -> Any:
+    """A track's samples ``start:stop`` as gain staging leaves them: cut from its staged
+    signal when the cache holds it (times the staging's level, as the whole song has it),
+    else its chain output's cut through the staging's filters."""
+    from jobs.balance import apply_staging
+    from jobs.mix import ProcessedTrack
+
+    kept = prepared.staged.get(name)
+    if kept is not None and staging is not None:
+        cut = _window(_processed(kept), start, stop)
+        return ProcessedTrack(dry=cut.dry * np.float32(10.0 ** (staging.gain_db / 20.0)),
+                              send_levels=cut.send_levels)
+    cut = _window(prepared.processed[name], start, stop)
+    if staging is None:
+        return cut
+    return ProcessedTrack(dry=apply_staging(cut.dry, staging, sample_rate=sr),
+                          send_levels=cut.send_levels)
+
+
 def render_task(request: JobRequest, progress: ProgressFn, files: JobFiles) -> RenderResult:
     """The worker job: fetch the stems, render (see :func:`render_spec`) in a scratch folder
     and publish the version's files: master, preview, pictures, each track and the samples
     played (the export reads them from the store, on whichever worker runs it)."""
     wire = payload_of(request, RenderRequest)
     with files.scratch(request.production_id, request.job_id) as work:
-        rendered = render_spec(RenderPayload.of(wire, files, work), progress)
+        rendered = render_spec(RenderPayload.of(wire, files, work,
+                                                production=request.production_id), progress)
         made = {name: Path(path) for name, path in rendered["artifacts"].items()}
         made["samples.json"] = work / "samples.json"
         # each track's FLAC (a float WAV when louder than full scale), linked from the cache

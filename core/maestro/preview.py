@@ -61,11 +61,12 @@ def section_request(parts: Parts, production: Production,
     """The preview job for ``version``, or ``None`` when there is nothing to hear it against
     (no rendered parent) or its bars moved (a new arrangement or tempo is heard whole)."""
     parent = production.version(version.parent) if version.parent else None
-    if parent is None or "master.wav" not in parent.artifacts or version.patch is None \
+    master = parent.master_key if parent is not None else None
+    if parent is None or master is None or version.patch is None \
             or not _same_grid(parent.spec, version.spec):
         return None
     start, end, label = heard_bars(version.spec, version.patch)
     return SectionRequest(
         render=render_request(parts, production, version), start_bar=start, end_bar=end,
-        label=label, parent=parent.number, match_master=parent.artifacts["master.wav"],
+        label=label, parent=parent.number, match_master=master,
         tonal_eq_db=dict(parent.measurements.tonal_eq_db))

@@ -22,7 +22,7 @@ from core.jobs import (
 )
 from core.maestro.machine import go
 from core.maestro.parts import Parts, upload_cap_bytes
-from core.production import MaestroState, PendingJob, Production, Version
+from core.production import MASTER_NAMES, MaestroState, PendingJob, Production, Version
 
 __all__ = [
     "analyze_request",
@@ -80,7 +80,7 @@ def export_request(parts: Parts, production: Production, version: Version) -> Ex
     return ExportRequest(
         spec=version.spec,
         rendered={name: key for name, key in version.artifacts.items()
-                  if name in ("master.wav", "samples.json") or name.startswith("tracks/")},
+                  if name in (*MASTER_NAMES, "samples.json") or name.startswith("tracks/")},
         provenance=ExportProvenance(
             stems=production.stems,
             stems_model="dsp-fallback" if production.stems_fallback else "demucs",
@@ -95,8 +95,8 @@ def compare_request(parts: Parts, production: Production, a: Version, b: Version
                     section: str) -> CompareRequest:
     """The same section of two rendered versions, to be matched to equal loudness."""
     return CompareRequest(
-        a=ClipSide(version=a.number, master=a.artifacts["master.wav"], spec=a.spec),
-        b=ClipSide(version=b.number, master=b.artifacts["master.wav"], spec=b.spec),
+        a=ClipSide(version=a.number, master=a.master_key or "", spec=a.spec),
+        b=ClipSide(version=b.number, master=b.master_key or "", spec=b.spec),
         section=section,
     )
 

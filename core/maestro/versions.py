@@ -55,7 +55,7 @@ async def compare_clips(parts: Parts, production: Production, u: Understanding) 
     a, b = _pair(production, u)
     if a is None or b is None or not parts.queue.supports(JobKind.COMPARE):
         return []
-    if "master.wav" not in a.artifacts or "master.wav" not in b.artifacts:
+    if a.master_key is None or b.master_key is None:
         return [TextReply(text=say.compare_needs_renders(a, b))]
     section = next((f.section for f in u.feedback if f.section), "")
     return await enqueue(parts, production, JobKind.COMPARE,

@@ -2,9 +2,9 @@
 
 The render job publishes, per version, ``tracks/<track name>.flac`` (a float ``.wav`` for a
 track louder than full scale; the local store shares their bytes with the render cache),
-``master.wav`` and ``samples.json``; this job lays those artifacts out in a scratch folder,
-reads only files it finds there (never a path built from a name), makes the MIDI from the
-spec, and publishes the zip. A production keeps one project zip: once this one is stored,
+``master.flac`` (``master.wav`` for older versions) and ``samples.json``; this job lays
+those artifacts out in a scratch folder, reads only files it finds there (never a path built
+from a name), makes the MIDI from the spec, and publishes the zip. A production keeps one project zip: once this one is stored,
 the zips it replaces (the production's other versions', named by the Maestro by key) are
 forgotten by the store; each can be built again from its version's parts, which stay.
 """
@@ -21,6 +21,7 @@ import pretty_midi
 
 from core.artifacts import is_key
 from core.jobs import ExportRequest, ExportResult, JobRequest, ProgressFn, payload_of
+from core.production import MASTER_NAMES
 from core.spec import ProductionSpec
 from jobs.export.project import ExportResult as ProjectExport
 from jobs.export.project import export_project
@@ -117,7 +118,8 @@ def _export(request: JobRequest, payload: ExportRequest, render_dir: Path, out_d
     has_patterns = any(t.source == "pattern" for t in spec.tracks)
     progress(0.2, "writing the MIDI patterns")
     midi = (midi_source or _generate_midi)(spec) if has_patterns else None
-    master = render_dir / "master.wav"
+    master = next((render_dir / name for name in MASTER_NAMES if (render_dir / name).is_file()),
+                  render_dir / MASTER_NAMES[0])
     progress(0.4, "writing the Live set and DAWproject")
     provenance = {"production_id": request.production_id, "version": request.version,
                   **payload.provenance.model_dump(mode="json"),

@@ -220,9 +220,10 @@ async def test_a_signed_link_downloads_the_file(server: WebServer, http: aiohttp
 
 async def test_range_requests_let_the_player_seek(server: WebServer, http: aiohttp.ClientSession,
                                                   production: Production, data_dir: Path) -> None:
-    master = production.versions[1].artifacts["master.wav"]
+    master = production.versions[1].master_key
+    assert master is not None and master.endswith(".flac")
     data = _stored(data_dir, master)
-    url = local_url(_file_link(master, "master.wav"), server)
+    url = local_url(_file_link(master, "master.flac"), server)
     middle = len(data) // 2
     async with http.get(url, headers={"Range": f"bytes={middle}-{middle + 999}"}) as response:
         assert response.status == 206
@@ -235,6 +236,30 @@ async def test_range_requests_let_the_player_seek(server: WebServer, http: aioht
         assert response.status == 416
 
 
+async def test_the_master_downloads_as_the_wav_it_losslessly_is(
+        server: WebServer, http: aiohttp.ClientSession, production: Production,
+        data_dir: Path) -> None:
+    """The store keeps a version's master as 24-bit FLAC; its download is the 24-bit WAV with
+    every sample the same, decoded as it is sent."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    master = production.versions[1].master_key
+    assert master is not None
+    stored, rate = sf.read(LocalArtifactStore(data_dir).fetch(master), dtype="int32")
+    async with http.get(local_url(_file_link(master, "Night v2 master.wav"), server)) as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "audio/wav"
+        assert response.headers["Content-Disposition"] == 'inline; filename="Night v2 master.wav"'
+        body = await response.read()
+        assert int(response.headers["Content-Length"]) == len(body)
+    info = sf.info(io.BytesIO(body))
+    assert (info.format, info.subtype, info.samplerate) == ("WAV", "PCM_24", rate)
+    heard, _ = sf.read(io.BytesIO(body), dtype="int32")
+    assert np.array_equal(heard, stored)
+
+
 @pytest.mark.parametrize("tamper", ["path", "expires", "signature", "missing", "expired",
                                     "other secret", "page signature"])
 async def test_an_edited_or_expired_link_gets_403_and_learns_nothing(
@@ -244,7 +269,7 @@ async def test_an_edited_or_expired_link_gets_403_and_learns_nothing(
     url = _file_link(key, "v2 project.zip")
     path, expires, signature = links.parse(url)
     if tamper == "path":  # another of the production's files, with this file's signature
-        url = url.replace(key, production.versions[1].artifacts["master.wav"])
+        url = url.replace(key, production.versions[1].master_key or "")
     elif tamper == "expires":
         url = url.replace(f"expires={expires}", f"expires={expires + 86400}")
     elif tamper == "signature":

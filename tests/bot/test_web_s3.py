@@ -4,10 +4,14 @@ store the links it makes go straight to the store, presigned."""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
+import soundfile as sf
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import links
@@ -60,6 +64,38 @@ async def test_a_signed_link_streams_an_s3_object_with_ranges(tmp_path: Path,
         await sqlite.close()
 
 
+def _flac(tmp_path: Path) -> tuple[bytes, np.ndarray]:
+    """A second of 24-bit stereo FLAC (a master, as the render stores it) and its samples."""
+    rng = np.random.default_rng(3)
+    audio = (rng.standard_normal((44100, 2)) * 0.1).astype(np.float32)
+    path = tmp_path / "master.flac"
+    sf.write(str(path), audio, 44100, subtype="PCM_24", format="FLAC")
+    samples, _ = sf.read(str(path), dtype="int32")
+    return path.read_bytes(), samples
+
+
+async def test_a_master_in_s3_downloads_as_a_wav_and_leaves_no_copy(
+        tmp_path: Path, seaweed: SeaweedS3) -> None:
+    settings = _settings(tmp_path, seaweed)
+    worker = settings.store_config().model_copy(update={"cache_dir": str(tmp_path / "worker")})
+    flac, samples = _flac(tmp_path)
+    key = open_artifact_store(worker).put_bytes("p", "v1/master.flac", flac).key
+    sqlite = await SqliteStore(tmp_path / "v.sqlite").open()
+    client = TestClient(TestServer(web_app(settings=settings, store=sqlite)))
+    await client.start_server()
+    try:
+        path = links.sign(links.artifact_path(key, "Song v1 master.wav"), secret=SECRET,
+                          ttl_s=60, base_url="").split("?")
+        response = await client.get(f"{path[0]}?{path[1]}")
+        assert response.status == 200 and response.headers["Content-Type"] == "audio/wav"
+        heard, rate = sf.read(io.BytesIO(await response.read()), dtype="int32")
+        assert rate == 44100 and np.array_equal(heard, samples)
+        assert not (tmp_path / "web" / "cache").exists()  # decoded from a passing copy
+    finally:
+        await client.close()
+        await sqlite.close()
+
+
 async def test_a_public_store_gets_presigned_links(tmp_path: Path, seaweed: SeaweedS3) -> None:
     settings = _settings(tmp_path, seaweed, s3_public=True)
     store = open_artifact_store(settings.store_config())
@@ -83,10 +119,12 @@ async def test_a_public_store_s_page_loads_its_players_from_the_store(
     settings = _settings(tmp_path, seaweed, s3_public=True)
     store = open_artifact_store(settings.store_config())
     preview = store.put_bytes("local:p", "v1/preview.mp3", b"\xff\xfb" * 64).key
+    master = store.put_bytes("local:p", "v1/master.flac", _flac(tmp_path)[0]).key
     spec = ProductionSpec(title="Song", genre="house", tempo_bpm=124, key=parse_key("Am"))
     sqlite = await SqliteStore(tmp_path / "v.sqlite").open()
     await sqlite.put(Production(id="local:p", versions=[Version(
-        number=1, spec=spec, rendered=True, artifacts={"preview.mp3": preview})]))
+        number=1, spec=spec, rendered=True,
+        artifacts={"preview.mp3": preview, "master.flac": master})]))
     client = TestClient(TestServer(web_app(settings=settings, store=sqlite, artifacts=store)))
     await client.start_server()
     try:
@@ -95,6 +133,9 @@ async def test_a_public_store_s_page_loads_its_players_from_the_store(
         html = await response.text()
         assert response.status == 200
         assert f'src="{seaweed.endpoint}/' in html  # the player streams from the store
+        # the master downloads as a WAV, which this process decodes: a link to it, not the store
+        (wav,) = re.findall(r'href="([^"]+)"[^>]*data-artifact="master.wav"', html)
+        assert wav.startswith(links.LINK_PREFIX) and wav.split("?")[0].endswith(".wav")
         policy = response.headers["Content-Security-Policy"]
         assert f"media-src 'self' {seaweed.endpoint}" in policy
         assert "default-src 'none'" in policy

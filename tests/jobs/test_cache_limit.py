@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jobs.array_store import load_array, save_array
+from jobs.array_store import flush_subnormals, load_array, save_array
 from jobs.cache_limit import IN_USE_S, cache_entries, touch, trim_cache
 
 MB = 1_000_000
@@ -158,3 +158,28 @@ def test_a_processed_track_is_stored_without_its_silence_and_read_back_equal(
         assert allocated <= most * full, (name, allocated / full)
     levels = np.linspace(0, 1, n, dtype=np.float32)  # a send level curve: stays one-dimensional
     assert np.array_equal(load_array(save_array(tmp_path / "level.npy", levels)), levels)
+
+
+def test_a_filtered_track_s_silence_is_a_hole_too(tmp_path: Path) -> None:
+    """A filter leaves silence as subnormal numbers that never reach zero; flushed, the
+    silence between two phrases (and a gap of a few blocks) takes no disk, and every sample
+    that sounds is read back exactly."""
+    from scipy.signal import butter, sosfilt
+
+    n = 44100 * 20
+    dry = np.zeros((2, n), dtype=np.float32)
+    rng = np.random.default_rng(2)
+    dry[:, : n // 4] = rng.standard_normal((2, n // 4)) * 0.1  # a phrase, then silence
+    dry[:, n // 2: n // 2 + 2048] = 0.2  # one hit, then silence again
+    sos = butter(4, 60.0, "highpass", fs=44100, output="sos").astype(np.float32)
+    filtered = sosfilt(sos, dry, axis=-1).astype(np.float32)
+    tail = filtered[:, n // 2 + 44100:]
+    assert np.count_nonzero(tail) > 0 and np.abs(tail).max() < np.finfo(np.float32).tiny
+    stored = flush_subnormals(filtered.copy())
+    audible = np.abs(filtered) >= np.finfo(np.float32).tiny
+    assert np.array_equal(stored[audible], filtered[audible])
+    assert np.count_nonzero(stored[:, n // 2 + 44100:]) == 0
+    path = save_array(tmp_path / "shaped.npy", stored)
+    assert np.array_equal(load_array(path), stored)
+    # the phrase, the hit and a second of tail each: far less than the 7 MB of a dense file
+    assert path.stat().st_blocks * 512 <= 0.4 * stored.nbytes

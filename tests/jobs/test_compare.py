@@ -42,8 +42,8 @@ def test_clips_of_two_versions_play_at_the_same_loudness(tmp_path: Path) -> None
     for number, spec in ((1, quiet), (2, loud)):
         result = render_spec(RenderPayload(spec=spec, out_dir=str(tmp_path / f"v{number}"),
                                            cache_dir=str(tmp_path / "cache")), lambda f, s: None)
-        masters.append(files.publish("p", f"v{number}/master.wav",
-                                     Path(result["artifacts"]["master.wav"])))
+        masters.append(files.publish("p", f"v{number}/master.flac",
+                                     Path(result["artifacts"]["master.flac"])))
     request = JobRequest(job_id="c", production_id="p", kind=JobKind.COMPARE, version=2, payload={
         "a": {"version": 1, "master": masters[0], "spec": quiet.model_dump(mode="json")},
         "b": {"version": 2, "master": masters[1], "spec": loud.model_dump(mode="json")}})

@@ -102,8 +102,8 @@ def test_seed_render_meets_loudness_peak_tempo_and_key(seed: dict[str, Any]) -> 
     spec, result = seed["spec"], seed["result"]
     assert spec.vocal is not None and spec.vocal.stutters  # the build's stutter is in the plan
     _assert_on_spec(spec, result)
-    out = Path(result["artifacts"]["master.wav"]).parent
-    for name in ("master.wav", "preview.mp3", "arrangement.png", "spec.json"):
+    out = Path(result["artifacts"]["master.flac"]).parent
+    for name in ("master.flac", "preview.mp3", "arrangement.png", "spec.json"):
         assert (out / name).stat().st_size > 0
     assert {p.stem for p in (out / "tracks").glob("*.flac")} >= {t.name for t in spec.tracks}
     assert sorted(result["cache"]["rendered"]) == sorted(
@@ -128,7 +128,7 @@ def _exported(spec: ProductionSpec, render_dir: Path, files: Any, *,
     from core.jobs import JobKind, JobRequest
     from jobs.export import export_task
 
-    made = {"master.wav": render_dir / "master.wav", "samples.json": render_dir / "samples.json",
+    made = {"master.flac": render_dir / "master.flac", "samples.json": render_dir / "samples.json",
             **{f"tracks/{t.name}": t for t in (render_dir / "tracks").glob("*")}}
     rendered = {name: files.publish("p", f"{render_dir.name}/{name}", path)
                 for name, path in made.items() if path.is_file()}
@@ -192,7 +192,8 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
     _, v2_zip = _exported(spec, store / "v2", files, replaces=[v1_key])
     return {"spec": spec, "result": result, "faded": faded, "reads": reads, "v1_zip": v1_zip,
             "v1_zip_bytes": v1_zip_bytes, "v2_zip": v2_zip, "before": before,
-            "after": measure(store), "new_entries": sorted(set(mixed.iterdir()) - entries)}
+            "after": measure(store), "v1_entries": sorted(entries),
+            "new_entries": sorted(set(mixed.iterdir()) - entries)}
 
 
 def test_mix_only_change_re_renders_one_chain_and_the_master(
@@ -239,6 +240,44 @@ def test_a_bass_only_version_adds_only_the_bass_to_the_store(
         added, _allocated(new_entries), _allocated(own), zip_growth)
 
 
+def test_a_version_keeps_one_processed_array_per_track(seed: dict[str, Any],
+                                                       mix_only: dict[str, Any]) -> None:
+    """What the chain cache keeps of a version is what the next mix change reads: one array
+    per track (a staged track's filtered signal, not its chain output beside it) and the
+    returns."""
+    staging = seed["result"]["measurements"]["staging"]
+    assert any(st["tilt_db_per_oct"] or st.get("low_cut") for st in staging.values())
+    kept = [p for p in mix_only["v1_entries"] if p.is_dir() and not p.name.startswith(".")]
+    assert len(kept) == len(seed["result"]["cache"]["rendered"]) + 1
+
+
+def test_a_production_keeps_what_its_newest_version_reads(
+        seed: dict[str, Any], mix_only: dict[str, Any], tmp_path: Path) -> None:
+    """Versions do not pile up in the chain cache: a production's newest render forgets what
+    its earlier versions kept and it does not read (v1's bass chain, once v2 changed the
+    bass), and keeps all it does read, so the next change re-renders only what it changes."""
+    import json
+    import os
+
+    cache = tmp_path / "cache"
+    shutil.copytree(seed["cache"], cache, copy_function=os.link)
+    mixed = cache / "render" / RENDER_VERSION / "mixed"
+    owners = cache / "render" / RENDER_VERSION / "owners"
+    v1 = _render(seed["spec"], tmp_path, "v1", cache, stems=seed["stems"], production="p")
+    assert v1["cache"]["mixed"] == []
+    (listed,) = owners.glob("*.json")
+    v1_reads = set(json.loads(listed.read_text())["keys"])
+    before = {p.name for p in mixed.iterdir() if p.is_dir()}
+    assert v1_reads <= before
+    v2 = _render(mix_only["spec"], tmp_path, "v2", cache, stems=seed["stems"], production="p")
+    assert v2["cache"]["mixed"] == []  # the bass chain v2 reads was cached by its first render
+    v2_reads = set(json.loads(listed.read_text())["keys"])
+    after = {p.name for p in mixed.iterdir() if p.is_dir()}
+    assert len(v2_reads) == len(v1_reads) and len(v2_reads - v1_reads) == 1  # the new bass
+    assert before - after == v1_reads - v2_reads  # v1's bass chain, nothing else
+    assert v2_reads <= after
+
+
 def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any]) -> None:
     spec = seed["spec"]
     patch = CHEFS[Domain.SOUND_DESIGN].consult(
@@ -265,6 +304,16 @@ def test_filter_sweep_brightens_bar_by_bar_across_33_to_48(seed: dict[str, Any])
         assert all(b >= a * 0.999 for a, b in steps), str(relative)
         # … and in absolute terms from the dull first bar to the open last one
         assert centroids[-1] > 1.2 * centroids[0], centroids
+    # read again by the next render of the sweep, not measured on a second run of its chain
+    import jobs.mix
+
+    def no_chain(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a chain ran again, yet nothing changed")
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(jobs.mix, "process_track", no_chain)
+        again = _render(spec, seed["tmp"], "v3-again", seed["cache"], stems=seed["stems"])
+    assert again["measurements"]["brightness_by_bar"] == result["measurements"]["brightness_by_bar"]
 
 
 @pytest.mark.parametrize(("genre", "key", "bpm"), [
@@ -302,7 +351,7 @@ def test_reproduce_matches_the_reference(tmp_path: Path) -> None:
     assert abs(result["measurements"]["tempo_bpm"] - reference.tempo.bpm) <= 0.5
     from jobs.audio_io import read_audio
 
-    master = read_audio(Path(result["artifacts"]["master.wav"]), max_duration_s=600,
+    master = read_audio(Path(result["artifacts"]["master.flac"]), max_duration_s=600,
                         max_size_bytes=10**9).audio
     tilt = spectral_tilt_db_per_oct(master.mean(axis=0), sample_rate=ENGINE_SAMPLE_RATE)
     assert reference.spectral_tilt_db_per_oct is not None
@@ -327,12 +376,12 @@ def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, An
         render=RenderPayload(spec=spec, stems=seed["stems"], out_dir=str(seed["tmp"] / "first"),
                              cache_dir=str(seed["cache"])),
         start_bar=start, end_bar=end, label="the drop", parent=1,
-        match_master=v1["artifacts"]["master.wav"],
+        match_master=v1["artifacts"]["master.flac"],
         tonal_eq_db=v1["measurements"].get("tonal_eq_db", {}))
     clip = render_section(request, lambda fraction, step: None)
     heard = read_audio(Path(clip.path), max_duration_s=600, max_size_bytes=10**9)
     assert abs(heard.audio.shape[1] / heard.sample_rate - (end - start + 1) * spec.bar_s) < 0.2
-    master = read_audio(Path(v1["artifacts"]["master.wav"]), max_duration_s=600,
+    master = read_audio(Path(v1["artifacts"]["master.flac"]), max_duration_s=600,
                         max_size_bytes=10**9).audio
     bars = master[:, round((start - 1) * spec.bar_s * ENGINE_SAMPLE_RATE):
                   round(end * spec.bar_s * ENGINE_SAMPLE_RATE)]

@@ -157,7 +157,7 @@ def test_the_render_plays_samples_and_names_each_with_its_licence(
     jobs = JobFiles.local(tmp_path / "data")  # the render's files, published as a worker does
     rendered = {f"tracks/{p.name}": jobs.publish("p1", f"tracks/{p.name}", p)
                 for p in (tmp_path / "v1" / "tracks").glob("*.wav")}
-    for name in ("master.wav", "samples.json"):
+    for name in ("master.flac", "samples.json"):
         rendered[name] = jobs.publish("p1", name, tmp_path / "v1" / name)
     request = JobRequest(job_id="export-v1", production_id="p1", kind=JobKind.EXPORT, version=1,
                          payload={"spec": spec.model_dump(mode="json"), "rendered": rendered})

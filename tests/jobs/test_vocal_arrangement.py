@@ -104,7 +104,7 @@ def _remix(tmp: Path, cache: Path, genre_id: str, song_key: Key, song_s: float,
             spec = apply_patch(spec, patch)
     result = render_spec(RenderPayload(spec=spec, stems=stems, out_dir=str(tmp / "out"),
                                        cache_dir=str(cache)), lambda fraction, step: None)
-    out = Path(result["artifacts"]["master.wav"]).parent
+    out = Path(result["artifacts"]["master.flac"]).parent
     return Remix(genre, song_key, song_s, suggestion, spec, result,
                  _bar_levels(_vocal_track(out), spec))
 
@@ -163,7 +163,7 @@ def test_the_processed_vocal_sits_in_the_production_key(remixes: list[Remix]) ->
         heard, key = remix.heard, remix.spec.key
         assert heard["fits"] is True and parse_key(heard["key"]).fits(key), (heard["key"], key)
         # read again, independently, from the finished vocal track
-        out = Path(remix.result["artifacts"]["master.wav"]).parent
+        out = Path(remix.result["artifacts"]["master.flac"]).parent
         audio, rate = sf.read(_vocal_track(out), dtype="float32", always_2d=True)
         reading = melody_key(melody(audio.T, sample_rate=rate))
         assert reading is not None and reading.key.fits(key), (remix.genre.id, reading)

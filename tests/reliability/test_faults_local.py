@@ -53,7 +53,8 @@ async def test_full_disk_while_rendering_then_recovery(tiny_disk: Path, tmp_path
         production = await thread.production()
     assert "v2 rendered" in words(replies)
     assert [(v.number, v.rendered) for v in production.versions] == [(1, False), (2, True)]
-    assert app.artifacts.size(production.versions[1].artifacts["master.wav"]) > 0
+    master = production.versions[1].master_key
+    assert master is not None and app.artifacts.size(master) > 0
 
 
 async def test_corrupt_render_cache_entries_are_recomputed(tmp_path: Path) -> None:
