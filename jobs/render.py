@@ -998,7 +998,7 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
     ducking of every track (``jobs.measure``), plus the tempo and key the master reads as
     (analysed unless ``reading`` holds them from a render of the same raw tracks).
     """
-    from jobs.analysis import analyze
+    from jobs.analysis import tempo_and_key
     from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
     out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec,
@@ -1006,13 +1006,12 @@ def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
                                          known_true_peak_dbtp=mastered.true_peak_dbtp)
     out["tracks"] = dict(track_numbers)
     if reading is None or any(k not in reading for k in _READING):
-        report = analyze(mastered.audio, sample_rate=sr)
-        reading = {"tempo_bpm": report.tempo.bpm,
-                   "tempo_alternative_bpm": report.tempo.alternative_bpm
-                   if report.tempo.ambiguous else None,
-                   "key": str(report.key.key),
-                   "key_alternative": str(report.key.runner_up)
-                   if report.key.ambiguous and report.key.runner_up is not None else None}
+        tempo, key = tempo_and_key(mastered.audio, sample_rate=sr)
+        reading = {"tempo_bpm": tempo.bpm,
+                   "tempo_alternative_bpm": tempo.alternative_bpm if tempo.ambiguous else None,
+                   "key": str(key.key),
+                   "key_alternative": str(key.runner_up)
+                   if key.ambiguous and key.runner_up is not None else None}
     out.update({k: reading[k] for k in _READING})
     # a sweep, bar by bar: the swept track's centroid, and the centroid each bar's filter gives
     # the track's average sound (the music's own chord changes cancel out of the second)

@@ -183,7 +183,7 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
     entries = set(mixed.iterdir())
     before = measure(store)
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(jobs.analysis, "analyze", no_analysis)
+        patched.setattr(jobs.analysis, "tempo_and_key", no_analysis)
         patched.setattr(jobs.render._Cache, "load_raw", counted)
         result = _render(spec, store, "v2", seed["cache"], stems=seed["stems"])
     v1_zip_bytes = v1_zip.stat().st_blocks * 512
