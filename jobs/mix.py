@@ -342,18 +342,25 @@ def returns_of(tracks: Mapping[str, ProcessedTrack], *, scale: Mapping[str, floa
     levels. ``None`` when no track sends anything. The returns are linear, so this is the
     part of the bus a render can keep while only tracks without sends change.
     """
+    from jobs.parallel import map_parallel
+
     n = max((t.dry.shape[1] for t in tracks.values()), default=0)
-    sends: dict[str, np.ndarray] = {}
-    for name, t in tracks.items():
-        length, g = t.dry.shape[1], np.float32(scale.get(name, 1.0))
-        for send_name, level in t.send_levels.items():
-            send = sends.setdefault(send_name, np.zeros((2, n), dtype=np.float32))
-            send[:, :length] += t.dry * (level * g)
+
+    def returned(return_name: str) -> np.ndarray:
+        """One return's output for every track's send to it."""
+        send = np.zeros((2, n), dtype=np.float32)
+        for name, t in tracks.items():
+            level = t.send_levels.get(return_name)
+            if level is not None:
+                g = np.float32(scale.get(name, 1.0))
+                send[:, : t.dry.shape[1]] += t.dry * (level * g)
+        return np.asarray(_return_chain(return_name, spec=spec)(send, sample_rate))
+
+    # the returns are independent: each on its own core (the effects release the interpreter lock)
+    used = [name for name in RETURNS if any(name in t.send_levels for t in tracks.values())]
     wet: np.ndarray | None = None
-    for name in RETURNS:
-        if name in sends:
-            out = _return_chain(name, spec=spec)(sends[name], sample_rate)
-            wet = out if wet is None else wet + out
+    for out in map_parallel(returned, used):
+        wet = out if wet is None else wet + out
     return None if wet is None else np.asarray(wet, dtype=np.float32)
 
 

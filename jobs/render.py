@@ -22,6 +22,7 @@ import json
 import logging
 import shutil
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -404,23 +405,27 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         tracks.append(transitions_track(spec))
     kicks = np.asarray(kick_times(spec), dtype=float)
     kick_key = _digest([round(float(t), 5) for t in kicks])
-    stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
+    # hashing releases the interpreter lock: the stems are read and hashed side by side
+    stem_hashes = dict(zip(payload.stems, map_parallel(file_sha256, payload.stems.values()),
+                           strict=True))
     palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
     done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
                      palette=palette)
     stats, processed, raw_keys = done.stats, done.processed, done.raw_keys
     pending: list[_TrackWork] = []  # tracks whose chain, numbers or sweep variant are to do
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
-    for index, track in enumerate(tracks):
-        step = 0.05 + share * index
-        where = f"{track.name} ({index + 1} of {len(tracks)})"
+
+    def recipe(track: TrackSpec) -> tuple[str, Callable[[], np.ndarray]]:
+        return _raw_recipe(track, spec, payload, layout=_layout(spec, track.name),
+                           length=length, stem_hashes=stem_hashes,
+                           render_instrument=render_instrument, generate_track=generate_track,
+                           cache=cache, render_transitions=render_transitions, palette=palette)
+
+    def settle(track: TrackSpec, raw_key: str, make_raw: Callable[[], np.ndarray],
+               raw: _RawTrack) -> None:
+        """What is known of a track once its raw audio is stored; its chain goes to ``pending``
+        unless the cache has it."""
         layout = _layout(spec, track.name)
-        progress(step, f"{where}, playing its part")
-        raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
-                                        stem_hashes=stem_hashes, render_instrument=render_instrument,
-                                        generate_track=generate_track, cache=cache,
-                                        render_transitions=render_transitions, palette=palette)
-        raw = _RawTrack(cache, raw_key, make_raw, length)
         raw_keys[track.name] = raw_key
         (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
         if track.source == "stem":  # what was read and decided making it, kept beside it
@@ -464,32 +469,54 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         """A track's chain and its own numbers: tracks are done side by side on every core
         (the chains and filters run in native code, outside the interpreter lock)."""
         track, hits = work.track, work.hits
+        measured = full and track.name != "transitions" and work.numbers is None
+        variants: dict[str, np.ndarray] = {}
+
+        def chain() -> None:
+            if work.arrays is None:
+                result = process_track(work.raw.audio(), track, spec=spec, sample_rate=sr,
+                                       sidechain_hits_s=hits)
+                work.arrays = {"dry": result.dry,
+                               **{f"level_{k}": v for k, v in result.send_levels.items()}}
+                cache.store_mixed(work.mix_key, work.arrays)
+
+        def unducked() -> None:  # a ducked track's dip is read against it without the ducking
+            variants["unducked"] = _variant(
+                cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
+                spec=spec, layout=work.layout, hits=None, keep=False)
+
+        def unswept() -> None:  # a sweep's brightness is read against the chain without it
+            variants["unswept"] = _variant(cache, work.raw, work.raw_key, track.model_copy(
+                update={"automation": [a for a in track.automation
+                                       if a.parameter != "filter_cutoff_hz"]}),
+                spec=spec, layout=work.layout, hits=hits, kick_key=kick_key)
+
+        # the chain and its variants are independent: side by side when this is the only
+        # track to do (with several, the tracks themselves are already spread over the cores)
         if work.arrays is None:
-            result = process_track(work.raw.audio(), track, spec=spec, sample_rate=sr,
-                                   sidechain_hits_s=hits)
-            work.arrays = {"dry": result.dry,
-                           **{f"level_{k}": v for k, v in result.send_levels.items()}}
-            cache.store_mixed(work.mix_key, work.arrays)
+            work.raw.audio()  # read once, before the jobs share it
+        jobs: list[Callable[[], None]] = [chain]
+        if measured and hits is not None:
+            jobs.append(unducked)
+        if full and work.swept:
+            jobs.append(unswept)
+        map_parallel(lambda job: job(), jobs)
+        assert work.arrays is not None
         if not full:
             return work
         mixed = _processed(work.arrays)
-        if track.name != "transitions" and work.numbers is None:
-            # a ducked track's dip is read against the same chain without the ducking
-            unducked = None if hits is None else _variant(
-                cache, work.raw, work.raw_key, track.model_copy(update={"sidechain": None}),
-                spec=spec, layout=work.layout, hits=None, keep=False)
+        if measured:
             work.numbers = measure_track(mixed.dry, sample_rate=sr, hit_times_s=hits,
-                                         unducked=unducked, sends=mixed.sends, spec=spec)
+                                         unducked=variants.get("unducked"), sends=mixed.sends,
+                                         spec=spec)
             cache.store_numbers(f"{work.mix_key}-{MEASURE_VERSION}", work.numbers)
-        if work.swept:
-            work.unswept = _variant(cache, work.raw, work.raw_key, track.model_copy(update={
-                "automation": [a for a in track.automation if a.parameter != "filter_cutoff_hz"]}),
-                spec=spec, layout=work.layout, hits=hits, kick_key=kick_key)
+        work.unswept = variants.get("unswept")
         return work
 
-    if pending:
-        names = ", ".join(w.track.name for w in pending)
-        progress(0.65, f"mixing and measuring {names}")
+    def run_pending(fraction: float) -> None:
+        if not pending:
+            return
+        progress(fraction, f"mixing and measuring {', '.join(w.track.name for w in pending)}")
         for work in map_parallel(chain_and_measure, pending):
             assert work.arrays is not None
             processed[work.track.name] = _processed(work.arrays)
@@ -497,7 +524,39 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                 done.track_numbers[work.track.name] = work.numbers
             if work.unswept is not None:
                 done.unswept[work.track.name] = work.unswept
+        pending.clear()
+
+    # a vocal to make (moved, checked and arranged: the longest track to make, mostly Rubber
+    # Band and pitch tracking outside the interpreter lock) starts first, in a thread of its
+    # own, so the other tracks are played and through their chains meanwhile. Not a thread of
+    # the shared pool: the vocal spreads its own stretch over the pool's threads
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vyke-vocal") as aside_pool:
+        making: dict[str, Future[_RawTrack]] = {}
+        for track in tracks:
+            if track.source == "stem":
+                raw_key, make_raw = recipe(track)
+                if not cache.has_raw(raw_key):
+                    making[track.name] = aside_pool.submit(_RawTrack, cache, raw_key, make_raw,
+                                                           length)
+        later: list[tuple[str, TrackSpec]] = []
+        for index, track in enumerate(tracks):
+            where = f"{track.name} ({index + 1} of {len(tracks)})"
+            progress(0.05 + share * index, f"{where}, playing its part")
+            if track.name in making:
+                later.append((where, track))
+                continue
+            raw_key, make_raw = recipe(track)
+            settle(track, raw_key, make_raw, _RawTrack(cache, raw_key, make_raw, length))
+        if later:
+            run_pending(0.6)
+            for where, track in later:
+                progress(0.62, f"{where}, finishing its part")
+                raw_key, make_raw = recipe(track)
+                settle(track, raw_key, make_raw, making[track.name].result())
+    run_pending(0.65)
     order = [t.name for t in tracks]  # the tracks in the spec's order, whichever was done first
+    for names in (stats.rendered, stats.raw_cached, stats.mixed, stats.mix_cached):
+        names.sort(key=order.index)
     done.processed = {name: processed[name] for name in order if name in processed}
     done.track_numbers = {name: done.track_numbers[name] for name in order
                           if name in done.track_numbers}
@@ -672,17 +731,23 @@ def _staging_gains(spec: ProductionSpec, processed: dict[str, Any], keys: dict[s
     toward the genre's target. The powers are cached with the track's chain."""
     from jobs.balance import stage_gains
     from jobs.measure import OCTAVES_HZ, octave_powers, side_octave_powers
+    from jobs.parallel import map_parallel
 
-    contributions, sides = {}, {}
-    for name, track in processed.items():
+    def octaves(name: str) -> dict[str, Any]:
         key = f"{keys[name]}-octaves"
         numbers = cache.load_numbers(key)
         if numbers is None or len(numbers) != 2 * len(OCTAVES_HZ):
-            mid = octave_powers(track.dry, sample_rate=sr)
-            side = side_octave_powers(track.dry, sample_rate=sr)
+            dry = processed[name].dry
+            mid = octave_powers(dry, sample_rate=sr)
+            side = side_octave_powers(dry, sample_rate=sr)
             numbers = {**{str(c): float(p) for c, p in zip(OCTAVES_HZ, mid, strict=True)},
                        **{f"side_{c}": float(p) for c, p in zip(OCTAVES_HZ, side, strict=True)}}
             cache.store_numbers(key, numbers)
+        return numbers
+
+    contributions, sides = {}, {}
+    # each track's spectra on its own core (the transforms run outside the interpreter lock)
+    for name, numbers in zip(processed, map_parallel(octaves, processed), strict=True):
         scale = 10 ** (-_design_offset_db(spec.track(name)) / 10)
         contributions[name] = np.array([numbers[str(c)] for c in OCTAVES_HZ]) * scale
         sides[name] = np.array([numbers[f"side_{c}"] for c in OCTAVES_HZ]) * scale
@@ -741,9 +806,10 @@ def _stage_tracks(cache: _Cache, processed: dict[str, Any], keys: dict[str, str]
     """Every track through its staging's filters (cached by chain and shape), level apart."""
     from jobs.balance import Staging, apply_staging
     from jobs.mix import ProcessedTrack
+    from jobs.parallel import map_parallel
 
-    out = {}
-    for name, track in processed.items():
+    def staged(name: str) -> _StagedTrack:
+        track = processed[name]
         st = staging.get(name, Staging())
         key, shaped = keys[name], track
         if st.shapes:
@@ -755,8 +821,10 @@ def _stage_tracks(cache: _Cache, processed: dict[str, Any], keys: dict[str, str]
             else:
                 dry = arrays["dry"]
             shaped = ProcessedTrack(dry=dry, send_levels=track.send_levels)
-        out[name] = _StagedTrack(track=shaped, gain=float(10 ** (st.gain_db / 20)), key=key)
-    return out
+        return _StagedTrack(track=shaped, gain=float(10 ** (st.gain_db / 20)), key=key)
+
+    # the tracks filtered side by side, one per core (the filters release the interpreter lock)
+    return dict(zip(processed, map_parallel(staged, processed), strict=True))
 
 
 def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec, sr: int,
@@ -794,18 +862,20 @@ def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prep
     """Each track's low-band power between the kicks (``jobs.balance``), kept per shaped
     track at unit gain and scaled by its level: only a changed track is filtered again."""
     from jobs.balance import band_power_between_kicks
+    from jobs.parallel import map_parallel
 
-    out: dict[str, float | None] = {}
-    for name, s in staged.items():
+    def power(name: str) -> float | None:
+        s = staged[name]
         key = _digest(s.key, prepared.kick_key, "band-power-between-kicks")
         numbers = cache.load_numbers(key)
         if numbers is None:
             numbers = {"power": band_power_between_kicks(s.track.dry, sample_rate=sr,
                                                          hit_times_s=prepared.kicks)}
             cache.store_numbers(key, numbers)
-        power = numbers.get("power")
-        out[name] = None if power is None else float(power) * s.gain ** 2
-    return out
+        kept = numbers.get("power")
+        return None if kept is None else float(kept) * s.gain ** 2
+
+    return dict(zip(staged, map_parallel(power, staged), strict=True))
 
 
 def _design_mix(spec: ProductionSpec, staged: dict[str, _StagedTrack], cache: _Cache,
