@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,6 +63,7 @@ __all__ = [
     "returns_of",
     "sidechain_gain",
     "stereo_unison",
+    "summed",
     "trimmed_bus",
 ]
 
@@ -362,6 +363,43 @@ def returns_of(tracks: Mapping[str, ProcessedTrack], *, scale: Mapping[str, floa
     for out in map_parallel(returned, used):
         wet = out if wet is None else wet + out
     return None if wet is None else np.asarray(wet, dtype=np.float32)
+
+
+_SUM_CHUNK = 1 << 15  # samples per block of the bus: two channels of it stay in the CPU cache
+
+
+def summed(parts: Sequence[tuple[np.ndarray, float]], *, length: int) -> np.ndarray:
+    """The bus: ``Σ gain · audio`` over ``parts`` as float32 ``(2, length)``.
+
+    The same sums, sample by sample and in the same order, as adding each scaled track to the
+    whole bus in turn, done block by block so a block of the bus is summed in the CPU cache
+    instead of streaming the song-long bus through memory once per track, and the blocks are
+    spread over the job's cores (numpy's arithmetic releases the interpreter lock). A part
+    shorter than ``length`` counts as silence after its end.
+
+    Parameters
+    ----------
+    parts : sequence of (np.ndarray of shape (2, samples), float)
+        Each track (or return) and its linear gain.
+    length : int ≥ 0, samples
+    """
+    from jobs.parallel import map_parallel, workers
+
+    bus = np.zeros((2, length), dtype=np.float32)
+    gains = [np.float32(gain) for _, gain in parts]
+    edges = np.linspace(0, length, workers() + 1).round().astype(int)
+
+    def add(span: int) -> None:
+        for start in range(int(edges[span]), int(edges[span + 1]), _SUM_CHUNK):
+            stop = min(int(edges[span + 1]), start + _SUM_CHUNK)
+            block = bus[:, start:stop]
+            for (audio, _), gain in zip(parts, gains, strict=True):
+                end = min(stop, audio.shape[1])
+                if end > start:
+                    block[:, : end - start] += audio[:, start:end] * gain
+
+    map_parallel(add, range(len(edges) - 1))
+    return bus
 
 
 def trimmed_bus(bus: np.ndarray) -> MixResult:

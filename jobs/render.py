@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -405,9 +406,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         tracks.append(transitions_track(spec))
     kicks = np.asarray(kick_times(spec), dtype=float)
     kick_key = _digest([round(float(t), 5) for t in kicks])
-    # hashing releases the interpreter lock: the stems are read and hashed side by side
-    stem_hashes = dict(zip(payload.stems, map_parallel(file_sha256, payload.stems.values()),
-                           strict=True))
+    stem_hashes = _stem_hashes(payload.stems, cache)
     palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
     done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
                      palette=palette)
@@ -565,6 +564,34 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
             done.track_numbers[name] = {**done.track_numbers[name], **{
                 k: heard[k] for k in _VOCAL_TRACK_NUMBERS if heard.get(k) is not None}}
     return done
+
+
+def _stem_hashes(stems: dict[str, str], cache: _Cache) -> dict[str, str]:
+    """Each stem's SHA-256 (its part of the tracks' cache keys), remembered by the file's
+    identity: a stem is an artifact that never changes in place, and hashing the stems of a
+    3-minute song reads a quarter of a gigabyte, which a re-render would do for nothing.
+
+    A file replaced or rewritten has another inode, size or modification time, so it is hashed
+    again; hashes of files not yet known are taken side by side (hashing releases the
+    interpreter lock).
+    """
+    from jobs.parallel import map_parallel
+
+    def identity(path: str) -> str:
+        info = os.stat(path)
+        return _digest("sha256-of", os.path.realpath(path), info.st_dev, info.st_ino,
+                       info.st_size, info.st_mtime_ns)
+
+    def hashed(path: str) -> str:
+        key = identity(path)
+        known = (cache.load_numbers(key) or {}).get("sha256")
+        if isinstance(known, str):
+            return known
+        digest = file_sha256(path)
+        cache.store_numbers(key, {"sha256": digest})
+        return digest
+
+    return dict(zip(stems, map_parallel(hashed, stems.values()), strict=True))
 
 
 def _trim(payload: RenderPayload) -> None:
@@ -831,14 +858,12 @@ def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec
          scale: dict[str, float] | None = None) -> Any:
     """The mix bus (``jobs.mix``): every staged track at its level (times ``scale[name]``)
     plus the returns, which are read from the cache when no sending track changed."""
-    from jobs.mix import returns_of, trimmed_bus
+    from jobs.mix import returns_of, summed, trimmed_bus
 
     scale = scale or {}
     gains = {name: s.gain * scale.get(name, 1.0) for name, s in staged.items()}
     n = max((s.track.dry.shape[1] for s in staged.values()), default=0)
-    bus = np.zeros((2, n), dtype=np.float32)
-    for name, s in staged.items():
-        bus[:, : s.track.dry.shape[1]] += s.track.dry * np.float32(gains[name])
+    parts = [(s.track.dry, gains[name]) for name, s in staged.items()]
     senders = {name: s for name, s in staged.items() if s.track.send_levels}
     if senders:
         key = _digest(sorted((name, s.key, round(gains[name], 6)) for name, s in senders.items()),
@@ -853,8 +878,8 @@ def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec
             if wet is not None:
                 cache.store_mixed(key, {"dry": wet})
         if wet is not None:
-            bus[:, : wet.shape[1]] += wet[:, :n]
-    return trimmed_bus(bus)
+            parts.append((wet, 1.0))
+    return trimmed_bus(summed(parts, length=n))
 
 
 def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prepared,
