@@ -109,6 +109,25 @@ def test_true_peak_never_reads_past_its_bound_over_the_sample_peak() -> None:
     assert true_peak_dbtp(worst, sample_rate=44100) == pytest.approx(bound, abs=0.05)
 
 
+def test_true_peak_reads_what_resample_poly_oversampling_reads() -> None:
+    """The four phases applied block by block are the 4× oversampling of
+    ``scipy.signal.resample_poly`` (Kaiser β 8) on the end-tapered audio, to rounding."""
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng(11)
+    for n, rate in ((50_000, 44100), (70_001, 48000), (300, 44100)):
+        audio = (0.3 * rng.standard_normal((2, n))).astype(np.float32)
+        tapered = audio.copy()
+        fade = min(round(0.002 * rate), n // 2)
+        ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
+        tapered[:, :fade] *= ramp
+        tapered[:, -fade:] *= ramp[::-1]
+        up = resample_poly(tapered, 4, 1, axis=-1, window=("kaiser", 8.0))
+        expected = 20 * np.log10(max(np.max(np.abs(up)), np.max(np.abs(audio))))
+        assert true_peak_dbtp(audio, sample_rate=rate, chunk_s=0.5) == pytest.approx(
+            expected, abs=1e-4)
+
+
 def test_loudness_range_tech_3342_case_1() -> None:
     # Tech 3342 case 1: 20 s at -20 dBFS then 20 s at -30 dBFS, 1 kHz stereo: LRA 10 LU ±1
     audio = _sequence([(-20.0, 20.0), (-30.0, 20.0)])
