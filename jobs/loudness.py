@@ -27,6 +27,7 @@ __all__ = [
     "integrated_loudness",
     "k_weight",
     "loudness_range",
+    "loudness_range_of",
     "short_term_loudness",
     "true_peak_dbtp",
     "true_peak_over_sample_peak_max_db",
@@ -172,15 +173,24 @@ def loudness_range(audio: np.ndarray, *, sample_rate: int) -> float:
     float
         LU, ≥ 0; 0.0 for audio shorter than one 3 s window.
     """
-    powers = _block_powers(
-        k_weight(audio, sample_rate=sample_rate), sample_rate=sample_rate, block_s=3.0, hop_s=0.1
-    )
-    loud = powers[_power_to_lufs(powers) > ABSOLUTE_GATE_LUFS]
+    return loudness_range_of(short_term_loudness(audio, sample_rate=sample_rate))
+
+
+def loudness_range_of(short_term_lufs: np.ndarray) -> float:
+    """:func:`loudness_range` from the song's short-term loudness, when it is already known.
+
+    Parameters
+    ----------
+    short_term_lufs : np.ndarray, shape (windows,)
+        :func:`short_term_loudness` at its default 100 ms hop (as Tech 3342 measures).
+    """
+    levels = np.asarray(short_term_lufs, dtype=np.float64)
+    loud = levels[levels > ABSOLUTE_GATE_LUFS]
     if loud.size == 0:
         return 0.0
-    threshold = float(_power_to_lufs(loud.mean())) - 20.0
-    levels = _power_to_lufs(loud)
-    levels = levels[levels > threshold]
+    powers = 10.0 ** ((loud - _OFFSET_DB) / 10.0)
+    threshold = float(_power_to_lufs(powers.mean())) - 20.0
+    levels = loud[loud > threshold]
     if levels.size == 0:
         return 0.0
     low, high = np.percentile(levels, [10.0, 95.0])

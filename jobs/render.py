@@ -645,10 +645,12 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                                               sample_rate=sr)
     progress(0.78, "mastering")
     mastered = master(mixed.audio, master_spec, sample_rate=sr, tonal_gains_db=tonal_gains)
+    mid: tuple[np.ndarray, np.ndarray] | None = None  # the master's mid spectrum, once taken
     if reshaped:
-        from jobs.measure import octave_levels_db
+        from jobs.measure import mid_spectrum, octave_levels_of_spectrum
 
-        actual = octave_levels_db(mastered.audio, sample_rate=sr)
+        mid = mid_spectrum(mastered.audio, sample_rate=sr)
+        actual = octave_levels_of_spectrum(*mid)
         # aim past what this pass measured, once, where the reshaping is what put a band out
         # of range; a band the tonal stage could not reach anyway (its EQ is at its limit)
         # would move by no more than the reshaping: not worth mastering again
@@ -660,14 +662,16 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                 design, _aimed(target, shift), sample_rate=sr)
             mastered = master(mixed.audio, master_spec, sample_rate=sr,
                               tonal_gains_db=tonal_gains)
+            mid = None
     progress(0.85, "writing the master and the preview")
-    outputs, preview = _write_outputs(spec, payload, mastered.audio, out_dir, sr, track_numbers)
+    outputs, preview, short_term = _write_outputs(spec, payload, mastered.audio, out_dir, sr,
+                                                  track_numbers)
     progress(0.9, "measuring the result")
     # the same raw tracks read as the same tempo and key whatever the mix does to them
     reading_key = _digest(sorted(raw_keys.items()), "reading")
     reading = cache.load_numbers(reading_key)
     measurements = _measure(spec, mastered, processed, track_numbers, unswept, sr,
-                            reading=reading)
+                            reading=reading, short_term=short_term, mid=mid)
     if reading is None:
         cache.store_numbers(reading_key, {k: measurements[k] for k in _READING})
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
@@ -1040,11 +1044,14 @@ def _safe(name: str) -> str:
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
                    out_dir: Path, sr: int, track_numbers: dict[str, dict[str, Any]],
-                   ) -> tuple[dict[str, str], Callable[[], Any]]:
+                   ) -> tuple[dict[str, str], Callable[[], Any], np.ndarray]:
     """Write the master, its preview and the arrangement picture (its lanes where each track was
     measured sounding) in forked processes (``jobs.aside``) while the render goes on measuring:
-    the returned function waits for them and gives the ``PreviewResult``."""
+    the returned function waits for them and gives the ``PreviewResult``. Also returns the
+    master's short-term loudness, which the picture draws and the loudness range is read from.
+    """
     from jobs.aside import aside
+    from jobs.loudness import short_term_loudness
 
     def preview() -> Any:
         from jobs.preview import preview_mp3
@@ -1053,11 +1060,9 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
                            max_bytes=payload.preview_max_bytes)
 
     def master_and_picture() -> None:
-        from jobs.loudness import short_term_loudness
         from jobs.picture import arrangement_png, lane_activity
 
         write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
-        lufs = short_term_loudness(audio, sample_rate=sr)
         times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
         levels = {name: numbers.get("level_by_bar_db") or []
                   for name, numbers in track_numbers.items()}
@@ -1065,8 +1070,10 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
                         energy=[s.energy for s in spec.sections], loudness=(times, lufs),
                         activity=lane_activity(spec, levels))
 
-    # two children: the encoder and the writer each take about as long as the measuring
+    # two children: the encoder (the longest, started first) and the writer, while this
+    # process measures
     encoded = aside(preview, what="encoding the preview")
+    lufs = short_term_loudness(audio, sample_rate=sr)
     written = aside(master_and_picture, what="writing the master and its picture")
 
     def wait() -> Any:
@@ -1076,7 +1083,7 @@ def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarr
     return ({"preview.mp3": str(out_dir / "preview.mp3"),
              "arrangement.png": str(out_dir / "arrangement.png"),
              "master.wav": str(out_dir / "master.wav")},
-            wait)
+            wait, lufs)
 
 
 _READING = ("tempo_bpm", "tempo_alternative_bpm", "key", "key_alternative")
@@ -1086,19 +1093,24 @@ parts, so a mix-only change reuses it (``reading`` in :func:`_measure`)."""
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
              track_numbers: dict[str, dict[str, Any]], unswept: dict[str, np.ndarray],
-             sr: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
+             sr: int, reading: dict[str, Any] | None = None,
+             short_term: np.ndarray | None = None,
+             mid: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
     Loudness, true peak, tonal balance and width of the master and the level, tone and
     ducking of every track (``jobs.measure``), plus the tempo and key the master reads as
-    (analysed unless ``reading`` holds them from a render of the same raw tracks).
+    (analysed unless ``reading`` holds them from a render of the same raw tracks). The
+    master's short-term loudness and mid spectrum are read rather than taken again when given.
     """
     from jobs.analysis import tempo_and_key
     from jobs.measure import measure_render, spectral_centroid_by_bar, swept_centroid_by_bar
 
     out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec,
                                          known_lufs=mastered.integrated_lufs,
-                                         known_true_peak_dbtp=mastered.true_peak_dbtp)
+                                         known_true_peak_dbtp=mastered.true_peak_dbtp,
+                                         known_short_term_lufs=short_term,
+                                         known_mid_spectrum=mid)
     out["tracks"] = dict(track_numbers)
     if reading is None or any(k not in reading for k in _READING):
         tempo, key = tempo_and_key(mastered.audio, sample_rate=sr)
