@@ -159,7 +159,7 @@ def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
 
 def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch power spectrum of the channel mix: (frequencies Hz, power per bin, summing to the mean square)."""
-    mono = np.asarray(valid_audio(audio), dtype=np.float64).mean(axis=0)
+    mono = valid_audio(audio).mean(axis=0, dtype=np.float64)  # no double-precision copy first
     nperseg = min(_NPERSEG, mono.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
@@ -292,8 +292,7 @@ _OCTAVE_NPERSEG = 8192  # 5.4 Hz bins at 44.1 kHz: the 63 Hz octave (44–89 Hz)
 
 def mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch power per bin of the mid signal ``(L + R) / 2`` (mono audio is its own mid)."""
-    x = np.asarray(valid_audio(audio), dtype=np.float64)
-    mid = x.mean(axis=0)
+    mid = valid_audio(audio).mean(axis=0, dtype=np.float64)  # no double-precision copy first
     nperseg = min(_OCTAVE_NPERSEG, mid.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)

@@ -144,7 +144,6 @@ def sidechain_gain(
     -------
     np.ndarray, float32, shape (n,), values in (0, 1]
     """
-    gain_db = np.zeros(n, dtype=np.float64)
     depth = float(sidechain.depth_db)
     hits = np.asarray(hit_times_s, dtype=np.float64).ravel()
     if depth <= 0 or hits.size == 0 or n == 0:
@@ -153,13 +152,16 @@ def sidechain_gain(
     release = max(1, round(sidechain.release_ms * 1e-3 * sample_rate))
     down = -depth * np.arange(1, attack + 1) / attack
     up = -depth * (1.0 - (np.arange(1, release + 1) / release) ** sidechain.curve)
-    shape = np.concatenate([down, up])
+    # one dip's envelope, linear: the deeper of two overlapping dips is the lower gain in dB
+    # and linear alike, so the song-long envelope needs no conversion of its own
+    shape = 10.0 ** (np.concatenate([down, up]) / 20.0)
+    gain = np.ones(n, dtype=np.float64)
     for start in np.round(hits * sample_rate).astype(np.int64):
         lo, hi = max(int(start), 0), min(int(start) + shape.size, n)
         if lo >= hi:
             continue
-        np.minimum(gain_db[lo:hi], shape[lo - start : hi - start], out=gain_db[lo:hi])
-    return (10.0 ** (gain_db / 20.0)).astype(np.float32)
+        np.minimum(gain[lo:hi], shape[lo - start : hi - start], out=gain[lo:hi])
+    return gain.astype(np.float32)
 
 
 def automation_values(
