@@ -152,9 +152,11 @@ def ducking_depth_db(
 
 def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
     """Mean channel-summed power over ``span`` samples after each start, aligned on the start."""
-    power = np.sum(np.asarray(x, dtype=np.float64) ** 2, axis=0)
-    index = starts[:, np.newaxis] + np.arange(span)[np.newaxis, :]
-    return np.mean(power[index], axis=0)
+    power = np.einsum("cn,cn->n", x, x, dtype=np.float64)  # squared and summed in double
+    total = np.zeros(span, dtype=np.float64)
+    for start in starts:  # the epochs added in turn: no (hits × span) copy of the song
+        total += power[start:start + span]
+    return total / starts.size
 
 
 def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
