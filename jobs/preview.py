@@ -15,6 +15,11 @@ by 0.2–0.7 dB on average over the song and by at most 1.3 dB in the loudest 1 
 staying 41–50 dB under the music below 1 kHz, 31 dB at 2 kHz and 26 dB at 4 kHz. Quality 7
 (no psychoacoustic model) was faster still but let the noise up by 3–5 dB at 1–4 kHz and by
 13 dB around 250 Hz in its worst frames, so it is not used.
+
+A song of a minute or more is encoded in one piece per core and the pieces joined into one
+stream (:mod:`jobs.mp3`): on two cores the encoder's wait halves, and the joined stream
+decodes to a one-pass encode's samples but for a few granules after each join, where its
+coding noise is a one-pass encode's within a decibel (``tests/jobs/test_mp3.py``).
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import lameenc
 import numpy as np
 
 from core.artifacts import atomic_target
 from core.units import seconds_to_timestamp
 from jobs.audio_io import valid_audio
 from jobs.loudness import short_term_loudness
+from jobs.mp3 import encode_mp3
 
 __all__ = [
     "DISCORD_MAX_BYTES",
@@ -153,15 +158,12 @@ def _estimated_bytes(kbps: int, duration_s: float) -> float:
 
 
 def _encode(x: np.ndarray, *, sample_rate: int, kbps: int) -> bytes:
-    """Constant-bitrate MP3 of float audio (1 or 2 channels), via LAME."""
-    pcm = np.clip(x, -1.0, 1.0 - 1.0 / 32768)
-    interleaved = np.ascontiguousarray((pcm.T * 32768.0).round().astype("<i2"))
-    encoder = lameenc.Encoder()
-    encoder.set_bit_rate(kbps)
-    encoder.set_in_sample_rate(sample_rate)
-    encoder.set_channels(x.shape[0])
-    encoder.set_quality(_QUALITY)
-    return bytes(encoder.encode(interleaved.tobytes())) + bytes(encoder.flush())
+    """Constant-bitrate MP3 of float audio (1 or 2 channels), via LAME, in one piece per core
+    (:mod:`jobs.mp3`)."""
+    from jobs.parallel import workers
+
+    return encode_mp3(x, sample_rate=sample_rate, kbps=kbps, quality=_QUALITY,
+                      pieces=workers())
 
 
 def _loudest_start(x: np.ndarray, *, sample_rate: int, length_s: float) -> float:
