@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +43,6 @@ __all__ = [
     "PreviewResult",
     "faded",
     "preview_mp3",
-    "preview_mp3_aside",
 ]
 
 logger = logging.getLogger(__name__)
@@ -128,28 +126,6 @@ def preview_mp3(
                   note=f"The preview is a {seconds_to_timestamp(excerpt_s)} excerpt from "
                        f"{seconds_to_timestamp(start_s)}: the whole song does not fit the upload limit; "
                        "the download link has all of it.")
-
-
-def preview_mp3_aside(
-    audio: np.ndarray,
-    *,
-    sample_rate: int,
-    path: str | os.PathLike[str],
-    max_bytes: int = DISCORD_MAX_BYTES,
-) -> Callable[[], PreviewResult]:
-    """Start :func:`preview_mp3` in a forked process; the returned function waits for its result.
-
-    LAME holds the interpreter lock while it encodes (a 3-minute song takes seconds), so a
-    thread would not overlap with the render's measuring; a fork shares the audio without a
-    copy and does. Where the fork fails or the child dies, the wait encodes here instead, so
-    the caller gets the same file or the same exception either way.
-    """
-    from jobs.aside import aside
-
-    def here() -> PreviewResult:
-        return preview_mp3(audio, sample_rate=sample_rate, path=path, max_bytes=max_bytes)
-
-    return aside(here, what="the preview encoder")
 
 
 def _estimated_bytes(kbps: int, duration_s: float) -> float:

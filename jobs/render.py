@@ -529,13 +529,13 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     # Band and pitch tracking outside the interpreter lock) starts first, in a thread of its
     # own, so the other tracks are played and through their chains meanwhile. Not a thread of
     # the shared pool: the vocal spreads its own stretch over the pool's threads
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vyke-vocal") as aside_pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vyke-vocal") as vocal_thread:
         making: dict[str, Future[_RawTrack]] = {}
         for track in tracks:
             if track.source == "stem":
                 raw_key, make_raw = recipe(track)
                 if not cache.has_raw(raw_key):
-                    making[track.name] = aside_pool.submit(_RawTrack, cache, raw_key, make_raw,
+                    making[track.name] = vocal_thread.submit(_RawTrack, cache, raw_key, make_raw,
                                                            length)
         later: list[tuple[str, TrackSpec]] = []
         for index, track in enumerate(tracks):
@@ -1045,40 +1045,35 @@ def _safe(name: str) -> str:
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
                    out_dir: Path, sr: int, track_numbers: dict[str, dict[str, Any]],
                    ) -> tuple[dict[str, str], Callable[[], Any], np.ndarray]:
-    """Write the master, its preview and the arrangement picture (its lanes where each track was
-    measured sounding) in forked processes (``jobs.aside``) while the render goes on measuring:
-    the returned function waits for them and gives the ``PreviewResult``. Also returns the
-    master's short-term loudness, which the picture draws and the loudness range is read from.
+    """Start encoding the preview and writing the master in threads of their own, draw the
+    arrangement picture (its lanes where each track was measured sounding), and return: the
+    render goes on measuring meanwhile, and the returned function waits for the two threads
+    and gives the ``PreviewResult``. Also returns the master's short-term loudness, which the
+    picture draws and the loudness range is read from.
+
+    Threads, not forked processes: LAME and libsndfile release the interpreter lock, and a
+    fork would make every later write of the render to memory it had before copy the page
+    (copy-on-write), slowing the measuring more than the encoder's work would.
     """
-    from jobs.aside import aside
     from jobs.loudness import short_term_loudness
+    from jobs.picture import arrangement_png, lane_activity
+    from jobs.preview import preview_mp3
 
-    def preview() -> Any:
-        from jobs.preview import preview_mp3
-
-        return preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
-                           max_bytes=payload.preview_max_bytes)
-
-    def master_and_picture() -> None:
-        from jobs.picture import arrangement_png, lane_activity
-
-        write_wav(out_dir / "master.wav", audio, sample_rate=sr, subtype="PCM_24")
-        times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
-        levels = {name: numbers.get("level_by_bar_db") or []
-                  for name, numbers in track_numbers.items()}
-        arrangement_png(spec, out_dir / "arrangement.png",
-                        energy=[s.energy for s in spec.sections], loudness=(times, lufs),
-                        activity=lane_activity(spec, levels))
-
-    # two children: the encoder (the longest, started first) and the writer, while this
-    # process measures
-    encoded = aside(preview, what="encoding the preview")
+    side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vyke-outputs")
+    encoded = side.submit(preview_mp3, audio, sample_rate=sr, path=out_dir / "preview.mp3",
+                          max_bytes=payload.preview_max_bytes)
+    written = side.submit(write_wav, out_dir / "master.wav", audio, sample_rate=sr,
+                          subtype="PCM_24")
+    side.shutdown(wait=False)  # the threads finish on their own; ``wait`` collects them
     lufs = short_term_loudness(audio, sample_rate=sr)
-    written = aside(master_and_picture, what="writing the master and its picture")
+    times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
+    levels = {name: numbers.get("level_by_bar_db") or [] for name, numbers in track_numbers.items()}
+    arrangement_png(spec, out_dir / "arrangement.png", energy=[s.energy for s in spec.sections],
+                    loudness=(times, lufs), activity=lane_activity(spec, levels))
 
     def wait() -> Any:
-        written()
-        return encoded()
+        written.result()
+        return encoded.result()
 
     return ({"preview.mp3": str(out_dir / "preview.mp3"),
              "arrangement.png": str(out_dir / "arrangement.png"),

@@ -54,28 +54,6 @@ def test_preview_goes_mono_then_excerpt_as_the_limit_shrinks(tmp_path: Path) -> 
     assert 20.0 - 1.0 <= excerpt.excerpt_start_s <= 40.0 - excerpt.duration_s + 1.0
 
 
-def test_a_preview_encoded_aside_is_the_same_file(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """Encoded in a forked process while the render measures, or here when a fork fails."""
-    import os
-
-    from jobs.preview import preview_mp3_aside
-
-    song = _song(0.5)
-    here = preview_mp3(song, sample_rate=SR, path=tmp_path / "here.mp3")
-    wait = preview_mp3_aside(song, sample_rate=SR, path=tmp_path / "aside.mp3")
-    aside = wait()
-    assert aside.path == tmp_path / "aside.mp3" and aside.size_bytes == here.size_bytes
-    assert aside.path.read_bytes() == here.path.read_bytes()
-
-    def no_fork() -> int:
-        raise OSError("no more processes")
-
-    monkeypatch.setattr(os, "fork", no_fork)
-    fallback = preview_mp3_aside(song, sample_rate=SR, path=tmp_path / "fallback.mp3")()
-    assert fallback.path.read_bytes() == here.path.read_bytes()
-
-
 def test_the_preview_codes_the_music_with_its_noise_far_under_it(tmp_path: Path) -> None:
     """At 320 kbps the coding noise stays well under the music in every band a listener
     judges a mix by (the levels the encoder's quality setting was chosen on, with margin)."""
