@@ -234,11 +234,14 @@ def process_track(
         Silence with no sends when the track is muted.
     """
     x = valid_audio(audio)
-    if x.shape[0] == 1:
-        x = np.repeat(x, 2, axis=0)
     n = x.shape[1]
     if track.muted:
         return ProcessedTrack(dry=np.zeros((2, n), dtype=np.float32))
+    # a mono part (a kick, a bass: both channels equal) runs through the chain once: every
+    # stage before the pan treats the channels alike and apart, so the other channel would
+    # come out the same
+    if x.shape[0] == 2 and np.array_equal(x[0], x[1]):
+        x = x[:1]
     x = _moving_filter(x, _cutoffs(track, "highpass_hz", spec=spec, sample_rate=sample_rate, n=n),
                        btype="highpass", order=_HIGHPASS_ORDER, sample_rate=sample_rate)
     board = _insert_chain(track)
@@ -258,6 +261,8 @@ def process_track(
                                   sidechain=track.sidechain)
             fader = fader * duck
     x = _pan(x * fader, track.pan)
+    if x.shape[0] == 1:  # centred mono: both channels the same samples
+        x = np.repeat(x, 2, axis=0)
     levels: dict[str, np.ndarray] = {}
     for name in RETURNS:
         base = track.sends_db.get(name)
