@@ -81,20 +81,20 @@ def encode_mp3(x: np.ndarray, *, sample_rate: int, kbps: int, quality: int,
     bytes
         The MP3 stream.
     """
-    pcm = np.clip(x, -1.0, 1.0 - 1.0 / 32768)
-    interleaved = np.ascontiguousarray((pcm.T * 32768.0).round().astype("<i2"))
     count = min(pieces, int(x.shape[1] // round(_PIECE_MIN_S * sample_rate)))
     if count > 1:
         try:
-            return _in_pieces(interleaved, sample_rate=sample_rate, kbps=kbps,
-                              quality=quality, count=count)
+            return _in_pieces(x, sample_rate=sample_rate, kbps=kbps, quality=quality,
+                              count=count)
         except _Unspliceable:
             pass
-    return _lame(interleaved, sample_rate=sample_rate, kbps=kbps, quality=quality)
+    return _lame(x, sample_rate=sample_rate, kbps=kbps, quality=quality)
 
 
-def _lame(interleaved: np.ndarray, *, sample_rate: int, kbps: int, quality: int) -> bytes:
-    """One LAME encoder over interleaved 16-bit samples, shape (samples, channels)."""
+def _lame(x: np.ndarray, *, sample_rate: int, kbps: int, quality: int) -> bytes:
+    """One LAME encoder over float audio (channels, samples), as 16-bit samples."""
+    pcm = np.clip(x, -1.0, 1.0 - 1.0 / 32768)
+    interleaved = np.ascontiguousarray((pcm.T * 32768.0).round().astype("<i2"))
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(kbps)
     encoder.set_in_sample_rate(sample_rate)
@@ -103,19 +103,19 @@ def _lame(interleaved: np.ndarray, *, sample_rate: int, kbps: int, quality: int)
     return bytes(encoder.encode(interleaved.tobytes())) + bytes(encoder.flush())
 
 
-def _in_pieces(interleaved: np.ndarray, *, sample_rate: int, kbps: int, quality: int,
+def _in_pieces(x: np.ndarray, *, sample_rate: int, kbps: int, quality: int,
                count: int) -> bytes:
     """The song in ``count`` pieces, each encoded on its own core, spliced (see the module)."""
     from jobs.parallel import map_parallel
 
-    n = interleaved.shape[0]
+    n = x.shape[1]
     cuts = [round(n * i / count) // FRAME_SAMPLES for i in range(1, count)]  # in frames
     starts = [0, *(cut - _PRE_ROLL_FRAMES for cut in cuts)]  # first frame of each piece
     ends = [*(cut + _OVERLAP_FRAMES for cut in cuts), None]
 
-    def encoded(i: int) -> bytes:
+    def encoded(i: int) -> bytes:  # each piece made 16-bit on its own core too
         stop = None if ends[i] is None else ends[i] * FRAME_SAMPLES
-        return _lame(interleaved[starts[i] * FRAME_SAMPLES:stop], sample_rate=sample_rate,
+        return _lame(x[:, starts[i] * FRAME_SAMPLES:stop], sample_rate=sample_rate,
                      kbps=kbps, quality=quality)
 
     streams = map_parallel(encoded, range(count))
