@@ -47,7 +47,7 @@ _TIMEOUT_S = 600.0
 _TIMED = (
     ("jobs.mix", "process_track", "track chains, incl. the measurement variants"),
     ("jobs.measure", "measure_render", "per-track and master measurements"),
-    ("jobs.analysis", "analyze", "tempo/key analysis of the master"),
+    ("jobs.analysis", "tempo_and_key", "tempo/key analysis of the master"),
     ("jobs.master", "master", "mastering passes"),
 )
 """Functions whose total time inside a render is reported (wrapped in the render's process)."""
@@ -141,13 +141,13 @@ def _render_worker(payload: dict[str, Any], queue: mp.Queue,
         start = time.perf_counter()
         import jobs.analysis
         import jobs.instruments
-        import jobs.master
-        import jobs.measure
         import jobs.mix
         import jobs.patterns
         import jobs.picture
-        import jobs.preview
-        import jobs.vocal  # everything render_spec imports, before the clock, like a warm worker
+        from jobs.worker import PRELOAD
+
+        for name in PRELOAD:  # what a worker's forkserver has imported before any job
+            importlib.import_module(name)
         from jobs.demo_song import render_demo_song
         from jobs.render import RenderPayload, SectionPayload, render_section, render_spec
 

@@ -17,11 +17,12 @@ import numpy as np
 
 from core.analysis import AnalysisReport, KeyEstimate, SectionEstimate, TempoEstimate
 from jobs.audio_io import read_audio, to_mono, valid_audio
-from jobs.key import Chroma, chroma_features, estimate_key
+from jobs.key import Chroma, KeyResult, chroma_features, estimate_key
 from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
-from jobs.tempo import estimate_beat_grid, onset_features
+from jobs.tempo import BeatGrid, estimate_beat_grid, onset_features
 
-__all__ = ["analyze", "analyze_file", "energy_curve", "sections_from_energy", "spectral_tilt_db_per_oct"]
+__all__ = ["analyze", "analyze_file", "energy_curve", "sections_from_energy", "spectral_tilt_db_per_oct",
+           "tempo_and_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,32 +78,14 @@ def analyze(audio: np.ndarray, *, sample_rate: int,
     """
     audio = valid_audio(audio)
     mono = to_mono(audio)
-    onsets = onset_features(mono, sample_rate=sample_rate)
-    chroma = chroma_features(mono, sample_rate=sample_rate)
-    grid = estimate_beat_grid(
-        mono,
-        sample_rate=sample_rate,
-        features=onsets,
-        chroma_novelty=_chroma_novelty(chroma, frames=onsets.full.size,
-                                       frame_rate_hz=onsets.frame_rate_hz),
-        range_bpm=tempo_range_bpm,
-    )
-    key = estimate_key(mono, sample_rate=sample_rate, chroma=chroma)
+    grid, key = _grid_and_key(mono, sample_rate=sample_rate, tempo_range_bpm=tempo_range_bpm)
     curve = energy_curve(audio, sample_rate=sample_rate)
     return AnalysisReport(
         duration_s=round(audio.shape[1] / sample_rate, 3),
         sample_rate_hz=sample_rate,
         channels=audio.shape[0],
-        tempo=TempoEstimate(
-            bpm=grid.bpm,
-            confidence=grid.confidence,
-            alternative_bpm=grid.alternative_bpm,
-            ambiguous=grid.ambiguous,
-        ),
-        key=KeyEstimate(
-            key=key.key, confidence=key.confidence, runner_up=key.runner_up,
-            ambiguous=key.ambiguous,
-        ),
+        tempo=_tempo_estimate(grid),
+        key=_key_estimate(key),
         beat_times_s=[round(float(t), 4) for t in grid.beat_times_s],
         downbeat_times_s=[round(float(t), 4) for t in grid.downbeat_times_s],
         integrated_lufs=round(integrated_loudness(audio, sample_rate=sample_rate), 2),
@@ -114,6 +97,45 @@ def analyze(audio: np.ndarray, *, sample_rate: int,
         energy_curve=[round(float(v), 3) for v in curve],
         spectral_tilt_db_per_oct=round(spectral_tilt_db_per_oct(mono, sample_rate=sample_rate), 2),
     )
+
+
+def tempo_and_key(audio: np.ndarray, *, sample_rate: int) -> tuple[TempoEstimate, KeyEstimate]:
+    """The tempo and key :func:`analyze` reads, without the rest of its report.
+
+    What a render checks its master against the spec with: the loudness, true peak and
+    loudness range the full report adds are measured by the render already, and the energy
+    map, sections and spectral tilt are not read there (together they take longer than the
+    tempo and key). The readings are :func:`analyze`'s own, from the same code.
+    """
+    grid, key = _grid_and_key(to_mono(valid_audio(audio)), sample_rate=sample_rate,
+                              tempo_range_bpm=None)
+    return _tempo_estimate(grid), _key_estimate(key)
+
+
+def _grid_and_key(mono: np.ndarray, *, sample_rate: int,
+                  tempo_range_bpm: tuple[float, float] | None) -> tuple[BeatGrid, KeyResult]:
+    """The beat grid (``jobs.tempo``) and key reading (``jobs.key``) of a mono signal."""
+    onsets = onset_features(mono, sample_rate=sample_rate)
+    chroma = chroma_features(mono, sample_rate=sample_rate)
+    grid = estimate_beat_grid(
+        mono,
+        sample_rate=sample_rate,
+        features=onsets,
+        chroma_novelty=_chroma_novelty(chroma, frames=onsets.full.size,
+                                       frame_rate_hz=onsets.frame_rate_hz),
+        range_bpm=tempo_range_bpm,
+    )
+    return grid, estimate_key(mono, sample_rate=sample_rate, chroma=chroma)
+
+
+def _tempo_estimate(grid: BeatGrid) -> TempoEstimate:
+    return TempoEstimate(bpm=grid.bpm, confidence=grid.confidence,
+                         alternative_bpm=grid.alternative_bpm, ambiguous=grid.ambiguous)
+
+
+def _key_estimate(key: KeyResult) -> KeyEstimate:
+    return KeyEstimate(key=key.key, confidence=key.confidence, runner_up=key.runner_up,
+                       ambiguous=key.ambiguous)
 
 
 def spectral_tilt_db_per_oct(mono: np.ndarray, *, sample_rate: int) -> float:

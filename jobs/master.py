@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,7 +45,7 @@ from core.spec import MasterSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ, TonalTarget, band_label
 from core.units import db_to_gain, gain_to_db
 from jobs.audio_io import valid_audio
-from jobs.loudness import integrated_loudness, true_peak_dbtp
+from jobs.loudness import integrated_loudness, true_peak_dbtp, true_peak_over_sample_peak_max_db
 from jobs.measure import OCTAVES_HZ, mid_spectrum
 from jobs.parallel import by_channel, in_pieces
 
@@ -349,35 +348,38 @@ def _limit_to_target(
     target, ceiling = spec.target_lufs, spec.ceiling_dbtp
     limiter_ceiling = ceiling - _LIMITER_MARGIN_DB
     iterations = 0
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # the input's true peak only bounds the drive (how much limiting is allowed): it is
-        # measured beside the first search, which is bounded by the sample peak meanwhile (a
-        # looser bound, as the true peak is never below it) and searched again in the rare
-        # case it went past the true bound
-        pending: Future[float] | None = pool.submit(true_peak_dbtp, x, sample_rate=sample_rate)
-        base = integrated_loudness(x, sample_rate=sample_rate)
-        peak_db = gain_to_db(float(np.max(np.abs(x))))
+    base = integrated_loudness(x, sample_rate=sample_rate)
+    # the input's true peak only bounds the drive (how much limiting is allowed). The first
+    # search is bounded by the sample peak (a looser bound, as the true peak is never below
+    # it); the true peak is measured only when that search drove so far that it could have
+    # passed the true bound (it never reads more than a known few dB over the sample peak),
+    # and the search runs again in the rare case it did
+    peak_db = gain_to_db(float(np.max(np.abs(x))))
+    true_peak_known = False
 
-        def search(peak: float) -> tuple[float, np.ndarray, float, int, float]:
-            return _search_drive(
-                x, target=target, first_guess=target - base,
-                max_gain_db=(limiter_ceiling - peak) + max_limiting_db,
-                limiter_ceiling_db=limiter_ceiling, sample_rate=sample_rate)
+    def search(peak: float) -> tuple[float, np.ndarray, float, int, float]:
+        return _search_drive(
+            x, target=target, first_guess=target - base,
+            max_gain_db=(limiter_ceiling - peak) + max_limiting_db,
+            limiter_ceiling_db=limiter_ceiling, sample_rate=sample_rate)
 
-        for _ in range(3):  # true-peak passes: rarely more than one
-            gain, out, lufs, passes, tried = search(peak_db)
-            if pending is not None:
-                peak_db, pending = pending.result(), None
+    for _ in range(3):  # true-peak passes: rarely more than one
+        gain, out, lufs, passes, tried = search(peak_db)
+        if not true_peak_known:
+            lowest_bound = (limiter_ceiling - peak_db - true_peak_over_sample_peak_max_db()
+                            + max_limiting_db)
+            if tried > lowest_bound:
+                peak_db, true_peak_known = true_peak_dbtp(x, sample_rate=sample_rate), True
                 if tried > (limiter_ceiling - peak_db) + max_limiting_db + 1e-9:
                     iterations += passes
                     gain, out, lufs, passes, tried = search(peak_db)
-            iterations += passes
-            tp = true_peak_dbtp(out, sample_rate=sample_rate)
-            if tp <= ceiling:
-                break
-            limiter_ceiling -= tp - ceiling + 0.05
-            logger.debug("true peak %.2f over ceiling %.2f; limiter ceiling now %.2f",
-                         tp, ceiling, limiter_ceiling)
+        iterations += passes
+        tp = true_peak_dbtp(out, sample_rate=sample_rate)
+        if tp <= ceiling:
+            break
+        limiter_ceiling -= tp - ceiling + 0.05
+        logger.debug("true peak %.2f over ceiling %.2f; limiter ceiling now %.2f",
+                     tp, ceiling, limiter_ceiling)
     if tp > ceiling:  # still over after three passes: trim the remainder with plain gain
         out = out * db_to_gain(ceiling - tp)
         lufs = integrated_loudness(out, sample_rate=sample_rate)

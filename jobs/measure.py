@@ -19,7 +19,7 @@ from scipy.signal import get_window
 from core.spec import ProductionSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ
 from jobs.audio_io import ENGINE_SAMPLE_RATE, valid_audio
-from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
+from jobs.loudness import integrated_loudness, loudness_range, loudness_range_of, true_peak_dbtp
 
 __all__ = [
     "BANDS_HZ",
@@ -39,6 +39,7 @@ __all__ = [
     "measure_track",
     "mid_spectrum",
     "octave_levels_db",
+    "octave_levels_of_spectrum",
     "octave_powers",
     "onsets_by_bar",
     "plr_db",
@@ -151,14 +152,16 @@ def ducking_depth_db(
 
 def _epoch_power(x: np.ndarray, starts: np.ndarray, span: int) -> np.ndarray:
     """Mean channel-summed power over ``span`` samples after each start, aligned on the start."""
-    power = np.sum(np.asarray(x, dtype=np.float64) ** 2, axis=0)
-    index = starts[:, np.newaxis] + np.arange(span)[np.newaxis, :]
-    return np.mean(power[index], axis=0)
+    power = np.einsum("cn,cn->n", x, x, dtype=np.float64)  # squared and summed in double
+    total = np.zeros(span, dtype=np.float64)
+    for start in starts:  # the epochs added in turn: no (hits × span) copy of the song
+        total += power[start:start + span]
+    return total / starts.size
 
 
 def _spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch power spectrum of the channel mix: (frequencies Hz, power per bin, summing to the mean square)."""
-    mono = np.asarray(valid_audio(audio), dtype=np.float64).mean(axis=0)
+    mono = valid_audio(audio).mean(axis=0, dtype=np.float64)  # no double-precision copy first
     nperseg = min(_NPERSEG, mono.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
@@ -291,8 +294,7 @@ _OCTAVE_NPERSEG = 8192  # 5.4 Hz bins at 44.1 kHz: the 63 Hz octave (44–89 Hz)
 
 def mid_spectrum(audio: np.ndarray, *, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Welch power per bin of the mid signal ``(L + R) / 2`` (mono audio is its own mid)."""
-    x = np.asarray(valid_audio(audio), dtype=np.float64)
-    mid = x.mean(axis=0)
+    mid = valid_audio(audio).mean(axis=0, dtype=np.float64)  # no double-precision copy first
     nperseg = min(_OCTAVE_NPERSEG, mid.size)
     if nperseg < 16:
         return np.zeros(1), np.zeros(1)
@@ -346,6 +348,11 @@ def octave_levels_db(audio: np.ndarray, *, sample_rate: int) -> dict[int, float]
     3
     """
     return levels_from_powers(octave_powers(audio, sample_rate=sample_rate))
+
+
+def octave_levels_of_spectrum(freqs: np.ndarray, power: np.ndarray) -> dict[int, float]:
+    """:func:`octave_levels_db` from a :func:`mid_spectrum` already taken."""
+    return levels_from_powers(_octave_powers(freqs, power))
 
 
 def levels_from_powers(powers: np.ndarray) -> dict[int, float]:
@@ -490,6 +497,8 @@ def measure_render(
     spec: ProductionSpec | None = None,
     known_lufs: float | None = None,
     known_true_peak_dbtp: float | None = None,
+    known_short_term_lufs: np.ndarray | None = None,
+    known_mid_spectrum: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, object]:
     """Every number the change card and the Chefs read, under ExpectedEffect's metric names.
 
@@ -509,6 +518,11 @@ def measure_render(
     known_lufs, known_true_peak_dbtp : float, optional
         The master's loudness and true peak when the caller measured this very audio already
         (the mastering stage does, to land on its target): the two slowest readings here.
+    known_short_term_lufs : np.ndarray, optional
+        The master's :func:`jobs.loudness.short_term_loudness` (100 ms hop), when the caller
+        has it (a render draws it): the loudness range is read from it.
+    known_mid_spectrum : (frequencies, power), optional
+        The master's :func:`mid_spectrum`, when the caller took it already.
 
     Returns
     -------
@@ -520,13 +534,15 @@ def measure_render(
         name → :func:`measure_track`'s numbers.
     """
     freqs, power = _spectrum(master, sample_rate=sample_rate)
-    mid_freqs, mid_power = mid_spectrum(master, sample_rate=sample_rate)  # octaves, sub share
+    mid_freqs, mid_power = (mid_spectrum(master, sample_rate=sample_rate)  # octaves, sub share
+                            if known_mid_spectrum is None else known_mid_spectrum)
     result: dict[str, object] = {
         "integrated_lufs": integrated_loudness(master, sample_rate=sample_rate)
         if known_lufs is None else known_lufs,
         "true_peak_dbtp": true_peak_dbtp(master, sample_rate=sample_rate)
         if known_true_peak_dbtp is None else known_true_peak_dbtp,
-        "loudness_range_lu": loudness_range(master, sample_rate=sample_rate),
+        "loudness_range_lu": loudness_range(master, sample_rate=sample_rate)
+        if known_short_term_lufs is None else loudness_range_of(known_short_term_lufs),
         # one spectrum of the master serves its brightness, low end and bands
         "spectral_centroid_hz": _centroid(freqs, power),
         "low_end_db": _band_db(freqs, power, *LOW_END_HZ),

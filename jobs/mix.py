@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,6 +63,7 @@ __all__ = [
     "returns_of",
     "sidechain_gain",
     "stereo_unison",
+    "summed",
     "trimmed_bus",
 ]
 
@@ -143,7 +144,6 @@ def sidechain_gain(
     -------
     np.ndarray, float32, shape (n,), values in (0, 1]
     """
-    gain_db = np.zeros(n, dtype=np.float64)
     depth = float(sidechain.depth_db)
     hits = np.asarray(hit_times_s, dtype=np.float64).ravel()
     if depth <= 0 or hits.size == 0 or n == 0:
@@ -152,13 +152,16 @@ def sidechain_gain(
     release = max(1, round(sidechain.release_ms * 1e-3 * sample_rate))
     down = -depth * np.arange(1, attack + 1) / attack
     up = -depth * (1.0 - (np.arange(1, release + 1) / release) ** sidechain.curve)
-    shape = np.concatenate([down, up])
+    # one dip's envelope, linear: the deeper of two overlapping dips is the lower gain in dB
+    # and linear alike, so the song-long envelope needs no conversion of its own
+    shape = 10.0 ** (np.concatenate([down, up]) / 20.0)
+    gain = np.ones(n, dtype=np.float64)
     for start in np.round(hits * sample_rate).astype(np.int64):
         lo, hi = max(int(start), 0), min(int(start) + shape.size, n)
         if lo >= hi:
             continue
-        np.minimum(gain_db[lo:hi], shape[lo - start : hi - start], out=gain_db[lo:hi])
-    return (10.0 ** (gain_db / 20.0)).astype(np.float32)
+        np.minimum(gain[lo:hi], shape[lo - start : hi - start], out=gain[lo:hi])
+    return gain.astype(np.float32)
 
 
 def automation_values(
@@ -231,11 +234,14 @@ def process_track(
         Silence with no sends when the track is muted.
     """
     x = valid_audio(audio)
-    if x.shape[0] == 1:
-        x = np.repeat(x, 2, axis=0)
     n = x.shape[1]
     if track.muted:
         return ProcessedTrack(dry=np.zeros((2, n), dtype=np.float32))
+    # a mono part (a kick, a bass: both channels equal) runs through the chain once: every
+    # stage before the pan treats the channels alike and apart, so the other channel would
+    # come out the same
+    if x.shape[0] == 2 and np.array_equal(x[0], x[1]):
+        x = x[:1]
     x = _moving_filter(x, _cutoffs(track, "highpass_hz", spec=spec, sample_rate=sample_rate, n=n),
                        btype="highpass", order=_HIGHPASS_ORDER, sample_rate=sample_rate)
     board = _insert_chain(track)
@@ -255,6 +261,8 @@ def process_track(
                                   sidechain=track.sidechain)
             fader = fader * duck
     x = _pan(x * fader, track.pan)
+    if x.shape[0] == 1:  # centred mono: both channels the same samples
+        x = np.repeat(x, 2, axis=0)
     levels: dict[str, np.ndarray] = {}
     for name in RETURNS:
         base = track.sends_db.get(name)
@@ -342,19 +350,63 @@ def returns_of(tracks: Mapping[str, ProcessedTrack], *, scale: Mapping[str, floa
     levels. ``None`` when no track sends anything. The returns are linear, so this is the
     part of the bus a render can keep while only tracks without sends change.
     """
+    from jobs.parallel import map_parallel
+
     n = max((t.dry.shape[1] for t in tracks.values()), default=0)
-    sends: dict[str, np.ndarray] = {}
-    for name, t in tracks.items():
-        length, g = t.dry.shape[1], np.float32(scale.get(name, 1.0))
-        for send_name, level in t.send_levels.items():
-            send = sends.setdefault(send_name, np.zeros((2, n), dtype=np.float32))
-            send[:, :length] += t.dry * (level * g)
+
+    def returned(return_name: str) -> np.ndarray:
+        """One return's output for every track's send to it."""
+        send = np.zeros((2, n), dtype=np.float32)
+        for name, t in tracks.items():
+            level = t.send_levels.get(return_name)
+            if level is not None:
+                g = np.float32(scale.get(name, 1.0))
+                send[:, : t.dry.shape[1]] += t.dry * (level * g)
+        return np.asarray(_return_chain(return_name, spec=spec)(send, sample_rate))
+
+    # the returns are independent: each on its own core (the effects release the interpreter lock)
+    used = [name for name in RETURNS if any(name in t.send_levels for t in tracks.values())]
     wet: np.ndarray | None = None
-    for name in RETURNS:
-        if name in sends:
-            out = _return_chain(name, spec=spec)(sends[name], sample_rate)
-            wet = out if wet is None else wet + out
+    for out in map_parallel(returned, used):
+        wet = out if wet is None else wet + out
     return None if wet is None else np.asarray(wet, dtype=np.float32)
+
+
+_SUM_CHUNK = 1 << 15  # samples per block of the bus: two channels of it stay in the CPU cache
+
+
+def summed(parts: Sequence[tuple[np.ndarray, float]], *, length: int) -> np.ndarray:
+    """The bus: ``Σ gain · audio`` over ``parts`` as float32 ``(2, length)``.
+
+    The same sums, sample by sample and in the same order, as adding each scaled track to the
+    whole bus in turn, done block by block so a block of the bus is summed in the CPU cache
+    instead of streaming the song-long bus through memory once per track, and the blocks are
+    spread over the job's cores (numpy's arithmetic releases the interpreter lock). A part
+    shorter than ``length`` counts as silence after its end.
+
+    Parameters
+    ----------
+    parts : sequence of (np.ndarray of shape (2, samples), float)
+        Each track (or return) and its linear gain.
+    length : int ≥ 0, samples
+    """
+    from jobs.parallel import map_parallel, workers
+
+    bus = np.zeros((2, length), dtype=np.float32)
+    gains = [np.float32(gain) for _, gain in parts]
+    edges = np.linspace(0, length, workers() + 1).round().astype(int)
+
+    def add(span: int) -> None:
+        for start in range(int(edges[span]), int(edges[span + 1]), _SUM_CHUNK):
+            stop = min(int(edges[span + 1]), start + _SUM_CHUNK)
+            block = bus[:, start:stop]
+            for (audio, _), gain in zip(parts, gains, strict=True):
+                end = min(stop, audio.shape[1])
+                if end > start:
+                    block[:, : end - start] += audio[:, start:end] * gain
+
+    map_parallel(add, range(len(edges) - 1))
+    return bus
 
 
 def trimmed_bus(bus: np.ndarray) -> MixResult:

@@ -8,7 +8,8 @@ it (a limiter looks ahead), and only its own samples are kept: the seams are ina
 the numbers match a single pass to within rounding.
 
 Threads, not processes: the pieces share the audio without a copy. The pool is made again in
-a forked child (``jobs.aside``), whose copy has no threads behind it.
+a forked child (a job forked from the worker's forkserver), whose copy has no threads behind
+it.
 """
 
 from __future__ import annotations

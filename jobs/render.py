@@ -28,9 +28,11 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -508,7 +510,7 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         tracks.append(transitions_track(spec))
     kicks = np.asarray(kick_times(spec), dtype=float)
     kick_key = _digest([round(float(t), 5) for t in kicks])
-    stem_hashes = {name: file_sha256(path) for name, path in payload.stems.items()}
+    stem_hashes = _stem_hashes(payload.stems, cache)
     palette = build_palette(spec, payload.samples, cache_dir=Path(payload.cache_dir))
     done = _Prepared(length=length, cache=cache, kicks=kicks, kick_key=kick_key,
                      palette=palette)
@@ -516,16 +518,18 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
     works: list[_TrackWork] = []
     pending: list[_TrackWork] = []  # tracks whose chain, numbers or sweep variant are to do
     share = 0.6 / max(1, len(tracks))  # of the whole job, per track: 0.05 … 0.65
-    for index, track in enumerate(tracks):
-        step = 0.05 + share * index
-        where = f"{track.name} ({index + 1} of {len(tracks)})"
+
+    def recipe(track: TrackSpec) -> tuple[str, Callable[[], np.ndarray]]:
+        return _raw_recipe(track, spec, payload, layout=_layout(spec, track.name),
+                           length=length, stem_hashes=stem_hashes,
+                           render_instrument=render_instrument, generate_track=generate_track,
+                           cache=cache, render_transitions=render_transitions, palette=palette)
+
+    def settle(track: TrackSpec, raw_key: str, make_raw: Callable[[], np.ndarray],
+               raw: _RawTrack) -> None:
+        """What is known of a track once its raw audio is stored; its chain goes to ``pending``
+        unless the cache has it."""
         layout = _layout(spec, track.name)
-        progress(step, f"{where}, playing its part")
-        raw_key, make_raw = _raw_recipe(track, spec, payload, layout=layout, length=length,
-                                        stem_hashes=stem_hashes, render_instrument=render_instrument,
-                                        generate_track=generate_track, cache=cache,
-                                        render_transitions=render_transitions, palette=palette)
-        raw = _RawTrack(cache, raw_key, make_raw, length)
         raw_keys[track.name] = raw_key
         (stats.raw_cached if raw.cached else stats.rendered).append(track.name)
         if track.source == "stem":  # what was read and decided making it, kept beside it
@@ -560,8 +564,18 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
         return {"dry": flush_subnormals(result.dry),
                 **{f"level_{k}": v for k, v in result.send_levels.items()}}
 
-    staging = _known_staging(cache, spec, raw_keys)
-    for work in works:  # what each track still needs, now that the staging may be known
+    classified = 0  # works[:classified] are sorted into cached and pending
+
+    def classify() -> None:
+        """What each track settled since the last call still needs, now that the staging may
+        be known (it is keyed by every track's raw audio: all raw keys are known by now)."""
+        nonlocal classified
+        staging = _known_staging(cache, spec, raw_keys)
+        for work in works[classified:]:
+            classify_one(work, staging)
+        classified = len(works)
+
+    def classify_one(work: _TrackWork, staging: Any) -> None:
         name = work.track.name
         _find_staged(cache, work, staging)
         if work.arrays is not None:
@@ -611,9 +625,11 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                                     _unswept(track), spec=spec, hits=hits)
         return work
 
-    if pending:
-        names = ", ".join(w.track.name for w in pending)
-        progress(0.65, f"mixing and measuring {names}")
+    def run_pending(fraction: float) -> None:
+        classify()
+        if not pending:
+            return
+        progress(fraction, f"mixing and measuring {', '.join(w.track.name for w in pending)}")
         for work in map_parallel(chain_and_measure, pending):
             assert work.arrays is not None
             processed[work.track.name] = _processed(work.arrays)
@@ -625,7 +641,40 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
                 done.track_numbers[work.track.name] = work.numbers
             if work.unswept is not None:
                 done.unswept[work.track.name] = work.unswept
+        pending.clear()
+
+    # a vocal to make (moved, checked and arranged: the longest track to make, mostly Rubber
+    # Band and pitch tracking outside the interpreter lock) starts first, in a thread of its
+    # own, so the other tracks are played and through their chains meanwhile. Not a thread of
+    # the shared pool: the vocal spreads its own stretch over the pool's threads
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vyke-vocal") as vocal_thread:
+        making: dict[str, Future[_RawTrack]] = {}
+        for track in tracks:
+            if track.source == "stem":
+                raw_key, make_raw = recipe(track)
+                if not cache.has_raw(raw_key):
+                    raw_keys[track.name] = raw_key  # the staging's key is every track's
+                    making[track.name] = vocal_thread.submit(_RawTrack, cache, raw_key, make_raw,
+                                                           length)
+        later: list[tuple[str, TrackSpec]] = []
+        for index, track in enumerate(tracks):
+            where = f"{track.name} ({index + 1} of {len(tracks)})"
+            progress(0.05 + share * index, f"{where}, playing its part")
+            if track.name in making:
+                later.append((where, track))
+                continue
+            raw_key, make_raw = recipe(track)
+            settle(track, raw_key, make_raw, _RawTrack(cache, raw_key, make_raw, length))
+        if later:
+            run_pending(0.6)
+            for where, track in later:
+                progress(0.62, f"{where}, finishing its part")
+                raw_key, make_raw = recipe(track)
+                settle(track, raw_key, make_raw, making[track.name].result())
+    run_pending(0.65)
     order = [t.name for t in tracks]  # the tracks in the spec's order, whichever was done first
+    for names in (stats.rendered, stats.raw_cached, stats.mixed, stats.mix_cached):
+        names.sort(key=order.index)
     done.processed = {name: processed[name] for name in order if name in processed}
     done.track_numbers = {name: done.track_numbers[name] for name in order
                           if name in done.track_numbers}
@@ -634,6 +683,34 @@ def _prepare(payload: RenderPayload, progress: ProgressFn, *, full: bool) -> _Pr
             done.track_numbers[name] = {**done.track_numbers[name], **{
                 k: heard[k] for k in _VOCAL_TRACK_NUMBERS if heard.get(k) is not None}}
     return done
+
+
+def _stem_hashes(stems: dict[str, str], cache: _Cache) -> dict[str, str]:
+    """Each stem's SHA-256 (its part of the tracks' cache keys), remembered by the file's
+    identity: a stem is an artifact that never changes in place, and hashing the stems of a
+    3-minute song reads a quarter of a gigabyte, which a re-render would do for nothing.
+
+    A file replaced or rewritten has another inode, size or modification time, so it is hashed
+    again; hashes of files not yet known are taken side by side (hashing releases the
+    interpreter lock).
+    """
+    from jobs.parallel import map_parallel
+
+    def identity(path: str) -> str:
+        info = os.stat(path)
+        return _digest("sha256-of", os.path.realpath(path), info.st_dev, info.st_ino,
+                       info.st_size, info.st_mtime_ns)
+
+    def hashed(path: str) -> str:
+        key = identity(path)
+        known = (cache.load_numbers(key) or {}).get("sha256")
+        if isinstance(known, str):
+            return known
+        digest = file_sha256(path)
+        cache.store_numbers(key, {"sha256": digest})
+        return digest
+
+    return dict(zip(stems, map_parallel(hashed, stems.values()), strict=True))
 
 
 def _trim(payload: RenderPayload) -> None:
@@ -688,10 +765,12 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                                                               sample_rate=sr)
     progress(0.78, "mastering")
     mastered = master(mixed.audio, master_spec, sample_rate=sr, tonal_gains_db=tonal_gains)
+    mid: tuple[np.ndarray, np.ndarray] | None = None  # the master's mid spectrum, once taken
     if reshaped:
-        from jobs.measure import octave_levels_db
+        from jobs.measure import mid_spectrum, octave_levels_of_spectrum
 
-        actual = octave_levels_db(mastered.audio, sample_rate=sr)
+        mid = mid_spectrum(mastered.audio, sample_rate=sr)
+        actual = octave_levels_of_spectrum(*mid)
         # aim past what this pass measured, once, where the reshaping is what put a band out
         # of range; a band the tonal stage could not reach anyway (its EQ is at its limit)
         # would move by no more than the reshaping: not worth mastering again
@@ -703,14 +782,17 @@ def render_spec(payload: RenderPayload, progress: ProgressFn) -> dict[str, Any]:
                 design, _aimed(target, shift), sample_rate=sr)
             mastered = master(mixed.audio, master_spec, sample_rate=sr,
                               tonal_gains_db=tonal_gains)
+            mid = None
     progress(0.85, "writing the master and the preview")
-    outputs, preview = _write_outputs(spec, payload, mastered.audio, out_dir, sr, track_numbers)
+    outputs, preview, short_term = _write_outputs(spec, payload, mastered.audio, out_dir, sr,
+                                                  track_numbers)
     progress(0.9, "measuring the result")
     # the same raw tracks read as the same tempo and key whatever the mix does to them
     reading_key = _digest(sorted(raw_keys.items()), "reading")
     reading = cache.load_numbers(reading_key)
     measurements = _measure(spec, mastered, processed, track_numbers,
-                            _brightness(spec, staged, prepared, sr), sr, reading=reading)
+                            _brightness(spec, staged, prepared, sr), sr, reading=reading,
+                            short_term=short_term, mid=mid)
     if reading is None:
         cache.store_numbers(reading_key, {k: measurements[k] for k in _READING})
     measurements["mix_trim_db"] = round(float(mixed.trim_db), 2)
@@ -803,17 +885,23 @@ def _staging_gains(spec: ProductionSpec, processed: dict[str, Any], keys: dict[s
     toward the genre's target. The powers are cached with the track's chain."""
     from jobs.balance import stage_gains
     from jobs.measure import OCTAVES_HZ, octave_powers, side_octave_powers
+    from jobs.parallel import map_parallel
 
-    contributions, sides = {}, {}
-    for name, track in processed.items():
+    def octaves(name: str) -> dict[str, Any]:
         key = f"{keys[name]}-octaves"
         numbers = cache.load_numbers(key)
         if numbers is None or len(numbers) != 2 * len(OCTAVES_HZ):
-            mid = octave_powers(track.dry, sample_rate=sr)
-            side = side_octave_powers(track.dry, sample_rate=sr)
+            dry = processed[name].dry
+            mid = octave_powers(dry, sample_rate=sr)
+            side = side_octave_powers(dry, sample_rate=sr)
             numbers = {**{str(c): float(p) for c, p in zip(OCTAVES_HZ, mid, strict=True)},
                        **{f"side_{c}": float(p) for c, p in zip(OCTAVES_HZ, side, strict=True)}}
             cache.store_numbers(key, numbers)
+        return numbers
+
+    contributions, sides = {}, {}
+    # each track's spectra on its own core (the transforms run outside the interpreter lock)
+    for name, numbers in zip(processed, map_parallel(octaves, processed), strict=True):
         scale = 10 ** (-_design_offset_db(spec.track(name)) / 10)
         contributions[name] = np.array([numbers[str(c)] for c in OCTAVES_HZ]) * scale
         sides[name] = np.array([numbers[f"side_{c}"] for c in OCTAVES_HZ]) * scale
@@ -942,18 +1030,19 @@ def _stage_tracks(prepared: _Prepared, staging: dict[str, Any],
     output is what the mix reads, kept as it is.
     """
     from jobs.balance import Staging, apply_staging
+    from jobs.parallel import map_parallel
 
     cache = prepared.cache
-    out = {}
-    for name, track in prepared.processed.items():
+
+    def staged(name: str) -> _StagedTrack:
+        track = prepared.processed[name]
         st = staging.get(name, Staging())
         gain, key = float(10 ** (st.gain_db / 20)), prepared.octave_keys[name]
         if not st.shapes:
             if name in prepared.fresh:
                 cache.store_mixed(key, {"dry": track.dry, **{
                     f"level_{k}": v for k, v in track.send_levels.items()}})
-            out[name] = _StagedTrack(track=track, gain=gain, key=key)
-            continue
+            return _StagedTrack(track=track, gain=gain, key=key)
         shaped_key = _shaped_key(key, st)
         arrays = prepared.staged.get(name) or cache.load_mixed(shaped_key)
         if arrays is None:
@@ -961,8 +1050,11 @@ def _stage_tracks(prepared: _Prepared, staging: dict[str, Any],
             arrays = cache.store_mixed(shaped_key, {"dry": dry, **{
                 f"level_{k}": v for k, v in track.send_levels.items()}})
         cache.forget_mixed(key)  # stored by a changed bars' clip, or before this layout
-        out[name] = _StagedTrack(track=_processed(arrays), gain=gain, key=shaped_key)
-    return out
+        return _StagedTrack(track=_processed(arrays), gain=gain, key=shaped_key)
+
+    # the tracks filtered side by side, one per core (the filters release the interpreter lock)
+    names = list(prepared.processed)
+    return dict(zip(names, map_parallel(staged, names), strict=True))
 
 
 def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec, sr: int,
@@ -970,14 +1062,12 @@ def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec
     """The mix bus (``jobs.mix``): every staged track at its level (times ``scale[name]``)
     plus the returns, which are read from the cache when no sending track changed (their
     key is added to ``used``)."""
-    from jobs.mix import returns_of, trimmed_bus
+    from jobs.mix import returns_of, summed, trimmed_bus
 
     scale = scale or {}
     gains = {name: s.gain * scale.get(name, 1.0) for name, s in staged.items()}
     n = max((s.track.dry.shape[1] for s in staged.values()), default=0)
-    bus = np.zeros((2, n), dtype=np.float32)
-    for name, s in staged.items():
-        bus[:, : s.track.dry.shape[1]] += s.track.dry * np.float32(gains[name])
+    parts = [(s.track.dry, gains[name]) for name, s in staged.items()]
     senders = {name: s for name, s in staged.items() if s.track.send_levels}
     if senders:
         key = _digest(sorted((name, s.key, round(gains[name], 6)) for name, s in senders.items()),
@@ -994,8 +1084,8 @@ def _mix(cache: _Cache, staged: dict[str, _StagedTrack], *, spec: ProductionSpec
         if used is not None:
             used.add(key)
         if wet is not None:
-            bus[:, : wet.shape[1]] += wet[:, :n]
-    return trimmed_bus(bus)
+            parts.append((wet, 1.0))
+    return trimmed_bus(summed(parts, length=n))
 
 
 def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prepared,
@@ -1003,18 +1093,20 @@ def _band_powers(cache: _Cache, staged: dict[str, _StagedTrack], prepared: _Prep
     """Each track's low-band power between the kicks (``jobs.balance``), kept per shaped
     track at unit gain and scaled by its level: only a changed track is filtered again."""
     from jobs.balance import band_power_between_kicks
+    from jobs.parallel import map_parallel
 
-    out: dict[str, float | None] = {}
-    for name, s in staged.items():
+    def power(name: str) -> float | None:
+        s = staged[name]
         key = _digest(s.key, prepared.kick_key, "band-power-between-kicks")
         numbers = cache.load_numbers(key)
         if numbers is None:
             numbers = {"power": band_power_between_kicks(s.track.dry, sample_rate=sr,
                                                          hit_times_s=prepared.kicks)}
             cache.store_numbers(key, numbers)
-        power = numbers.get("power")
-        out[name] = None if power is None else float(power) * s.gain ** 2
-    return out
+        kept = numbers.get("power")
+        return None if kept is None else float(kept) * s.gain ** 2
+
+    return dict(zip(staged, map_parallel(power, staged), strict=True))
 
 
 def _design_mix(spec: ProductionSpec, staged: dict[str, _StagedTrack], cache: _Cache,
@@ -1147,53 +1239,49 @@ def _safe(name: str) -> str:
 
 def _write_outputs(spec: ProductionSpec, payload: RenderPayload, audio: np.ndarray,
                    out_dir: Path, sr: int, track_numbers: dict[str, dict[str, Any]],
-                   ) -> tuple[dict[str, str], Callable[[], Any]]:
-    """Write the master, its preview and the arrangement picture (its lanes where each track was
-    measured sounding) in forked processes (``jobs.aside``) while the render goes on measuring:
-    the returned function waits for them and gives the ``PreviewResult``.
+                   ) -> tuple[dict[str, str], Callable[[], Any], np.ndarray]:
+    """Start encoding the preview and writing the master in threads of their own, draw the
+    arrangement picture (its lanes where each track was measured sounding), and return: the
+    render goes on measuring meanwhile, and the returned function waits for the two threads
+    and gives the ``PreviewResult``. Also returns the master's short-term loudness, which the
+    picture draws and the loudness range is read from.
+
+    Threads, not forked processes: LAME and libsndfile release the interpreter lock, and a
+    fork would make every later write of the render to memory it had before copy the page
+    (copy-on-write), slowing the measuring more than the encoder's work would.
 
     The master is 24-bit FLAC: the same samples as a 24-bit WAV in about three quarters of
     the bytes, kept for every version (the project zip carries it as it is; the web page
     offers it as a WAV). A master past full scale, which FLAC would clip, stays a WAV.
     """
-    from jobs.aside import aside
+    from jobs.loudness import short_term_loudness
+    from jobs.picture import arrangement_png, lane_activity
+    from jobs.preview import preview_mp3
 
+    side = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vyke-outputs")
+    encoded = side.submit(preview_mp3, audio, sample_rate=sr, path=out_dir / "preview.mp3",
+                          max_bytes=payload.preview_max_bytes)
     master_name = "master.flac" if fits_flac(audio) else "master.wav"
-
-    def preview() -> Any:
-        from jobs.preview import preview_mp3
-
-        return preview_mp3(audio, sample_rate=sr, path=out_dir / "preview.mp3",
-                           max_bytes=payload.preview_max_bytes)
-
-    def master_and_picture() -> None:
-        from jobs.loudness import short_term_loudness
-        from jobs.picture import arrangement_png, lane_activity
-
-        if master_name == "master.flac":
-            write_flac(out_dir / master_name, audio, sample_rate=sr)
-        else:
-            write_wav(out_dir / master_name, audio, sample_rate=sr, subtype="PCM_24")
-        lufs = short_term_loudness(audio, sample_rate=sr)
-        times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
-        levels = {name: numbers.get("level_by_bar_db") or []
-                  for name, numbers in track_numbers.items()}
-        arrangement_png(spec, out_dir / "arrangement.png",
-                        energy=[s.energy for s in spec.sections], loudness=(times, lufs),
-                        activity=lane_activity(spec, levels))
-
-    # two children: the encoder and the writer each take about as long as the measuring
-    encoded = aside(preview, what="encoding the preview")
-    written = aside(master_and_picture, what="writing the master and its picture")
+    if master_name == "master.flac":
+        written = side.submit(write_flac, out_dir / master_name, audio, sample_rate=sr)
+    else:
+        written = side.submit(write_wav, out_dir / master_name, audio, sample_rate=sr,
+                              subtype="PCM_24")
+    side.shutdown(wait=False)  # the threads finish on their own; ``wait`` collects them
+    lufs = short_term_loudness(audio, sample_rate=sr)
+    times = np.arange(len(lufs)) * 0.1 + 1.5  # centres of the 3 s windows, 100 ms apart
+    levels = {name: numbers.get("level_by_bar_db") or [] for name, numbers in track_numbers.items()}
+    arrangement_png(spec, out_dir / "arrangement.png", energy=[s.energy for s in spec.sections],
+                    loudness=(times, lufs), activity=lane_activity(spec, levels))
 
     def wait() -> Any:
-        written()
-        return encoded()
+        written.result()
+        return encoded.result()
 
     return ({"preview.mp3": str(out_dir / "preview.mp3"),
              "arrangement.png": str(out_dir / "arrangement.png"),
              master_name: str(out_dir / master_name)},
-            wait)
+            wait, lufs)
 
 
 _READING = ("tempo_bpm", "tempo_alternative_bpm", "key", "key_alternative")
@@ -1203,28 +1291,32 @@ parts, so a mix-only change reuses it (``reading`` in :func:`_measure`)."""
 
 def _measure(spec: ProductionSpec, mastered: Any, processed: dict[str, Any],
              track_numbers: dict[str, dict[str, Any]], brightness: dict[str, list[float]],
-             sr: int, reading: dict[str, Any] | None = None) -> dict[str, Any]:
+             sr: int, reading: dict[str, Any] | None = None,
+             short_term: np.ndarray | None = None,
+             mid: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """What the render sounds like, in the numbers the change card and the Chefs read.
 
     Loudness, true peak, tonal balance and width of the master and the level, tone and
     ducking of every track (``jobs.measure``), plus the tempo and key the master reads as
-    (analysed unless ``reading`` holds them from a render of the same raw tracks).
+    (analysed unless ``reading`` holds them from a render of the same raw tracks). The
+    master's short-term loudness and mid spectrum are read rather than taken again when given.
     """
-    from jobs.analysis import analyze
+    from jobs.analysis import tempo_and_key
     from jobs.measure import measure_render, spectral_centroid_by_bar
 
     out: dict[str, Any] = measure_render(mastered.audio, sample_rate=sr, spec=spec,
                                          known_lufs=mastered.integrated_lufs,
-                                         known_true_peak_dbtp=mastered.true_peak_dbtp)
+                                         known_true_peak_dbtp=mastered.true_peak_dbtp,
+                                         known_short_term_lufs=short_term,
+                                         known_mid_spectrum=mid)
     out["tracks"] = dict(track_numbers)
     if reading is None or any(k not in reading for k in _READING):
-        report = analyze(mastered.audio, sample_rate=sr)
-        reading = {"tempo_bpm": report.tempo.bpm,
-                   "tempo_alternative_bpm": report.tempo.alternative_bpm
-                   if report.tempo.ambiguous else None,
-                   "key": str(report.key.key),
-                   "key_alternative": str(report.key.runner_up)
-                   if report.key.ambiguous and report.key.runner_up is not None else None}
+        tempo, key = tempo_and_key(mastered.audio, sample_rate=sr)
+        reading = {"tempo_bpm": tempo.bpm,
+                   "tempo_alternative_bpm": tempo.alternative_bpm if tempo.ambiguous else None,
+                   "key": str(key.key),
+                   "key_alternative": str(key.runner_up)
+                   if key.ambiguous and key.runner_up is not None else None}
     out.update({k: reading[k] for k in _READING})
     # a sweep, bar by bar: the swept track's centroid, and the centroid each bar's filter gives
     # the track's average sound (the music's own chord changes cancel out of the second)

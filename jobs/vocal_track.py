@@ -81,8 +81,18 @@ def _gate(spec: ProductionSpec, track: str, length: int, sample_rate: int) -> np
             a = round((first - 1) * spec.bar_s * sample_rate)
             b = round(last * spec.bar_s * sample_rate)
             gate[a:min(b, length)] = 1.0
+    # the fades: a moving average over ``fade`` samples, taken only where the gate moves (a
+    # song-long average would spend 441 multiply-adds on every sample of a steady 0 or 1)
     fade = max(1, round(_FADE_S * sample_rate))
-    return np.convolve(gate, np.ones(fade, dtype=np.float32) / fade, mode="same").astype(np.float32)
+    kernel = np.ones(fade, dtype=np.float32) / fade
+    out = gate.copy()
+    edges = np.flatnonzero(np.diff(gate, prepend=0.0, append=0.0))  # silence beyond the ends
+    for edge in edges:
+        lo, hi = max(0, edge - fade), min(length, edge + fade)
+        start, stop = max(0, lo - fade), min(length, hi + fade)  # the average's own reach
+        smooth = np.convolve(gate[start:stop], kernel, mode="same")
+        out[lo:hi] = smooth[lo - start:hi - start]
+    return out
 
 
 ON_THE_NOTES_SHARE = 0.95

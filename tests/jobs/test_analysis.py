@@ -9,7 +9,7 @@ import pytest
 
 from core.analysis import ASK_BELOW_CONFIDENCE, AnalysisReport
 from core.music import Key, Mode
-from jobs.analysis import analyze, analyze_file
+from jobs.analysis import analyze, analyze_file, tempo_and_key
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,16 @@ def test_demo_song_is_read_surely_so_the_seed_conversation_asks_nothing_extra(
     assert not report.key.ambiguous and not report.tempo.ambiguous
     assert report.key.confidence >= ASK_BELOW_CONFIDENCE
     assert report.tempo.confidence >= ASK_BELOW_CONFIDENCE
+
+
+def test_tempo_and_key_alone_read_what_the_report_reads(demo_song: Path,
+                                                       report: AnalysisReport) -> None:
+    """A render checks its master with the report's tempo and key, without the rest of it."""
+    from jobs.audio_io import read_audio
+
+    decoded = read_audio(demo_song, max_duration_s=600, max_size_bytes=100_000_000)
+    tempo, key = tempo_and_key(decoded.audio, sample_rate=decoded.sample_rate)
+    assert tempo == report.tempo and key == report.key
 
 
 def test_bar_grid_is_regular(report: AnalysisReport) -> None:

@@ -6,7 +6,12 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from jobs.loudness import integrated_loudness, loudness_range, true_peak_dbtp
+from jobs.loudness import (
+    integrated_loudness,
+    loudness_range,
+    true_peak_dbtp,
+    true_peak_over_sample_peak_max_db,
+)
 
 
 def _sine(level_dbfs: float, seconds: float, *, freq_hz: float = 1000.0,
@@ -85,6 +90,42 @@ def test_true_peak_sees_what_the_sample_peak_misses() -> None:
     sample_peak_db = 20 * np.log10(np.max(np.abs(audio)))
     assert sample_peak_db < 0.01
     assert true_peak_dbtp(audio, sample_rate=48000) > 2.8
+
+
+def test_true_peak_never_reads_past_its_bound_over_the_sample_peak() -> None:
+    """The bound the master relies on to skip measuring its input's true peak holds, and is
+    reached by the worst case: ±1 samples whose signs match the filter's half-way phase."""
+    from scipy.signal import firwin
+
+    bound = true_peak_over_sample_peak_max_db()
+    rng = np.random.default_rng(5)
+    for _ in range(10):  # noise and clipped noise: far under the bound
+        audio = np.clip(rng.standard_normal((2, 44100)), -1, 1).astype(np.float32)
+        over = true_peak_dbtp(audio, sample_rate=44100) - 20 * np.log10(np.max(np.abs(audio)))
+        assert 0.0 <= over < bound
+    taps = firwin(81, 0.25, window=("kaiser", 8.0))[2::4]
+    worst = np.zeros((1, 4410), dtype=np.float32)
+    worst[0, 2000:2000 + taps.size] = np.sign(taps[::-1])
+    assert true_peak_dbtp(worst, sample_rate=44100) == pytest.approx(bound, abs=0.05)
+
+
+def test_true_peak_reads_what_resample_poly_oversampling_reads() -> None:
+    """The four phases applied block by block are the 4× oversampling of
+    ``scipy.signal.resample_poly`` (Kaiser β 8) on the end-tapered audio, to rounding."""
+    from scipy.signal import resample_poly
+
+    rng = np.random.default_rng(11)
+    for n, rate in ((50_000, 44100), (70_001, 48000), (300, 44100)):
+        audio = (0.3 * rng.standard_normal((2, n))).astype(np.float32)
+        tapered = audio.copy()
+        fade = min(round(0.002 * rate), n // 2)
+        ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, fade))).astype(np.float32)
+        tapered[:, :fade] *= ramp
+        tapered[:, -fade:] *= ramp[::-1]
+        up = resample_poly(tapered, 4, 1, axis=-1, window=("kaiser", 8.0))
+        expected = 20 * np.log10(max(np.max(np.abs(up)), np.max(np.abs(audio))))
+        assert true_peak_dbtp(audio, sample_rate=rate, chunk_s=0.5) == pytest.approx(
+            expected, abs=1e-4)
 
 
 def test_loudness_range_tech_3342_case_1() -> None:

@@ -164,6 +164,13 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
         reads.append(key)
         return load_raw(self, key)
 
+    hashed: list[str] = []
+    file_sha256 = jobs.render.file_sha256
+
+    def hashing(path: Any) -> str:
+        hashed.append(str(path))
+        return file_sha256(path)
+
     spec = seed["spec"]
     genre = GENRES["afro_house"]
     faded = 0.0  # what the Chef moved the bass's fader by (sized to be heard on the master)
@@ -185,12 +192,14 @@ def mix_only(seed: dict[str, Any]) -> dict[str, Any]:
     entries = set(mixed.iterdir())
     before = measure(store)
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(jobs.analysis, "analyze", no_analysis)
+        patched.setattr(jobs.analysis, "tempo_and_key", no_analysis)
         patched.setattr(jobs.render._Cache, "load_raw", counted)
+        patched.setattr(jobs.render, "file_sha256", hashing)
         result = _render(spec, store, "v2", seed["cache"], stems=seed["stems"])
     v1_zip_bytes = v1_zip.stat().st_blocks * 512
     _, v2_zip = _exported(spec, store / "v2", files, replaces=[v1_key])
-    return {"spec": spec, "result": result, "faded": faded, "reads": reads, "v1_zip": v1_zip,
+    return {"spec": spec, "result": result, "faded": faded, "reads": reads, "hashed": hashed,
+            "v1_zip": v1_zip,
             "v1_zip_bytes": v1_zip_bytes, "v2_zip": v2_zip, "before": before,
             "after": measure(store), "v1_entries": sorted(entries),
             "new_entries": sorted(set(mixed.iterdir()) - entries)}
@@ -215,6 +224,7 @@ def test_mix_only_change_re_renders_one_chain_and_the_master(
     assert abs(after["track_level_db"] - before["track_level_db"] - faded) <= 0.5
     assert after["ducking_depth_db"] - before["ducking_depth_db"] >= 2.0
     assert len(mix_only["reads"]) == 1  # the bass, for its new chain
+    assert mix_only["hashed"] == []  # nor are the stems read again to name their tracks
     v1 = seed["result"]["measurements"]
     assert (result["measurements"]["tempo_bpm"], result["measurements"]["key"]) == (
         v1["tempo_bpm"], v1["key"])
@@ -389,6 +399,27 @@ def test_the_changed_bars_come_first_at_the_loudness_they_had(seed: dict[str, An
     assert abs(clip.lufs - integrated_loudness(bars, sample_rate=ENGINE_SAMPLE_RATE)) <= 1.0
     whole = _render(spec, seed["tmp"], "first-whole", seed["cache"], stems=seed["stems"])
     assert "bass" in whole["cache"]["mix_cached"] and whole["cache"]["mixed"] == []
+
+
+def test_a_stem_is_hashed_once_and_again_when_its_file_changes(tmp_path: Path) -> None:
+    """The tracks' cache keys name a stem by its SHA-256: remembered for the same file, taken
+    again for a file rewritten with other audio."""
+    import hashlib
+    import os
+
+    from jobs.render import _Cache, _stem_hashes
+
+    cache = _Cache(tmp_path / "cache")
+    stem = tmp_path / "vocals.wav"
+    stem.write_bytes(b"first take")
+    first = _stem_hashes({"vocals": str(stem)}, cache)
+    assert first == {"vocals": hashlib.sha256(b"first take").hexdigest()}
+    assert _stem_hashes({"vocals": str(stem)}, cache) == first
+    replacement = tmp_path / "new.wav"
+    replacement.write_bytes(b"second take")
+    os.replace(replacement, stem)
+    assert _stem_hashes({"vocals": str(stem)}, cache) == {
+        "vocals": hashlib.sha256(b"second take").hexdigest()}
 
 
 def test_an_unsure_key_reading_whose_other_candidate_is_the_plan_is_not_a_miss() -> None:
