@@ -236,6 +236,10 @@ def _step_rows(first: dict[str, Any], second: dict[str, Any]) -> list[list[str]]
         rows.append([step, f"{seconds:.2f} s", f"{seconds / first['elapsed_s']:.0%}",
                      "–" if other is None else f"{other:.2f} s",
                      "–" if other is None else f"{other / second['elapsed_s']:.0%}"])
+    for step, seconds in b.items():  # steps only the re-render has (its one chain)
+        if step not in a:
+            rows.append([step, "–", "–", f"{seconds:.2f} s",
+                         f"{seconds / second['elapsed_s']:.0%}"])
     for module, name, label in _TIMED:
         x, y = first["totals"][f"{module}.{name}"], second["totals"][f"{module}.{name}"]
         rows.append([f"of which: {label} (`{module}.{name}`)", f"{x:.2f} s",
@@ -315,15 +319,19 @@ def run() -> list[Table]:
           "–", f"{clip['elapsed_s']:.1f} s for {clip['label']} (bars {clip['bars'][0]}–"
                f"{clip['bars'][1]}), {clip['lufs']:.1f} LUFS, peak RSS "
                f"{clip['peak_rss_mb']:.0f} MB; target < 3 s"]],
-        [f"Each render runs in a fresh process; imports and a numba warm-up ({first['warm_up_s']:.0f} s) "
-         "happen before the clock starts, as in a long-running worker.",
+        [f"Each render runs in a fresh process; the imports a worker's forkserver makes before "
+         f"any job (`jobs.worker.PRELOAD`, matplotlib included) and a numba warm-up "
+         f"({first['warm_up_s']:.0f} s) happen before the clock starts, as in a long-running "
+         "worker.",
          f"The vocal stem is a {_STEM_S:.0f} s demo-song stem (118 BPM, C), moved to Fm and "
          f"{spec.tempo_bpm:g} BPM with a 1/16 stutter in the build.",
-         "CPU time counts every thread of the render's process and depends much less on other "
+         "CPU time counts every thread of the render's process (the preview's encoders "
+         "included) and depends much less on other "
          "work on the machine than wall time does.",
-         "Both renders also write master.flac, preview.mp3 (encoded in a forked process while "
-         "the render measures) and arrangement.png and measure the master (loudness, true "
-         "peak, per-track levels and ducking; tempo and key are analysed when the raw tracks "
+         "Both renders also write master.flac and preview.mp3 (320 kbps, encoded in one piece "
+         "per core and joined, in threads beside the render's measuring), draw "
+         "arrangement.png and tonal.png and measure the master (loudness, true peak, "
+         "per-track levels and ducking; tempo and key are analysed when the raw tracks "
          "changed, so only in the first render).",
          "The changed-bars clip is what the preview job posts before the version: the same "
          "Mixing Chef answer given again, the first drop, level-matched to the re-render's "
@@ -331,7 +339,8 @@ def run() -> list[Table]:
     )
     split = Table(
         "Where the time goes, by progress step (a track's step covers its raw audio, its chain "
-        "and its measurement variants)",
+        "and its measurement variants; the vocal is made in a thread of its own from the "
+        "start, beside the other tracks, and its step is the wait for what is left of it)",
         ["step", "first render", "share", "mix-only re-render", "share"],
         _step_rows(first, second),
         [f"Largest step of the first render: {_largest(first)}; of the mix-only re-render: "

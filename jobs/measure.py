@@ -20,6 +20,7 @@ from core.spec import ProductionSpec
 from core.tonal import LOW_MONO_HZ, OCTAVE_CENTRES_HZ
 from jobs.audio_io import ENGINE_SAMPLE_RATE, valid_audio
 from jobs.loudness import integrated_loudness, loudness_range, loudness_range_of, true_peak_dbtp
+from jobs.parallel import by_channel
 
 __all__ = [
     "BANDS_HZ",
@@ -177,19 +178,29 @@ def _welch_power(x: np.ndarray, *, sample_rate: int, nperseg: int) -> tuple[np.n
 
     What ``scipy.signal.welch(x, fs, nperseg=nperseg, scaling="density", detrend=False)``
     returns, times the bin width (the same numbers to 1e-14), with the frames transformed in
-    batches instead of one FFT call per frame: several times faster on a whole song, which a
-    render measures dozens of times. Hann window, half-overlapping frames; no per-frame
+    batches instead of one FFT call per frame, the batches shared between the job's cores:
+    several times faster on a whole song, which a render measures dozens of times. Hann
+    window, half-overlapping frames; no per-frame
     detrend, since audio carries no DC worth removing and that only touches the bins below
     ~15 Hz that no measure reads.
     """
+    from jobs.parallel import map_parallel, workers
+
     window = get_window("hann", nperseg)
     step = nperseg - nperseg // 2
     count = 1 + (x.size - nperseg) // step
     frames = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step][:count]
-    total = np.zeros(nperseg // 2 + 1)
-    for start in range(0, count, _FRAMES_PER_BATCH):
-        spectrum = np.fft.rfft(frames[start:start + _FRAMES_PER_BATCH] * window, axis=-1)
-        total += np.sum(spectrum.real**2 + spectrum.imag**2, axis=0)
+    edges = np.linspace(0, count, workers() + 1).round().astype(int)
+
+    def summed(part: int) -> np.ndarray:  # a share of the frames, on one core
+        total = np.zeros(nperseg // 2 + 1)
+        for start in range(int(edges[part]), int(edges[part + 1]), _FRAMES_PER_BATCH):
+            stop = min(int(edges[part + 1]), start + _FRAMES_PER_BATCH)
+            spectrum = np.fft.rfft(frames[start:stop] * window, axis=-1)
+            total += np.sum(spectrum.real**2 + spectrum.imag**2, axis=0)
+        return total
+
+    total = np.sum(map_parallel(summed, range(len(edges) - 1)), axis=0)
     # density × bin width; one-sided: every bin but DC and Nyquist counts twice
     power = total / (count * float(np.sum(window**2)) * nperseg)
     power[1:-1 if nperseg % 2 == 0 else None] *= 2.0
@@ -394,7 +405,8 @@ def low_band_correlation(
     if x.shape[0] < 2 or x.shape[1] < 16:
         return 1.0
     sos = butter(4, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos").astype(np.float32)
-    low = sosfilt(sos, x, axis=1).astype(np.float64)  # filtered in single, summed in double
+    # each channel on its own core, filtered in single precision and summed in double
+    low = by_channel(lambda row: sosfilt(sos, row), x).astype(np.float64)
     left, right = low[0] - low[0].mean(), low[1] - low[1].mean()
     norm = math.sqrt(float(np.dot(left, left)) * float(np.dot(right, right)))
     return float(np.dot(left, right) / norm) if norm > 1e-12 else 1.0
