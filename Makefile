@@ -10,10 +10,12 @@ OUT ?= out/demo
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@# torch first, pinned: the CI machines carry this wheel locally; other versions pull several GB.
-	@# --no-compile: byte-compiling every installed module took 95 of the install's 160 s on two
-	@# cores; Python compiles the modules it imports on first use instead
+	@# pip byte-compiles on one core (95 of the install's 160 s on two); compileall does it on
+	@# every core after. Compiled it must be: where PYTHONDONTWRITEBYTECODE is set (as on the CI
+	@# machines) no process writes bytecode, so every process would compile what it imports
 	$(BIN)/python -m pip install --quiet --no-compile torch==2.13.0
 	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
+	@$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	@touch $(STAMP)
 
 tools:
