@@ -604,6 +604,10 @@ def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarra
     A function of the track alone, so a render can keep it with the track's cached chain and
     re-measure only the tracks a change touched.
     """
+    # checked and made contiguous once (a mono track read from the cache is a broadcast view,
+    # which every reading below would otherwise copy again)
+    audio = valid_audio(audio)
+    unducked = None if unducked is None else valid_audio(unducked)
     freqs, power = _spectrum(audio, sample_rate=sample_rate)
     numbers: dict[str, float | list[float]] = {
         "track_level_db": track_level_db(audio, sample_rate=sample_rate),
