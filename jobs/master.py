@@ -305,7 +305,10 @@ def _width(x: np.ndarray, width: float, *, sample_rate: int) -> np.ndarray:
     if width > 0:
         sos = butter(4, LOW_MONO_HZ, btype="highpass", fs=sample_rate, output="sos")
         side = sosfilt(sos.astype(np.float32), np.asarray(side, dtype=np.float32))
-    return np.stack([mid + side, mid - side]).astype(np.float32)
+    out = np.empty((2, mid.shape[-1]), dtype=np.float32)  # written in place: no stacked copy
+    np.add(mid, side, out=out[0])
+    np.subtract(mid, side, out=out[1])
+    return out
 
 
 def _soft_clip(x: np.ndarray, *, ceiling_db: float) -> np.ndarray:

@@ -384,6 +384,9 @@ def side_mid_ratio(audio: np.ndarray) -> float:
     return stereo_width(audio)
 
 
+_CORRELATION_BLOCK = 1 << 18  # samples summed at a time in double precision (2 MB a channel)
+
+
 def low_band_correlation(
     audio: np.ndarray, *, sample_rate: int, cutoff_hz: float = LOW_MONO_HZ
 ) -> float:
@@ -405,11 +408,18 @@ def low_band_correlation(
     if x.shape[0] < 2 or x.shape[1] < 16:
         return 1.0
     sos = butter(4, cutoff_hz, btype="lowpass", fs=sample_rate, output="sos").astype(np.float32)
-    # each channel on its own core, filtered in single precision and summed in double
-    low = by_channel(lambda row: sosfilt(sos, row), x).astype(np.float64)
-    left, right = low[0] - low[0].mean(), low[1] - low[1].mean()
-    norm = math.sqrt(float(np.dot(left, left)) * float(np.dot(right, right)))
-    return float(np.dot(left, right) / norm) if norm > 1e-12 else 1.0
+    # each channel on its own core, filtered in single precision and summed in double, a
+    # block at a time (no song-long double-precision copies)
+    low = by_channel(lambda row: sosfilt(sos, row), x)
+    means = [float(low[0].mean(dtype=np.float64)), float(low[1].mean(dtype=np.float64))]
+    ll = rr = lr = 0.0
+    for start in range(0, low.shape[1], _CORRELATION_BLOCK):
+        left = low[0, start:start + _CORRELATION_BLOCK].astype(np.float64) - means[0]
+        right = low[1, start:start + _CORRELATION_BLOCK].astype(np.float64) - means[1]
+        ll, rr, lr = (ll + float(np.dot(left, left)), rr + float(np.dot(right, right)),
+                      lr + float(np.dot(left, right)))
+    norm = math.sqrt(ll * rr)
+    return lr / norm if norm > 1e-12 else 1.0
 
 
 def plr_db(audio: np.ndarray, *, sample_rate: int) -> float:
@@ -594,6 +604,10 @@ def measure_track(audio: np.ndarray, *, sample_rate: int, hit_times_s: np.ndarra
     A function of the track alone, so a render can keep it with the track's cached chain and
     re-measure only the tracks a change touched.
     """
+    # checked and made contiguous once (a mono track read from the cache is a broadcast view,
+    # which every reading below would otherwise copy again)
+    audio = valid_audio(audio)
+    unducked = None if unducked is None else valid_audio(unducked)
     freqs, power = _spectrum(audio, sample_rate=sample_rate)
     numbers: dict[str, float | list[float]] = {
         "track_level_db": track_level_db(audio, sample_rate=sample_rate),

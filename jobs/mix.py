@@ -414,7 +414,9 @@ def trimmed_bus(bus: np.ndarray) -> MixResult:
     peak = float(np.max(np.abs(bus))) if bus.shape[-1] else 0.0
     peak_db = gain_to_db(peak)
     trim_db = min(0.0, MIX_PEAK_DBFS - peak_db) if peak > 0 else 0.0
-    audio = (bus * db_to_gain(trim_db)).astype(np.float32)
+    # the bus itself when nothing is trimmed, else one scaled copy (never a second one)
+    audio = bus if trim_db == 0 else bus * np.float32(db_to_gain(trim_db))
+    audio = np.asarray(audio, dtype=np.float32)
     return MixResult(audio=audio, trim_db=trim_db, peak_dbfs=peak_db + trim_db,
                      peak_before_trim_dbfs=peak_db)
 
